@@ -1,0 +1,106 @@
+#include "storage/page_cipher.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fieldcase::storage {
+namespace {
+
+constexpr std::size_t kMaxExtraAd = 32;
+constexpr std::size_t kMaxAd = kFileHeaderSize + 4 + kMaxExtraAd + 8;
+
+}  // namespace
+
+FileHeader new_file_header() {
+  FileHeader h{};
+  std::copy(kMagic.begin(), kMagic.end(), h.begin());
+  h[4] = kFormatVersion;
+  h[5] = kCipherXChaCha20Poly1305;
+  randombytes_buf(h.data() + 8, 8);
+  return h;
+}
+
+HeaderCheck check_file_header(std::span<const std::uint8_t> first16) {
+  if (first16.size() < kFileHeaderSize) return HeaderCheck::not_fieldcase;
+  if (std::equal(kSqliteMagic.begin(), kSqliteMagic.end(), first16.begin())) {
+    return HeaderCheck::plain_sqlite;
+  }
+  if (!std::equal(kMagic.begin(), kMagic.end(), first16.begin())) return HeaderCheck::not_fieldcase;
+  if (first16[4] != kFormatVersion) return HeaderCheck::unsupported_version;
+  if (first16[5] != kCipherXChaCha20Poly1305) return HeaderCheck::unsupported_cipher;
+  return HeaderCheck::ok;
+}
+
+std::uint32_t page_size_from_header(std::span<const std::uint8_t> first24) {
+  if (first24.size() < 18) return 0;
+  std::uint32_t v = (std::uint32_t{first24[16]} << 8) | first24[17];
+  if (v == 1) v = 65536;
+  if (v < 512 || v > 65536 || (v & (v - 1)) != 0) return 0;
+  return v;
+}
+
+PageCipher::PageCipher(const std::uint8_t* key, const FileHeader& header)
+    : key_(key), header_(header) {}
+
+std::size_t PageCipher::build_ad(std::uint32_t pgno, const std::uint8_t* page,
+                                 std::span<const std::uint8_t> extra_ad, std::uint8_t* ad) const {
+  std::size_t n = 0;
+  std::memcpy(ad, header_.data(), kFileHeaderSize);
+  n += kFileHeaderSize;
+  ad[n++] = static_cast<std::uint8_t>(pgno >> 24);
+  ad[n++] = static_cast<std::uint8_t>(pgno >> 16);
+  ad[n++] = static_cast<std::uint8_t>(pgno >> 8);
+  ad[n++] = static_cast<std::uint8_t>(pgno);
+  std::size_t extra = std::min(extra_ad.size(), kMaxExtraAd);
+  if (extra > 0) std::memcpy(ad + n, extra_ad.data(), extra);
+  n += extra;
+  if (pgno == 1) {
+    std::memcpy(ad + n, page + kFileHeaderSize, kPage1Clear - kFileHeaderSize);
+    n += kPage1Clear - kFileHeaderSize;
+  }
+  return n;
+}
+
+void PageCipher::encrypt(std::uint32_t pgno, const std::uint8_t* in, std::uint8_t* out,
+                         std::size_t page_size, std::size_t reserve,
+                         std::span<const std::uint8_t> extra_ad) const {
+  const std::size_t begin = pgno == 1 ? kPage1Clear : 0;
+  const std::size_t end = page_size - reserve;
+  std::uint8_t* nonce = out + end;
+  std::uint8_t* tag = nonce + kNonceSize;
+  if (pgno == 1) {
+    std::memcpy(out, header_.data(), kFileHeaderSize);
+    std::memcpy(out + kFileHeaderSize, in + kFileHeaderSize, kPage1Clear - kFileHeaderSize);
+  }
+  std::uint8_t ad[kMaxAd];
+  std::size_t ad_len = build_ad(pgno, in, extra_ad, ad);
+  randombytes_buf(nonce, kNonceSize);
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out + begin, tag, nullptr, in + begin,
+                                                      end - begin, ad, ad_len, nullptr, nonce,
+                                                      key_);
+  if (reserve > kMinReserve) std::memset(tag + kTagSize, 0, reserve - kMinReserve);
+}
+
+bool PageCipher::decrypt(std::uint32_t pgno, std::uint8_t* page, std::size_t page_size,
+                         std::size_t reserve, std::span<const std::uint8_t> extra_ad) const {
+  if (reserve < kMinReserve || reserve >= page_size) return false;
+  const std::size_t begin = pgno == 1 ? kPage1Clear : 0;
+  const std::size_t end = page_size - reserve;
+  if (pgno == 1 && sodium_memcmp(page, header_.data(), kFileHeaderSize) != 0) return false;
+  std::uint8_t ad[kMaxAd];
+  std::size_t ad_len = build_ad(pgno, page, extra_ad, ad);
+  const std::uint8_t* nonce = page + end;
+  const std::uint8_t* tag = nonce + kNonceSize;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(page + begin, nullptr, page + begin,
+                                                          end - begin, tag, ad, ad_len, nonce,
+                                                          key_) != 0) {
+    return false;
+  }
+  std::memset(page + end, 0, reserve);
+  if (pgno == 1) std::memcpy(page, kSqliteMagic.data(), kSqliteMagic.size());
+  return true;
+}
+
+}  // namespace fieldcase::storage
