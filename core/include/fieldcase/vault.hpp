@@ -1,0 +1,110 @@
+// The worker's encrypted database and the keys that open it.
+//
+// Key hierarchy: a random 32-byte database key (DEK) encrypts the pages. It is stored beside the
+// database ("<db>.key") wrapped with XChaCha20-Poly1305 under a key-encryption key (KEK)
+// derived from the worker's PIN with Argon2id and combined with a device secret held by the
+// platform KeyStore. The wrapped blob authenticates its format, KDF parameters and vault id.
+//
+// Unlocking counts failures before trying (so cutting power cannot skip the count) in both the
+// blob and the KeyStore, and uses the larger; after max_failed_unlocks the key is destroyed
+// (crypto-erase). Changing the PIN re-wraps the DEK only; rotating the DEK re-encrypts the
+// database with VACUUM INTO and swaps it in atomically, recoverable at any crash point.
+// Locking (explicitly or after idle_timeout) closes the database and wipes keys from memory.
+//
+// Not thread-safe: one Vault per database, used from one thread (or externally serialised).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "fieldcase/clock.hpp"
+#include "fieldcase/keystore.hpp"
+#include "fieldcase/status.hpp"
+#include "fieldcase/store.hpp"
+
+namespace fieldcase {
+
+// Argon2id cost. memlimit in bytes.
+struct KdfCost {
+  std::uint64_t opslimit;
+  std::uint64_t memlimit;
+  // For tablets: 3 passes over 64 MiB (about half a second on a mid-range device).
+  static KdfCost device_default() { return {3, 64ull << 20}; }
+  // The smallest cost libsodium allows; for tests only.
+  static KdfCost minimum();
+  // Raises opslimit over memlimit until one derivation takes at least `target` here.
+  static KdfCost calibrate(std::chrono::milliseconds target, std::uint64_t memlimit);
+};
+
+struct VaultOptions {
+  std::filesystem::path database;
+  KeyStore* keystore = nullptr;  // required; not owned; must outlive the vault
+  const Clock* clock = &SystemClock::instance();
+  KdfCost kdf = KdfCost::device_default();  // used by create() and change_pin()
+  int max_failed_unlocks = 10;
+  std::chrono::seconds idle_timeout{300};
+  JournalMode journal = JournalMode::wal;
+  Durability durability = Durability::normal;
+  int cache_kib = 8 * 1024;
+};
+
+class Vault {
+ public:
+  // Creates a new database and its key under `pin`; the vault is returned unlocked.
+  static Result<std::unique_ptr<Vault>> create(const VaultOptions& options, std::string_view pin);
+  // Opens an existing vault, locked. A wiped vault is Errc::wiped; a database without its key
+  // file is Errc::not_found.
+  static Result<std::unique_ptr<Vault>> open(const VaultOptions& options);
+
+  ~Vault();
+  Vault(const Vault&) = delete;
+  Vault& operator=(const Vault&) = delete;
+
+  // Errc::wrong_pin (message says how many attempts are left), Errc::wiped after the last one.
+  Status unlock(std::string_view pin);
+  // Closes the database and wipes every key from memory. Idempotent.
+  void lock();
+  bool unlocked() const { return store_ != nullptr; }
+
+  // The open database; Errc::locked when locked or idle for longer than idle_timeout (which
+  // locks it). Each successful call counts as activity.
+  Result<Store*> store();
+  // Locks if idle for longer than idle_timeout; for the host's timer. Returns true if it locked.
+  bool poll_idle();
+
+  Status change_pin(std::string_view old_pin, std::string_view new_pin);
+  // Re-encrypts the database under a new random key. The vault must be unlocked.
+  Status rotate_key();
+  // Crypto-erase now: destroys the wrapped key, the device secret and the database files, and
+  // leaves a note saying when and why. The reason must not contain case data.
+  Status wipe(std::string_view reason);
+
+  int failed_attempts() const { return failed_; }
+  int attempts_left() const { return options_.max_failed_unlocks - failed_; }
+  const std::filesystem::path& key_path() const { return key_path_; }
+
+ private:
+  explicit Vault(VaultOptions options);
+  struct Blob;
+  Result<Blob> read_blob() const;
+  Status write_blob(const Blob& blob) const;
+  Result<SecureBytes> derive_kek(std::string_view pin, const Blob& blob,
+                                 std::span<const std::uint8_t> device_secret) const;
+  Status persist_failures(Blob& blob, const SecureBytes& device_secret, int count);
+  Status finish_interrupted_rotation(Blob& blob, SecureBytes& dek, const SecureBytes& pending);
+  Status open_store(std::span<const std::uint8_t> dek);
+  std::string keystore_name(const Blob& blob) const;
+
+  VaultOptions options_;
+  std::filesystem::path key_path_;
+  std::unique_ptr<Store> store_;
+  SecureBytes kek_;  // held only while unlocked
+  int failed_ = 0;
+  bool wiped_ = false;
+  std::chrono::steady_clock::time_point last_activity_{};
+};
+
+}  // namespace fieldcase

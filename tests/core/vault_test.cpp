@@ -1,0 +1,312 @@
+// The key hierarchy: PIN unlock, failure counting and crypto-erase, PIN change, key rotation,
+// idle lock.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include "fake_clock.hpp"
+#include "fieldcase/platform/file_keystore.hpp"
+#include "fieldcase/vault.hpp"
+#include "storage/cipher_vfs.hpp"
+#include "store_fixture.hpp"
+#include "temp_dir.hpp"
+
+using namespace fieldcase;
+using namespace fieldcase::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct VaultEnv {
+  TempDir dir;
+  platform::FileKeyStore keys{dir / "keystore"};
+  FakeClock clock;
+  VaultOptions options() {
+    VaultOptions o;
+    o.database = dir / "worker.db";
+    o.keystore = &keys;
+    o.clock = &clock;
+    o.kdf = KdfCost::minimum();
+    o.max_failed_unlocks = 5;
+    o.idle_timeout = std::chrono::seconds(300);
+    return o;
+  }
+};
+
+void write_visit(Vault& v, const std::string& text) {
+  auto store = v.store();
+  REQUIRE(store.ok());
+  REQUIRE((*store)->exec("CREATE TABLE IF NOT EXISTS visit(note TEXT)").ok());
+  auto ins = (*store)->prepare("INSERT INTO visit(note) VALUES (?1)");
+  REQUIRE(ins.ok());
+  ins->bind(1, text);
+  REQUIRE(ins->run().ok());
+}
+
+std::int64_t visits(Vault& v) {
+  auto store = v.store();
+  REQUIRE(store.ok());
+  return query_int(**store, "SELECT count(*) FROM visit");
+}
+
+}  // namespace
+
+TEST_CASE("vault creates, locks and unlocks with the PIN", "[store][crypto]") {
+  VaultEnv env;
+  auto created = Vault::create(env.options(), "2468");
+  REQUIRE(created.ok());
+  Vault& v = **created;
+  CHECK(v.unlocked());
+  write_visit(v, "child seen alone");
+  v.lock();
+  CHECK_FALSE(v.unlocked());
+  CHECK(v.store().code() == Errc::locked);
+
+  REQUIRE(v.unlock("2468").ok());
+  CHECK(visits(v) == 1);
+  created->reset();
+
+  // A new process: the vault opens locked and the same PIN unlocks it.
+  auto reopened = Vault::open(env.options());
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->store().code() == Errc::locked);
+  REQUIRE((*reopened)->unlock("2468").ok());
+  CHECK(visits(**reopened) == 1);
+
+  CHECK(Vault::create(env.options(), "2468").code() == Errc::already_exists);
+  CHECK(Vault::create(VaultOptions{}, "2468").code() == Errc::invalid_argument);
+}
+
+TEST_CASE("a wrong PIN says how many attempts are left and the count survives restarts",
+          "[store][crypto]") {
+  VaultEnv env;
+  { REQUIRE(Vault::create(env.options(), "2468").ok()); }
+  auto v = Vault::open(env.options());
+  REQUIRE(v.ok());
+  Status st = (*v)->unlock("1111");
+  CHECK(st.code() == Errc::wrong_pin);
+  CHECK(st.message() == "wrong PIN: 4 attempts left before the data on this device is erased");
+  CHECK((*v)->unlock("12").code() == Errc::wrong_pin);  // malformed PINs count too
+  v->reset();
+
+  auto again = Vault::open(env.options());
+  REQUIRE(again.ok());
+  CHECK((*again)->failed_attempts() == 2);
+  CHECK((*again)->attempts_left() == 3);
+  REQUIRE((*again)->unlock("2468").ok());
+  CHECK((*again)->failed_attempts() == 0);  // a success resets the count
+}
+
+TEST_CASE("restoring an old key file does not reset the failure count", "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  { REQUIRE(Vault::create(opts, "2468").ok()); }
+  const auto key_copy = env.dir / "saved.key";
+  fs::copy_file(env.dir / "worker.db.key", key_copy);  // count 0
+
+  auto v = Vault::open(opts);
+  REQUIRE(v.ok());
+  for (int i = 0; i < 3; ++i) CHECK((*v)->unlock("0000").code() == Errc::wrong_pin);
+  v->reset();
+  fs::copy_file(key_copy, env.dir / "worker.db.key", fs::copy_options::overwrite_existing);
+
+  auto restored = Vault::open(opts);
+  REQUIRE(restored.ok());
+  // The key store still remembers three failures: one more wrong guess leaves one attempt.
+  Status st = (*restored)->unlock("0000");
+  CHECK(st.code() == Errc::wrong_pin);
+  CHECK(st.message().find("1 attempt left") != std::string::npos);
+}
+
+TEST_CASE("the last failed attempt crypto-erases the device's data", "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  {
+    auto v = Vault::create(opts, "2468");
+    REQUIRE(v.ok());
+    write_visit(**v, "to be erased");
+  }
+  auto v = Vault::open(opts);
+  REQUIRE(v.ok());
+  for (int i = 0; i < 4; ++i) CHECK((*v)->unlock("9999").code() == Errc::wrong_pin);
+  Status last = (*v)->unlock("9999");
+  CHECK(last.code() == Errc::wiped);
+  CHECK(last.message().find("erased") != std::string::npos);
+  CHECK_FALSE(fs::exists(opts.database));
+  CHECK_FALSE(fs::exists(env.dir / "worker.db.key"));
+  CHECK(fs::is_empty(env.dir / "keystore"));  // the device secret is gone too
+  CHECK((*v)->unlock("2468").code() == Errc::wiped);
+
+  auto reopened = Vault::open(opts);
+  CHECK(reopened.code() == Errc::wiped);
+  CHECK(reopened.status().message().find("too many failed unlock attempts") != std::string::npos);
+}
+
+TEST_CASE("a wipe on command erases everything and says so", "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  write_visit(**v, "note");
+  REQUIRE((*v)->wipe("device revoked by administrator").ok());
+  CHECK((*v)->store().code() == Errc::wiped);
+  for (const char* f : {"worker.db", "worker.db-wal", "worker.db-shm", "worker.db.key"}) {
+    CHECK_FALSE(fs::exists(env.dir / f));
+  }
+  auto reopened = Vault::open(opts);
+  CHECK(reopened.code() == Errc::wiped);
+  CHECK(reopened.status().message().find("device revoked by administrator") != std::string::npos);
+  // A new vault can be set up in the same place afterwards.
+  CHECK(Vault::create(opts, "1357").ok());
+}
+
+TEST_CASE("changing the PIN keeps the data and retires the old PIN", "[store][crypto]") {
+  VaultEnv env;
+  auto opts = env.options();
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  write_visit(**v, "before the change");
+  CHECK((*v)->change_pin("1111", "97531").code() == Errc::wrong_pin);
+  CHECK((*v)->change_pin("2468", "12").code() == Errc::invalid_argument);
+  REQUIRE((*v)->change_pin("2468", "97531").ok());
+  (*v)->lock();
+  CHECK((*v)->unlock("2468").code() == Errc::wrong_pin);
+  REQUIRE((*v)->unlock("97531").ok());
+  CHECK(visits(**v) == 1);
+}
+
+TEST_CASE("rotating the database key keeps the data and the old key stops working",
+          "[store][crypto]") {
+  VaultEnv env;
+  auto opts = env.options();
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  for (int i = 0; i < 50; ++i) write_visit(**v, "visit " + std::to_string(i));
+  const auto old_key_file = env.dir / "old.key";
+  fs::copy_file(env.dir / "worker.db.key", old_key_file);
+
+  REQUIRE((*v)->rotate_key().ok());
+  CHECK(visits(**v) == 50);
+  write_visit(**v, "after rotation");
+  (*v)->lock();
+  REQUIRE((*v)->unlock("2468").ok());
+  CHECK(visits(**v) == 51);
+  CHECK(integrity_check(*(*v)->store().value()) == "ok");
+  v->reset();
+
+  // The key file from before the rotation unwraps the old key, which no longer opens the data.
+  fs::copy_file(old_key_file, env.dir / "worker.db.key", fs::copy_options::overwrite_existing);
+  auto stale = Vault::open(opts);
+  REQUIRE(stale.ok());
+  CHECK((*stale)->unlock("2468").code() == Errc::wrong_key);
+}
+
+TEST_CASE("an interrupted key rotation is finished or undone at the next unlock",
+          "[store][crypto][faults]") {
+  VaultEnv env;
+  auto opts = env.options();
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  for (int i = 0; i < 20; ++i) write_visit(**v, "visit " + std::to_string(i));
+  // The copy under the new key fails part way (disk full) after the pending key was recorded.
+  int writes = 0;
+  storage::set_fault_hook([&](storage::IoOp op, storage::FileRole, std::int64_t, int) {
+    return op == storage::IoOp::write && ++writes > 2 ? SQLITE_FULL : SQLITE_OK;
+  });
+  Status st = (*v)->rotate_key();
+  storage::set_fault_hook(nullptr);
+  CHECK(st.code() == Errc::disk_full);
+  CHECK_FALSE(fs::exists(env.dir / "worker.db.rotate"));
+  v->reset();
+
+  auto again = Vault::open(opts);
+  REQUIRE(again.ok());
+  REQUIRE((*again)->unlock("2468").ok());
+  CHECK(visits(**again) == 20);
+  REQUIRE((*again)->rotate_key().ok());  // and a later rotation succeeds
+  CHECK(visits(**again) == 20);
+}
+
+TEST_CASE("a database copied without its key or device secret cannot be opened",
+          "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  {
+    auto v = Vault::create(opts, "2468");
+    REQUIRE(v.ok());
+    write_visit(**v, "secret");
+  }
+  TempDir thief;
+  fs::copy_file(opts.database, thief / "worker.db");
+  platform::FileKeyStore other_device(thief / "keystore");
+  VaultOptions stolen = opts;
+  stolen.database = thief / "worker.db";
+  stolen.keystore = &other_device;
+  CHECK(Vault::open(stolen).code() == Errc::not_found);  // no key file
+
+  fs::copy_file(env.dir / "worker.db.key", thief / "worker.db.key");
+  auto v = Vault::open(stolen);
+  REQUIRE(v.ok());
+  Status st = (*v)->unlock("2468");  // right PIN, wrong device
+  CHECK(st.code() == Errc::not_found);
+  CHECK(st.message().find("device does not hold the secret") != std::string::npos);
+}
+
+TEST_CASE("a tampered key file is refused", "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  { REQUIRE(Vault::create(opts, "2468").ok()); }
+  const auto key = env.dir / "worker.db.key";
+  auto bytes = read_file(key);
+  SECTION("KDF parameters changed") {
+    bytes[8] = static_cast<unsigned char>(bytes[8] + 1);  // opslimit is authenticated
+    write_file(key, bytes);
+    auto v = Vault::open(opts);
+    REQUIRE(v.ok());
+    CHECK_FALSE((*v)->unlock("2468").ok());
+  }
+  SECTION("KDF parameters made implausible") {
+    bytes[8] = 0;
+    write_file(key, bytes);
+    CHECK(Vault::open(opts).code() == Errc::integrity);
+  }
+  SECTION("not a key file") {
+    bytes[0] = 'X';
+    write_file(key, bytes);
+    CHECK(Vault::open(opts).code() == Errc::integrity);
+  }
+  SECTION("truncated") {
+    bytes.resize(100);
+    write_file(key, bytes);
+    CHECK(Vault::open(opts).code() == Errc::integrity);
+  }
+}
+
+TEST_CASE("the vault locks itself after the idle timeout", "[store][crypto]") {
+  VaultEnv env;
+  auto v = Vault::create(env.options(), "2468");
+  REQUIRE(v.ok());
+  write_visit(**v, "x");
+  env.clock.advance(std::chrono::seconds(200));
+  CHECK((*v)->store().ok());  // activity restarts the idle timer
+  env.clock.advance(std::chrono::seconds(299));
+  CHECK_FALSE((*v)->poll_idle());
+  CHECK((*v)->unlocked());
+  env.clock.advance(std::chrono::seconds(2));
+  CHECK((*v)->poll_idle());
+  CHECK_FALSE((*v)->unlocked());
+  Status st = (*v)->unlock("2468");
+  REQUIRE(st.ok());
+  env.clock.advance(std::chrono::seconds(301));
+  auto store = (*v)->store();
+  CHECK(store.code() == Errc::locked);
+  CHECK(store.status().message().find("without activity") != std::string::npos);
+}
+
+TEST_CASE("Argon2id calibration reaches the target cost", "[crypto]") {
+  KdfCost cheap = KdfCost::calibrate(std::chrono::milliseconds(1), 8ull << 20);
+  KdfCost dear = KdfCost::calibrate(std::chrono::milliseconds(250), 8ull << 20);
+  CHECK(cheap.memlimit == (8ull << 20));
+  CHECK(cheap.opslimit == KdfCost::minimum().opslimit);
+  CHECK(dear.opslimit > cheap.opslimit + 2);
+}
