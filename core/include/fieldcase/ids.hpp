@@ -1,0 +1,50 @@
+// Identifiers and hybrid logical clock stamps generated on the device.
+//
+// Record ids are UUIDv7 (48-bit Unix milliseconds, then random bits) so they sort by creation
+// time and never collide between devices. An HLC stamp orders every field change across
+// devices even when their clocks disagree: it never goes backwards on a device and always
+// moves past any stamp the device has seen. Stamps compare correctly as plain strings.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "fieldcase/clock.hpp"
+#include "fieldcase/status.hpp"
+
+namespace fieldcase {
+
+// "01890a5d-ac96-774b-bcce-b302099a8057" style, lower-case.
+std::string new_uuid_v7(const Clock& clock);
+bool is_uuid(std::string_view text);
+
+struct HlcStamp {
+  std::int64_t wall_ms = 0;
+  std::uint32_t counter = 0;
+  std::string device;
+  // "<wall_ms:15 digits>.<counter:6 digits>.<device>": lexicographic order is HLC order.
+  std::string to_string() const;
+  static Result<HlcStamp> parse(std::string_view text);
+};
+
+// Thread-safe.
+class HybridClock {
+ public:
+  HybridClock(const Clock& clock, std::string device_id);
+  // A stamp later than every stamp issued or observed so far.
+  HlcStamp now();
+  // Moves the clock past a stamp received from elsewhere.
+  void observe(const HlcStamp& remote);
+  const std::string& device() const { return device_; }
+
+ private:
+  const Clock& clock_;
+  std::string device_;
+  std::mutex mu_;
+  std::int64_t last_wall_ = 0;
+  std::uint32_t last_counter_ = 0;
+};
+
+}  // namespace fieldcase

@@ -1,0 +1,90 @@
+#include "fieldcase/ids.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdio>
+
+namespace fieldcase {
+
+std::string new_uuid_v7(const Clock& clock) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock.wall().time_since_epoch())
+                .count();
+  std::array<std::uint8_t, 16> b{};
+  randombytes_buf(b.data() + 6, 10);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(ms) >> (8 * (5 - i)));
+  b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
+  b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 4122 variant
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(hex[b[i] >> 4]);
+    out.push_back(hex[b[i] & 15]);
+  }
+  return out;
+}
+
+bool is_uuid(std::string_view t) {
+  if (t.size() != 36) return false;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = t[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string HlcStamp::to_string() const {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%015lld.%06u.", static_cast<long long>(wall_ms), counter);
+  return buf + device;
+}
+
+Result<HlcStamp> HlcStamp::parse(std::string_view text) {
+  HlcStamp s;
+  if (text.size() < 24 || text[15] != '.' || text[22] != '.') {
+    return Status(Errc::invalid_argument, "malformed HLC stamp");
+  }
+  auto r1 = std::from_chars(text.data(), text.data() + 15, s.wall_ms);
+  auto r2 = std::from_chars(text.data() + 16, text.data() + 22, s.counter);
+  if (r1.ec != std::errc() || r1.ptr != text.data() + 15 || r2.ec != std::errc() ||
+      r2.ptr != text.data() + 22 || s.wall_ms < 0) {
+    return Status(Errc::invalid_argument, "malformed HLC stamp");
+  }
+  s.device = std::string(text.substr(23));
+  if (s.device.empty()) return Status(Errc::invalid_argument, "HLC stamp without a device");
+  return s;
+}
+
+HybridClock::HybridClock(const Clock& clock, std::string device_id)
+    : clock_(clock), device_(std::move(device_id)) {}
+
+HlcStamp HybridClock::now() {
+  std::lock_guard lock(mu_);
+  auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  clock_.wall().time_since_epoch())
+                  .count();
+  if (wall > last_wall_) {
+    last_wall_ = wall;
+    last_counter_ = 0;
+  } else {
+    ++last_counter_;
+  }
+  return {last_wall_, last_counter_, device_};
+}
+
+void HybridClock::observe(const HlcStamp& remote) {
+  std::lock_guard lock(mu_);
+  if (remote.wall_ms > last_wall_ ||
+      (remote.wall_ms == last_wall_ && remote.counter > last_counter_)) {
+    last_wall_ = remote.wall_ms;
+    last_counter_ = remote.counter;
+  }
+}
+
+}  // namespace fieldcase
