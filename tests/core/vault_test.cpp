@@ -167,6 +167,7 @@ TEST_CASE("changing the PIN keeps the data and retires the old PIN", "[store][cr
   REQUIRE(v.ok());
   write_visit(**v, "before the change");
   CHECK((*v)->change_pin("1111", "97531").code() == Errc::wrong_pin);
+  CHECK((*v)->failed_attempts() == 1);  // a wrong current PIN counts like a failed unlock
   CHECK((*v)->change_pin("2468", "12").code() == Errc::invalid_argument);
   REQUIRE((*v)->change_pin("2468", "97531").ok());
   (*v)->lock();
@@ -225,6 +226,48 @@ TEST_CASE("an interrupted key rotation is finished or undone at the next unlock"
   CHECK(visits(**again) == 20);
   REQUIRE((*again)->rotate_key().ok());  // and a later rotation succeeds
   CHECK(visits(**again) == 20);
+}
+
+TEST_CASE("changing the PIN after a failed rotation keeps the vault usable", "[store][crypto]") {
+  VaultEnv env;
+  auto opts = env.options();
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  write_visit(**v, "kept");
+  int writes = 0;
+  storage::set_fault_hook([&](storage::IoOp op, storage::FileRole, std::int64_t, int) {
+    return op == storage::IoOp::write && ++writes > 2 ? SQLITE_FULL : SQLITE_OK;
+  });
+  CHECK((*v)->rotate_key().code() == Errc::disk_full);
+  storage::set_fault_hook(nullptr);
+  REQUIRE((*v)->change_pin("2468", "86420").ok());
+  (*v)->lock();
+  REQUIRE((*v)->unlock("86420").ok());
+  CHECK(visits(**v) == 1);
+}
+
+TEST_CASE("rotation works on a database much larger than the page cache", "[store][crypto]") {
+  VaultEnv env;
+  auto opts = env.options();
+  opts.cache_kib = 64;  // 16 pages against about 3 MB of data
+  auto v = Vault::create(opts, "2468");
+  REQUIRE(v.ok());
+  auto store = (*v)->store();
+  REQUIRE(store.ok());
+  REQUIRE((*store)->exec("CREATE TABLE visit(note TEXT)").ok());
+  REQUIRE((*store)->transaction([&]() -> Status {
+                    auto ins = (*store)->prepare("INSERT INTO visit(note) VALUES (?1)");
+                    if (!ins.ok()) return ins.status();
+                    for (int i = 0; i < 3000; ++i) {
+                      ins->bind(1, std::to_string(i) + std::string(1000, 'n'));
+                      FC_TRY(ins->run());
+                    }
+                    return {};
+                  })
+              .ok());
+  REQUIRE((*v)->rotate_key().ok());
+  CHECK(visits(**v) == 3000);
+  CHECK(integrity_check(*(*v)->store().value()) == "ok");
 }
 
 TEST_CASE("a database copied without its key or device secret cannot be opened",

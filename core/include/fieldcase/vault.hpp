@@ -89,6 +89,9 @@ class Vault {
  private:
   explicit Vault(VaultOptions options);
   struct Blob;
+  struct Opened;
+  // Checks the PIN, counting the attempt first; destroys the key on the last failed one.
+  Result<Opened> verify_pin(std::string_view pin);
   Result<Blob> read_blob() const;
   Status write_blob(const Blob& blob) const;
   Result<SecureBytes> derive_kek(std::string_view pin, const Blob& blob,

@@ -313,12 +313,21 @@ int x_read(sqlite3_file* f, void* out, int amt, sqlite3_int64 off) {
   return real_read(real_of(f), buf, amt, off);
 }
 
-// Learns page size and reserve from a plaintext page 1 about to be written.
+// Learns page size and reserve from a plaintext page 1 about to be written. A new database may
+// have had later pages written first (cache spill), under the provisional geometry: page 1
+// must then confirm it.
 int learn_page1(Context& ctx, const std::uint8_t* page, int amt) {
   std::uint32_t psize = page_size_from_header({page, kPage1Clear});
   std::uint32_t reserve = page[20];
   if (psize == 0 || psize != static_cast<std::uint32_t>(amt)) {
     set_error(Errc::internal, "page 1 of " + ctx.path + " has an invalid page size");
+    return SQLITE_IOERR_WRITE;
+  }
+  if (ctx.page_size != 0 && (ctx.page_size != psize || ctx.reserve != reserve)) {
+    set_error(Errc::invalid_argument,
+              "refusing to write " + ctx.path + ": page 1 changes the page size or reserved "
+              "bytes of pages already written (new databases need exactly " +
+                  std::to_string(kMinReserve) + " reserved bytes)");
     return SQLITE_IOERR_WRITE;
   }
   if (reserve < kMinReserve) {
@@ -341,6 +350,11 @@ int encrypt_and_write(sqlite3_file* f, const std::uint8_t* page, int amt, std::i
   if (pgno == 1) {
     int rc = learn_page1(ctx, page, amt);
     if (rc != SQLITE_OK) return rc;
+  } else if (ctx.page_size == 0) {
+    // A later page of a new database before its page 1: provisional geometry, which the
+    // write of page 1 must confirm (see learn_page1).
+    ctx.page_size = static_cast<std::uint32_t>(amt);
+    ctx.reserve = static_cast<std::uint32_t>(kMinReserve);
   }
   if (ctx.page_size == 0 || static_cast<std::uint32_t>(amt) != ctx.page_size) {
     set_error(Errc::internal, "unexpected write shape for " + ctx.path);
@@ -362,8 +376,9 @@ int x_write(sqlite3_file* f, const void* in, int amt, sqlite3_int64 off) {
 
   if (st.role == Role::main) {
     std::uint32_t psize = st.ctx->page_size;
-    if (psize == 0 && off == 0) psize = static_cast<std::uint32_t>(amt);
-    if (psize == 0 || static_cast<std::uint32_t>(amt) != psize || off % psize != 0) {
+    if (psize == 0) psize = static_cast<std::uint32_t>(amt);  // a new database
+    if (psize < 512 || psize > 65536 || (psize & (psize - 1)) != 0 ||
+        static_cast<std::uint32_t>(amt) != psize || off % psize != 0) {
       set_error(Errc::internal, "refusing a partial-page write to " + st.ctx->path);
       return SQLITE_IOERR_WRITE;
     }

@@ -10,7 +10,7 @@
 // because SQLite and the VFS must read them before anything can be decrypted.
 //
 // Associated data = file header (16 bytes) || page number || the position extra (WAL frame
-// offset and salt, journal record offset) || for page 1, bytes 16..23. So a flipped byte, a
+// offset, journal record offset) || for page 1, bytes 16..23. So a flipped byte, a
 // page moved to another number or position, or a page from another database all fail.
 // Nonces are fresh random bytes for every write, never derived from counters or offsets.
 //

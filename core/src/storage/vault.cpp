@@ -282,18 +282,25 @@ Status Vault::open_store(std::span<const std::uint8_t> dek) {
   return {};
 }
 
-Status Vault::unlock(std::string_view pin) {
-  if (wiped_) return {Errc::wiped, "this device's data was erased"};
-  if (unlocked()) return {};
+// The key file, device secret and keys that a correct PIN yields.
+struct Vault::Opened {
+  Blob blob;
+  SecureBytes secret;
+  SecureBytes kek;
+  SecureBytes dek;
+};
+
+Result<Vault::Opened> Vault::verify_pin(std::string_view pin) {
+  if (wiped_) return Status(Errc::wiped, "this device's data was erased");
   auto blob = read_blob();
   if (!blob.ok()) return blob.status();
   const std::string name = keystore_name(*blob);
   auto entry = options_.keystore->get(name);
   if (!entry.ok()) return entry.status();
   if (!entry->has_value() || (*entry)->size() != kDeviceSecretSize + 4) {
-    return {Errc::not_found,
-            "this device does not hold the secret for " + options_.database.string() +
-                " (it was copied from another device, or its key was destroyed)"};
+    return Status(Errc::not_found,
+                  "this device does not hold the secret for " + options_.database.string() +
+                      " (it was copied from another device, or its key was destroyed)");
   }
   auto secret = SecureBytes::copy_of({(*entry)->data(), kDeviceSecretSize});
   if (!secret.ok()) return secret.status();
@@ -301,9 +308,10 @@ Status Vault::unlock(std::string_view pin) {
                        static_cast<int>(get_le((*entry)->data() + kDeviceSecretSize, 4)));
   if (count >= options_.max_failed_unlocks) {
     (void)wipe("too many failed unlock attempts");
-    return {Errc::wiped, "too many failed unlock attempts: the data on this device was erased"};
+    return Status(Errc::wiped,
+                  "too many failed unlock attempts: the data on this device was erased");
   }
-  // Count the attempt before trying it.
+  // Count the attempt before trying it, so cutting the power cannot skip the count.
   FC_TRY(persist_failures(*blob, *secret, count + 1));
 
   Status pin_ok = validate_pin(pin);
@@ -316,24 +324,32 @@ Status Vault::unlock(std::string_view pin) {
     }
     if (count + 1 >= options_.max_failed_unlocks) {
       (void)wipe("too many failed unlock attempts");
-      return {Errc::wiped, "wrong PIN: that was the last attempt, and the data on this device "
-                           "has been erased"};
+      return Status(Errc::wiped, "wrong PIN: that was the last attempt, and the data on this "
+                                 "device has been erased");
     }
     int left = options_.max_failed_unlocks - (count + 1);
-    return {Errc::wrong_pin, "wrong PIN: " + std::to_string(left) +
-                                 (left == 1 ? " attempt" : " attempts") +
-                                 " left before the data on this device is erased"};
+    return Status(Errc::wrong_pin, "wrong PIN: " + std::to_string(left) +
+                                       (left == 1 ? " attempt" : " attempts") +
+                                       " left before the data on this device is erased");
   }
   FC_TRY(persist_failures(*blob, *secret, 0));
-  if (blob->pending()) {
-    auto pending = blob->unwrap(1, *kek);
-    if (!pending.ok()) return {Errc::integrity, key_path_.string() + " is damaged"};
-    kek_ = std::move(kek.value());
-    FC_TRY(finish_interrupted_rotation(*blob, dek.value(), pending.value()));
-  } else {
-    kek_ = std::move(kek.value());
+  return Opened{std::move(blob.value()), std::move(secret.value()), std::move(kek.value()),
+                std::move(dek.value())};
+}
+
+Status Vault::unlock(std::string_view pin) {
+  if (wiped_) return {Errc::wiped, "this device's data was erased"};
+  if (unlocked()) return {};
+  auto opened = verify_pin(pin);
+  if (!opened.ok()) return opened.status();
+  kek_ = std::move(opened->kek);
+  Status st;
+  if (opened->blob.pending()) {
+    auto pending = opened->blob.unwrap(1, kek_);
+    st = pending.ok() ? finish_interrupted_rotation(opened->blob, opened->dek, *pending)
+                      : Status(Errc::integrity, key_path_.string() + " is damaged");
   }
-  Status st = open_store(dek->span());
+  if (st.ok()) st = open_store(opened->dek.span());
   if (!st.ok()) kek_.wipe();
   return st;
 }
@@ -382,20 +398,25 @@ bool Vault::poll_idle() {
 Status Vault::change_pin(std::string_view old_pin, std::string_view new_pin) {
   FC_TRY(validate_pin(new_pin));
   if (!unlocked()) return {Errc::locked, "unlock before changing the PIN"};
-  auto blob = read_blob();
-  if (!blob.ok()) return blob.status();
-  auto entry = options_.keystore->get(keystore_name(*blob));
-  if (!entry.ok()) return entry.status();
-  if (!entry->has_value()) return {Errc::not_found, "the device secret is missing"};
-  auto old_kek = derive_kek(old_pin, *blob, {(*entry)->data(), kDeviceSecretSize});
-  if (!old_kek.ok()) return old_kek.status();
-  auto dek = blob->unwrap(0, *old_kek);
-  if (!dek.ok()) return {Errc::wrong_pin, "the current PIN is wrong; the PIN was not changed"};
-  blob->set_kdf(options_.kdf);
-  auto new_kek = derive_kek(new_pin, *blob, {(*entry)->data(), kDeviceSecretSize});
+  // A wrong current PIN counts as a failed unlock: this is no side door for guessing.
+  auto opened = verify_pin(old_pin);
+  if (!opened.ok()) {
+    if (opened.code() == Errc::wiped) lock();
+    return opened.status();
+  }
+  Blob& blob = opened->blob;
+  std::optional<SecureBytes> pending;
+  if (blob.pending()) {
+    auto p = blob.unwrap(1, opened->kek);
+    if (!p.ok()) return {Errc::integrity, key_path_.string() + " is damaged"};
+    pending = std::move(p.value());
+  }
+  blob.set_kdf(options_.kdf);  // a new salt: every wrapped key is wrapped again below
+  auto new_kek = derive_kek(new_pin, blob, opened->secret.span());
   if (!new_kek.ok()) return new_kek.status();
-  blob->wrap(0, *new_kek, dek->span());
-  FC_TRY(write_blob(*blob));
+  blob.wrap(0, *new_kek, opened->dek.span());
+  if (pending) blob.wrap(1, *new_kek, pending->span());
+  FC_TRY(write_blob(blob));
   kek_ = std::move(new_kek.value());
   return {};
 }
@@ -420,8 +441,9 @@ Status Vault::rotate_key() {
   std::filesystem::remove(rotated, ec);
   Status st = store_->vacuum_into(rotated, fresh->span());
   if (!st.ok()) {
-    std::filesystem::remove(rotated, ec);
-    return st;
+    // Undo step 1: the database is still under the current key.
+    Status undo = finish_interrupted_rotation(*blob, current.value(), fresh.value());
+    return undo.ok() ? st : undo;
   }
   // 3. Close (checkpointing the WAL), swap the copy in, and make the swap durable.
   store_.reset();
@@ -455,6 +477,9 @@ Status Vault::wipe(std::string_view reason) {
   randombytes_buf(noise.data(), noise.size());
   (void)write_file_durably(key_path_, noise, 0600);
   Status st = shred_file(key_path_);
+  if (result.ok() && !st.ok()) result = st;
+  // A crash during an earlier durable write can leave its temporary copy behind.
+  st = shred_file(with_suffix(key_path_, ".tmp"));
   if (result.ok() && !st.ok()) result = st;
   st = remove_database_files(options_.database);
   if (result.ok() && !st.ok()) result = st;

@@ -28,9 +28,16 @@ Result<std::filesystem::path> FileKeyStore::entry_path(std::string_view name) co
   if (!valid_name(name)) {
     return Status(Errc::invalid_argument, "key store: invalid secret name");
   }
-  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status(Errc::io, "key store: cannot create " + dir_.string() + ": " +
-                                std::strerror(errno));
+  if (::mkdir(dir_.c_str(), 0700) != 0) {
+    if (errno != EEXIST) {
+      return Status(Errc::io, "key store: cannot create " + dir_.string() + ": " +
+                                  std::strerror(errno));
+    }
+    // An existing directory is made owner-only too.
+    if (::chmod(dir_.c_str(), 0700) != 0) {
+      return Status(Errc::io, "key store: cannot restrict " + dir_.string() + ": " +
+                                  std::strerror(errno));
+    }
   }
   return dir_ / std::string(name);
 }
@@ -56,6 +63,9 @@ Status FileKeyStore::put(std::string_view name, std::span<const std::uint8_t> se
 Status FileKeyStore::remove(std::string_view name) {
   auto path = entry_path(name);
   if (!path.ok()) return path.status();
+  std::filesystem::path tmp = *path;
+  tmp += ".tmp";  // left by a write interrupted by a crash
+  FC_TRY(shred_file(tmp));
   return shred_file(*path);
 }
 
