@@ -73,7 +73,7 @@ std::string value_to_json(const Value& value) {
         }
       },
       value);
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<Value> value_from_json(std::string_view text) {
