@@ -14,6 +14,8 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::disk_full: return "disk_full";
     case Errc::busy: return "busy";
     case Errc::validation: return "validation";
+    case Errc::unauthenticated: return "unauthenticated";
+    case Errc::cancelled: return "cancelled";
     case Errc::integrity: return "integrity";
     case Errc::wrong_key: return "wrong_key";
     case Errc::wrong_pin: return "wrong_pin";

@@ -23,6 +23,7 @@
 #include "fieldcase/record.hpp"
 #include "fieldcase/status.hpp"
 #include "fieldcase/store.hpp"
+#include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/timescales.hpp"
 
 namespace fieldcase {
@@ -99,6 +100,21 @@ class RecordStore {
 
   Result<MyDay> my_day(Date today);
 
+  // --- Sync (used by SyncEngine) ---
+  // Local transactions not yet acknowledged, oldest first, within the given limits.
+  Result<std::vector<sync::Transaction>> outbox(std::size_t max_transactions,
+                                                std::size_t max_ops);
+  // Applies one sync answer in one local transaction: acknowledgements, rejections, the page
+  // of changes (a field keeps a newer local stamp), conflicts, purges and the new cursor.
+  Status apply_sync_response(const sync::SyncResponse& response);
+  Result<std::int64_t> sync_cursor();
+  // Open conflicts on this device's cases (the losing values kept for the worker to see).
+  Result<std::vector<sync::Conflict>> conflicts();
+  // Transactions the server refused, with its reasons.
+  Result<std::vector<sync::Rejection>> rejections();
+  // Removes every trace of a case: records, attachments, history, conflicts.
+  Status purge_case(std::string_view case_id);
+
   const Identity& identity() const { return who_; }
   const Timescales& timescales() const { return timescales_; }
   Store& store() { return store_; }
@@ -111,6 +127,8 @@ class RecordStore {
   Status do_remove(const std::string& tx, std::string_view id);
   Status derive(Record& r, const Record* before);
   Status save(const std::string& tx, const Record& r, const Record* before, bool removing);
+  Status write_row(const Record& r);
+  Status apply_remote(const sync::Change& change);
 
   Store& store_;
   Identity who_;

@@ -26,6 +26,8 @@ enum class Errc : std::int32_t {
   disk_full = 7,
   busy = 8,              // another connection holds a lock; retry later
   validation = 9,        // a record breaks a rule; the message names the field and the rule
+  unauthenticated = 10,  // the server does not accept this device's credential
+  cancelled = 11,        // the caller cancelled the operation
 
   integrity = 100,       // authentication failed: tampered, truncated, swapped or foreign page
   wrong_key = 101,       // the key does not open this database

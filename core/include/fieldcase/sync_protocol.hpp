@@ -60,6 +60,7 @@ struct Rejection {
 // A change the server sends down: the server-ordered log entry.
 struct Change {
   std::int64_t seq = 0;
+  std::string op_id;  // the originating operation's id (a device skips its own)
   FieldChange::Op op = FieldChange::Op::set;
   std::string record_id;
   RecordKind kind = RecordKind::child;

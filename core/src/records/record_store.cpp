@@ -65,8 +65,34 @@ Status create_schema_v1(Store& s) {
   )sql");
 }
 
+Status create_schema_v2(Store& s) {
+  return s.exec(R"sql(
+    ALTER TABLE change_log ADD COLUMN base TEXT;
+    CREATE TABLE sync_state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE conflict(
+      conflict_id TEXT PRIMARY KEY,
+      record_id TEXT NOT NULL,
+      case_id TEXT NOT NULL,
+      field TEXT NOT NULL,
+      kept TEXT,
+      kept_hlc TEXT NOT NULL,
+      lost TEXT,
+      lost_hlc TEXT NOT NULL,
+      lost_author TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX conflict_case ON conflict(case_id);
+    CREATE TABLE sync_rejection(
+      tx_id TEXT PRIMARY KEY,
+      code TEXT NOT NULL,
+      reason TEXT NOT NULL
+    ) WITHOUT ROWID;
+  )sql");
+}
+
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> m{{1, "records, field clocks and change log", create_schema_v1}};
+  static const std::vector<Migration> m{
+      {1, "records, field clocks and change log", create_schema_v1},
+      {2, "sync state, conflicts and rejections", create_schema_v2}};
   return m;
 }
 
@@ -430,8 +456,7 @@ Status RecordStore::do_remove(const std::string& tx, std::string_view id) {
   return save(tx, after, &r, true);
 }
 
-Status RecordStore::save(const std::string& tx, const Record& r, const Record* before,
-                         bool removing) {
+Status RecordStore::write_row(const Record& r) {
   const std::string data = fields_to_json(r.fields).dump();
   IndexColumns ix = index_columns(r);
   auto up = store_.prepare(
@@ -454,11 +479,29 @@ Status RecordStore::save(const std::string& tx, const Record& r, const Record* b
   bind_opt(*up, 10, ix.key_date);
   bind_opt(*up, 11, ix.status);
   bind_opt(*up, 12, ix.subtype);
-  FC_TRY(up->run());
+  return up->run();
+}
 
+Status RecordStore::save(const std::string& tx, const Record& r, const Record* before,
+                         bool removing) {
+  FC_TRY(write_row(r));
+  // The stamps of the fields as they are now: each change records the one it replaces, so the
+  // server can tell a sequential edit from a concurrent one.
+  std::map<std::string, std::string> bases;
+  if (before != nullptr) {
+    auto fc = store_.prepare("SELECT field, hlc FROM field_clock WHERE record_id = ?1");
+    if (!fc.ok()) return fc.status();
+    fc->bind(1, r.id);
+    for (;;) {
+      auto row = fc->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      bases.emplace(fc->column_text(0), fc->column_text(1));
+    }
+  }
   auto log = store_.prepare(
       "INSERT INTO change_log(tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, "
-      "author, device, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+      "author, device, at, base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   if (!log.ok()) return log.status();
   auto clock = store_.prepare(
       "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
@@ -482,6 +525,12 @@ Status RecordStore::save(const std::string& tx, const Record& r, const Record* b
       log->bind(8, value_to_json(*value));
     } else {
       log->bind_null(8);
+    }
+    auto base = bases.find(field);
+    if (op == FieldChange::Op::set && base != bases.end()) {
+      log->bind(13, base->second);
+    } else {
+      log->bind_null(13);
     }
     FC_TRY(log->run());
     if (op == FieldChange::Op::set) {

@@ -223,7 +223,7 @@ Result<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options,
   }
   std::string pragmas =
       "PRAGMA page_size=4096; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;"
-      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-" +
+      "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA cache_size=-" +
       std::to_string(std::max(options.cache_kib, 64)) + ";";
   FC_TRY(store->exec(pragmas));
 

@@ -240,7 +240,8 @@ std::string encode(const SyncResponse& res) {
   }
   json changes = json::array();
   for (const auto& c : res.changes) {
-    json o{{"seq", c.seq},          {"op", op_text(c.op)}, {"record_id", c.record_id},
+    json o{{"seq", c.seq},          {"op_id", c.op_id}, {"op", op_text(c.op)},
+           {"record_id", c.record_id},
            {"kind", to_string(c.kind)}, {"case_id", c.case_id}, {"hlc", c.hlc},
            {"author", c.author}};
     if (c.op == FieldChange::Op::set) {
@@ -319,6 +320,7 @@ Result<SyncResponse> decode_response(std::string_view text) {
       Change c;
       std::string kind, op;
       FC_TRY(cr.integer("seq", c.seq));
+      FC_TRY(cr.string("op_id", c.op_id, false));
       FC_TRY(cr.string("op", op));
       FC_TRY(cr.string("record_id", c.record_id));
       FC_TRY(cr.string("kind", kind));

@@ -1,0 +1,305 @@
+// The record store's side of sync: the outbox, applying the server's answer, purges.
+#include <map>
+#include <set>
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/record_store.hpp"
+
+namespace fieldcase {
+namespace {
+
+FieldChange::Op op_from_text(std::string_view s) {
+  if (s == "create") return FieldChange::Op::create;
+  if (s == "remove") return FieldChange::Op::remove;
+  return FieldChange::Op::set;
+}
+
+const char* op_text(FieldChange::Op op) {
+  switch (op) {
+    case FieldChange::Op::create: return "create";
+    case FieldChange::Op::set: return "set";
+    case FieldChange::Op::remove: return "remove";
+  }
+  return "set";
+}
+
+Status set_state(Store& store, std::string_view key, const std::string& value) {
+  auto st = store.prepare(
+      "INSERT INTO sync_state(key, value) VALUES (?1, ?2) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!st.ok()) return st.status();
+  st->bind(1, key).bind(2, value);
+  return st->run();
+}
+
+}  // namespace
+
+Result<std::vector<sync::Transaction>> RecordStore::outbox(std::size_t max_transactions,
+                                                           std::size_t max_ops) {
+  // Whole transactions only, in the order they were made.
+  auto st = store_.prepare(
+      "SELECT tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, base, at "
+      "FROM change_log WHERE acked = 0 ORDER BY seq");
+  if (!st.ok()) return st.status();
+  std::vector<sync::Transaction> out;
+  std::size_t ops = 0;
+  for (;;) {
+    auto row = st->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string tx_id = st->column_text(0);
+    if (out.empty() || out.back().tx_id != tx_id) {
+      // Stop only between transactions: a transaction is never split.
+      if (out.size() == max_transactions || ops >= max_ops) break;
+      out.push_back({tx_id, {}});
+    }
+    sync::Op op;
+    op.op_id = st->column_text(1);
+    op.op = op_from_text(st->column_text(2));
+    op.record_id = st->column_text(3);
+    auto kind = parse_record_kind(st->column_text(4));
+    if (!kind) return Status(Errc::integrity, "unknown record kind in the change log");
+    op.kind = *kind;
+    op.case_id = st->column_text(5);
+    op.field = st->column_text(6);
+    if (!st->column_is_null(7)) {
+      auto v = value_from_json(st->column_text(7));
+      if (!v) return Status(Errc::integrity, "unreadable value in the change log");
+      op.value = std::move(*v);
+    }
+    op.hlc = st->column_text(8);
+    op.base = st->column_text(9);
+    op.at = st->column_text(10);
+    out.back().ops.push_back(std::move(op));
+    ++ops;
+  }
+  // The last transaction may have taken the request over the limit: it waits for the next
+  // request, unless it is the only one (then it goes alone).
+  while (ops > max_ops && out.size() > 1) {
+    ops -= out.back().ops.size();
+    out.pop_back();
+  }
+  return out;
+}
+
+Status RecordStore::apply_remote(const sync::Change& c) {
+  if (!c.op_id.empty()) {
+    auto seen = store_.prepare("SELECT 1 FROM change_log WHERE op_id = ?1");
+    if (!seen.ok()) return seen.status();
+    seen->bind(1, c.op_id);
+    auto row = seen->step();
+    if (!row.ok()) return row.status();
+    if (*row) return {};  // our own operation, or one already applied
+  }
+  if (auto stamp = HlcStamp::parse(c.hlc); stamp.ok()) hlc_.observe(*stamp);
+
+  auto current = get(c.record_id);
+  if (!current.ok()) return current.status();
+  Record r;
+  if (*current) {
+    r = std::move(**current);
+  } else {
+    r.id = c.record_id;
+    r.kind = c.kind;
+    r.case_id = c.case_id;
+    r.created_at = r.updated_at = format_iso_datetime(clock_.wall());
+    r.created_by = r.updated_by = c.author;
+  }
+  bool changed = !*current;
+  if (c.op == FieldChange::Op::remove) {
+    changed = changed || !r.deleted;
+    r.deleted = true;
+  } else if (c.op == FieldChange::Op::set) {
+    auto fc = store_.prepare("SELECT hlc FROM field_clock WHERE record_id = ?1 AND field = ?2");
+    if (!fc.ok()) return fc.status();
+    fc->bind(1, c.record_id).bind(2, c.field);
+    auto row = fc->step();
+    if (!row.ok()) return row.status();
+    std::string local = *row ? fc->column_text(0) : std::string();
+    fc->reset();
+    // A newer local stamp wins here; the server settles it when the local change arrives.
+    if (local.empty() || local < c.hlc) {
+      if (is_null(c.value)) {
+        r.fields.erase(c.field);
+      } else {
+        r.fields[c.field] = c.value;
+      }
+      auto up = store_.prepare(
+          "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT(record_id, field) DO UPDATE SET hlc = excluded.hlc");
+      if (!up.ok()) return up.status();
+      up->bind(1, c.record_id).bind(2, c.field).bind(3, c.hlc);
+      FC_TRY(up->run());
+      changed = true;
+    }
+  }
+  if (changed) {
+    r.updated_by = c.author;
+    FC_TRY(write_row(r));
+  }
+  // The history keeps what the server said, whether or not it changed the record here.
+  auto log = store_.prepare(
+      "INSERT INTO change_log(tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, "
+      "author, device, at, origin, acked) "
+      "VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, 'server', 1)");
+  if (!log.ok()) return log.status();
+  log->bind(1, c.op_id.empty() ? new_uuid_v7(clock_) : c.op_id)
+      .bind(2, op_text(c.op))
+      .bind(3, c.record_id)
+      .bind(4, to_string(c.kind))
+      .bind(5, c.case_id)
+      .bind(6, c.field)
+      .bind(8, c.hlc)
+      .bind(9, c.author)
+      .bind(10, format_iso_datetime(clock_.wall()));
+  if (c.op == FieldChange::Op::set) {
+    log->bind(7, value_to_json(c.value));
+  } else {
+    log->bind_null(7);
+  }
+  return log->run();
+}
+
+Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
+  return store_.transaction([&]() -> Status {
+    auto ack = store_.prepare(
+        "UPDATE change_log SET acked = ?2 WHERE tx_id = ?1 AND origin = 'local'");
+    if (!ack.ok()) return ack.status();
+    for (const auto& tx : res.accepted) {
+      ack->bind(1, tx).bind(2, 1);
+      FC_TRY(ack->run());
+    }
+    auto rej = store_.prepare(
+        "INSERT INTO sync_rejection(tx_id, code, reason) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(tx_id) DO UPDATE SET code = excluded.code, reason = excluded.reason");
+    if (!rej.ok()) return rej.status();
+    for (const auto& r : res.rejected) {
+      ack->bind(1, r.tx_id).bind(2, 2);
+      FC_TRY(ack->run());
+      rej->bind(1, r.tx_id).bind(2, r.code).bind(3, r.reason);
+      FC_TRY(rej->run());
+    }
+    for (const auto& c : res.changes) FC_TRY(apply_remote(c));
+
+    auto con = store_.prepare(
+        "INSERT INTO conflict(conflict_id, record_id, case_id, field, kept, kept_hlc, lost, "
+        "lost_hlc, lost_author) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT(conflict_id) DO NOTHING");
+    auto drop = store_.prepare("DELETE FROM conflict WHERE conflict_id = ?1");
+    if (!con.ok()) return con.status();
+    if (!drop.ok()) return drop.status();
+    for (const auto& c : res.conflicts) {
+      if (c.resolved) {
+        drop->bind(1, c.conflict_id);
+        FC_TRY(drop->run());
+        continue;
+      }
+      con->bind(1, c.conflict_id)
+          .bind(2, c.record_id)
+          .bind(3, c.case_id)
+          .bind(4, c.field)
+          .bind(5, value_to_json(c.kept))
+          .bind(6, c.kept_hlc)
+          .bind(7, value_to_json(c.lost))
+          .bind(8, c.lost_hlc)
+          .bind(9, c.lost_author);
+      FC_TRY(con->run());
+    }
+    // A purge waits until this device's own changes to the case have been accepted.
+    for (const auto& ins : res.instructions) {
+      if (ins.type == sync::Instruction::Type::purge_case) {
+        FC_TRY(set_state(store_, "purge:" + ins.case_id, ins.reason));
+      }
+    }
+    auto due = store_.prepare(
+        "SELECT substr(key, 7) FROM sync_state WHERE key LIKE 'purge:%' AND NOT EXISTS ("
+        "SELECT 1 FROM change_log WHERE case_id = substr(key, 7) AND acked = 0)");
+    if (!due.ok()) return due.status();
+    std::vector<std::string> purge_now;
+    for (;;) {
+      auto row = due->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      purge_now.push_back(due->column_text(0));
+    }
+    auto done = store_.prepare("DELETE FROM sync_state WHERE key = ?1");
+    if (!done.ok()) return done.status();
+    for (const auto& case_id : purge_now) {
+      FC_TRY(purge_case(case_id));
+      done->bind(1, "purge:" + case_id);
+      FC_TRY(done->run());
+    }
+    FC_TRY(set_state(store_, "cursor", std::to_string(res.cursor)));
+    return set_state(store_, "last_sync_at", format_iso_datetime(clock_.wall()));
+  });
+}
+
+Result<std::int64_t> RecordStore::sync_cursor() {
+  auto st = store_.prepare("SELECT value FROM sync_state WHERE key = 'cursor'");
+  if (!st.ok()) return st.status();
+  auto row = st->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::int64_t{0};
+  return static_cast<std::int64_t>(std::stoll(st->column_text(0)));
+}
+
+Result<std::vector<sync::Conflict>> RecordStore::conflicts() {
+  auto st = store_.prepare(
+      "SELECT conflict_id, record_id, case_id, field, kept, kept_hlc, lost, lost_hlc, "
+      "lost_author FROM conflict ORDER BY conflict_id");
+  if (!st.ok()) return st.status();
+  std::vector<sync::Conflict> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    sync::Conflict c;
+    c.conflict_id = st->column_text(0);
+    c.record_id = st->column_text(1);
+    c.case_id = st->column_text(2);
+    c.field = st->column_text(3);
+    c.kept = value_from_json(st->column_text(4)).value_or(Value{});
+    c.kept_hlc = st->column_text(5);
+    c.lost = value_from_json(st->column_text(6)).value_or(Value{});
+    c.lost_hlc = st->column_text(7);
+    c.lost_author = st->column_text(8);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<sync::Rejection>> RecordStore::rejections() {
+  auto st = store_.prepare("SELECT tx_id, code, reason FROM sync_rejection ORDER BY tx_id");
+  if (!st.ok()) return st.status();
+  std::vector<sync::Rejection> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({st->column_text(0), st->column_text(1), st->column_text(2)});
+  }
+  return out;
+}
+
+Status RecordStore::purge_case(std::string_view case_id) {
+  return store_.transaction([&]() -> Status {
+    // Deleted content is overwritten, not merely unlinked, so it does not linger in free pages.
+    FC_TRY(store_.exec("PRAGMA secure_delete=ON"));
+    auto run = [&](const char* sql) -> Status {
+      auto st = store_.prepare(sql);
+      if (!st.ok()) return st.status();
+      st->bind(1, case_id);
+      return st->run();
+    };
+    FC_TRY(run("DELETE FROM attachment_data WHERE record_id IN "
+               "(SELECT id FROM record WHERE case_id = ?1)"));
+    FC_TRY(run("DELETE FROM field_clock WHERE record_id IN "
+               "(SELECT id FROM record WHERE case_id = ?1)"));
+    FC_TRY(run("DELETE FROM record WHERE case_id = ?1"));
+    FC_TRY(run("DELETE FROM change_log WHERE case_id = ?1"));
+    FC_TRY(run("DELETE FROM conflict WHERE case_id = ?1"));
+    return {};
+  });
+}
+
+}  // namespace fieldcase
