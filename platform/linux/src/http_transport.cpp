@@ -1,0 +1,103 @@
+#include "fieldcase/platform/http_transport.hpp"
+
+#include <httplib.h>
+#include <zlib.h>
+
+namespace fieldcase::platform {
+
+Result<std::string> gzip_compress(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return Status(Errc::internal, "gzip: cannot initialise");
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status(Errc::internal, "gzip: compression failed");
+  return out;
+}
+
+Result<std::string> gzip_decompress(std::string_view data, std::size_t max_size) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) return Status(Errc::internal, "gzip: cannot initialise");
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&zs);
+      return Status(Errc::invalid_argument, "gzip: the data is not valid gzip");
+    }
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (out.size() > max_size) {
+      inflateEnd(&zs);
+      return Status(Errc::invalid_argument, "gzip: the data expands beyond the size limit");
+    }
+    if (rc != Z_STREAM_END && zs.avail_in == 0 && zs.avail_out != 0) {
+      inflateEnd(&zs);
+      return Status(Errc::invalid_argument, "gzip: the data is truncated");
+    }
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+struct HttpTransport::Impl {
+  HttpTransportOptions options;
+  httplib::Client client;
+  explicit Impl(HttpTransportOptions o) : options(std::move(o)), client(options.base_url) {
+    client.set_connection_timeout(options.connect_timeout);
+    client.set_read_timeout(options.read_timeout);
+    client.set_write_timeout(options.read_timeout);
+    client.set_decompress(false);  // decoded here, so the bytes on the wire can be counted
+    client.set_keep_alive(true);
+    if (!options.ca_file.empty()) client.set_ca_cert_path(options.ca_file);
+  }
+};
+
+HttpTransport::HttpTransport(HttpTransportOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpTransport::~HttpTransport() = default;
+
+Result<HttpResponse> HttpTransport::post(std::string_view path, std::string_view json_body,
+                                         std::string_view bearer_token) {
+  httplib::Headers headers{{"Authorization", "Bearer " + std::string(bearer_token)},
+                           {"Accept-Encoding", "gzip"}};
+  std::string body(json_body);
+  if (impl_->options.compress) {
+    auto gz = gzip_compress(json_body);
+    if (!gz.ok()) return gz.status();
+    body = std::move(gz.value());
+    headers.emplace("Content-Encoding", "gzip");
+  }
+  auto res = impl_->client.Post(std::string(path), headers, body, "application/json");
+  if (!res) {
+    return Status(Errc::io, "cannot reach " + impl_->options.base_url + ": " +
+                                httplib::to_string(res.error()));
+  }
+  HttpResponse out;
+  out.status = res->status;
+  out.bytes_sent = body.size();
+  out.bytes_received = res->body.size();
+  if (res->get_header_value("Content-Encoding") == "gzip") {
+    auto plain = gzip_decompress(res->body, 256u << 20);
+    if (!plain.ok()) return Status(Errc::io, "the server's answer: " + plain.status().message());
+    out.body = std::move(plain.value());
+  } else {
+    out.body = std::move(res->body);
+  }
+  return out;
+}
+
+}  // namespace fieldcase::platform
