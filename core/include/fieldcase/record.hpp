@@ -97,6 +97,9 @@ struct FieldChange {
   std::string at;           // device wall time of the change
 };
 
+std::string_view to_string(FieldChange::Op op) noexcept;  // "create", "set", "remove"
+std::optional<FieldChange::Op> parse_change_op(std::string_view text) noexcept;
+
 // Canonical JSON text of a value (for the change log and the wire); and back.
 std::string value_to_json(const Value& value);
 std::optional<Value> value_from_json(std::string_view json);

@@ -61,6 +61,22 @@ bool is_manager(Role role) noexcept {
   return role == Role::team_manager || role == Role::area_manager || role == Role::service_lead;
 }
 
+std::string_view to_string(FieldChange::Op op) noexcept {
+  switch (op) {
+    case FieldChange::Op::create: return "create";
+    case FieldChange::Op::set: return "set";
+    case FieldChange::Op::remove: return "remove";
+  }
+  return "set";
+}
+
+std::optional<FieldChange::Op> parse_change_op(std::string_view text) noexcept {
+  if (text == "create") return FieldChange::Op::create;
+  if (text == "set") return FieldChange::Op::set;
+  if (text == "remove") return FieldChange::Op::remove;
+  return std::nullopt;
+}
+
 std::string value_to_json(const Value& value) {
   nlohmann::json j;
   std::visit(

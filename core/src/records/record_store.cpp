@@ -117,21 +117,6 @@ Result<Fields> fields_from_json(const std::string& text) {
   return out;
 }
 
-const char* op_name(FieldChange::Op op) {
-  switch (op) {
-    case FieldChange::Op::create: return "create";
-    case FieldChange::Op::set: return "set";
-    case FieldChange::Op::remove: return "remove";
-  }
-  return "set";
-}
-
-FieldChange::Op op_from(std::string_view s) {
-  if (s == "create") return FieldChange::Op::create;
-  if (s == "remove") return FieldChange::Op::remove;
-  return FieldChange::Op::set;
-}
-
 // The indexed columns the queries of "My day" and lists use, per kind.
 struct IndexColumns {
   std::optional<std::string> key_date, status, subtype;
@@ -203,6 +188,20 @@ Result<Record> read_record(Statement& st) {
   r.updated_by = st.column_text(7);
   r.deleted = st.column_int(8) != 0;
   return r;
+}
+
+// Every row of a statement selecting kRecordColumns.
+Result<std::vector<Record>> read_records(Statement& st) {
+  std::vector<Record> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto r = read_record(st);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(r.value()));
+  }
+  return out;
 }
 
 constexpr const char* kRecordColumns =
@@ -512,7 +511,7 @@ Status RecordStore::save(const std::string& tx, const Record& r, const Record* b
     const std::string hlc = hlc_.now().to_string();
     log->bind(1, tx)
         .bind(2, new_uuid_v7(clock_))
-        .bind(3, op_name(op))
+        .bind(3, to_string(op))
         .bind(4, r.id)
         .bind(5, to_string(r.kind))
         .bind(6, r.case_id)
@@ -579,16 +578,7 @@ Result<std::vector<Record>> RecordStore::list(RecordKind kind, std::string_view 
   if (!st.ok()) return st.status();
   st->bind(1, to_string(kind));
   if (!case_id.empty()) st->bind(2, case_id);
-  std::vector<Record> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    auto r = read_record(*st);
-    if (!r.ok()) return r.status();
-    out.push_back(std::move(r.value()));
-  }
-  return out;
+  return read_records(*st);
 }
 
 Result<std::vector<Record>> RecordStore::caseload() {
@@ -597,16 +587,7 @@ Result<std::vector<Record>> RecordStore::caseload() {
                            "ORDER BY id");
   if (!st.ok()) return st.status();
   st->bind(1, who_.worker_id);
-  std::vector<Record> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    auto r = read_record(*st);
-    if (!r.ok()) return r.status();
-    out.push_back(std::move(r.value()));
-  }
-  return out;
+  return read_records(*st);
 }
 
 Result<std::vector<std::uint8_t>> RecordStore::attachment_bytes(std::string_view id) {
@@ -631,7 +612,9 @@ Result<std::vector<FieldChange>> read_changes(Statement& st) {
     c.seq = st.column_int(0);
     c.tx_id = st.column_text(1);
     c.op_id = st.column_text(2);
-    c.op = op_from(st.column_text(3));
+    auto op = parse_change_op(st.column_text(3));
+    if (!op) return Status(Errc::integrity, "unknown operation in the change log");
+    c.op = *op;
     c.record_id = st.column_text(4);
     auto kind = parse_record_kind(st.column_text(5));
     if (!kind) return Status(Errc::integrity, "unknown record kind in the change log");

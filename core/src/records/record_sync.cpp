@@ -8,21 +8,6 @@
 namespace fieldcase {
 namespace {
 
-FieldChange::Op op_from_text(std::string_view s) {
-  if (s == "create") return FieldChange::Op::create;
-  if (s == "remove") return FieldChange::Op::remove;
-  return FieldChange::Op::set;
-}
-
-const char* op_text(FieldChange::Op op) {
-  switch (op) {
-    case FieldChange::Op::create: return "create";
-    case FieldChange::Op::set: return "set";
-    case FieldChange::Op::remove: return "remove";
-  }
-  return "set";
-}
-
 Status set_state(Store& store, std::string_view key, const std::string& value) {
   auto st = store.prepare(
       "INSERT INTO sync_state(key, value) VALUES (?1, ?2) "
@@ -55,7 +40,9 @@ Result<std::vector<sync::Transaction>> RecordStore::outbox(std::size_t max_trans
     }
     sync::Op op;
     op.op_id = st->column_text(1);
-    op.op = op_from_text(st->column_text(2));
+    auto opkind = parse_change_op(st->column_text(2));
+    if (!opkind) return Status(Errc::integrity, "unknown operation in the change log");
+    op.op = *opkind;
     op.record_id = st->column_text(3);
     auto kind = parse_record_kind(st->column_text(4));
     if (!kind) return Status(Errc::integrity, "unknown record kind in the change log");
@@ -144,7 +131,7 @@ Status RecordStore::apply_remote(const sync::Change& c) {
       "VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, 'server', 1)");
   if (!log.ok()) return log.status();
   log->bind(1, c.op_id.empty() ? new_uuid_v7(clock_) : c.op_id)
-      .bind(2, op_text(c.op))
+      .bind(2, to_string(c.op))
       .bind(3, c.record_id)
       .bind(4, to_string(c.kind))
       .bind(5, c.case_id)

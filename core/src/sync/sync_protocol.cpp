@@ -101,19 +101,9 @@ class Reader {
 };
 
 Result<FieldChange::Op> parse_op(const std::string& s, const std::string& path) {
-  if (s == "create") return FieldChange::Op::create;
-  if (s == "set") return FieldChange::Op::set;
-  if (s == "remove") return FieldChange::Op::remove;
-  return bad(path + ".op must be create, set or remove");
-}
-
-const char* op_text(FieldChange::Op op) {
-  switch (op) {
-    case FieldChange::Op::create: return "create";
-    case FieldChange::Op::set: return "set";
-    case FieldChange::Op::remove: return "remove";
-  }
-  return "set";
+  auto op = parse_change_op(s);
+  if (!op) return bad(path + ".op must be create, set or remove");
+  return *op;
 }
 
 Result<RecordKind> parse_kind(const std::string& s, const std::string& path) {
@@ -164,7 +154,7 @@ std::string encode(const SyncRequest& req) {
   for (const auto& tx : req.transactions) {
     json ops = json::array();
     for (const auto& op : tx.ops) {
-      json o{{"op_id", op.op_id},         {"op", op_text(op.op)}, {"record_id", op.record_id},
+      json o{{"op_id", op.op_id},         {"op", to_string(op.op)}, {"record_id", op.record_id},
              {"kind", to_string(op.kind)}, {"case_id", op.case_id}, {"hlc", op.hlc},
              {"at", op.at}};
       if (op.op == FieldChange::Op::set) {
@@ -240,7 +230,7 @@ std::string encode(const SyncResponse& res) {
   }
   json changes = json::array();
   for (const auto& c : res.changes) {
-    json o{{"seq", c.seq},          {"op_id", c.op_id}, {"op", op_text(c.op)},
+    json o{{"seq", c.seq},          {"op_id", c.op_id}, {"op", to_string(c.op)},
            {"record_id", c.record_id},
            {"kind", to_string(c.kind)}, {"case_id", c.case_id}, {"hlc", c.hlc},
            {"author", c.author}};
