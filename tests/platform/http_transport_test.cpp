@@ -3,6 +3,11 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "fieldcase/platform/http_transport.hpp"
@@ -26,6 +31,7 @@ TEST_CASE("gzip round-trips and refuses bombs and garbage", "[platform][sync]") 
 TEST_CASE("the HTTP transport sends gzip with the bearer token and reads gzip answers",
           "[platform][sync]") {
   httplib::Server server;
+  server.set_keep_alive_max_count(1);  // so stop() does not wait for an idle connection
   std::string seen_auth, seen_encoding, seen_body;
   server.Post("/v1/sync", [&](const httplib::Request& req, httplib::Response& res) {
     seen_auth = req.get_header_value("Authorization");
@@ -56,9 +62,17 @@ TEST_CASE("the HTTP transport sends gzip with the bearer token and reads gzip an
 }
 
 TEST_CASE("the HTTP transport reports an unreachable server as an I/O error", "[platform][sync]") {
-  httplib::Server probe;
-  int port = probe.bind_to_any_port("127.0.0.1");  // a port nobody listens on once closed
-  probe.stop();
+  // A port that was free a moment ago and that nobody listens on.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
   HttpTransportOptions options;
   options.base_url = "http://127.0.0.1:" + std::to_string(port);
   options.connect_timeout = std::chrono::seconds(2);
