@@ -8,7 +8,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 12> kKeys{
+constexpr std::array<std::string_view, 13> kKeys{
     "listen",
     "database",
     "threads",
@@ -21,6 +21,7 @@ constexpr std::array<std::string_view, 12> kKeys{
     "clock_window",
     "clock_step_seconds",
     "clock_max_age_hours",
+    "max_page_bytes",
 };
 
 std::string_view trim(std::string_view s) {
@@ -108,6 +109,12 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     auto v = number(key, value, 1, 24 * 365);
     if (!v.ok()) return v.status();
     c.service.clock.max_age = std::chrono::hours(*v);
+    return {};
+  }
+  if (key == "max_page_bytes") {
+    auto v = number(key, value, 1024, std::int64_t{1} << 30);
+    if (!v.ok()) return v.status();
+    c.service.max_page_bytes = static_cast<std::size_t>(*v);
     return {};
   }
   if (key == "clock_window") {

@@ -46,7 +46,7 @@ constexpr std::string_view kUsage =
     "FIELDCASE_* environment variables, then options. Config keys: listen, database, threads,\n"
     "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
-    "clock_max_age_hours. Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "clock_max_age_hours, max_page_bytes. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 constexpr std::string_view kAdminUsage =
     "usage: fieldcase-server admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"

@@ -671,25 +671,32 @@ Status SqliteServerStore::append_log(const LogEntry& e) {
   return u->run();
 }
 
-Result<std::vector<LogEntry>> SqliteServerStore::log_after(const Worker& viewer,
-                                                           std::int64_t cursor, std::size_t limit) {
+Result<LogPage> SqliteServerStore::log_after(const Worker& viewer, std::int64_t cursor,
+                                             std::size_t max_entries, std::size_t max_bytes) {
   auto s = stmt(std::string("SELECT ") + kLogColumns +
                 " FROM change_log WHERE seq > ?2 AND case_id IN (" + scope_sql(viewer.role) +
                 ") ORDER BY seq LIMIT ?3");
   if (!s.ok()) return s.status();
   Use u(*s);
   if (viewer.role != Role::service_lead) u->bind(1, viewer.id);
-  u->bind(2, cursor).bind(3, static_cast<std::int64_t>(limit));
-  std::vector<LogEntry> out;
+  u->bind(2, cursor).bind(3, static_cast<std::int64_t>(max_entries) + 1);
+  LogPage page;
+  std::size_t bytes = 0;
   for (;;) {
     auto row = u->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
+    if (page.entries.size() >= max_entries || (bytes >= max_bytes && !page.entries.empty())) {
+      page.more = true;
+      break;
+    }
     auto e = read_log(*u);
     if (!e.ok()) return e.status();
-    out.push_back(std::move(*e));
+    // The value's text dominates an entry's size; ids and stamps add about 200 bytes.
+    bytes += 200 + (e->op == FieldChange::Op::set ? value_to_json(e->value).size() : 0);
+    page.entries.push_back(std::move(*e));
   }
-  return out;
+  return page;
 }
 
 // ---------------------------------------------------------------------------------------------

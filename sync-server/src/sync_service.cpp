@@ -648,14 +648,15 @@ Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,
   // One page of the log after the cursor.
   const std::size_t limit =
       std::clamp<std::size_t>(request.max_changes, 1, sync::kMaxChangesPerPage);
-  auto page = store_.log_after(ctx.worker, request.cursor, limit + 1);
+  auto page = store_.log_after(ctx.worker, request.cursor, limit, options_.max_page_bytes);
   if (!page.ok()) return page.status();
   auto head = store_.head();
   if (!head.ok()) return head.status();
-  response.more = page->size() > limit;
-  if (response.more) page->resize(limit);
-  response.cursor = response.more ? page->back().seq : *head;
-  for (auto& e : *page) {
+  // The cursor is the last sequence number considered: the last entry of a partial page, or
+  // the head when everything up to it has been seen.
+  response.more = page->more;
+  response.cursor = response.more ? page->entries.back().seq : *head;
+  for (auto& e : page->entries) {
     // The operations this request just delivered are already on the device.
     if (e.device_id == ctx.device.id && ctx.request_tx_ids.contains(e.tx_id)) continue;
     sync::Change c;

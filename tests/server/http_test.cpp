@@ -20,6 +20,7 @@
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "temp_dir.hpp"
 
@@ -152,6 +153,13 @@ class ServerProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return -1;
+  }
+
+  // SIGKILL: no chance to finish anything.
+  void crash() {
+    REQUIRE(kill(pid_, SIGKILL) == 0);
+    REQUIRE(waitpid(pid_, nullptr, 0) == pid_);
+    pid_ = -1;
   }
 
   int port() const { return port_; }
@@ -393,4 +401,74 @@ TEST_CASE("server http: admin commands report usage errors and failures", "[sync
   CHECK(bad_option.exit_code == 2);
   Run bad_listen = run_binary({"serve", "--listen", "nowhere"}, dir);
   CHECK(bad_listen.exit_code == 2);
+}
+
+TEST_CASE("server http: work acknowledged before a SIGKILL survives and a retry is not doubled",
+          "[sync][http]") {
+  test::TempDir dir;
+  admin(dir, {"authority", "create", "--name", "City", "--la-code", "123"});
+  const std::string area = admin(dir, {"area", "create", "--name", "North"});
+  const std::string team = admin(dir, {"team", "create", "--name", "Team 1", "--area", area});
+  const std::string worker =
+      admin(dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
+  const std::string issued = admin(dir, {"device", "issue", "--worker", worker});
+  const std::string token = issued.substr(issued.find(' ') + 1);
+  const std::string child = new_uuid_v7(SystemClock::instance());
+  CHECK(admin(dir, {"allocate", "--case", child, "--worker", worker}).empty());
+
+  const std::string now = format_iso_datetime(std::chrono::system_clock::now());
+  sync::SyncRequest req;
+  req.device_time = now;
+  sync::Transaction tx;
+  tx.tx_id = new_uuid_v7(SystemClock::instance());
+  std::uint32_t counter = 0;
+  auto op = [&](FieldChange::Op o, const std::string& field, Value value) {
+    sync::Op x;
+    x.op_id = new_uuid_v7(SystemClock::instance());
+    x.op = o;
+    x.record_id = child;
+    x.kind = RecordKind::child;
+    x.case_id = child;
+    x.field = field;
+    x.value = std::move(value);
+    x.hlc = HlcStamp{1'800'000'000'000, ++counter, "dev-k"}.to_string();
+    x.at = now;
+    return x;
+  };
+  tx.ops = {op(FieldChange::Op::create, "", {}),
+            op(FieldChange::Op::set, "local_id", std::string("C-2")),
+            op(FieldChange::Op::set, "first_name", std::string("Sam")),
+            op(FieldChange::Op::set, "last_name", std::string("Lee")),
+            op(FieldChange::Op::set, "gender", std::string("2")),
+            op(FieldChange::Op::set, "date_of_birth", std::string("2016-07-01"))};
+  req.transactions = {tx};
+  const httplib::Headers auth{{"Authorization", "Bearer " + token}};
+  {
+    ServerProcess server(dir, {});
+    httplib::Client cli("127.0.0.1", server.port());
+    auto res = cli.Post("/v1/sync", auth, sync::encode(req), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    server.crash();  // the answer was received; the process dies at once
+  }
+  {
+    ServerProcess server(dir, {});
+    httplib::Client cli("127.0.0.1", server.port());
+    auto res = cli.Post("/v1/sync", auth, sync::encode(req), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    auto answer = sync::decode_response(res->body);
+    REQUIRE(answer.ok());
+    CHECK(answer->accepted == std::vector<std::string>{tx.tx_id});
+    CHECK(server.stop() == 0);
+  }
+  auto store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(store.ok());
+  auto st = (*store)->store().prepare("SELECT COUNT(*) FROM change_log WHERE tx_id = ?1");
+  REQUIRE(st.ok());
+  st->bind(1, tx.tx_id);
+  auto row = st->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  CHECK(st->column_int(0) == static_cast<std::int64_t>(tx.ops.size()));
 }

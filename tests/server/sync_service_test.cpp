@@ -450,6 +450,41 @@ TEST_CASE("server sync: changes come in pages with a resumable cursor", "[sync]"
   CHECK(first.changes.size() + rest.size() == all.size());
 }
 
+TEST_CASE("server sync: a page also stops at its byte budget", "[sync]") {
+  server::ServiceOptions options;
+  options.max_page_bytes = 4096;
+  ServerFixture f(options);
+  auto writer = f.device(f.sw1, "dev-a");
+  auto reader = f.device(f.sw1, "dev-b");
+  const std::string child = new_child(f, writer, f.sw1);
+  const std::string assessment = f.new_id();
+  Fields fields = assessment_fields(f);
+  for (const char* name : {"child_development", "parenting_capacity", "family_environment"}) {
+    fields[name] = std::string(3000, 'x');
+  }
+  REQUIRE(f.sync(writer, {create_tx(writer, RecordKind::assessment, assessment, child, fields,
+                                    f.now_text())})
+              .accepted.size() == 1);
+  std::int64_t cursor = 0;
+  std::size_t total = 0;
+  int pages = 0;
+  for (;;) {
+    auto res = f.sync(reader, {}, cursor, 500);
+    ++pages;
+    std::size_t big = 0;
+    for (const auto& c : res.changes) {
+      if (auto t = std::get_if<std::string>(&c.value); t && t->size() == 3000) ++big;
+    }
+    CHECK(big <= 2);
+    total += res.changes.size();
+    cursor = res.cursor;
+    if (!res.more) break;
+  }
+  CHECK(pages >= 2);
+  CHECK(static_cast<std::int64_t>(total) ==
+        f.count("SELECT COUNT(*) FROM change_log WHERE case_id = '" + child + "'"));
+}
+
 TEST_CASE("server sync: reallocation purges the old device and brings the whole case to the new",
           "[sync]") {
   ServerFixture f;

@@ -14,6 +14,8 @@
 //   reallocation_grace_hours    how long a device may deliver work on a reallocated case
 //   clock_window                samples in the clock-offset estimate
 //   clock_step_seconds          a drop this large restarts the estimate (clock set back)
+//   clock_max_age_hours         samples older than this are forgotten
+//   max_page_bytes              a page of changes stops growing at about this size
 // Value types; thread-safe to copy.
 #pragma once
 

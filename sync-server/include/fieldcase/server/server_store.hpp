@@ -136,6 +136,11 @@ struct LogEntry {
   std::string received_at;
 };
 
+struct LogPage {
+  std::vector<LogEntry> entries;
+  bool more = false;
+};
+
 // What the server answered for a transaction, kept so a retry gets the same answer.
 struct TxOutcome {
   std::string tx_id;
@@ -238,9 +243,11 @@ class ServerStore {
 
   // --- The server-ordered log ---
   virtual Status append_log(const LogEntry& entry) = 0;  // entry.seq from reserve_seqs()
-  // Entries with seq > cursor on cases visible to `viewer`, in seq order, at most `limit`.
-  virtual Result<std::vector<LogEntry>> log_after(const Worker& viewer, std::int64_t cursor,
-                                                  std::size_t limit) = 0;
+  // Entries with seq > cursor on cases visible to `viewer`, in seq order: at most
+  // `max_entries`, and no more once the values read reach `max_bytes` (at least one entry is
+  // always returned when there is one). `more` tells whether visible entries remain.
+  virtual Result<LogPage> log_after(const Worker& viewer, std::int64_t cursor,
+                                    std::size_t max_entries, std::size_t max_bytes) = 0;
 
   // --- Idempotency ---
   virtual Result<std::optional<TxOutcome>> find_tx(std::string_view tx_id) = 0;

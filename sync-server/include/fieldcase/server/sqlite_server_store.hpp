@@ -55,8 +55,8 @@ class SqliteServerStore final : public ServerStore {
   Result<std::vector<StoredRecord>> case_records(std::string_view case_id) override;
 
   Status append_log(const LogEntry& entry) override;
-  Result<std::vector<LogEntry>> log_after(const Worker& viewer, std::int64_t cursor,
-                                          std::size_t limit) override;
+  Result<LogPage> log_after(const Worker& viewer, std::int64_t cursor, std::size_t max_entries,
+                            std::size_t max_bytes) override;
 
   Result<std::optional<TxOutcome>> find_tx(std::string_view tx_id) override;
   Status put_tx(const TxOutcome& outcome) override;

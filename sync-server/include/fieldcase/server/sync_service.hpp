@@ -36,6 +36,8 @@ struct ServiceOptions {
   // changes to it (its unsynced work from before the reallocation).
   std::chrono::hours reallocation_grace{24 * 7};
   ClockEstimatorOptions clock;
+  // A page of changes stops growing once its values reach this size (at least one change).
+  std::size_t max_page_bytes = 4u << 20;
 };
 
 struct AuthenticatedDevice {
