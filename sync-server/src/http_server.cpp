@@ -48,9 +48,7 @@ std::string_view reason_for(int status) {
     case 405:
       return "method_not_allowed";
     case 413:
-      return "payload_too_large";
-    case 415:
-      return "unsupported_media_type";
+      return "too_large";
     case 503:
       return "busy";
     default:
@@ -93,13 +91,10 @@ struct HttpServer::Impl {
     });
     if (too_large || (!read && res.status == 413)) {
       return error(
-          res, 413, "payload_too_large",
+          res, 413, "too_large",
           "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes");
     }
     if (!read) {
-      if (res.status == 415) {
-        return error(res, 415, "unsupported_media_type", "the content encoding is not supported");
-      }
       return error(res, 400, "bad_request", "the request body could not be read or decompressed");
     }
 

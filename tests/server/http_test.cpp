@@ -344,12 +344,13 @@ TEST_CASE("server http: the real process answers sync over gzip with the documen
   auto big = cli.Post("/v1/sync", auth, std::string(100'000, ' '), "application/json");
   REQUIRE(big);
   CHECK(big->status == 413);
-  CHECK(error_code(big->body) == "payload_too_large");
+  CHECK(error_code(big->body) == "too_large");
   const std::string bomb = gzip("{\"pad\":\"" + std::string(1'000'000, 'a') + "\"}");
   REQUIRE(bomb.size() < 65536);
   auto expanded = cli.Post("/v1/sync", bad_gz, bomb, "application/json");
   REQUIRE(expanded);
   CHECK(expanded->status == 413);
+  CHECK(error_code(expanded->body) == "too_large");
 
   // Unknown paths get the JSON error body too.
   auto missing = cli.Get("/v1/nothing");

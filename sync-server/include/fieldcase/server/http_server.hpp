@@ -5,9 +5,9 @@
 //                    Content-Encoding: gzip; answered with a SyncResponse, gzip-compressed when
 //                    the client sends Accept-Encoding: gzip.
 // Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
-// 401 unauthenticated, 413 payload_too_large (limit applies after decompression), 415
-// unsupported_media_type, 503 busy, 500 internal. Requests run on a thread pool with read and
-// write timeouts. Request logs name method, path, status and duration only: never tokens or
+// 401 unauthenticated, 404 not_found, 413 too_large (the limit applies to the body as sent and
+// once decompressed), 503 busy, 500 internal. Requests run on a thread pool with read and
+// write timeouts. Request logs name the time, method, path and status only: never tokens or
 // bodies.
 //
 // bind() and run() are called from one thread; stop() may be called from any thread.
