@@ -98,6 +98,9 @@ std::string scope_sql(Role role) {
   return "SELECT case_id FROM allocation WHERE worker_id = ?1";
 }
 
+// The schema is written for SQLite; the statements that use it stay portable. A PostgreSQL
+// store declares the same tables with BIGINT keys and without the SQLite-only storage hints
+// (INTEGER PRIMARY KEY as the row id, WITHOUT ROWID), which only save an index per table here.
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> m{
       {1, "organisation, devices, records, log, outcomes, conflicts, scope, times, audit",
@@ -137,18 +140,18 @@ CREATE TABLE record (
 CREATE INDEX record_case ON record(case_id);
 CREATE TABLE record_field (
   record_id TEXT NOT NULL REFERENCES record(id), name TEXT NOT NULL, value TEXT NOT NULL,
-  hlc TEXT NOT NULL, author TEXT NOT NULL, PRIMARY KEY (record_id, name));
+  hlc TEXT NOT NULL, author TEXT NOT NULL, PRIMARY KEY (record_id, name)) WITHOUT ROWID;
 CREATE TABLE change_log (
-  seq BIGINT PRIMARY KEY, op_id TEXT NOT NULL DEFAULT '', tx_id TEXT NOT NULL DEFAULT '',
+  seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL DEFAULT '', tx_id TEXT NOT NULL DEFAULT '',
   op TEXT NOT NULL, record_id TEXT NOT NULL, kind TEXT NOT NULL, case_id TEXT NOT NULL,
   field TEXT NOT NULL DEFAULT '', value TEXT, hlc TEXT NOT NULL, author TEXT NOT NULL,
   device_id TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, received_at TEXT NOT NULL);
 CREATE INDEX change_log_case ON change_log(case_id, seq);
-CREATE TABLE applied_op (op_id TEXT PRIMARY KEY, tx_id TEXT NOT NULL);
+CREATE TABLE applied_op (op_id TEXT PRIMARY KEY, tx_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE sync_transaction (
   tx_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, outcome TEXT NOT NULL,
   code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', op_count BIGINT NOT NULL,
-  device_time TEXT NOT NULL, received_at TEXT NOT NULL);
+  device_time TEXT NOT NULL, received_at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE conflict (
   id TEXT PRIMARY KEY, record_id TEXT NOT NULL, case_id TEXT NOT NULL, field TEXT NOT NULL,
   kept TEXT NOT NULL, kept_hlc TEXT NOT NULL, lost TEXT NOT NULL, lost_hlc TEXT NOT NULL,
@@ -159,7 +162,7 @@ CREATE INDEX conflict_case ON conflict(case_id);
 CREATE INDEX conflict_field ON conflict(record_id, field);
 CREATE TABLE device_case (
   device_id TEXT NOT NULL, case_id TEXT NOT NULL, state TEXT NOT NULL,
-  PRIMARY KEY (device_id, case_id));
+  PRIMARY KEY (device_id, case_id)) WITHOUT ROWID;
 CREATE TABLE claimed_time (
   record_id TEXT NOT NULL, field TEXT NOT NULL, case_id TEXT NOT NULL, kind TEXT NOT NULL,
   claimed TEXT NOT NULL, corrected TEXT NOT NULL, received_at TEXT NOT NULL,
