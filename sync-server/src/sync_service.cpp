@@ -343,6 +343,17 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     switch (op.op) {
       case FieldChange::Op::create: {
         if (w.exists) break;  // already there: creating it again changes nothing
+        if (op.kind != RecordKind::child) {
+          // A record belongs to a child that exists (on the server or earlier in this
+          // transaction), as on the device.
+          auto child = load(case_id);
+          if (!child.ok()) return child.status();
+          const Work& c = **child;
+          if (!c.exists || c.after.kind != RecordKind::child || c.after.deleted) {
+            return reject(kRejectValidation,
+                          std::string(to_string(op.kind)) + ".case_id: names no child");
+          }
+        }
         w.exists = w.touched = true;
         w.after.id = op.record_id;
         w.after.kind = op.kind;

@@ -153,8 +153,16 @@ TEST_CASE("server sync: structural mistakes in operations are rejected as bad re
   unknown_field.ops.push_back(
       set_op(d, RecordKind::child, child, child, "shoe_size", std::int64_t{4}, "", f.now_text()));
 
-  auto res = f.sync(d, {set_before_create, wrong_kind, unknown_field});
-  REQUIRE(res.rejected.size() == 3);
+  // A record for an allocated case whose child the server does not have.
+  const std::string childless = f.new_id();
+  REQUIRE(f.admin->allocate(childless, f.sw1).ok());
+  auto orphan = create_tx(d, RecordKind::cin_plan, f.new_id(), childless,
+                          {{"start_date", f.today(-1)}}, f.now_text());
+
+  auto res = f.sync(d, {set_before_create, wrong_kind, unknown_field, orphan});
+  REQUIRE(res.rejected.size() == 4);
+  CHECK(rejection_for(res, orphan.tx_id)->code == "validation");
+  CHECK(rejection_for(res, orphan.tx_id)->reason == "cin_plan.case_id: names no child");
   CHECK(rejection_for(res, set_before_create.tx_id)->code == "bad_request");
   CHECK_THAT(rejection_for(res, set_before_create.tx_id)->reason,
              Catch::Contains("does not exist"));
