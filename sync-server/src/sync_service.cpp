@@ -239,8 +239,9 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   std::set<std::string> seen_ops;
   std::map<std::string, bool> scope;  // case -> allowed
   std::set<std::string> grace_cases;
+  std::set<std::string> new_cases;  // brand-new children: allocated to this worker on commit
 
-  auto case_allowed = [&](const std::string& case_id) -> Result<bool> {
+  auto case_allowed = [&](const std::string& case_id, const sync::Op& op) -> Result<bool> {
     if (auto it = scope.find(case_id); it != scope.end()) return it->second;
     bool allowed = ctx.visible.contains(case_id);
     if (!allowed && ctx.held.contains(case_id)) {
@@ -257,6 +258,18 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
           allowed = true;
           grace_cases.insert(case_id);
         }
+      }
+    }
+    if (!allowed && op.kind == RecordKind::child && op.op == FieldChange::Op::create) {
+      // A child the server has never seen nor allocated (a device picks a new child's id
+      // itself): recorded in the field by this worker, so the case becomes theirs.
+      auto allocation = store_.find_allocation(case_id);
+      if (!allocation.ok()) return allocation.status();
+      auto existing = store_.find_record(case_id);
+      if (!existing.ok()) return existing.status();
+      if (!*allocation && !*existing) {
+        allowed = true;
+        new_cases.insert(case_id);
       }
     }
     scope.emplace(case_id, allowed);
@@ -318,7 +331,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       return reject(kRejectBadRequest, where + ".case_id is required for " +
                                            std::string(to_string(op.kind)) + " records");
     }
-    auto allowed = case_allowed(case_id);
+    auto allowed = case_allowed(case_id, op);
     if (!allowed.ok()) return allowed.status();
     if (!*allowed) {
       return reject(kRejectOutOfScope,
@@ -467,6 +480,15 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     }
   }
 
+  for (const auto& case_id : new_cases) {
+    auto seq = store_.reserve_seqs(1);
+    if (!seq.ok()) return seq.status();
+    FC_TRY(store_.put_allocation({case_id, ctx.worker.id, *seq, ctx.receipt_text}, ""));
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "allocate", ctx.device.id,
+                                ctx.worker.id, case_id, tx.tx_id,
+                                "a new child recorded on the device"}));
+  }
+
   // Server-maintained fields, then the shared validation of every record the transaction
   // changed, judged as the worker's role on this device.
   for (const auto& id : order) {
@@ -541,6 +563,10 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
                                 ctx.device.id, ctx.worker.id, case_id, tx.tx_id,
                                 "accepted for a case no longer allocated to the worker"}));
   }
+
+  // The new cases are this worker's for the rest of the request (savepoint failures after
+  // this point abort the whole request).
+  ctx.visible.insert(new_cases.begin(), new_cases.end());
 
   // Claimed times: corrected by the device's offset and checked for plausibility.
   auto corrected_of = [&](const std::string& record_id,

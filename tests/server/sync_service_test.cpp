@@ -275,28 +275,69 @@ TEST_CASE("server sync: cases not allocated to the worker and organisation recor
   auto d1 = f.device(f.sw1, "dev-a");
   auto d2 = f.device(f.sw2, "dev-b");
   const std::string theirs = new_child(f, d2, f.sw2);
+  const std::string reserved = f.new_id();  // allocated to the other worker, not created yet
+  REQUIRE(f.admin->allocate(reserved, f.sw2).ok());
   const std::string unallocated = f.new_id();
 
   sync::Transaction edit_theirs;
   edit_theirs.tx_id = f.new_id();
   edit_theirs.ops.push_back(set_op(d1, RecordKind::child, theirs, theirs, "last_name",
                                    std::string("Other"), "", f.now_text()));
-  auto create_unallocated =
-      create_tx(d1, RecordKind::child, unallocated, unallocated, child_fields(), f.now_text());
+  auto create_reserved =
+      create_tx(d1, RecordKind::child, reserved, reserved, child_fields(), f.now_text());
+  auto visit_unallocated = create_tx(
+      d1, RecordKind::visit, f.new_id(), unallocated,
+      {{"visit_type", std::string("other")}, {"start_at", f.now_text()}, {"child_seen", true}},
+      f.now_text());
   sync::Transaction org;
   org.tx_id = f.new_id();
   org.ops.push_back(create_op(d1, RecordKind::worker, f.new_id(), "", f.now_text()));
 
-  auto res = f.sync(d1, {edit_theirs, create_unallocated, org});
-  REQUIRE(res.rejected.size() == 3);
+  auto res = f.sync(d1, {edit_theirs, create_reserved, visit_unallocated, org});
+  REQUIRE(res.rejected.size() == 4);
   for (const auto& r : res.rejected) CHECK(r.code == "out_of_scope");
   CHECK(f.field(theirs, "last_name") == Value{std::string("Smith")});
-  CHECK_FALSE(f.record(unallocated).has_value());
+  CHECK_FALSE(f.record(reserved).has_value());
   auto audit = f.store->audit_events("out_of_scope");
   REQUIRE(audit.ok());
-  CHECK(audit->size() == 3);
+  CHECK(audit->size() == 4);
   // Nor does the device see the other worker's case.
   for (const auto& c : res.changes) CHECK(c.case_id != theirs);
+}
+
+TEST_CASE("server sync: a new child recorded on a device becomes its worker's case", "[sync]") {
+  ServerFixture f;
+  auto d1 = f.device(f.sw1, "dev-a");
+  auto d2 = f.device(f.sw2, "dev-b");
+  const std::string child = f.new_id();  // chosen by the device; never allocated
+  const std::string visit = f.new_id();
+  auto tx = create_tx(d1, RecordKind::child, child, "", child_fields(), f.now_text());
+  auto v = create_tx(d1, RecordKind::visit, visit, child,
+                     {{"visit_type", std::string("child_in_need")},
+                      {"start_at", f.now_text(-hours(1))},
+                      {"child_seen", true}},
+                     f.now_text());
+  auto res = f.sync(d1, {tx, v});
+  CHECK(res.accepted == std::vector<std::string>{tx.tx_id, v.tx_id});
+  auto allocation = f.store->find_allocation(child);
+  REQUIRE(allocation.ok());
+  REQUIRE(allocation->has_value());
+  CHECK((*allocation)->worker_id == f.sw1);
+  CHECK(f.field(child, "allocated_worker") == Value{f.sw1});
+  auto audit = f.store->audit_events("allocate");
+  REQUIRE(audit.ok());
+  bool recorded = false;
+  for (const auto& e : *audit)
+    recorded = recorded || (e.case_id == child && e.device_id == d1.auth.device_id);
+  CHECK(recorded);
+
+  // The other worker can neither see it nor create a child with the same id.
+  auto other = f.sync(
+      d2, {create_tx(d2, RecordKind::child, child, child, child_fields("Twin"), f.now_text())});
+  REQUIRE(other.rejected.size() == 1);
+  CHECK(other.rejected[0].code == "out_of_scope");
+  for (const auto& c : other.changes) CHECK(c.case_id != child);
+  CHECK(f.field(child, "last_name") == Value{std::string("Smith")});
 }
 
 TEST_CASE("server sync: concurrent edits of one field keep a deterministic winner and a conflict",
