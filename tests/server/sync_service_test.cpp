@@ -777,3 +777,48 @@ TEST_CASE("server sync: unknown tokens are refused and revoked devices are told 
   auto ghost_res = f.service->handle(ghost, req, f.clock.wall());
   CHECK(ghost_res.code() == Errc::unauthenticated);
 }
+
+TEST_CASE("server sync: managers see the cases of their team area or authority", "[sync]") {
+  ServerFixture f;
+  // A second area with one team and one worker; managers at each level.
+  auto south = f.admin->create_area("South");
+  REQUIRE(south.ok());
+  auto south_team = f.admin->create_team("South 1", *south);
+  REQUIRE(south_team.ok());
+  auto far_worker = f.admin->create_worker("Cy", Role::social_worker, *south_team);
+  auto far_manager = f.admin->create_worker("Di", Role::team_manager, *south_team);
+  auto north_head = f.admin->create_worker("Ed", Role::area_manager, f.team);
+  auto lead = f.admin->create_worker("Flo", Role::service_lead, "");
+  REQUIRE((far_worker.ok() && far_manager.ok() && north_head.ok() && lead.ok()));
+
+  auto d1 = f.device(f.sw1, "dev-a");
+  auto d3 = f.device(*far_worker, "dev-c");
+  const std::string north_case = new_child(f, d1, f.sw1);
+  const std::string south_case = new_child(f, d3, *far_worker);
+
+  auto sees = [&](const std::string& worker_id) {
+    auto w = f.store->find_worker(worker_id);
+    REQUIRE(w.ok());
+    REQUIRE(w->has_value());
+    auto v = f.store->visible_cases(**w);
+    REQUIRE(v.ok());
+    return *v;
+  };
+  using Cases = std::set<std::string>;
+  CHECK(sees(f.sw1) == Cases{north_case});
+  CHECK(sees(f.sw2).empty());
+  CHECK(sees(f.manager) == Cases{north_case});
+  CHECK(sees(*far_manager) == Cases{south_case});
+  CHECK(sees(*north_head) == Cases{north_case});
+  CHECK(sees(*lead) == Cases{north_case, south_case});
+
+  // What each device is sent follows the same rule.
+  auto lead_dev = f.device(*lead, "dev-l");
+  auto far_dev = f.device(*far_manager, "dev-d");
+  std::int64_t c1 = 0, c2 = 0;
+  std::set<std::string> lead_cases, far_cases;
+  for (const auto& c : f.pull_all(lead_dev, c1)) lead_cases.insert(c.case_id);
+  for (const auto& c : f.pull_all(far_dev, c2)) far_cases.insert(c.case_id);
+  CHECK(lead_cases == Cases{north_case, south_case});
+  CHECK(far_cases == Cases{south_case});
+}
