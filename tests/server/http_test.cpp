@@ -20,7 +20,10 @@
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/http_server.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
+#include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "temp_dir.hpp"
 
@@ -472,4 +475,98 @@ TEST_CASE("server http: work acknowledged before a SIGKILL survives and a retry 
   REQUIRE(row.ok());
   REQUIRE(*row);
   CHECK(st->column_int(0) == static_cast<std::int64_t>(tx.ops.size()));
+}
+
+TEST_CASE("server http: concurrent devices are all served and nothing is lost", "[sync][http]") {
+  test::TempDir dir;
+  auto opened = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  server::Admin admin(store, SystemClock::instance());
+  server::SyncService service(store, SystemClock::instance());
+  REQUIRE(admin.create_authority("City", "123").ok());
+  auto area = admin.create_area("North");
+  REQUIRE(area.ok());
+  auto team = admin.create_team("T", *area);
+  REQUIRE(team.ok());
+  constexpr int kDevices = 6, kRequests = 10;
+  std::vector<std::string> tokens, children;
+  for (int i = 0; i < kDevices; ++i) {
+    auto w = admin.create_worker("W" + std::to_string(i), Role::social_worker, *team);
+    REQUIRE(w.ok());
+    auto d = admin.issue_device(*w);
+    REQUIRE(d.ok());
+    tokens.push_back(d->token);
+    children.push_back(new_uuid_v7(SystemClock::instance()));
+    REQUIRE(admin.allocate(children.back(), *w).ok());
+  }
+  server::HttpOptions options;
+  options.threads = 4;
+  options.log_requests = false;
+  server::HttpServer http(service, SystemClock::instance(), options);
+  auto port = http.bind("127.0.0.1", 0);
+  REQUIRE(port.ok());
+  Status served;
+  std::thread serving([&] { served = http.run(); });  // assertions stay on this thread
+
+  std::vector<int> failures(kDevices, 0);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kDevices; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client cli("127.0.0.1", *port);
+      std::uint32_t counter = 0;
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string now = format_iso_datetime(std::chrono::system_clock::now());
+        sync::SyncRequest req;
+        req.device_time = now;
+        sync::Transaction tx;
+        tx.tx_id = new_uuid_v7(SystemClock::instance());
+        auto op = [&](FieldChange::Op o, const std::string& field, Value value) {
+          sync::Op x;
+          x.op_id = new_uuid_v7(SystemClock::instance());
+          x.op = o;
+          x.record_id = children[i];
+          x.kind = RecordKind::child;
+          x.case_id = children[i];
+          x.field = field;
+          x.value = std::move(value);
+          x.hlc = HlcStamp{1'800'000'000'000, ++counter, "d" + std::to_string(i)}.to_string();
+          x.at = now;
+          return x;
+        };
+        if (r == 0) {
+          tx.ops = {op(FieldChange::Op::create, "", {}),
+                    op(FieldChange::Op::set, "local_id", std::string("C")),
+                    op(FieldChange::Op::set, "first_name", std::string("A")),
+                    op(FieldChange::Op::set, "gender", std::string("1")),
+                    op(FieldChange::Op::set, "date_of_birth", std::string("2015-01-01"))};
+        }
+        tx.ops.push_back(
+            op(FieldChange::Op::set, "last_name", std::string("N") + std::to_string(r)));
+        req.transactions = {tx};
+        auto res = cli.Post("/v1/sync", {{"Authorization", "Bearer " + tokens[i]}},
+                            sync::encode(req), "application/json");
+        auto answer = res && res->status == 200 ? sync::decode_response(res->body)
+                                                : Result<sync::SyncResponse>(Errc::io, "");
+        if (!answer.ok() || answer->accepted.size() != 1) ++failures[i];
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  http.stop();
+  serving.join();
+  CHECK(served.ok());
+  for (int i = 0; i < kDevices; ++i) {
+    INFO("device " << i);
+    CHECK(failures[i] == 0);
+    auto child = store.find_record(children[i]);
+    REQUIRE(child.ok());
+    REQUIRE(child->has_value());
+    CHECK((*child)->fields.at("last_name").value ==
+          Value{std::string("N") + std::to_string(kRequests - 1)});
+  }
+  auto st = store.store().prepare("SELECT COUNT(*) FROM sync_transaction");
+  REQUIRE(st.ok());
+  REQUIRE(*st->step());
+  CHECK(st->column_int(0) == kDevices * kRequests);
 }
