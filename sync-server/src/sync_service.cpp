@@ -469,7 +469,8 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
           e.device_id = ctx.device.id;
           e.at = op.at;
           e.received_at = ctx.receipt_text;
-          entries.push_back({std::move(e), !concurrent});
+          // A sequential write to a field that had a value settles its open conflicts.
+          entries.push_back({std::move(e), has_current && !concurrent});
         } else if (!server_field && it->second.value != op.value) {
           // The incoming value lost to a later stamp: kept as a conflict, never dropped.
           add_conflict(w.after, op.field, it->second.value, it->second.hlc, op.value, op.hlc,
