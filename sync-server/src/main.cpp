@@ -1,74 +1,320 @@
-// fieldcase-server: command-line entry point of the central service.
-#include <httplib.h>
+// fieldcase-server: command-line entry point of the central service (serve, admin).
+#include <pthread.h>
+#include <signal.h>
 
-#include <csignal>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/config.hpp"
+#include "fieldcase/server/http_server.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
+#include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/version.hpp"
 
 namespace {
+
+using fieldcase::Errc;
+using fieldcase::Status;
+using namespace fieldcase::server;
 
 constexpr std::string_view kUsage =
     "usage: fieldcase-server <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve [--listen HOST:PORT]   run the service (default 127.0.0.1:8480)\n"
-    "  --version                    print the version and build information\n"
-    "  --help                       show this help\n";
+    "  serve [--config FILE] [--listen HOST:PORT] [--database PATH]\n"
+    "                      run the sync service (default 127.0.0.1:8480); port 0 picks a free\n"
+    "                      port. Prints \"fieldcase-server <version> listening on\n"
+    "                      http://HOST:PORT\" once it accepts connections. SIGTERM or SIGINT\n"
+    "                      stop it cleanly.\n"
+    "  admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
+    "                      administer the organisation, allocations and device tokens\n"
+    "                      (fieldcase-server admin --help lists them)\n"
+    "  --version           print the version and build information\n"
+    "  --help              show this help\n"
+    "\n"
+    "Settings come from the defaults, then --config FILE (or $FIELDCASE_CONFIG), then\n"
+    "FIELDCASE_* environment variables, then options. Config keys: listen, database, threads,\n"
+    "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
+    "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
+    "clock_max_age_hours, max_page_bytes. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-httplib::Server* g_server = nullptr;
+constexpr std::string_view kAdminUsage =
+    "usage: fieldcase-server admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
+    "\n"
+    "  authority create --name NAME --la-code NNN   the local authority (one per server)\n"
+    "  area create --name NAME                      an area of the authority\n"
+    "  team create --name NAME --area AREA_ID       a team in an area\n"
+    "  worker create --name NAME --role ROLE [--team TEAM_ID]\n"
+    "                                               ROLE: social_worker, team_manager,\n"
+    "                                               area_manager, service_lead,\n"
+    "                                               contact_centre, administrator\n"
+    "                                               (managers need --team)\n"
+    "  allocate --case CHILD_ID --worker WORKER_ID  allocate a child's case (the child may\n"
+    "                                               not exist yet); reallocating moves it\n"
+    "  device issue --worker WORKER_ID              issue a device token, shown once\n"
+    "  device revoke --device DEVICE_ID             the device is told to wipe itself\n"
+    "  device list                                  id, worker, status, last sync, offset\n"
+    "\n"
+    "Each create prints \"<kind> <id>\"; with --quiet only the id (device issue prints\n"
+    "\"<device id> <token>\"), so scripts can capture them. Errors go to stderr.\n";
 
-void stop_on_signal(int) {
-  if (g_server != nullptr) g_server->stop();
+int usage_error(std::string_view message, std::string_view usage) {
+  std::cerr << "fieldcase-server: " << message << "\n\n" << usage;
+  return 2;
+}
+
+int failure(const Status& st) {
+  std::cerr << "fieldcase-server: " << st.message() << "\n";
+  return 1;
+}
+
+// Options of the form "--name value" plus flags; words are positional.
+struct Args {
+  std::vector<std::string> words;
+  std::map<std::string, std::string> values;
+  bool quiet = false;
+  bool help = false;
+};
+
+Status parse_args(int argc, char** argv, int first, const std::vector<std::string>& valued,
+                  Args& out) {
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--quiet" || arg == "-q") {
+      out.quiet = true;
+    } else if (arg == "--help" || arg == "-h") {
+      out.help = true;
+    } else if (arg.rfind("--", 0) == 0) {
+      std::string name = arg.substr(2);
+      std::string value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return {Errc::invalid_argument, "option --" + name + " needs a value"};
+      }
+      bool known = false;
+      for (const auto& v : valued) known = known || v == name;
+      if (!known) return {Errc::invalid_argument, "unknown option --" + name};
+      out.values[name] = value;
+    } else {
+      out.words.push_back(arg);
+    }
+  }
+  return {};
+}
+
+// Defaults, then the config file, then the environment, then the command line.
+Status load_config(const Args& args, ServerConfig& config) {
+  std::string file;
+  if (const char* env = std::getenv("FIELDCASE_CONFIG")) file = env;
+  if (auto it = args.values.find("config"); it != args.values.end()) file = it->second;
+  if (!file.empty()) FC_TRY(load_config_file(file, config));
+  FC_TRY(apply_environment(config, [](const char* name) { return std::getenv(name); }));
+  if (auto it = args.values.find("listen"); it != args.values.end()) {
+    FC_TRY(set_config_value(config, "listen", it->second));
+  }
+  if (auto it = args.values.find("database"); it != args.values.end()) {
+    FC_TRY(set_config_value(config, "database", it->second));
+  }
+  return {};
 }
 
 int serve(int argc, char** argv) {
-  std::string listen = "127.0.0.1:8480";
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--listen" && i + 1 < argc) {
-      listen = argv[++i];
-    } else if (arg == "--help") {
-      std::cout << "usage: fieldcase-server serve [--listen HOST:PORT]\n";
-      return 0;
-    } else {
-      std::cerr << "fieldcase-server serve: unknown option '" << arg << "'\n";
-      return 2;
-    }
+  Args args;
+  Status parsed = parse_args(argc, argv, 2, {"config", "listen", "database"}, args);
+  if (!parsed.ok()) return usage_error(parsed.message(), kUsage);
+  if (args.help) {
+    std::cout << kUsage;
+    return 0;
   }
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    std::cerr << "fieldcase-server: --listen expects HOST:PORT, got '" << listen << "'\n";
-    return 2;
-  }
-  std::string host = listen.substr(0, colon);
-  int port = std::atoi(listen.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) {
-    std::cerr << "fieldcase-server: invalid port in '" << listen << "'\n";
-    return 2;
-  }
+  if (!args.words.empty()) return usage_error("serve takes no arguments", kUsage);
+  ServerConfig config;
+  Status st = load_config(args, config);
+  if (!st.ok()) return usage_error(st.message(), kUsage);
+  std::string host;
+  int port = 0;
+  st = parse_listen(config.listen, host, port);
+  if (!st.ok()) return usage_error(st.message(), kUsage);
 
-  httplib::Server server;
-  server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(std::string(R"({"status":"ok","version":")") +
-                         std::string(fieldcase::version()) + "\"}",
-                     "application/json");
+  // Signals are taken by one thread with sigwait, so every other thread runs undisturbed.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  SyncService service(**store, fieldcase::SystemClock::instance(), config.service);
+  HttpOptions http;
+  http.threads = config.threads;
+  http.max_body_bytes = config.max_body_bytes;
+  http.read_timeout = config.read_timeout;
+  http.write_timeout = config.write_timeout;
+  HttpServer server(service, fieldcase::SystemClock::instance(), http);
+  auto bound = server.bind(host, port);
+  if (!bound.ok()) return failure(bound.status());
+
+  std::atomic<bool> finished{false};
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    // Repeat until run() has returned: a stop that lands before listening starts is not lost.
+    while (!finished.load()) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   });
-  if (!server.bind_to_port(host, port)) {
-    std::cerr << "fieldcase-server: cannot listen on " << listen << "\n";
-    return 1;
+  std::cout << "fieldcase-server " << fieldcase::version() << " listening on http://"
+            << (host.find(':') != std::string::npos ? "[" + host + "]" : host) << ":" << *bound
+            << std::endl;
+  Status ran = server.run();
+  finished.store(true);
+  pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if no signal came
+  watcher.join();
+  if (!ran.ok()) return failure(ran);
+  std::cerr << "fieldcase-server: stopped\n";
+  return 0;
+}
+
+std::string required(const Args& args, const std::string& name, Status& st) {
+  auto it = args.values.find(name);
+  if (it == args.values.end() || it->second.empty()) {
+    if (st.ok()) st = Status(Errc::invalid_argument, "--" + name + " is required");
+    return {};
   }
-  g_server = &server;
-  std::signal(SIGINT, stop_on_signal);
-  std::signal(SIGTERM, stop_on_signal);
-  std::cout << "fieldcase-server " << fieldcase::version() << " listening on http://" << host
-            << ":" << port << std::endl;
-  server.listen_after_bind();
-  g_server = nullptr;
+  return it->second;
+}
+
+std::string optional_value(const Args& args, const std::string& name) {
+  auto it = args.values.find(name);
+  return it == args.values.end() ? std::string() : it->second;
+}
+
+int print_id(const Args& args, std::string_view kind, const fieldcase::Result<std::string>& id) {
+  if (!id.ok()) return failure(id.status());
+  if (args.quiet) {
+    std::cout << *id << "\n";
+  } else {
+    std::cout << kind << " " << *id << "\n";
+  }
+  return 0;
+}
+
+int admin(int argc, char** argv) {
+  Args args;
+  Status parsed = parse_args(
+      argc, argv, 2,
+      {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device"},
+      args);
+  if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
+  if (args.help || args.words.empty()) {
+    if (args.help) {
+      std::cout << kAdminUsage;
+      return 0;
+    }
+    return usage_error("admin needs a command", kAdminUsage);
+  }
+  ServerConfig config;
+  Status st = load_config(args, config);
+  if (!st.ok()) return usage_error(st.message(), kAdminUsage);
+
+  const std::string what = args.words[0];
+  const std::string verb = args.words.size() > 1 ? args.words[1] : std::string();
+  const std::size_t expected_words = what == "allocate" ? 1 : 2;
+  if (args.words.size() != expected_words) {
+    return usage_error("unknown admin command '" + what + (verb.empty() ? "" : " " + verb) + "'",
+                       kAdminUsage);
+  }
+  // Check the command and its options before touching the database.
+  Status missing;
+  std::string name, la_code, area, team, case_id, worker, device;
+  fieldcase::Role role = fieldcase::Role::social_worker;
+  if (what == "authority" && verb == "create") {
+    name = required(args, "name", missing);
+    la_code = required(args, "la-code", missing);
+  } else if (what == "area" && verb == "create") {
+    name = required(args, "name", missing);
+  } else if (what == "team" && verb == "create") {
+    name = required(args, "name", missing);
+    area = required(args, "area", missing);
+  } else if (what == "worker" && verb == "create") {
+    name = required(args, "name", missing);
+    std::string role_text = required(args, "role", missing);
+    team = optional_value(args, "team");
+    if (missing.ok()) {
+      auto r = fieldcase::parse_role(role_text);
+      if (!r) return usage_error("unknown role '" + role_text + "'", kAdminUsage);
+      role = *r;
+    }
+  } else if (what == "allocate") {
+    case_id = required(args, "case", missing);
+    worker = required(args, "worker", missing);
+  } else if (what == "device" && verb == "issue") {
+    worker = required(args, "worker", missing);
+  } else if (what == "device" && verb == "revoke") {
+    device = required(args, "device", missing);
+  } else if (what == "device" && verb == "list") {
+  } else {
+    return usage_error("unknown admin command '" + what + (verb.empty() ? "" : " " + verb) + "'",
+                       kAdminUsage);
+  }
+  if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
+
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  Admin admin(**store, fieldcase::SystemClock::instance());
+
+  if (what == "authority")
+    return print_id(args, "authority", admin.create_authority(name, la_code));
+  if (what == "area") return print_id(args, "area", admin.create_area(name));
+  if (what == "team") return print_id(args, "team", admin.create_team(name, area));
+  if (what == "worker") return print_id(args, "worker", admin.create_worker(name, role, team));
+  if (what == "allocate") {
+    Status done = admin.allocate(case_id, worker);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "case " << case_id << " allocated to worker " << worker << "\n";
+    return 0;
+  }
+  if (verb == "issue") {
+    auto issued = admin.issue_device(worker);
+    if (!issued.ok()) return failure(issued.status());
+    if (args.quiet) {
+      std::cout << issued->device_id << " " << issued->token << "\n";
+    } else {
+      std::cout << "device " << issued->device_id << "\n"
+                << "token " << issued->token << "\n"
+                << "The token is shown only now: enter it on the device.\n";
+    }
+    return 0;
+  }
+  if (verb == "revoke") {
+    Status done = admin.revoke_device(device);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "device " << device << " revoked\n";
+    return 0;
+  }
+  auto devices = admin.list_devices();
+  if (!devices.ok()) return failure(devices.status());
+  if (!args.quiet) std::cout << "device\tworker\tstatus\tlast_sync\tclock_offset_ms\n";
+  for (const auto& d : *devices) {
+    std::cout << d.id << "\t" << d.worker_id << "\t" << to_string(d.status) << "\t"
+              << (d.last_sync_at.empty() ? "-" : d.last_sync_at) << "\t"
+              << (d.clock_offset_ms ? std::to_string(*d.clock_offset_ms) : "-") << "\n";
+  }
   return 0;
 }
 
@@ -89,6 +335,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "serve") return serve(argc, argv);
-  std::cerr << "fieldcase-server: unknown command '" << cmd << "'\n" << kUsage;
+  if (cmd == "admin") return admin(argc, argv);
+  std::cerr << "fieldcase-server: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }

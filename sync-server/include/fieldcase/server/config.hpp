@@ -1,0 +1,54 @@
+// The server's configuration: defaults, then a config file, then environment variables, then
+// command-line options, each overriding the one before.
+//
+// The file holds `key = value` lines; blank lines and lines starting with '#' are ignored.
+// Every key can also come from the environment as FIELDCASE_<KEY IN UPPER CASE> (for example
+// FIELDCASE_LISTEN, FIELDCASE_DATABASE, FIELDCASE_OFFSET_THRESHOLD_SECONDS). Keys:
+//   listen                      HOST:PORT to listen on (port 0: any free port)
+//   database                    path of the SQLite database
+//   threads                     HTTP worker threads
+//   max_body_bytes              largest request body accepted, after decompression
+//   read_timeout_seconds, write_timeout_seconds
+//   offset_threshold_seconds    |clock offset| flagged as large
+//   plausibility_slack_seconds  slack for after_receipt / before_start
+//   reallocation_grace_hours    how long a device may deliver work on a reallocated case
+//   clock_window                samples in the clock-offset estimate
+//   clock_step_seconds          a drop this large restarts the estimate (clock set back)
+//   clock_max_age_hours         samples older than this are forgotten
+//   max_page_bytes              a page of changes stops growing at about this size
+// Value types; thread-safe to copy.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/status.hpp"
+
+namespace fieldcase::server {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8480";
+  std::filesystem::path database = "fieldcase-server.db";
+  int threads = 8;
+  std::size_t max_body_bytes = 8u << 20;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  ServiceOptions service;
+};
+
+// Sets one key; an unknown key or a malformed value is Errc::invalid_argument.
+Status set_config_value(ServerConfig& config, std::string_view key, std::string_view value);
+// Reads a config file; errors name the file and line.
+Status load_config_file(const std::filesystem::path& path, ServerConfig& config);
+// Applies FIELDCASE_<KEY> variables found through `getenv` (std::getenv in the binary).
+Status apply_environment(ServerConfig& config,
+                         const std::function<const char*(const char*)>& getenv);
+// Splits "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6).
+Status parse_listen(std::string_view listen, std::string& host, int& port);
+
+}  // namespace fieldcase::server

@@ -1,0 +1,54 @@
+// The HTTP front of the sync service (cpp-httplib, kept out of this header).
+//
+//   GET  /v1/health  {"status":"ok","version":...}
+//   POST /v1/sync    Authorization: Bearer <device token>; a JSON SyncRequest, optionally
+//                    Content-Encoding: gzip; answered with a SyncResponse, gzip-compressed when
+//                    the client sends Accept-Encoding: gzip.
+// Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
+// 401 unauthenticated, 404 not_found, 413 too_large (the limit applies to the body as sent and
+// once decompressed), 503 busy, 500 internal. Requests run on a thread pool with read and
+// write timeouts. Request logs name the time, method, path and status only: never tokens or
+// bodies.
+//
+// bind() and run() are called from one thread; stop() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "fieldcase/clock.hpp"
+#include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/status.hpp"
+
+namespace fieldcase::server {
+
+struct HttpOptions {
+  int threads = 8;
+  std::size_t max_body_bytes = 8u << 20;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  bool log_requests = true;  // one line per request on stderr
+};
+
+class HttpServer {
+ public:
+  // `service` and `clock` must outlive the server.
+  HttpServer(SyncService& service, const Clock& clock, HttpOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts listening; port 0 picks a free port. Returns the bound port.
+  Result<int> bind(const std::string& host, int port);
+  // Serves until stop(); returns at once if stop() was already called.
+  Status run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fieldcase::server

@@ -1,0 +1,284 @@
+// The sync server's storage, behind a small domain-level interface.
+//
+// Everything the server keeps lives behind ServerStore: the organisation (authority, areas,
+// teams, workers), devices and their token hashes and clock estimates, case allocations, the
+// current records with a stamp per field, the server-ordered change log, transaction outcomes
+// (for idempotent retries), conflicts, what each device may hold, the claimed times with their
+// plausibility flags, and an audit trail. SqliteServerStore is the embedded implementation; a
+// PostgreSQL one must implement the same contract, including the scope rule below.
+//
+// Scope rule (visible_cases, log_after, conflicts_for): a worker sees the cases allocated to
+// them; a team_manager also every case allocated to a worker of their team; an area_manager
+// every case allocated to a worker of a team in their team's area; a service_lead every
+// allocated case. Other roles see their own allocations only.
+//
+// Sequence numbers: one counter orders the change log and allocation events; reserve_seqs()
+// hands out consecutive numbers inside the caller's transaction, so commit order is seq order.
+//
+// Thread-safety: an implementation is one connection and is NOT thread-safe; the caller
+// (SyncService, Admin) serialises access. Every method must be called inside transaction()
+// when it is part of a larger change; transaction() commits durably before it returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fieldcase/record.hpp"
+#include "fieldcase/status.hpp"
+#include "fieldcase/sync_protocol.hpp"
+
+namespace fieldcase::server {
+
+struct Authority {
+  std::string id;
+  std::string name;
+  std::string la_code;
+  std::string created_at;
+};
+
+struct Area {
+  std::string id;
+  std::string name;
+  std::string authority_id;
+  std::string created_at;
+};
+
+struct Team {
+  std::string id;
+  std::string name;
+  std::string area_id;
+  std::string created_at;
+};
+
+struct Worker {
+  std::string id;
+  std::string name;
+  Role role = Role::social_worker;
+  std::string team_id;  // empty when the worker belongs to no team
+  bool active = true;
+  std::string created_at;
+};
+
+enum class DeviceStatus : std::uint8_t { active, revoked };
+std::string_view to_string(DeviceStatus status) noexcept;
+
+// One clock observation: device time minus server receipt time, in milliseconds.
+struct ClockSample {
+  std::int64_t receipt_ms = 0;  // server receipt time, Unix milliseconds
+  std::int64_t offset_ms = 0;   // device clock minus server clock as observed
+};
+
+struct Device {
+  std::string id;
+  std::string worker_id;
+  DeviceStatus status = DeviceStatus::active;
+  std::string created_at;
+  std::string revoked_at;                       // empty while active
+  std::string last_sync_at;                     // empty before the first sync
+  std::vector<ClockSample> clock_samples;       // oldest first
+  std::optional<std::int64_t> clock_offset_ms;  // the running estimate (device minus server)
+};
+
+struct Allocation {
+  std::string case_id;
+  std::string worker_id;
+  std::int64_t seq = 0;  // the server sequence number of the allocation event
+  std::string allocated_at;
+};
+
+// A field's current value with the stamp and author of the change that set it. A cleared field
+// keeps its state with a null value, so its stamp still orders later changes.
+struct FieldState {
+  Value value;
+  std::string hlc;
+  std::string author;  // worker id, or "server" for server-maintained values
+};
+
+struct StoredRecord {
+  std::string id;
+  RecordKind kind = RecordKind::child;
+  std::string case_id;  // a child's case is its own id
+  std::map<std::string, FieldState, std::less<>> fields;
+  std::string created_at;
+  std::string created_by;
+  std::string created_hlc;
+  std::string updated_at;
+  std::string updated_by;
+  bool deleted = false;
+  std::string deleted_hlc;
+
+  // The record as validate_record() sees it: cleared fields are absent.
+  Record to_record() const;
+};
+
+// One entry of the server-ordered log: a change that became the server's current state.
+// Replaying the log in seq order reproduces the server's records.
+struct LogEntry {
+  std::int64_t seq = 0;
+  std::string op_id;  // the device operation it came from; empty for server-authored entries
+  std::string tx_id;  // empty for server-authored entries
+  FieldChange::Op op = FieldChange::Op::set;
+  std::string record_id;
+  RecordKind kind = RecordKind::child;
+  std::string case_id;
+  std::string field;  // set only
+  Value value;        // set only
+  std::string hlc;
+  std::string author;     // worker id, or "server"
+  std::string device_id;  // empty for server-authored entries
+  std::string at;         // the device's wall time of the change (server time if authored here)
+  std::string received_at;
+};
+
+struct LogPage {
+  std::vector<LogEntry> entries;
+  bool more = false;
+};
+
+// What the server answered for a transaction, kept so a retry gets the same answer.
+struct TxOutcome {
+  std::string tx_id;
+  std::string device_id;
+  bool accepted = false;
+  std::string code;    // rejections only
+  std::string reason;  // rejections only
+  std::int64_t op_count = 0;
+  std::string device_time;  // the request's device_time
+  std::string received_at;  // server receipt time
+};
+
+struct StoredConflict {
+  sync::Conflict conflict;  // conflict.resolved mirrors resolved_seq
+  std::string lost_device;
+  std::int64_t detected_seq = 0;  // the log head when the conflict was recorded
+  std::string detected_at;
+  std::int64_t resolved_seq = 0;  // 0 while open
+  std::string resolved_at;
+};
+
+// A completion, authorisation or visit time claimed by a device, as figures will read it.
+struct ClaimedTime {
+  std::string record_id;
+  std::string field;
+  std::string case_id;
+  RecordKind kind = RecordKind::assessment;
+  std::string claimed;      // as the device wrote it
+  std::string corrected;    // claimed minus the device's estimated clock offset
+  std::string received_at;  // server receipt time of the transaction
+  std::int64_t offset_ms = 0;
+  std::string device_id;
+  std::string worker_id;
+  std::string tx_id;
+  bool after_receipt = false;  // corrected claim later than receipt
+  bool before_start = false;   // corrected claim earlier than the work it belongs to started
+  bool large_offset = false;   // |offset| beyond the configured threshold
+};
+
+// Whether a device may still hold a case: held until it acknowledges a purge instruction.
+enum class HeldState : std::uint8_t { held, purged };
+
+struct AuditEvent {
+  std::string id;
+  std::string at;
+  std::string event;  // e.g. "out_of_scope", "reallocation_grace", "allocate", "device_revoke"
+  std::string device_id;
+  std::string worker_id;
+  std::string case_id;
+  std::string tx_id;
+  std::string detail;  // never case data or tokens
+};
+
+class ServerStore {
+ public:
+  virtual ~ServerStore() = default;
+
+  // Runs fn atomically (a savepoint when nested): commits if it returns ok, rolls back
+  // otherwise. An outermost commit is durable (fsynced) before this returns.
+  virtual Status transaction(const std::function<Status()>& fn) = 0;
+
+  // --- Organisation ---
+  virtual Status insert_authority(const Authority& authority) = 0;
+  virtual Result<std::optional<Authority>> find_authority() = 0;  // there is at most one
+  virtual Status insert_area(const Area& area) = 0;
+  virtual Result<std::optional<Area>> find_area(std::string_view id) = 0;
+  virtual Status insert_team(const Team& team) = 0;
+  virtual Result<std::optional<Team>> find_team(std::string_view id) = 0;
+  virtual Status insert_worker(const Worker& worker) = 0;
+  virtual Result<std::optional<Worker>> find_worker(std::string_view id) = 0;
+
+  // --- Devices ---
+  virtual Status insert_device(const Device& device, std::string_view token_hash) = 0;
+  virtual Result<std::optional<Device>> find_device(std::string_view id) = 0;
+  virtual Result<std::optional<Device>> find_device_by_token_hash(std::string_view hash) = 0;
+  virtual Result<std::vector<Device>> list_devices() = 0;
+  // Stores status, revoked_at, last_sync_at and the clock estimate.
+  virtual Status update_device(const Device& device) = 0;
+
+  // --- Sequence, allocation, scope ---
+  // Reserves n consecutive sequence numbers and returns the first.
+  virtual Result<std::int64_t> reserve_seqs(std::int64_t n) = 0;
+  // The last sequence number handed out (0 on an empty server).
+  virtual Result<std::int64_t> head() = 0;
+  // Makes `allocation` the case's current allocation and records the event in its history.
+  virtual Status put_allocation(const Allocation& allocation,
+                                std::string_view previous_worker_id) = 0;
+  virtual Result<std::optional<Allocation>> find_allocation(std::string_view case_id) = 0;
+  virtual Result<std::set<std::string>> visible_cases(const Worker& viewer) = 0;
+
+  // --- Records ---
+  // The record with every field state, deleted or not.
+  virtual Result<std::optional<StoredRecord>> find_record(std::string_view id) = 0;
+  // Inserts or updates the record's own columns (not its fields).
+  virtual Status put_record(const StoredRecord& record) = 0;
+  virtual Status put_field(std::string_view record_id, std::string_view name,
+                           const FieldState& state) = 0;
+  // Every record of a case, deleted ones included, in id order.
+  virtual Result<std::vector<StoredRecord>> case_records(std::string_view case_id) = 0;
+
+  // --- The server-ordered log ---
+  virtual Status append_log(const LogEntry& entry) = 0;  // entry.seq from reserve_seqs()
+  // Entries with seq > cursor on cases visible to `viewer`, in seq order: at most
+  // `max_entries`, and no more once the values read reach `max_bytes` (at least one entry is
+  // always returned when there is one). `more` tells whether visible entries remain.
+  virtual Result<LogPage> log_after(const Worker& viewer, std::int64_t cursor,
+                                    std::size_t max_entries, std::size_t max_bytes) = 0;
+
+  // --- Idempotency ---
+  virtual Result<std::optional<TxOutcome>> find_tx(std::string_view tx_id) = 0;
+  virtual Status put_tx(const TxOutcome& outcome) = 0;
+  virtual Result<bool> op_applied(std::string_view op_id) = 0;
+  virtual Status put_op(std::string_view op_id, std::string_view tx_id) = 0;
+
+  // --- Conflicts ---
+  virtual Status insert_conflict(const StoredConflict& conflict) = 0;
+  // Marks every open conflict on the field resolved by the log entry `seq`.
+  virtual Status resolve_conflicts(std::string_view record_id, std::string_view field,
+                                   std::int64_t seq, std::string_view at) = 0;
+  // Open conflicts on cases visible to `viewer`, plus those resolved after `cursor` (so a
+  // device that holds them as open learns they were resolved).
+  virtual Result<std::vector<StoredConflict>> conflicts_for(const Worker& viewer,
+                                                            std::int64_t cursor) = 0;
+
+  // --- What each device may hold ---
+  virtual Result<std::map<std::string, HeldState>> device_cases(std::string_view device_id) = 0;
+  virtual Status put_device_case(std::string_view device_id, std::string_view case_id,
+                                 HeldState state) = 0;
+
+  // --- Claimed times ---
+  virtual Status put_claimed_time(const ClaimedTime& claim) = 0;
+  virtual Status delete_claimed_time(std::string_view record_id, std::string_view field) = 0;
+  virtual Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
+                                                               std::string_view field) = 0;
+
+  // --- Audit ---
+  virtual Status append_audit(const AuditEvent& event) = 0;
+  virtual Result<std::vector<AuditEvent>> audit_events(std::string_view event) = 0;
+};
+
+}  // namespace fieldcase::server

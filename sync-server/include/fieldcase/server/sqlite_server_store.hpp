@@ -1,0 +1,98 @@
+// ServerStore on the embedded SQLite database (fieldcase::Store in plain mode).
+//
+// The database runs in WAL mode with synchronous=FULL, so every committed transaction is on
+// disk before transaction() returns and a sync answer is only sent for durable work. The
+// schema is created and upgraded with Store::migrate; the SQL sticks to what PostgreSQL also
+// accepts (TEXT/BIGINT columns, ON CONFLICT upserts, no AUTOINCREMENT). Other processes (the
+// admin commands) may use the same file at the same time; SQLite's locking serialises writers.
+//
+// One connection; NOT thread-safe: use from one thread at a time (SyncService holds a mutex).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "fieldcase/server/server_store.hpp"
+#include "fieldcase/store.hpp"
+
+namespace fieldcase::server {
+
+class SqliteServerStore final : public ServerStore {
+ public:
+  // Opens (creating if needed) and migrates the database at `path`.
+  static Result<std::unique_ptr<SqliteServerStore>> open(const std::filesystem::path& path);
+  ~SqliteServerStore() override;
+
+  Status transaction(const std::function<Status()>& fn) override;
+
+  Status insert_authority(const Authority& authority) override;
+  Result<std::optional<Authority>> find_authority() override;
+  Status insert_area(const Area& area) override;
+  Result<std::optional<Area>> find_area(std::string_view id) override;
+  Status insert_team(const Team& team) override;
+  Result<std::optional<Team>> find_team(std::string_view id) override;
+  Status insert_worker(const Worker& worker) override;
+  Result<std::optional<Worker>> find_worker(std::string_view id) override;
+
+  Status insert_device(const Device& device, std::string_view token_hash) override;
+  Result<std::optional<Device>> find_device(std::string_view id) override;
+  Result<std::optional<Device>> find_device_by_token_hash(std::string_view hash) override;
+  Result<std::vector<Device>> list_devices() override;
+  Status update_device(const Device& device) override;
+
+  Result<std::int64_t> reserve_seqs(std::int64_t n) override;
+  Result<std::int64_t> head() override;
+  Status put_allocation(const Allocation& allocation, std::string_view previous_worker_id) override;
+  Result<std::optional<Allocation>> find_allocation(std::string_view case_id) override;
+  Result<std::set<std::string>> visible_cases(const Worker& viewer) override;
+
+  Result<std::optional<StoredRecord>> find_record(std::string_view id) override;
+  Status put_record(const StoredRecord& record) override;
+  Status put_field(std::string_view record_id, std::string_view name,
+                   const FieldState& state) override;
+  Result<std::vector<StoredRecord>> case_records(std::string_view case_id) override;
+
+  Status append_log(const LogEntry& entry) override;
+  Result<LogPage> log_after(const Worker& viewer, std::int64_t cursor, std::size_t max_entries,
+                            std::size_t max_bytes) override;
+
+  Result<std::optional<TxOutcome>> find_tx(std::string_view tx_id) override;
+  Status put_tx(const TxOutcome& outcome) override;
+  Result<bool> op_applied(std::string_view op_id) override;
+  Status put_op(std::string_view op_id, std::string_view tx_id) override;
+
+  Status insert_conflict(const StoredConflict& conflict) override;
+  Status resolve_conflicts(std::string_view record_id, std::string_view field, std::int64_t seq,
+                           std::string_view at) override;
+  Result<std::vector<StoredConflict>> conflicts_for(const Worker& viewer,
+                                                    std::int64_t cursor) override;
+
+  Result<std::map<std::string, HeldState>> device_cases(std::string_view device_id) override;
+  Status put_device_case(std::string_view device_id, std::string_view case_id,
+                         HeldState state) override;
+
+  Status put_claimed_time(const ClaimedTime& claim) override;
+  Status delete_claimed_time(std::string_view record_id, std::string_view field) override;
+  Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
+                                                       std::string_view field) override;
+
+  Status append_audit(const AuditEvent& event) override;
+  Result<std::vector<AuditEvent>> audit_events(std::string_view event) override;
+
+  // The underlying connection, for tests and read-only reports.
+  Store& store() { return *store_; }
+
+ private:
+  explicit SqliteServerStore(std::unique_ptr<Store> store);
+  // A prepared statement for `sql`, reset and ready to bind; kept for reuse.
+  Result<Statement*> stmt(const std::string& sql);
+  Result<std::vector<StoredRecord>> load_records(const std::string& where_sql,
+                                                 std::string_view arg);
+
+  std::unique_ptr<Store> store_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+}  // namespace fieldcase::server

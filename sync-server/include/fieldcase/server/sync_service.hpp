@@ -1,0 +1,88 @@
+// The sync endpoint's logic, independent of HTTP: authenticates device tokens and answers one
+// SyncRequest with one SyncResponse (docs/sync-protocol.md describes every rule).
+//
+// For each transaction, in order: a tx_id seen before gets the stored answer again; otherwise
+// the transaction is applied in one savepoint (scope check, field-by-field merge by HLC,
+// validate_record() on every touched record with the worker's role) or rejected as a whole
+// with a machine-readable code. Accepted operations go to the server-ordered log; the outcome
+// is stored; the whole request commits durably before the answer is returned. Then the page
+// of visible changes after the request's cursor, the open conflicts, and purge/wipe
+// instructions. Clock offset and claimed-time plausibility are recorded on the way.
+//
+// Thread-safe: calls are serialised by an internal mutex (the store is one connection). The
+// store and clock must outlive the service.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fieldcase/clock.hpp"
+#include "fieldcase/ids.hpp"
+#include "fieldcase/server/clock_offset.hpp"
+#include "fieldcase/server/server_store.hpp"
+#include "fieldcase/sync_protocol.hpp"
+
+namespace fieldcase::server {
+
+struct ServiceOptions {
+  // |clock offset| above which claimed times are flagged large_offset.
+  std::chrono::seconds offset_threshold{300};
+  // Slack for after_receipt and before_start comparisons (estimates are not exact).
+  std::chrono::seconds plausibility_slack{60};
+  // How long after a case is reallocated away a device that held it may still deliver
+  // changes to it (its unsynced work from before the reallocation).
+  std::chrono::hours reallocation_grace{24 * 7};
+  ClockEstimatorOptions clock;
+  // A page of changes stops growing once its values reach this size (at least one change).
+  std::size_t max_page_bytes = 4u << 20;
+};
+
+struct AuthenticatedDevice {
+  std::string device_id;
+  std::string worker_id;
+  bool revoked = false;
+};
+
+// Rejection codes (Rejection::code).
+inline constexpr std::string_view kRejectValidation = "validation";
+inline constexpr std::string_view kRejectOutOfScope = "out_of_scope";
+inline constexpr std::string_view kRejectImmutable = "conflict_immutable";
+inline constexpr std::string_view kRejectBadRequest = "bad_request";
+
+class SyncService {
+ public:
+  SyncService(ServerStore& store, const Clock& clock, ServiceOptions options = {});
+
+  // The device a bearer token belongs to (revoked devices included, flagged), nullopt for an
+  // unknown token, or a storage failure.
+  Result<std::optional<AuthenticatedDevice>> authenticate(std::string_view token);
+
+  // Answers one request. `receipt` is when the server received it. A failure is a storage or
+  // internal error (nothing of this request is acknowledged; the device retries).
+  Result<sync::SyncResponse> handle(const AuthenticatedDevice& device,
+                                    const sync::SyncRequest& request,
+                                    std::chrono::system_clock::time_point receipt);
+
+  const ServiceOptions& options() const { return options_; }
+
+ private:
+  struct RequestContext;
+  Status handle_locked(RequestContext& ctx, const sync::SyncRequest& request,
+                       sync::SyncResponse& response);
+  Status process_transaction(RequestContext& ctx, const sync::Transaction& tx,
+                             sync::SyncResponse& response);
+  Status apply_transaction(RequestContext& ctx, const sync::Transaction& tx,
+                           std::optional<sync::Rejection>& rejection);
+  Status pull(RequestContext& ctx, const sync::SyncRequest& request, sync::SyncResponse& response);
+
+  ServerStore& store_;
+  const Clock& clock_;
+  ServiceOptions options_;
+  HybridClock hlc_;
+  std::mutex mu_;
+};
+
+}  // namespace fieldcase::server

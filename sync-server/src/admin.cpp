@@ -1,0 +1,179 @@
+#include "fieldcase/server/admin.hpp"
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/tokens.hpp"
+#include "server_changes.hpp"
+
+namespace fieldcase::server {
+namespace {
+
+Status check_name(std::string_view what, std::string_view name) {
+  if (name.empty()) return {Errc::invalid_argument, std::string(what) + " name is required"};
+  if (name.size() > 200) return {Errc::invalid_argument, std::string(what) + " name is too long"};
+  if (!is_valid_utf8(name))
+    return {Errc::invalid_argument, std::string(what) + " name is not UTF-8"};
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return {Errc::invalid_argument, std::string(what) + " name contains control characters"};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Admin::Admin(ServerStore& store, const Clock& clock)
+    : store_(store), clock_(clock), hlc_(clock, "server") {}
+
+std::string Admin::now() const { return format_iso_datetime(clock_.wall()); }
+
+Status Admin::audit(std::string_view event, std::string_view device_id, std::string_view worker_id,
+                    std::string_view case_id, std::string_view detail) {
+  return store_.append_audit({new_uuid_v7(clock_), now(), std::string(event),
+                              std::string(device_id), std::string(worker_id), std::string(case_id),
+                              "", std::string(detail)});
+}
+
+Result<std::string> Admin::create_authority(std::string_view name, std::string_view la_code) {
+  FC_TRY(check_name("the authority", name));
+  if (la_code.size() != 3 || la_code.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Status(Errc::invalid_argument, "the LA code must be three digits");
+  }
+  std::string id = new_uuid_v7(clock_);
+  Status st = store_.transaction([&]() -> Status {
+    auto existing = store_.find_authority();
+    if (!existing.ok()) return existing.status();
+    if (*existing) {
+      return {Errc::already_exists,
+              "this server already has an authority (" + (*existing)->id + ")"};
+    }
+    FC_TRY(store_.insert_authority({id, std::string(name), std::string(la_code), now()}));
+    return audit("authority_create", "", "", "", id);
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<std::string> Admin::create_area(std::string_view name) {
+  FC_TRY(check_name("the area", name));
+  std::string id = new_uuid_v7(clock_);
+  Status st = store_.transaction([&]() -> Status {
+    auto authority = store_.find_authority();
+    if (!authority.ok()) return authority.status();
+    if (!*authority) return {Errc::not_found, "create the authority first"};
+    FC_TRY(store_.insert_area({id, std::string(name), (*authority)->id, now()}));
+    return audit("area_create", "", "", "", id);
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<std::string> Admin::create_team(std::string_view name, std::string_view area_id) {
+  FC_TRY(check_name("the team", name));
+  std::string id = new_uuid_v7(clock_);
+  Status st = store_.transaction([&]() -> Status {
+    auto area = store_.find_area(area_id);
+    if (!area.ok()) return area.status();
+    if (!*area) return {Errc::not_found, "no area " + std::string(area_id)};
+    FC_TRY(store_.insert_team({id, std::string(name), std::string(area_id), now()}));
+    return audit("team_create", "", "", "", id);
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<std::string> Admin::create_worker(std::string_view name, Role role,
+                                         std::string_view team_id) {
+  FC_TRY(check_name("the worker", name));
+  if (team_id.empty() && (role == Role::team_manager || role == Role::area_manager)) {
+    return Status(Errc::invalid_argument,
+                  std::string("a ") + std::string(to_string(role)) + " needs a team");
+  }
+  std::string id = new_uuid_v7(clock_);
+  Status st = store_.transaction([&]() -> Status {
+    if (!team_id.empty()) {
+      auto team = store_.find_team(team_id);
+      if (!team.ok()) return team.status();
+      if (!*team) return {Errc::not_found, "no team " + std::string(team_id)};
+    }
+    Worker w;
+    w.id = id;
+    w.name = std::string(name);
+    w.role = role;
+    w.team_id = std::string(team_id);
+    w.created_at = now();
+    FC_TRY(store_.insert_worker(w));
+    return audit("worker_create", "", id, "", to_string(role));
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Status Admin::allocate(std::string_view case_id, std::string_view worker_id) {
+  if (!is_uuid(case_id)) return {Errc::invalid_argument, "the case id must be a child's UUID"};
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    auto previous = store_.find_allocation(case_id);
+    if (!previous.ok()) return previous.status();
+    if (*previous && (*previous)->worker_id == worker_id) return {};
+    const std::string at = now();
+    auto seq = store_.reserve_seqs(1);
+    if (!seq.ok()) return seq.status();
+    const std::string previous_worker = *previous ? (*previous)->worker_id : std::string();
+    FC_TRY(store_.put_allocation({std::string(case_id), std::string(worker_id), *seq, at},
+                                 previous_worker));
+    FC_TRY(audit(*previous ? "reallocate" : "allocate", "", worker_id, case_id,
+                 previous_worker.empty() ? "" : "from " + previous_worker));
+
+    auto child = store_.find_record(case_id);
+    if (!child.ok()) return child.status();
+    if (*child && (*child)->kind == RecordKind::child) {
+      auto fixups = detail::allocation_fixups(store_, hlc_, **child);
+      if (!fixups.ok()) return fixups.status();
+      FC_TRY(detail::apply_server_changes(store_, **child, *fixups, at));
+    }
+    // The devices that now see the case must receive all of it, whatever their cursors.
+    if (*previous) FC_TRY(detail::append_case_snapshot(store_, case_id, at));
+    return {};
+  });
+}
+
+Result<IssuedDevice> Admin::issue_device(std::string_view worker_id) {
+  auto token = new_device_token();
+  if (!token.ok()) return token.status();
+  IssuedDevice issued{new_uuid_v7(clock_), std::move(*token)};
+  Status st = store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    Device d;
+    d.id = issued.device_id;
+    d.worker_id = std::string(worker_id);
+    d.created_at = now();
+    FC_TRY(store_.insert_device(d, token_hash(issued.token)));
+    return audit("device_issue", d.id, worker_id, "", "");
+  });
+  if (!st.ok()) return st;
+  return issued;
+}
+
+Status Admin::revoke_device(std::string_view device_id) {
+  return store_.transaction([&]() -> Status {
+    auto device = store_.find_device(device_id);
+    if (!device.ok()) return device.status();
+    if (!*device) return {Errc::not_found, "no device " + std::string(device_id)};
+    if ((*device)->status == DeviceStatus::revoked) return {};
+    (*device)->status = DeviceStatus::revoked;
+    (*device)->revoked_at = now();
+    FC_TRY(store_.update_device(**device));
+    return audit("device_revoke", device_id, (*device)->worker_id, "", "");
+  });
+}
+
+Result<std::vector<Device>> Admin::list_devices() { return store_.list_devices(); }
+
+}  // namespace fieldcase::server

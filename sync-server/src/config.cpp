@@ -1,0 +1,163 @@
+#include "fieldcase/server/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+
+namespace fieldcase::server {
+namespace {
+
+constexpr std::array<std::string_view, 13> kKeys{
+    "listen",
+    "database",
+    "threads",
+    "max_body_bytes",
+    "read_timeout_seconds",
+    "write_timeout_seconds",
+    "offset_threshold_seconds",
+    "plausibility_slack_seconds",
+    "reallocation_grace_hours",
+    "clock_window",
+    "clock_step_seconds",
+    "clock_max_age_hours",
+    "max_page_bytes",
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+Result<std::int64_t> number(std::string_view key, std::string_view value, std::int64_t min,
+                            std::int64_t max) {
+  std::int64_t v = 0;
+  auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (r.ec != std::errc() || r.ptr != value.data() + value.size() || v < min || v > max) {
+    return Status(Errc::invalid_argument, std::string(key) + " must be a whole number from " +
+                                              std::to_string(min) + " to " + std::to_string(max));
+  }
+  return v;
+}
+
+}  // namespace
+
+Status parse_listen(std::string_view listen, std::string& host, int& port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return {Errc::invalid_argument, "listen expects HOST:PORT, got '" + std::string(listen) + "'"};
+  }
+  std::string_view h = listen.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  auto p = number("the port", listen.substr(colon + 1), 0, 65535);
+  if (!p.ok()) return p.status();
+  host = std::string(h);
+  port = static_cast<int>(*p);
+  return {};
+}
+
+Status set_config_value(ServerConfig& c, std::string_view key, std::string_view value) {
+  auto seconds = [&](std::chrono::seconds& out, std::int64_t min, std::int64_t max) -> Status {
+    auto v = number(key, value, min, max);
+    if (!v.ok()) return v.status();
+    out = std::chrono::seconds(*v);
+    return {};
+  };
+  if (key == "listen") {
+    std::string host;
+    int port = 0;
+    FC_TRY(parse_listen(value, host, port));
+    c.listen = std::string(value);
+    return {};
+  }
+  if (key == "database") {
+    if (value.empty()) return {Errc::invalid_argument, "database must name a file"};
+    c.database = std::filesystem::path(std::string(value));
+    return {};
+  }
+  if (key == "threads") {
+    auto v = number(key, value, 1, 256);
+    if (!v.ok()) return v.status();
+    c.threads = static_cast<int>(*v);
+    return {};
+  }
+  if (key == "max_body_bytes") {
+    auto v = number(key, value, 1024, std::int64_t{1} << 30);
+    if (!v.ok()) return v.status();
+    c.max_body_bytes = static_cast<std::size_t>(*v);
+    return {};
+  }
+  if (key == "read_timeout_seconds") return seconds(c.read_timeout, 1, 3600);
+  if (key == "write_timeout_seconds") return seconds(c.write_timeout, 1, 3600);
+  if (key == "offset_threshold_seconds") return seconds(c.service.offset_threshold, 0, 86400 * 365);
+  if (key == "plausibility_slack_seconds") {
+    return seconds(c.service.plausibility_slack, 0, 86400);
+  }
+  if (key == "clock_step_seconds") return seconds(c.service.clock.step, 1, 86400 * 365);
+  if (key == "reallocation_grace_hours") {
+    auto v = number(key, value, 0, 24 * 365);
+    if (!v.ok()) return v.status();
+    c.service.reallocation_grace = std::chrono::hours(*v);
+    return {};
+  }
+  if (key == "clock_max_age_hours") {
+    auto v = number(key, value, 1, 24 * 365);
+    if (!v.ok()) return v.status();
+    c.service.clock.max_age = std::chrono::hours(*v);
+    return {};
+  }
+  if (key == "max_page_bytes") {
+    auto v = number(key, value, 1024, std::int64_t{1} << 30);
+    if (!v.ok()) return v.status();
+    c.service.max_page_bytes = static_cast<std::size_t>(*v);
+    return {};
+  }
+  if (key == "clock_window") {
+    auto v = number(key, value, 1, 1000);
+    if (!v.ok()) return v.status();
+    c.service.clock.window = static_cast<std::size_t>(*v);
+    return {};
+  }
+  return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};
+}
+
+Status load_config_file(const std::filesystem::path& path, ServerConfig& config) {
+  std::ifstream in(path);
+  if (!in) return {Errc::not_found, "cannot read the config file " + path.string()};
+  std::string line;
+  int number_of_line = 0;
+  while (std::getline(in, line)) {
+    ++number_of_line;
+    std::string_view l = trim(line);
+    if (l.empty() || l.front() == '#') continue;
+    auto eq = l.find('=');
+    const std::string where = path.string() + ":" + std::to_string(number_of_line) + ": ";
+    if (eq == std::string_view::npos) {
+      return {Errc::invalid_argument, where + "expected 'key = value'"};
+    }
+    Status st = set_config_value(config, trim(l.substr(0, eq)), trim(l.substr(eq + 1)));
+    if (!st.ok()) return {st.code(), where + st.message()};
+  }
+  if (in.bad()) return {Errc::io, "reading the config file " + path.string() + " failed"};
+  return {};
+}
+
+Status apply_environment(ServerConfig& config,
+                         const std::function<const char*(const char*)>& getenv) {
+  for (std::string_view key : kKeys) {
+    std::string name = "FIELDCASE_";
+    for (char ch : key) name += static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+    const char* value = getenv(name.c_str());
+    if (value == nullptr) continue;
+    Status st = set_config_value(config, key, trim(value));
+    if (!st.ok()) return {st.code(), name + ": " + st.message()};
+  }
+  return {};
+}
+
+}  // namespace fieldcase::server

@@ -1,0 +1,931 @@
+#include "fieldcase/server/sqlite_server_store.hpp"
+
+#include <charconv>
+#include <sstream>
+
+namespace fieldcase::server {
+namespace {
+
+// Leaves a cached statement reset (and so releases its read snapshot) when a call returns.
+class Use {
+ public:
+  explicit Use(Statement* s) : s_(s) {}
+  ~Use() { s_->reset(); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  Statement& operator*() const { return *s_; }
+  Statement* operator->() const { return s_; }
+
+ private:
+  Statement* s_;
+};
+
+const char* op_text(FieldChange::Op op) {
+  switch (op) {
+    case FieldChange::Op::create:
+      return "create";
+    case FieldChange::Op::set:
+      return "set";
+    case FieldChange::Op::remove:
+      return "remove";
+  }
+  return "set";
+}
+
+Result<FieldChange::Op> op_from_text(const std::string& s) {
+  if (s == "create") return FieldChange::Op::create;
+  if (s == "set") return FieldChange::Op::set;
+  if (s == "remove") return FieldChange::Op::remove;
+  return Status(Errc::integrity, "unknown operation '" + s + "' in the server database");
+}
+
+Result<RecordKind> kind_from_text(const std::string& s) {
+  auto k = parse_record_kind(s);
+  if (!k) return Status(Errc::integrity, "unknown record kind '" + s + "' in the server database");
+  return *k;
+}
+
+Result<Value> value_from_text(const std::string& s) {
+  auto v = value_from_json(s);
+  if (!v) return Status(Errc::integrity, "unreadable value in the server database");
+  return *v;
+}
+
+const char* held_text(HeldState s) { return s == HeldState::held ? "held" : "purged"; }
+
+std::string samples_to_text(const std::vector<ClockSample>& samples) {
+  std::string out;
+  for (const auto& s : samples) {
+    if (!out.empty()) out += ';';
+    out += std::to_string(s.receipt_ms) + ':' + std::to_string(s.offset_ms);
+  }
+  return out;
+}
+
+std::vector<ClockSample> samples_from_text(const std::string& text) {
+  std::vector<ClockSample> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ';')) {
+    auto colon = item.find(':');
+    if (colon == std::string::npos) continue;
+    ClockSample sample;
+    auto a = std::from_chars(item.data(), item.data() + colon, sample.receipt_ms);
+    auto b = std::from_chars(item.data() + colon + 1, item.data() + item.size(), sample.offset_ms);
+    // A malformed sample is dropped; the estimator carries on with the others.
+    if (a.ec == std::errc() && b.ec == std::errc()) out.push_back(sample);
+  }
+  return out;
+}
+
+// The cases `viewer` may see, as a subquery with the viewer's id bound to ?1.
+std::string scope_sql(Role role) {
+  switch (role) {
+    case Role::service_lead:
+      return "SELECT case_id FROM allocation";
+    case Role::team_manager:
+      return "SELECT a.case_id FROM allocation a JOIN worker w ON w.id = a.worker_id "
+             "WHERE a.worker_id = ?1 OR w.team_id = (SELECT team_id FROM worker WHERE id = ?1)";
+    case Role::area_manager:
+      return "SELECT a.case_id FROM allocation a JOIN worker w ON w.id = a.worker_id "
+             "JOIN team t ON t.id = w.team_id WHERE a.worker_id = ?1 OR t.area_id = "
+             "(SELECT mt.area_id FROM worker m JOIN team mt ON mt.id = m.team_id WHERE m.id = ?1)";
+    case Role::social_worker:
+    case Role::contact_centre:
+    case Role::administrator:
+      break;
+  }
+  return "SELECT case_id FROM allocation WHERE worker_id = ?1";
+}
+
+// The schema is written for SQLite; the statements that use it stay portable. A PostgreSQL
+// store declares the same tables with BIGINT keys and without the SQLite-only storage hints
+// (INTEGER PRIMARY KEY as the row id, WITHOUT ROWID), which only save an index per table here.
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> m{
+      {1, "organisation, devices, records, log, outcomes, conflicts, scope, times, audit",
+       [](Store& s) {
+         return s.exec(R"sql(
+CREATE TABLE authority (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, la_code TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE area (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, authority_id TEXT NOT NULL REFERENCES authority(id),
+  created_at TEXT NOT NULL);
+CREATE TABLE team (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, area_id TEXT NOT NULL REFERENCES area(id),
+  created_at TEXT NOT NULL);
+CREATE TABLE worker (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, team_id TEXT REFERENCES team(id),
+  active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
+CREATE INDEX worker_team ON worker(team_id);
+CREATE TABLE device (
+  id TEXT PRIMARY KEY, worker_id TEXT NOT NULL REFERENCES worker(id),
+  token_hash TEXT NOT NULL UNIQUE, status TEXT NOT NULL, created_at TEXT NOT NULL,
+  revoked_at TEXT NOT NULL DEFAULT '', last_sync_at TEXT NOT NULL DEFAULT '',
+  clock_offset_ms BIGINT, clock_samples TEXT NOT NULL DEFAULT '');
+CREATE TABLE server_seq (id INTEGER PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO server_seq(id, value) VALUES (1, 0);
+CREATE TABLE allocation (
+  case_id TEXT PRIMARY KEY, worker_id TEXT NOT NULL REFERENCES worker(id),
+  seq BIGINT NOT NULL, allocated_at TEXT NOT NULL);
+CREATE INDEX allocation_worker ON allocation(worker_id);
+CREATE TABLE allocation_history (
+  seq BIGINT PRIMARY KEY, case_id TEXT NOT NULL, worker_id TEXT NOT NULL,
+  previous_worker_id TEXT NOT NULL DEFAULT '', allocated_at TEXT NOT NULL);
+CREATE TABLE record (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT NOT NULL,
+  created_at TEXT NOT NULL, created_by TEXT NOT NULL, created_hlc TEXT NOT NULL,
+  updated_at TEXT NOT NULL, updated_by TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0, deleted_hlc TEXT NOT NULL DEFAULT '');
+CREATE INDEX record_case ON record(case_id);
+CREATE TABLE record_field (
+  record_id TEXT NOT NULL REFERENCES record(id), name TEXT NOT NULL, value TEXT NOT NULL,
+  hlc TEXT NOT NULL, author TEXT NOT NULL, PRIMARY KEY (record_id, name)) WITHOUT ROWID;
+CREATE TABLE change_log (
+  seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL DEFAULT '', tx_id TEXT NOT NULL DEFAULT '',
+  op TEXT NOT NULL, record_id TEXT NOT NULL, kind TEXT NOT NULL, case_id TEXT NOT NULL,
+  field TEXT NOT NULL DEFAULT '', value TEXT, hlc TEXT NOT NULL, author TEXT NOT NULL,
+  device_id TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE INDEX change_log_case ON change_log(case_id, seq);
+CREATE TABLE applied_op (op_id TEXT PRIMARY KEY, tx_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE sync_transaction (
+  tx_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, outcome TEXT NOT NULL,
+  code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', op_count BIGINT NOT NULL,
+  device_time TEXT NOT NULL, received_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE conflict (
+  id TEXT PRIMARY KEY, record_id TEXT NOT NULL, case_id TEXT NOT NULL, field TEXT NOT NULL,
+  kept TEXT NOT NULL, kept_hlc TEXT NOT NULL, lost TEXT NOT NULL, lost_hlc TEXT NOT NULL,
+  lost_author TEXT NOT NULL, lost_device TEXT NOT NULL, detected_seq BIGINT NOT NULL,
+  detected_at TEXT NOT NULL, resolved_seq BIGINT NOT NULL DEFAULT 0,
+  resolved_at TEXT NOT NULL DEFAULT '');
+CREATE INDEX conflict_case ON conflict(case_id);
+CREATE INDEX conflict_field ON conflict(record_id, field);
+CREATE TABLE device_case (
+  device_id TEXT NOT NULL, case_id TEXT NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY (device_id, case_id)) WITHOUT ROWID;
+CREATE TABLE claimed_time (
+  record_id TEXT NOT NULL, field TEXT NOT NULL, case_id TEXT NOT NULL, kind TEXT NOT NULL,
+  claimed TEXT NOT NULL, corrected TEXT NOT NULL, received_at TEXT NOT NULL,
+  offset_ms BIGINT NOT NULL, device_id TEXT NOT NULL, worker_id TEXT NOT NULL,
+  tx_id TEXT NOT NULL, after_receipt INTEGER NOT NULL, before_start INTEGER NOT NULL,
+  large_offset INTEGER NOT NULL, PRIMARY KEY (record_id, field));
+CREATE INDEX claimed_time_case ON claimed_time(case_id);
+CREATE TABLE audit (
+  id TEXT PRIMARY KEY, at TEXT NOT NULL, event TEXT NOT NULL,
+  device_id TEXT NOT NULL DEFAULT '', worker_id TEXT NOT NULL DEFAULT '',
+  case_id TEXT NOT NULL DEFAULT '', tx_id TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX audit_event ON audit(event, at);
+)sql");
+       }},
+  };
+  return m;
+}
+
+constexpr const char* kDeviceColumns =
+    "id, worker_id, status, created_at, revoked_at, last_sync_at, clock_offset_ms, "
+    "clock_samples";
+
+Device read_device(const Statement& s) {
+  Device d;
+  d.id = s.column_text(0);
+  d.worker_id = s.column_text(1);
+  d.status = s.column_text(2) == "revoked" ? DeviceStatus::revoked : DeviceStatus::active;
+  d.created_at = s.column_text(3);
+  d.revoked_at = s.column_text(4);
+  d.last_sync_at = s.column_text(5);
+  if (!s.column_is_null(6)) d.clock_offset_ms = s.column_int(6);
+  d.clock_samples = samples_from_text(s.column_text(7));
+  return d;
+}
+
+constexpr const char* kLogColumns =
+    "seq, op_id, tx_id, op, record_id, kind, case_id, field, value, hlc, author, device_id, at, "
+    "received_at";
+
+Result<LogEntry> read_log(const Statement& s) {
+  LogEntry e;
+  e.seq = s.column_int(0);
+  e.op_id = s.column_text(1);
+  e.tx_id = s.column_text(2);
+  auto op = op_from_text(s.column_text(3));
+  if (!op.ok()) return op.status();
+  e.op = *op;
+  e.record_id = s.column_text(4);
+  auto kind = kind_from_text(s.column_text(5));
+  if (!kind.ok()) return kind.status();
+  e.kind = *kind;
+  e.case_id = s.column_text(6);
+  e.field = s.column_text(7);
+  if (!s.column_is_null(8)) {
+    auto v = value_from_text(s.column_text(8));
+    if (!v.ok()) return v.status();
+    e.value = std::move(*v);
+  }
+  e.hlc = s.column_text(9);
+  e.author = s.column_text(10);
+  e.device_id = s.column_text(11);
+  e.at = s.column_text(12);
+  e.received_at = s.column_text(13);
+  return e;
+}
+
+constexpr const char* kConflictColumns =
+    "id, record_id, case_id, field, kept, kept_hlc, lost, lost_hlc, lost_author, lost_device, "
+    "detected_seq, detected_at, resolved_seq, resolved_at";
+
+Result<StoredConflict> read_conflict(const Statement& s) {
+  StoredConflict c;
+  c.conflict.conflict_id = s.column_text(0);
+  c.conflict.record_id = s.column_text(1);
+  c.conflict.case_id = s.column_text(2);
+  c.conflict.field = s.column_text(3);
+  auto kept = value_from_text(s.column_text(4));
+  if (!kept.ok()) return kept.status();
+  c.conflict.kept = std::move(*kept);
+  c.conflict.kept_hlc = s.column_text(5);
+  auto lost = value_from_text(s.column_text(6));
+  if (!lost.ok()) return lost.status();
+  c.conflict.lost = std::move(*lost);
+  c.conflict.lost_hlc = s.column_text(7);
+  c.conflict.lost_author = s.column_text(8);
+  c.lost_device = s.column_text(9);
+  c.detected_seq = s.column_int(10);
+  c.detected_at = s.column_text(11);
+  c.resolved_seq = s.column_int(12);
+  c.resolved_at = s.column_text(13);
+  c.conflict.resolved = c.resolved_seq != 0;
+  return c;
+}
+
+constexpr const char* kClaimColumns =
+    "record_id, field, case_id, kind, claimed, corrected, received_at, offset_ms, device_id, "
+    "worker_id, tx_id, after_receipt, before_start, large_offset";
+
+}  // namespace
+
+std::string_view to_string(DeviceStatus status) noexcept {
+  return status == DeviceStatus::revoked ? "revoked" : "active";
+}
+
+Record StoredRecord::to_record() const {
+  Record r;
+  r.id = id;
+  r.kind = kind;
+  r.case_id = case_id;
+  for (const auto& [name, state] : fields) {
+    if (!is_null(state.value)) r.fields.emplace(name, state.value);
+  }
+  r.created_at = created_at;
+  r.created_by = created_by;
+  r.updated_at = updated_at;
+  r.updated_by = updated_by;
+  r.deleted = deleted;
+  return r;
+}
+
+Result<std::unique_ptr<SqliteServerStore>> SqliteServerStore::open(
+    const std::filesystem::path& path) {
+  StoreOptions options;
+  options.path = path;
+  options.journal = JournalMode::wal;
+  options.durability = Durability::full;
+  auto store = Store::open_plain(options);
+  if (!store.ok()) return store.status();
+  FC_TRY((*store)->migrate(migrations()));
+  return std::unique_ptr<SqliteServerStore>(new SqliteServerStore(std::move(store.value())));
+}
+
+SqliteServerStore::SqliteServerStore(std::unique_ptr<Store> store) : store_(std::move(store)) {}
+
+SqliteServerStore::~SqliteServerStore() {
+  cache_.clear();  // statements before the connection
+}
+
+Result<Statement*> SqliteServerStore::stmt(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  auto prepared = store_->prepare(sql);
+  if (!prepared.ok()) return prepared.status();
+  auto owned = std::make_unique<Statement>(std::move(prepared.value()));
+  Statement* raw = owned.get();
+  cache_.emplace(sql, std::move(owned));
+  return raw;
+}
+
+Status SqliteServerStore::transaction(const std::function<Status()>& fn) {
+  return store_->transaction(fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisation
+
+Status SqliteServerStore::insert_authority(const Authority& a) {
+  auto s = stmt("INSERT INTO authority(id, name, la_code, created_at) VALUES (?1, ?2, ?3, ?4)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, a.id).bind(2, a.name).bind(3, a.la_code).bind(4, a.created_at);
+  return u->run();
+}
+
+Result<std::optional<Authority>> SqliteServerStore::find_authority() {
+  auto s = stmt("SELECT id, name, la_code, created_at FROM authority ORDER BY id LIMIT 1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Authority>();
+  return std::optional<Authority>(
+      Authority{u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
+}
+
+Status SqliteServerStore::insert_area(const Area& a) {
+  auto s = stmt("INSERT INTO area(id, name, authority_id, created_at) VALUES (?1, ?2, ?3, ?4)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, a.id).bind(2, a.name).bind(3, a.authority_id).bind(4, a.created_at);
+  return u->run();
+}
+
+Result<std::optional<Area>> SqliteServerStore::find_area(std::string_view id) {
+  auto s = stmt("SELECT id, name, authority_id, created_at FROM area WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Area>();
+  return std::optional<Area>(
+      Area{u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
+}
+
+Status SqliteServerStore::insert_team(const Team& t) {
+  auto s = stmt("INSERT INTO team(id, name, area_id, created_at) VALUES (?1, ?2, ?3, ?4)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, t.id).bind(2, t.name).bind(3, t.area_id).bind(4, t.created_at);
+  return u->run();
+}
+
+Result<std::optional<Team>> SqliteServerStore::find_team(std::string_view id) {
+  auto s = stmt("SELECT id, name, area_id, created_at FROM team WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Team>();
+  return std::optional<Team>(
+      Team{u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
+}
+
+Status SqliteServerStore::insert_worker(const Worker& w) {
+  auto s = stmt(
+      "INSERT INTO worker(id, name, role, team_id, active, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, w.id).bind(2, w.name).bind(3, to_string(w.role)).bind(5, w.active ? 1 : 0);
+  if (w.team_id.empty()) {
+    u->bind_null(4);
+  } else {
+    u->bind(4, w.team_id);
+  }
+  u->bind(6, w.created_at);
+  return u->run();
+}
+
+Result<std::optional<Worker>> SqliteServerStore::find_worker(std::string_view id) {
+  auto s = stmt("SELECT id, name, role, team_id, active, created_at FROM worker WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Worker>();
+  Worker w;
+  w.id = u->column_text(0);
+  w.name = u->column_text(1);
+  auto role = parse_role(u->column_text(2));
+  if (!role) return Status(Errc::integrity, "unknown role in the server database");
+  w.role = *role;
+  w.team_id = u->column_text(3);
+  w.active = u->column_int(4) != 0;
+  w.created_at = u->column_text(5);
+  return std::optional<Worker>(std::move(w));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices
+
+Status SqliteServerStore::insert_device(const Device& d, std::string_view token_hash) {
+  auto s = stmt(
+      "INSERT INTO device(id, worker_id, token_hash, status, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, d.id).bind(2, d.worker_id).bind(3, token_hash).bind(4, to_string(d.status));
+  u->bind(5, d.created_at);
+  return u->run();
+}
+
+Result<std::optional<Device>> SqliteServerStore::find_device(std::string_view id) {
+  auto s = stmt(std::string("SELECT ") + kDeviceColumns + " FROM device WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Device>();
+  return std::optional<Device>(read_device(*u));
+}
+
+Result<std::optional<Device>> SqliteServerStore::find_device_by_token_hash(std::string_view hash) {
+  auto s = stmt(std::string("SELECT ") + kDeviceColumns + " FROM device WHERE token_hash = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, hash);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Device>();
+  return std::optional<Device>(read_device(*u));
+}
+
+Result<std::vector<Device>> SqliteServerStore::list_devices() {
+  auto s = stmt(std::string("SELECT ") + kDeviceColumns + " FROM device ORDER BY id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<Device> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(read_device(*u));
+  }
+  return out;
+}
+
+Status SqliteServerStore::update_device(const Device& d) {
+  auto s = stmt(
+      "UPDATE device SET status = ?2, revoked_at = ?3, last_sync_at = ?4, clock_offset_ms = ?5, "
+      "clock_samples = ?6 WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, d.id).bind(2, to_string(d.status)).bind(3, d.revoked_at).bind(4, d.last_sync_at);
+  if (d.clock_offset_ms) {
+    u->bind(5, *d.clock_offset_ms);
+  } else {
+    u->bind_null(5);
+  }
+  u->bind(6, samples_to_text(d.clock_samples));
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no device " + d.id};
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sequence, allocation, scope
+
+Result<std::int64_t> SqliteServerStore::reserve_seqs(std::int64_t n) {
+  if (n < 1) return Status(Errc::invalid_argument, "reserve at least one sequence number");
+  auto up = stmt("UPDATE server_seq SET value = value + ?1 WHERE id = 1");
+  if (!up.ok()) return up.status();
+  {
+    Use u(*up);
+    u->bind(1, n);
+    FC_TRY(u->run());
+  }
+  auto last = head();
+  if (!last.ok()) return last.status();
+  return *last - n + 1;
+}
+
+Result<std::int64_t> SqliteServerStore::head() {
+  auto s = stmt("SELECT value FROM server_seq WHERE id = 1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status(Errc::integrity, "the server sequence is missing");
+  return u->column_int(0);
+}
+
+Status SqliteServerStore::put_allocation(const Allocation& a, std::string_view previous) {
+  auto s = stmt(
+      "INSERT INTO allocation(case_id, worker_id, seq, allocated_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT(case_id) DO UPDATE SET worker_id = excluded.worker_id, seq = excluded.seq, "
+      "allocated_at = excluded.allocated_at");
+  if (!s.ok()) return s.status();
+  {
+    Use u(*s);
+    u->bind(1, a.case_id).bind(2, a.worker_id).bind(3, a.seq).bind(4, a.allocated_at);
+    FC_TRY(u->run());
+  }
+  auto h = stmt(
+      "INSERT INTO allocation_history(seq, case_id, worker_id, previous_worker_id, allocated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!h.ok()) return h.status();
+  Use u(*h);
+  u->bind(1, a.seq).bind(2, a.case_id).bind(3, a.worker_id).bind(4, previous);
+  u->bind(5, a.allocated_at);
+  return u->run();
+}
+
+Result<std::optional<Allocation>> SqliteServerStore::find_allocation(std::string_view case_id) {
+  auto s = stmt("SELECT case_id, worker_id, seq, allocated_at FROM allocation WHERE case_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Allocation>();
+  return std::optional<Allocation>(
+      Allocation{u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
+}
+
+Result<std::set<std::string>> SqliteServerStore::visible_cases(const Worker& viewer) {
+  auto s = stmt(scope_sql(viewer.role));
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  if (viewer.role != Role::service_lead) u->bind(1, viewer.id);
+  std::set<std::string> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.insert(u->column_text(0));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+Result<std::vector<StoredRecord>> SqliteServerStore::load_records(const std::string& where_sql,
+                                                                  std::string_view arg) {
+  std::vector<StoredRecord> out;
+  {
+    auto s = stmt(
+        "SELECT id, kind, case_id, created_at, created_by, created_hlc, updated_at, updated_by, "
+        "deleted, deleted_hlc FROM record WHERE " +
+        where_sql + " ORDER BY id");
+    if (!s.ok()) return s.status();
+    Use u(*s);
+    u->bind(1, arg);
+    for (;;) {
+      auto row = u->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      StoredRecord r;
+      r.id = u->column_text(0);
+      auto kind = kind_from_text(u->column_text(1));
+      if (!kind.ok()) return kind.status();
+      r.kind = *kind;
+      r.case_id = u->column_text(2);
+      r.created_at = u->column_text(3);
+      r.created_by = u->column_text(4);
+      r.created_hlc = u->column_text(5);
+      r.updated_at = u->column_text(6);
+      r.updated_by = u->column_text(7);
+      r.deleted = u->column_int(8) != 0;
+      r.deleted_hlc = u->column_text(9);
+      out.push_back(std::move(r));
+    }
+  }
+  auto f = stmt("SELECT name, value, hlc, author FROM record_field WHERE record_id = ?1");
+  if (!f.ok()) return f.status();
+  for (auto& r : out) {
+    Use u(*f);
+    u->bind(1, r.id);
+    for (;;) {
+      auto row = u->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      auto v = value_from_text(u->column_text(1));
+      if (!v.ok()) return v.status();
+      r.fields.emplace(u->column_text(0),
+                       FieldState{std::move(*v), u->column_text(2), u->column_text(3)});
+    }
+  }
+  return out;
+}
+
+Result<std::optional<StoredRecord>> SqliteServerStore::find_record(std::string_view id) {
+  auto found = load_records("id = ?1", id);
+  if (!found.ok()) return found.status();
+  if (found->empty()) return std::optional<StoredRecord>();
+  return std::optional<StoredRecord>(std::move(found->front()));
+}
+
+Result<std::vector<StoredRecord>> SqliteServerStore::case_records(std::string_view case_id) {
+  return load_records("case_id = ?1", case_id);
+}
+
+Status SqliteServerStore::put_record(const StoredRecord& r) {
+  auto s = stmt(
+      "INSERT INTO record(id, kind, case_id, created_at, created_by, created_hlc, updated_at, "
+      "updated_by, deleted, deleted_hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, "
+      "updated_by = excluded.updated_by, deleted = excluded.deleted, "
+      "deleted_hlc = excluded.deleted_hlc");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, r.id).bind(2, to_string(r.kind)).bind(3, r.case_id).bind(4, r.created_at);
+  u->bind(5, r.created_by).bind(6, r.created_hlc).bind(7, r.updated_at).bind(8, r.updated_by);
+  u->bind(9, r.deleted ? 1 : 0).bind(10, r.deleted_hlc);
+  return u->run();
+}
+
+Status SqliteServerStore::put_field(std::string_view record_id, std::string_view name,
+                                    const FieldState& f) {
+  auto s = stmt(
+      "INSERT INTO record_field(record_id, name, value, hlc, author) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT(record_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
+      "author = excluded.author");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, record_id).bind(2, name).bind(3, value_to_json(f.value)).bind(4, f.hlc);
+  u->bind(5, f.author);
+  return u->run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log
+
+Status SqliteServerStore::append_log(const LogEntry& e) {
+  auto s = stmt(
+      "INSERT INTO change_log(seq, op_id, tx_id, op, record_id, kind, case_id, field, value, hlc, "
+      "author, device_id, at, received_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, e.seq).bind(2, e.op_id).bind(3, e.tx_id).bind(4, op_text(e.op));
+  u->bind(5, e.record_id).bind(6, to_string(e.kind)).bind(7, e.case_id).bind(8, e.field);
+  if (e.op == FieldChange::Op::set) {
+    u->bind(9, value_to_json(e.value));
+  } else {
+    u->bind_null(9);
+  }
+  u->bind(10, e.hlc).bind(11, e.author).bind(12, e.device_id).bind(13, e.at);
+  u->bind(14, e.received_at);
+  return u->run();
+}
+
+Result<LogPage> SqliteServerStore::log_after(const Worker& viewer, std::int64_t cursor,
+                                             std::size_t max_entries, std::size_t max_bytes) {
+  auto s = stmt(std::string("SELECT ") + kLogColumns +
+                " FROM change_log WHERE seq > ?2 AND case_id IN (" + scope_sql(viewer.role) +
+                ") ORDER BY seq LIMIT ?3");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  if (viewer.role != Role::service_lead) u->bind(1, viewer.id);
+  u->bind(2, cursor).bind(3, static_cast<std::int64_t>(max_entries) + 1);
+  LogPage page;
+  std::size_t bytes = 0;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (page.entries.size() >= max_entries || (bytes >= max_bytes && !page.entries.empty())) {
+      page.more = true;
+      break;
+    }
+    auto e = read_log(*u);
+    if (!e.ok()) return e.status();
+    // The value's text dominates an entry's size; ids and stamps add about 200 bytes.
+    bytes += 200 + (e->op == FieldChange::Op::set ? value_to_json(e->value).size() : 0);
+    page.entries.push_back(std::move(*e));
+  }
+  return page;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency
+
+Result<std::optional<TxOutcome>> SqliteServerStore::find_tx(std::string_view tx_id) {
+  auto s = stmt(
+      "SELECT tx_id, device_id, outcome, code, reason, op_count, device_time, received_at "
+      "FROM sync_transaction WHERE tx_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, tx_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<TxOutcome>();
+  TxOutcome t;
+  t.tx_id = u->column_text(0);
+  t.device_id = u->column_text(1);
+  t.accepted = u->column_text(2) == "accepted";
+  t.code = u->column_text(3);
+  t.reason = u->column_text(4);
+  t.op_count = u->column_int(5);
+  t.device_time = u->column_text(6);
+  t.received_at = u->column_text(7);
+  return std::optional<TxOutcome>(std::move(t));
+}
+
+Status SqliteServerStore::put_tx(const TxOutcome& t) {
+  auto s = stmt(
+      "INSERT INTO sync_transaction(tx_id, device_id, outcome, code, reason, op_count, "
+      "device_time, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, t.tx_id).bind(2, t.device_id).bind(3, t.accepted ? "accepted" : "rejected");
+  u->bind(4, t.code).bind(5, t.reason).bind(6, t.op_count).bind(7, t.device_time);
+  u->bind(8, t.received_at);
+  return u->run();
+}
+
+Result<bool> SqliteServerStore::op_applied(std::string_view op_id) {
+  auto s = stmt("SELECT 1 FROM applied_op WHERE op_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, op_id);
+  return u->step();
+}
+
+Status SqliteServerStore::put_op(std::string_view op_id, std::string_view tx_id) {
+  auto s = stmt("INSERT INTO applied_op(op_id, tx_id) VALUES (?1, ?2)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, op_id).bind(2, tx_id);
+  return u->run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts
+
+Status SqliteServerStore::insert_conflict(const StoredConflict& c) {
+  auto s = stmt(std::string("INSERT INTO conflict(") + kConflictColumns +
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  const sync::Conflict& k = c.conflict;
+  u->bind(1, k.conflict_id).bind(2, k.record_id).bind(3, k.case_id).bind(4, k.field);
+  u->bind(5, value_to_json(k.kept)).bind(6, k.kept_hlc).bind(7, value_to_json(k.lost));
+  u->bind(8, k.lost_hlc).bind(9, k.lost_author).bind(10, c.lost_device);
+  u->bind(11, c.detected_seq).bind(12, c.detected_at).bind(13, c.resolved_seq);
+  u->bind(14, c.resolved_at);
+  return u->run();
+}
+
+Status SqliteServerStore::resolve_conflicts(std::string_view record_id, std::string_view field,
+                                            std::int64_t seq, std::string_view at) {
+  auto s = stmt(
+      "UPDATE conflict SET resolved_seq = ?3, resolved_at = ?4 "
+      "WHERE record_id = ?1 AND field = ?2 AND resolved_seq = 0");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, record_id).bind(2, field).bind(3, seq).bind(4, at);
+  return u->run();
+}
+
+Result<std::vector<StoredConflict>> SqliteServerStore::conflicts_for(const Worker& viewer,
+                                                                     std::int64_t cursor) {
+  auto s = stmt(std::string("SELECT ") + kConflictColumns + " FROM conflict WHERE case_id IN (" +
+                scope_sql(viewer.role) +
+                ") AND (resolved_seq = 0 OR resolved_seq > ?2) "
+                "ORDER BY id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  if (viewer.role != Role::service_lead) u->bind(1, viewer.id);
+  u->bind(2, cursor);
+  std::vector<StoredConflict> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto c = read_conflict(*u);
+    if (!c.ok()) return c.status();
+    out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device holdings
+
+Result<std::map<std::string, HeldState>> SqliteServerStore::device_cases(
+    std::string_view device_id) {
+  auto s = stmt("SELECT case_id, state FROM device_case WHERE device_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, device_id);
+  std::map<std::string, HeldState> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.emplace(u->column_text(0),
+                u->column_text(1) == "held" ? HeldState::held : HeldState::purged);
+  }
+  return out;
+}
+
+Status SqliteServerStore::put_device_case(std::string_view device_id, std::string_view case_id,
+                                          HeldState state) {
+  auto s = stmt(
+      "INSERT INTO device_case(device_id, case_id, state) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT(device_id, case_id) DO UPDATE SET state = excluded.state");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, device_id).bind(2, case_id).bind(3, held_text(state));
+  return u->run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claimed times
+
+Status SqliteServerStore::put_claimed_time(const ClaimedTime& c) {
+  auto s = stmt(std::string("INSERT INTO claimed_time(") + kClaimColumns +
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                "ON CONFLICT(record_id, field) DO UPDATE SET claimed = excluded.claimed, "
+                "corrected = excluded.corrected, received_at = excluded.received_at, "
+                "offset_ms = excluded.offset_ms, device_id = excluded.device_id, "
+                "worker_id = excluded.worker_id, tx_id = excluded.tx_id, "
+                "after_receipt = excluded.after_receipt, before_start = excluded.before_start, "
+                "large_offset = excluded.large_offset");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, c.record_id).bind(2, c.field).bind(3, c.case_id).bind(4, to_string(c.kind));
+  u->bind(5, c.claimed).bind(6, c.corrected).bind(7, c.received_at).bind(8, c.offset_ms);
+  u->bind(9, c.device_id).bind(10, c.worker_id).bind(11, c.tx_id);
+  u->bind(12, c.after_receipt ? 1 : 0).bind(13, c.before_start ? 1 : 0);
+  u->bind(14, c.large_offset ? 1 : 0);
+  return u->run();
+}
+
+Status SqliteServerStore::delete_claimed_time(std::string_view record_id, std::string_view field) {
+  auto s = stmt("DELETE FROM claimed_time WHERE record_id = ?1 AND field = ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, record_id).bind(2, field);
+  return u->run();
+}
+
+Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::string_view record_id,
+                                                                        std::string_view field) {
+  auto s = stmt(std::string("SELECT ") + kClaimColumns +
+                " FROM claimed_time WHERE record_id = ?1 AND field = ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, record_id).bind(2, field);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<ClaimedTime>();
+  ClaimedTime c;
+  c.record_id = u->column_text(0);
+  c.field = u->column_text(1);
+  c.case_id = u->column_text(2);
+  auto kind = kind_from_text(u->column_text(3));
+  if (!kind.ok()) return kind.status();
+  c.kind = *kind;
+  c.claimed = u->column_text(4);
+  c.corrected = u->column_text(5);
+  c.received_at = u->column_text(6);
+  c.offset_ms = u->column_int(7);
+  c.device_id = u->column_text(8);
+  c.worker_id = u->column_text(9);
+  c.tx_id = u->column_text(10);
+  c.after_receipt = u->column_int(11) != 0;
+  c.before_start = u->column_int(12) != 0;
+  c.large_offset = u->column_int(13) != 0;
+  return std::optional<ClaimedTime>(std::move(c));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+Status SqliteServerStore::append_audit(const AuditEvent& e) {
+  auto s = stmt(
+      "INSERT INTO audit(id, at, event, device_id, worker_id, case_id, tx_id, detail) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, e.id).bind(2, e.at).bind(3, e.event).bind(4, e.device_id).bind(5, e.worker_id);
+  u->bind(6, e.case_id).bind(7, e.tx_id).bind(8, e.detail);
+  return u->run();
+}
+
+Result<std::vector<AuditEvent>> SqliteServerStore::audit_events(std::string_view event) {
+  auto s = stmt(
+      "SELECT id, at, event, device_id, worker_id, case_id, tx_id, detail FROM audit "
+      "WHERE event = ?1 ORDER BY at, id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, event);
+  std::vector<AuditEvent> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3),
+                   u->column_text(4), u->column_text(5), u->column_text(6), u->column_text(7)});
+  }
+  return out;
+}
+
+}  // namespace fieldcase::server

@@ -1,0 +1,720 @@
+#include "fieldcase/server/sync_service.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "fieldcase/calendar.hpp"
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/tokens.hpp"
+#include "server_changes.hpp"
+
+namespace fieldcase::server {
+namespace {
+
+using std::chrono::system_clock;
+
+std::int64_t to_ms(system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::int64_t ms_of(std::chrono::seconds s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s).count();
+}
+
+// The times whose claims are kept with their corrected value and plausibility flags.
+bool is_claimed_time(RecordKind kind, std::string_view field) {
+  switch (kind) {
+    case RecordKind::assessment:
+      return field == "completed_at" || field == "authorised_at";
+    case RecordKind::visit:
+      return field == "start_at";
+    case RecordKind::case_note:
+      return field == "contact_at";
+    default:
+      return false;
+  }
+}
+
+std::optional<std::string_view> text_field(const StoredRecord& r, std::string_view field) {
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return std::nullopt;
+  if (auto s = std::get_if<std::string>(&it->second.value)) return std::string_view(*s);
+  return std::nullopt;
+}
+
+// Completed notes and authorised assessments are facts: no later change may alter them.
+bool is_immutable(const StoredRecord& r) {
+  auto status = text_field(r, "status");
+  if (!status) return false;
+  return (r.kind == RecordKind::case_note && *status == "completed") ||
+         (r.kind == RecordKind::assessment && *status == kAssessmentAuthorised);
+}
+
+std::optional<std::int64_t> date_start_ms(std::string_view date) {
+  auto d = Date::parse(date);
+  if (!d.ok()) return std::nullopt;
+  return std::int64_t{d->days_since_epoch()} * 86'400'000;
+}
+
+// A record as a transaction sees it while its operations are applied.
+struct Work {
+  bool existed = false;  // in the store before this transaction
+  StoredRecord before;   // valid when existed
+  StoredRecord after;
+  bool exists = false;  // existed, or created by this transaction
+  bool touched = false;
+  std::set<std::string> changed_fields;
+  std::set<std::string> claimed_fields;  // time fields this device's winning operations set
+};
+
+struct PendingEntry {
+  LogEntry entry;
+  bool resolves = false;  // a sequential write: settles the field's open conflicts
+};
+
+}  // namespace
+
+struct SyncService::RequestContext {
+  Device device;
+  Worker worker;
+  std::set<std::string> visible;
+  std::map<std::string, HeldState> held;
+  system_clock::time_point receipt;
+  std::string receipt_text;
+  std::int64_t receipt_ms = 0;
+  std::string device_time;
+  std::int64_t offset_ms = 0;
+  system_clock::time_point validation_now;
+  std::set<std::string> request_tx_ids;
+};
+
+SyncService::SyncService(ServerStore& store, const Clock& clock, ServiceOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)), hlc_(clock, "server") {}
+
+Result<std::optional<AuthenticatedDevice>> SyncService::authenticate(std::string_view token) {
+  if (!looks_like_token(token)) return std::optional<AuthenticatedDevice>();
+  const std::string hash = token_hash(token);
+  std::lock_guard lock(mu_);
+  auto device = store_.find_device_by_token_hash(hash);
+  if (!device.ok()) return device.status();
+  if (!*device) return std::optional<AuthenticatedDevice>();
+  return std::optional<AuthenticatedDevice>(AuthenticatedDevice{
+      (*device)->id, (*device)->worker_id, (*device)->status == DeviceStatus::revoked});
+}
+
+Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device,
+                                               const sync::SyncRequest& request,
+                                               system_clock::time_point receipt) {
+  if (request.protocol != sync::kProtocolVersion) {
+    return Status(Errc::unsupported,
+                  "protocol version " + std::to_string(request.protocol) + " is not supported");
+  }
+  std::lock_guard lock(mu_);
+  sync::SyncResponse response;
+  Status st = store_.transaction([&]() -> Status {
+    response = sync::SyncResponse{};
+    RequestContext ctx;
+    ctx.device.id = device.device_id;
+    ctx.receipt = receipt;
+    ctx.receipt_ms = to_ms(receipt);
+    ctx.receipt_text = format_iso_datetime(receipt);
+    ctx.device_time = request.device_time;
+    return handle_locked(ctx, request, response);
+  });
+  if (!st.ok()) return st;
+  response.server_time = format_iso_datetime(clock_.wall());
+  return response;
+}
+
+Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& request,
+                                  sync::SyncResponse& response) {
+  auto device = store_.find_device(ctx.device.id);
+  if (!device.ok()) return device.status();
+  if (!*device) return {Errc::unauthenticated, "the device is not known to this server"};
+  ctx.device = std::move(**device);
+  response.cursor = request.cursor;
+
+  if (ctx.device.status == DeviceStatus::revoked) {
+    // Nothing from a revoked device is applied; it is told to erase itself.
+    response.instructions.push_back(
+        {sync::Instruction::Type::wipe, "", "this device has been revoked"});
+    return store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "wipe_sent", ctx.device.id,
+                                ctx.device.worker_id, "", "", ""});
+  }
+  auto worker = store_.find_worker(ctx.device.worker_id);
+  if (!worker.ok()) return worker.status();
+  if (!*worker) return {Errc::integrity, "a device names an unknown worker"};
+  ctx.worker = std::move(**worker);
+
+  // The clock: one more sample for the running offset estimate.
+  auto device_ms = parse_iso_millis(request.device_time);
+  if (!device_ms) return {Errc::invalid_argument, "request.device_time must be a UTC time"};
+  ClockEstimate estimate = update_clock_estimate(
+      ctx.device.clock_samples, ClockSample{ctx.receipt_ms, *device_ms - ctx.receipt_ms},
+      options_.clock);
+  ctx.device.clock_samples = estimate.samples;
+  ctx.device.clock_offset_ms = estimate.offset_ms;
+  ctx.device.last_sync_at = ctx.receipt_text;
+  FC_TRY(store_.update_device(ctx.device));
+  ctx.offset_ms = estimate.offset_ms;
+  // "Not in the future" is judged against the later of the server's clock and the device's:
+  // a device whose clock runs fast is not refused work its own clock allowed; its claimed
+  // times are corrected and flagged instead.
+  ctx.validation_now =
+      std::max(ctx.receipt, system_clock::time_point(std::chrono::milliseconds(*device_ms)));
+
+  auto visible = store_.visible_cases(ctx.worker);
+  if (!visible.ok()) return visible.status();
+  ctx.visible = std::move(*visible);
+  auto held = store_.device_cases(ctx.device.id);
+  if (!held.ok()) return held.status();
+  ctx.held = std::move(*held);
+
+  for (const auto& tx : request.transactions) {
+    ctx.request_tx_ids.insert(tx.tx_id);
+    FC_TRY(process_transaction(ctx, tx, response));
+  }
+  return pull(ctx, request, response);
+}
+
+Status SyncService::process_transaction(RequestContext& ctx, const sync::Transaction& tx,
+                                        sync::SyncResponse& response) {
+  auto previous = store_.find_tx(tx.tx_id);
+  if (!previous.ok()) return previous.status();
+  if (*previous) {
+    const TxOutcome& p = **previous;
+    if (p.device_id != ctx.device.id) {
+      response.rejected.push_back({tx.tx_id, std::string(kRejectBadRequest),
+                                   "this transaction id was already used by another device"});
+    } else if (p.accepted) {
+      response.accepted.push_back(tx.tx_id);
+    } else {
+      response.rejected.push_back({tx.tx_id, p.code, p.reason});
+    }
+    return {};
+  }
+
+  std::optional<sync::Rejection> rejection;
+  Status applied = store_.transaction([&] { return apply_transaction(ctx, tx, rejection); });
+  if (!applied.ok() && !rejection) return applied;
+
+  TxOutcome outcome;
+  outcome.tx_id = tx.tx_id;
+  outcome.device_id = ctx.device.id;
+  outcome.accepted = !rejection.has_value();
+  outcome.op_count = static_cast<std::int64_t>(tx.ops.size());
+  outcome.device_time = ctx.device_time;
+  outcome.received_at = ctx.receipt_text;
+  if (rejection) {
+    outcome.code = rejection->code;
+    outcome.reason = rejection->reason;
+  }
+  FC_TRY(store_.put_tx(outcome));
+  if (rejection) {
+    if (rejection->code == kRejectOutOfScope) {
+      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "out_of_scope",
+                                  ctx.device.id, ctx.worker.id, "", tx.tx_id, rejection->reason}));
+    }
+    response.rejected.push_back(std::move(*rejection));
+  } else {
+    response.accepted.push_back(tx.tx_id);
+  }
+  return {};
+}
+
+Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transaction& tx,
+                                      std::optional<sync::Rejection>& rejection) {
+  auto reject = [&](std::string_view code, std::string reason) -> Status {
+    rejection = sync::Rejection{tx.tx_id, std::string(code), reason};
+    return {Errc::validation, std::move(reason)};
+  };
+
+  std::map<std::string, Work> work;
+  std::vector<std::string> order;  // records in the order the transaction first touched them
+  std::vector<PendingEntry> entries;
+  std::vector<StoredConflict> conflicts;
+  std::vector<std::string> new_ops;
+  std::set<std::string> seen_ops;
+  std::map<std::string, bool> scope;  // case -> allowed
+  std::set<std::string> grace_cases;
+  std::set<std::string> new_cases;  // brand-new children: allocated to this worker on commit
+
+  auto case_allowed = [&](const std::string& case_id, const sync::Op& op) -> Result<bool> {
+    if (auto it = scope.find(case_id); it != scope.end()) return it->second;
+    bool allowed = ctx.visible.contains(case_id);
+    if (!allowed && ctx.held.contains(case_id)) {
+      // Reallocated away from this worker: the device's work on it from before the
+      // reallocation is still accepted for a grace period.
+      auto allocation = store_.find_allocation(case_id);
+      if (!allocation.ok()) return allocation.status();
+      if (*allocation) {
+        auto since = parse_iso_millis((*allocation)->allocated_at);
+        auto grace =
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.reallocation_grace)
+                .count();
+        if (since && ctx.receipt_ms - *since <= grace) {
+          allowed = true;
+          grace_cases.insert(case_id);
+        }
+      }
+    }
+    if (!allowed && op.kind == RecordKind::child && op.op == FieldChange::Op::create) {
+      // A child the server has never seen nor allocated (a device picks a new child's id
+      // itself): recorded in the field by this worker, so the case becomes theirs.
+      auto allocation = store_.find_allocation(case_id);
+      if (!allocation.ok()) return allocation.status();
+      auto existing = store_.find_record(case_id);
+      if (!existing.ok()) return existing.status();
+      if (!*allocation && !*existing) {
+        allowed = true;
+        new_cases.insert(case_id);
+      }
+    }
+    scope.emplace(case_id, allowed);
+    return allowed;
+  };
+
+  auto load = [&](const std::string& id) -> Result<Work*> {
+    if (auto it = work.find(id); it != work.end()) return &it->second;
+    auto found = store_.find_record(id);
+    if (!found.ok()) return found.status();
+    Work w;
+    if (*found) {
+      w.existed = w.exists = true;
+      w.before = **found;
+      w.after = std::move(**found);
+    }
+    order.push_back(id);
+    return &work.emplace(id, std::move(w)).first->second;
+  };
+
+  auto add_conflict = [&](const StoredRecord& r, const std::string& field, const Value& kept,
+                          const std::string& kept_hlc, const Value& lost,
+                          const std::string& lost_hlc, const std::string& lost_author,
+                          const std::string& lost_device) {
+    StoredConflict c;
+    c.conflict.conflict_id = new_uuid_v7(clock_);
+    c.conflict.record_id = r.id;
+    c.conflict.case_id = r.case_id;
+    c.conflict.field = field;
+    c.conflict.kept = kept;
+    c.conflict.kept_hlc = kept_hlc;
+    c.conflict.lost = lost;
+    c.conflict.lost_hlc = lost_hlc;
+    c.conflict.lost_author = lost_author;
+    c.lost_device = lost_device;
+    c.detected_at = ctx.receipt_text;
+    conflicts.push_back(std::move(c));
+  };
+
+  for (std::size_t i = 0; i < tx.ops.size(); ++i) {
+    const sync::Op& op = tx.ops[i];
+    const std::string where = "ops[" + std::to_string(i) + "]";
+    if (!seen_ops.insert(op.op_id).second) continue;  // repeated within the transaction
+    auto applied = store_.op_applied(op.op_id);
+    if (!applied.ok()) return applied.status();
+    if (*applied) continue;  // delivered before in another transaction
+    new_ops.push_back(op.op_id);
+
+    const KindSpec& spec = kind_spec(op.kind);
+    if (!spec.case_scoped) {
+      return reject(kRejectOutOfScope, where + ": " + std::string(to_string(op.kind)) +
+                                           " records are maintained by administrators");
+    }
+    if (op.kind == RecordKind::child && !op.case_id.empty() && op.case_id != op.record_id) {
+      return reject(kRejectBadRequest, where + ": a child's case_id is its own id");
+    }
+    const std::string case_id = op.kind == RecordKind::child ? op.record_id : op.case_id;
+    if (case_id.empty()) {
+      return reject(kRejectBadRequest, where + ".case_id is required for " +
+                                           std::string(to_string(op.kind)) + " records");
+    }
+    auto allowed = case_allowed(case_id, op);
+    if (!allowed.ok()) return allowed.status();
+    if (!*allowed) {
+      return reject(kRejectOutOfScope,
+                    where + ": case " + case_id + " is not allocated to this device's worker");
+    }
+
+    auto loaded = load(op.record_id);
+    if (!loaded.ok()) return loaded.status();
+    Work& w = **loaded;
+    if (w.exists) {
+      if (w.after.kind != op.kind) {
+        return reject(kRejectBadRequest, where + ": record " + op.record_id + " is a " +
+                                             std::string(to_string(w.after.kind)) + ", not a " +
+                                             std::string(to_string(op.kind)));
+      }
+      if (w.after.case_id != case_id) {
+        return reject(kRejectBadRequest,
+                      where + ": record " + op.record_id + " belongs to another case");
+      }
+    }
+
+    switch (op.op) {
+      case FieldChange::Op::create: {
+        if (w.exists) break;  // already there: creating it again changes nothing
+        if (op.kind != RecordKind::child) {
+          // A record belongs to a child that exists (on the server or earlier in this
+          // transaction), as on the device.
+          auto child = load(case_id);
+          if (!child.ok()) return child.status();
+          const Work& c = **child;
+          if (!c.exists || c.after.kind != RecordKind::child || c.after.deleted) {
+            return reject(kRejectValidation,
+                          std::string(to_string(op.kind)) + ".case_id: names no child");
+          }
+        }
+        w.exists = w.touched = true;
+        w.after.id = op.record_id;
+        w.after.kind = op.kind;
+        w.after.case_id = case_id;
+        w.after.created_at = w.after.updated_at = op.at;
+        w.after.created_by = w.after.updated_by = ctx.worker.id;
+        w.after.created_hlc = op.hlc;
+        LogEntry e;
+        e.op_id = op.op_id;
+        e.tx_id = tx.tx_id;
+        e.op = FieldChange::Op::create;
+        e.record_id = op.record_id;
+        e.kind = op.kind;
+        e.case_id = case_id;
+        e.hlc = op.hlc;
+        e.author = ctx.worker.id;
+        e.device_id = ctx.device.id;
+        e.at = op.at;
+        e.received_at = ctx.receipt_text;
+        entries.push_back({std::move(e), false});
+        break;
+      }
+      case FieldChange::Op::remove: {
+        if (!w.exists) {
+          return reject(kRejectBadRequest, where + ": record " + op.record_id + " does not exist");
+        }
+        if (w.after.deleted) break;
+        if (is_immutable(w.after)) {
+          return reject(kRejectImmutable, where + ": " + std::string(to_string(op.kind)) +
+                                              (op.kind == RecordKind::case_note
+                                                   ? " is completed and cannot be deleted"
+                                                   : " is authorised and cannot be deleted"));
+        }
+        w.after.deleted = true;
+        w.after.deleted_hlc = op.hlc;
+        w.after.updated_at = op.at;
+        w.after.updated_by = ctx.worker.id;
+        w.touched = true;
+        LogEntry e;
+        e.op_id = op.op_id;
+        e.tx_id = tx.tx_id;
+        e.op = FieldChange::Op::remove;
+        e.record_id = op.record_id;
+        e.kind = op.kind;
+        e.case_id = case_id;
+        e.hlc = op.hlc;
+        e.author = ctx.worker.id;
+        e.device_id = ctx.device.id;
+        e.at = op.at;
+        e.received_at = ctx.receipt_text;
+        entries.push_back({std::move(e), false});
+        break;
+      }
+      case FieldChange::Op::set: {
+        if (!w.exists) {
+          return reject(kRejectBadRequest,
+                        where + ": record " + op.record_id + " does not exist (create it first)");
+        }
+        if (find_field(spec, op.field) == nullptr) {
+          return reject(kRejectValidation, std::string(to_string(op.kind)) + "." + op.field +
+                                               ": is not a field of this kind of record");
+        }
+        const bool server_field = detail::is_server_field(op.kind, op.field);
+        auto it = w.after.fields.find(op.field);
+        const bool has_current = it != w.after.fields.end();
+        if (w.after.deleted) {
+          // A change to a deleted record cannot take effect; its value is kept as a conflict.
+          if (!is_null(op.value) && !server_field) {
+            add_conflict(w.after, op.field, Value{}, w.after.deleted_hlc, op.value, op.hlc,
+                         ctx.worker.id, ctx.device.id);
+          }
+          break;
+        }
+        const std::string current_hlc = has_current ? it->second.hlc : std::string();
+        if (op.hlc == current_hlc) break;  // this very change is already the current value
+        // The device wrote over a value it had not seen: the two edits were concurrent.
+        const bool concurrent = has_current && op.base != current_hlc;
+        if (op.hlc > current_hlc) {
+          if (concurrent && !server_field && it->second.value != op.value) {
+            add_conflict(w.after, op.field, op.value, op.hlc, it->second.value, it->second.hlc,
+                         it->second.author, "");
+          }
+          w.after.fields[op.field] = FieldState{op.value, op.hlc, ctx.worker.id};
+          w.after.updated_at = op.at;
+          w.after.updated_by = ctx.worker.id;
+          w.touched = true;
+          w.changed_fields.insert(op.field);
+          if (is_claimed_time(op.kind, op.field)) w.claimed_fields.insert(op.field);
+          LogEntry e;
+          e.op_id = op.op_id;
+          e.tx_id = tx.tx_id;
+          e.op = FieldChange::Op::set;
+          e.record_id = op.record_id;
+          e.kind = op.kind;
+          e.case_id = case_id;
+          e.field = op.field;
+          e.value = op.value;
+          e.hlc = op.hlc;
+          e.author = ctx.worker.id;
+          e.device_id = ctx.device.id;
+          e.at = op.at;
+          e.received_at = ctx.receipt_text;
+          // A sequential write to a field that had a value settles its open conflicts.
+          entries.push_back({std::move(e), has_current && !concurrent});
+        } else if (!server_field && it->second.value != op.value) {
+          // The incoming value lost to a later stamp: kept as a conflict, never dropped.
+          add_conflict(w.after, op.field, it->second.value, it->second.hlc, op.value, op.hlc,
+                       ctx.worker.id, ctx.device.id);
+        }
+        break;
+      }
+    }
+  }
+
+  for (const auto& case_id : new_cases) {
+    auto seq = store_.reserve_seqs(1);
+    if (!seq.ok()) return seq.status();
+    FC_TRY(store_.put_allocation({case_id, ctx.worker.id, *seq, ctx.receipt_text}, ""));
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "allocate", ctx.device.id,
+                                ctx.worker.id, case_id, tx.tx_id,
+                                "a new child recorded on the device"}));
+  }
+
+  // Server-maintained fields, then the shared validation of every record the transaction
+  // changed, judged as the worker's role on this device.
+  for (const auto& id : order) {
+    Work& w = work.at(id);
+    if (!w.touched || !w.exists || w.after.deleted) continue;
+    if (w.after.kind == RecordKind::child) {
+      auto fixups = detail::allocation_fixups(store_, hlc_, w.after);
+      if (!fixups.ok()) return fixups.status();
+      for (auto& f : *fixups) {
+        LogEntry e;
+        e.op = FieldChange::Op::set;
+        e.record_id = w.after.id;
+        e.kind = w.after.kind;
+        e.case_id = w.after.case_id;
+        e.field = f.field;
+        e.value = f.state.value;
+        e.hlc = f.state.hlc;
+        e.author = f.state.author;
+        e.at = ctx.receipt_text;
+        e.received_at = ctx.receipt_text;
+        entries.push_back({std::move(e), false});
+        w.changed_fields.insert(f.field);
+        w.after.fields[f.field] = std::move(f.state);
+      }
+    }
+    const Record after = w.after.to_record();
+    const Record before = w.before.to_record();
+    ValidationContext vc;
+    vc.role = ctx.worker.role;
+    vc.now = ctx.validation_now;
+    vc.before = w.existed ? &before : nullptr;
+    Status valid = validate_record(after, vc);
+    if (!valid.ok()) {
+      const bool immutable = w.existed && is_immutable(w.before);
+      return reject(immutable ? kRejectImmutable : kRejectValidation, valid.message());
+    }
+  }
+
+  // Everything holds: make it durable state. Records first (fields refer to them).
+  for (const auto& id : order) {
+    Work& w = work.at(id);
+    if (!w.touched) continue;
+    FC_TRY(store_.put_record(w.after));
+    for (const auto& f : w.changed_fields) FC_TRY(store_.put_field(id, f, w.after.fields.at(f)));
+  }
+  std::int64_t last_seq = 0;
+  if (!entries.empty()) {
+    auto first = store_.reserve_seqs(static_cast<std::int64_t>(entries.size()));
+    if (!first.ok()) return first.status();
+    std::int64_t seq = *first;
+    for (auto& p : entries) {
+      p.entry.seq = seq++;
+      FC_TRY(store_.append_log(p.entry));
+      if (p.resolves) {
+        FC_TRY(store_.resolve_conflicts(p.entry.record_id, p.entry.field, p.entry.seq,
+                                        ctx.receipt_text));
+      }
+    }
+    last_seq = seq - 1;
+  } else {
+    auto head = store_.head();
+    if (!head.ok()) return head.status();
+    last_seq = *head;
+  }
+  for (auto& c : conflicts) {
+    c.detected_seq = last_seq;
+    FC_TRY(store_.insert_conflict(c));
+  }
+  for (const auto& op_id : new_ops) FC_TRY(store_.put_op(op_id, tx.tx_id));
+  for (const auto& case_id : grace_cases) {
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "reallocation_grace",
+                                ctx.device.id, ctx.worker.id, case_id, tx.tx_id,
+                                "accepted for a case no longer allocated to the worker"}));
+  }
+
+  // The new cases are this worker's for the rest of the request (savepoint failures after
+  // this point abort the whole request).
+  ctx.visible.insert(new_cases.begin(), new_cases.end());
+
+  // Claimed times: corrected by the device's offset and checked for plausibility.
+  auto corrected_of = [&](const std::string& record_id,
+                          std::string_view field) -> Result<std::optional<std::int64_t>> {
+    if (auto it = work.find(record_id);
+        it != work.end() && it->second.claimed_fields.count(std::string(field)) != 0) {
+      auto t = text_field(it->second.after, field);
+      auto ms = t ? parse_iso_millis(*t) : std::nullopt;
+      return ms ? std::optional<std::int64_t>(*ms - ctx.offset_ms) : std::nullopt;
+    }
+    auto claim = store_.find_claimed_time(record_id, field);
+    if (!claim.ok()) return claim.status();
+    if (*claim) return parse_iso_millis((*claim)->corrected);
+    auto record = store_.find_record(record_id);
+    if (!record.ok()) return record.status();
+    if (!*record) return std::optional<std::int64_t>();
+    auto t = text_field(**record, field);
+    return t ? parse_iso_millis(*t) : std::nullopt;
+  };
+  auto date_of_record = [&](const std::string& record_id,
+                            std::string_view field) -> Result<std::optional<std::int64_t>> {
+    if (auto it = work.find(record_id); it != work.end()) {
+      auto t = text_field(it->second.after, field);
+      return t ? date_start_ms(*t) : std::nullopt;
+    }
+    auto record = store_.find_record(record_id);
+    if (!record.ok()) return record.status();
+    if (!*record) return std::optional<std::int64_t>();
+    auto t = text_field(**record, field);
+    return t ? date_start_ms(*t) : std::nullopt;
+  };
+
+  for (const auto& id : order) {
+    const Work& w = work.at(id);
+    for (const auto& field : w.claimed_fields) {
+      auto text = text_field(w.after, field);
+      auto claimed_ms = text ? parse_iso_millis(*text) : std::nullopt;
+      if (!claimed_ms) {
+        FC_TRY(store_.delete_claimed_time(id, field));  // cleared (e.g. a returned assessment)
+        continue;
+      }
+      ClaimedTime c;
+      c.record_id = id;
+      c.field = field;
+      c.case_id = w.after.case_id;
+      c.kind = w.after.kind;
+      c.claimed = std::string(*text);
+      const std::int64_t corrected = *claimed_ms - ctx.offset_ms;
+      c.corrected = format_iso_millis(corrected);
+      c.received_at = ctx.receipt_text;
+      c.offset_ms = ctx.offset_ms;
+      c.device_id = ctx.device.id;
+      c.worker_id = ctx.worker.id;
+      c.tx_id = tx.tx_id;
+      const std::int64_t slack = ms_of(options_.plausibility_slack);
+      c.after_receipt = corrected > ctx.receipt_ms + slack;
+      c.large_offset = std::abs(ctx.offset_ms) > ms_of(options_.offset_threshold);
+      // When did the work this time belongs to start?
+      Result<std::optional<std::int64_t>> start = std::optional<std::int64_t>();
+      if (w.after.kind == RecordKind::assessment && field == "completed_at") {
+        start = date_of_record(id, "start_date");
+      } else if (w.after.kind == RecordKind::assessment && field == "authorised_at") {
+        start = corrected_of(id, "completed_at");
+      } else if (w.after.kind == RecordKind::visit) {
+        if (auto a = text_field(w.after, "assessment_id")) {
+          start = date_of_record(std::string(*a), "start_date");
+        }
+      } else if (w.after.kind == RecordKind::case_note) {
+        if (auto v = text_field(w.after, "visit_id")) {
+          auto visit_start = corrected_of(std::string(*v), "start_at");
+          if (!visit_start.ok()) return visit_start.status();
+          // A note belongs to the day of its visit: compare with the start of that day.
+          if (*visit_start) {
+            std::int64_t day = 86'400'000;
+            std::int64_t t = **visit_start;
+            start = std::optional<std::int64_t>(t - ((t % day) + day) % day);
+          }
+        }
+      }
+      if (!start.ok()) return start.status();
+      c.before_start = start->has_value() && corrected < **start - slack;
+      FC_TRY(store_.put_claimed_time(c));
+    }
+  }
+  return {};
+}
+
+Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,
+                         sync::SyncResponse& response) {
+  // Purge instructions: cases this device may hold that its worker no longer sees. Repeated
+  // until the device's cursor shows it has processed an answer past the reallocation.
+  for (const auto& [case_id, state] : ctx.held) {
+    if (ctx.visible.contains(case_id)) {
+      if (state == HeldState::purged) {
+        FC_TRY(store_.put_device_case(ctx.device.id, case_id, HeldState::held));
+      }
+      continue;
+    }
+    if (state == HeldState::purged) continue;
+    auto allocation = store_.find_allocation(case_id);
+    if (!allocation.ok()) return allocation.status();
+    const std::int64_t moved_at = *allocation ? (*allocation)->seq : 0;
+    if (request.cursor >= moved_at) {
+      FC_TRY(store_.put_device_case(ctx.device.id, case_id, HeldState::purged));
+    } else {
+      response.instructions.push_back({sync::Instruction::Type::purge_case, case_id,
+                                       "the case is no longer allocated to this worker"});
+    }
+  }
+  for (const auto& case_id : ctx.visible) {
+    if (!ctx.held.contains(case_id)) {
+      FC_TRY(store_.put_device_case(ctx.device.id, case_id, HeldState::held));
+    }
+  }
+
+  // One page of the log after the cursor.
+  const std::size_t limit =
+      std::clamp<std::size_t>(request.max_changes, 1, sync::kMaxChangesPerPage);
+  auto page = store_.log_after(ctx.worker, request.cursor, limit, options_.max_page_bytes);
+  if (!page.ok()) return page.status();
+  auto head = store_.head();
+  if (!head.ok()) return head.status();
+  // The cursor is the last sequence number considered: the last entry of a partial page, or
+  // the head when everything up to it has been seen.
+  response.more = page->more;
+  response.cursor = response.more ? page->entries.back().seq : *head;
+  for (auto& e : page->entries) {
+    // The operations this request just delivered are already on the device.
+    if (e.device_id == ctx.device.id && ctx.request_tx_ids.contains(e.tx_id)) continue;
+    sync::Change c;
+    c.seq = e.seq;
+    c.op_id = std::move(e.op_id);
+    c.op = e.op;
+    c.record_id = std::move(e.record_id);
+    c.kind = e.kind;
+    c.case_id = std::move(e.case_id);
+    c.field = std::move(e.field);
+    c.value = std::move(e.value);
+    c.hlc = std::move(e.hlc);
+    c.author = std::move(e.author);
+    response.changes.push_back(std::move(c));
+  }
+
+  auto conflicts = store_.conflicts_for(ctx.worker, request.cursor);
+  if (!conflicts.ok()) return conflicts.status();
+  for (auto& c : *conflicts) response.conflicts.push_back(std::move(c.conflict));
+  return {};
+}
+
+}  // namespace fieldcase::server

@@ -1,0 +1,71 @@
+// Server configuration: file, environment overrides, validation of values.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+
+#include "fieldcase/server/config.hpp"
+#include "temp_dir.hpp"
+
+using namespace fieldcase;
+using namespace fieldcase::server;
+
+TEST_CASE("server config: a file then the environment override the defaults", "[sync]") {
+  test::TempDir dir;
+  {
+    std::ofstream out(dir / "server.conf");
+    out << "# fieldcase-server\n\n"
+           "listen = 0.0.0.0:9000\n"
+           "database = /var/lib/fieldcase/server.db\n"
+           "  offset_threshold_seconds=120  \n"
+           "reallocation_grace_hours = 48\n"
+           "threads = 4\n";
+  }
+  ServerConfig c;
+  REQUIRE(load_config_file(dir / "server.conf", c).ok());
+  CHECK(c.listen == "0.0.0.0:9000");
+  CHECK(c.database == "/var/lib/fieldcase/server.db");
+  CHECK(c.service.offset_threshold == std::chrono::seconds(120));
+  CHECK(c.service.reallocation_grace == std::chrono::hours(48));
+  CHECK(c.threads == 4);
+  CHECK(c.max_body_bytes == 8u << 20);
+
+  std::map<std::string, std::string> env{{"FIELDCASE_LISTEN", "127.0.0.1:0"},
+                                         {"FIELDCASE_MAX_BODY_BYTES", "65536"}};
+  auto getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  REQUIRE(apply_environment(c, getenv).ok());
+  CHECK(c.listen == "127.0.0.1:0");
+  CHECK(c.max_body_bytes == 65536);
+  CHECK(c.database == "/var/lib/fieldcase/server.db");
+
+  env["FIELDCASE_THREADS"] = "many";
+  Status bad = apply_environment(c, getenv);
+  CHECK(bad.code() == Errc::invalid_argument);
+  CHECK_THAT(bad.message(), Catch::Contains("FIELDCASE_THREADS"));
+}
+
+TEST_CASE("server config: mistakes name the file line and the setting", "[sync]") {
+  test::TempDir dir;
+  {
+    std::ofstream out(dir / "bad.conf");
+    out << "listen = 127.0.0.1:8480\nlisten_on 127.0.0.1\n";
+  }
+  ServerConfig c;
+  Status st = load_config_file(dir / "bad.conf", c);
+  CHECK(st.code() == Errc::invalid_argument);
+  CHECK_THAT(st.message(), Catch::Contains("bad.conf:2"));
+  CHECK(set_config_value(c, "colour", "blue").code() == Errc::invalid_argument);
+  CHECK(set_config_value(c, "listen", "no-port").code() == Errc::invalid_argument);
+  CHECK(set_config_value(c, "listen", "host:70000").code() == Errc::invalid_argument);
+  CHECK(set_config_value(c, "max_body_bytes", "-1").code() == Errc::invalid_argument);
+  CHECK(load_config_file(dir / "missing.conf", c).code() == Errc::not_found);
+
+  std::string host;
+  int port = -1;
+  REQUIRE(parse_listen("[::1]:8080", host, port).ok());
+  CHECK(host == "::1");
+  CHECK(port == 8080);
+}

@@ -1,0 +1,226 @@
+// The device's side of sync (RecordStore + SyncEngine from the core) against the server's
+// SyncService, through an in-process Transport that speaks the same JSON as HTTP: the two
+// halves written separately must converge.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/record_store.hpp"
+#include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
+#include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/sync_engine.hpp"
+#include "fieldcase/transport.hpp"
+#include "temp_dir.hpp"
+
+using namespace fieldcase;
+
+namespace {
+
+// POST /v1/sync without sockets: authentication, decoding, handling and encoding as the
+// HTTP layer does them.
+class LoopbackTransport final : public Transport {
+ public:
+  explicit LoopbackTransport(server::SyncService& service) : service_(service) {}
+  Result<HttpResponse> post(std::string_view path, std::string_view body,
+                            std::string_view token) override {
+    if (path != "/v1/sync") return HttpResponse{404, sync::encode_error("not_found", ""), 0, 0};
+    const auto receipt = std::chrono::system_clock::now();
+    auto device = service_.authenticate(token);
+    if (!device.ok()) return device.status();
+    if (!*device) return HttpResponse{401, sync::encode_error("unauthenticated", ""), 0, 0};
+    auto request = sync::decode_request(body);
+    if (!request.ok()) {
+      return HttpResponse{400, sync::encode_error("bad_request", request.status().message()), 0, 0};
+    }
+    auto response = service_.handle(**device, *request, receipt);
+    if (!response.ok()) return HttpResponse{500, sync::encode_error("internal", ""), 0, 0};
+    std::string json = sync::encode(*response);
+    const std::size_t n = json.size();
+    return HttpResponse{200, std::move(json), body.size(), n};
+  }
+
+ private:
+  server::SyncService& service_;
+};
+
+// One device: its own database, record store and sync engine.
+struct Device {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<RecordStore> records;
+  std::string token;
+
+  SyncReport sync(Transport& transport) {
+    SyncOptions o;
+    o.sleep = [](std::chrono::milliseconds) {};
+    SyncEngine engine(*records, transport, token, o);
+    auto report = engine.run();
+    INFO(report.status().to_string());
+    REQUIRE(report.ok());
+    return std::move(report.value());
+  }
+  std::optional<Record> get(const std::string& id) {
+    auto r = records->get(id);
+    REQUIRE(r.ok());
+    return *r;
+  }
+  Value field(const std::string& id, const std::string& name) {
+    auto r = get(id);
+    REQUIRE(r.has_value());
+    auto it = r->fields.find(name);
+    return it == r->fields.end() ? Value{} : it->second;
+  }
+  std::vector<sync::Conflict> conflicts() {
+    auto c = records->conflicts();
+    REQUIRE(c.ok());
+    return *c;
+  }
+};
+
+class World {
+ public:
+  World() {
+    auto opened = server::SqliteServerStore::open(dir / "server.db");
+    REQUIRE(opened.ok());
+    server_store = std::move(opened.value());
+    admin = std::make_unique<server::Admin>(*server_store, SystemClock::instance());
+    service = std::make_unique<server::SyncService>(*server_store, SystemClock::instance());
+    transport = std::make_unique<LoopbackTransport>(*service);
+    REQUIRE(admin->create_authority("City", "123").ok());
+    auto area = admin->create_area("North");
+    REQUIRE(area.ok());
+    auto team = admin->create_team("Team 1", *area);
+    REQUIRE(team.ok());
+    for (auto [name, role, out] : {std::tuple{"Ann", Role::social_worker, &sw1},
+                                   std::tuple{"Bea", Role::social_worker, &sw2},
+                                   std::tuple{"Meg", Role::team_manager, &manager}}) {
+      auto w = admin->create_worker(name, role, *team);
+      REQUIRE(w.ok());
+      *out = *w;
+    }
+  }
+
+  Device device(const std::string& worker, Role role, const std::string& name) {
+    auto issued = admin->issue_device(worker);
+    REQUIRE(issued.ok());
+    Device d;
+    StoreOptions o;
+    o.path = dir / (name + ".db");
+    auto store = Store::open_plain(o);
+    REQUIRE(store.ok());
+    d.store = std::move(store.value());
+    auto records = RecordStore::open(*d.store, Identity{worker, issued->device_id, role},
+                                     SystemClock::instance(), Timescales());
+    REQUIRE(records.ok());
+    d.records = std::move(records.value());
+    d.token = issued->token;
+    return d;
+  }
+
+  test::TempDir dir;
+  std::unique_ptr<server::SqliteServerStore> server_store;
+  std::unique_ptr<server::Admin> admin;
+  std::unique_ptr<server::SyncService> service;
+  std::unique_ptr<LoopbackTransport> transport;
+  std::string sw1, sw2, manager;
+};
+
+Fields child_fields() {
+  return {{"local_id", std::string("C-1")},
+          {"first_name", std::string("Alex")},
+          {"last_name", std::string("Smith")},
+          {"gender", std::string("1")},
+          {"date_of_birth", std::string("2015-03-02")}};
+}
+
+}  // namespace
+
+TEST_CASE("server and devices: edits made offline on several devices converge", "[sync]") {
+  World w;
+  Device tablet = w.device(w.sw1, Role::social_worker, "tablet");
+  Device phone = w.device(w.sw1, Role::social_worker, "phone");
+  Device manager = w.device(w.manager, Role::team_manager, "manager");
+
+  // A new child and a visit recorded on the tablet; the server makes the case the worker's.
+  auto child = tablet.records->create(RecordKind::child, "", child_fields());
+  REQUIRE(child.ok());
+  auto visit = tablet.records->create(
+      RecordKind::visit, *child,
+      {{"visit_type", std::string("child_in_need")},
+       {"start_at", format_iso_datetime(std::chrono::system_clock::now() - std::chrono::hours(1))},
+       {"child_seen", true}});
+  REQUIRE(visit.ok());
+  auto first = tablet.sync(*w.transport);
+  CHECK(first.accepted == 2);
+  CHECK(first.rejected == 0);
+  CHECK(tablet.field(*child, "allocated_worker") == Value{w.sw1});
+  auto caseload = tablet.records->caseload();
+  REQUIRE(caseload.ok());
+  REQUIRE(caseload->size() == 1);
+
+  // The phone and the manager receive the case.
+  phone.sync(*w.transport);
+  manager.sync(*w.transport);
+  REQUIRE(phone.get(*visit).has_value());
+  CHECK(phone.field(*child, "last_name") == Value{std::string("Smith")});
+  REQUIRE(manager.get(*child).has_value());
+
+  // Offline: the same field on both devices, and a different field on each.
+  REQUIRE(tablet.records
+              ->update(*child, {{"address", std::string("1 High Street")},
+                                {"first_name", std::string("Alexa")}})
+              .ok());
+  REQUIRE(phone.records
+              ->update(*child,
+                       {{"address", std::string("2 Low Road")}, {"ethnicity", std::string("WBRI")}})
+              .ok());
+  tablet.sync(*w.transport);
+  phone.sync(*w.transport);
+  tablet.sync(*w.transport);
+  manager.sync(*w.transport);
+
+  // One winner everywhere, both other edits kept, the losing value visible to all three.
+  const Value winner = phone.field(*child, "address");
+  for (Device* d : {&tablet, &phone, &manager}) {
+    CHECK(d->field(*child, "address") == winner);
+    CHECK(d->field(*child, "first_name") == Value{std::string("Alexa")});
+    CHECK(d->field(*child, "ethnicity") == Value{std::string("WBRI")});
+    auto conflicts = d->conflicts();
+    REQUIRE(conflicts.size() == 1);
+    CHECK(conflicts[0].field == "address");
+    CHECK(conflicts[0].kept == winner);
+    CHECK(conflicts[0].lost != winner);
+  }
+  auto server_child = w.server_store->find_record(*child);
+  REQUIRE(server_child.ok());
+  CHECK((*server_child)->fields.at("address").value == winner);
+
+  // Reallocation while the tablet holds an unsynced change to the case: the change is
+  // accepted, then the case leaves the tablet and the phone, and reaches the new worker.
+  Device other = w.device(w.sw2, Role::social_worker, "other");
+  other.sync(*w.transport);
+  REQUIRE(w.admin->allocate(*child, w.sw2).ok());
+  REQUIRE(tablet.records
+              ->update(*visit, {{"observations", std::string("Playing happily in the garden.")}})
+              .ok());
+  auto moved = tablet.sync(*w.transport);
+  CHECK(moved.rejected == 0);
+  CHECK_FALSE(tablet.get(*child).has_value());
+  CHECK_FALSE(tablet.get(*visit).has_value());
+  phone.sync(*w.transport);
+  CHECK_FALSE(phone.get(*child).has_value());
+  other.sync(*w.transport);
+  CHECK(other.field(*visit, "observations") ==
+        Value{std::string("Playing happily in the garden.")});
+  CHECK(other.field(*child, "address") == winner);
+  CHECK(other.field(*child, "allocated_worker") == Value{w.sw2});
+  auto their_caseload = other.records->caseload();
+  REQUIRE(their_caseload.ok());
+  CHECK(their_caseload->size() == 1);
+  // The manager of the team still sees it (both workers are in the team).
+  manager.sync(*w.transport);
+  CHECK(manager.get(*child).has_value());
+}

@@ -1,0 +1,572 @@
+// The real fieldcase-server process on a loopback port: admin commands, gzip in both
+// directions, the documented HTTP statuses and error bodies, and a clean stop on SIGTERM.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <httplib.h>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fieldcase/ids.hpp"
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/http_server.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
+#include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/sync_protocol.hpp"
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace fieldcase;
+
+fs::path server_binary() {
+  const char* build_dir = std::getenv("FIELDCASE_BUILD_DIR");
+  INFO("FIELDCASE_BUILD_DIR must name the build directory (CTest sets it)");
+  REQUIRE(build_dir != nullptr);
+  fs::path p = fs::path(build_dir) / "sync-server" / "fieldcase-server";
+  REQUIRE(fs::exists(p));
+  return p;
+}
+
+std::string slurp(const fs::path& path) {
+  auto bytes = test::read_file(path);
+  return {bytes.begin(), bytes.end()};
+}
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the binary to completion with the given arguments (no shell involved).
+Run run_binary(const std::vector<std::string>& args, const test::TempDir& dir) {
+  const fs::path out = dir / "run.out", err = dir / "run.err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const std::string bin = server_binary().string();
+  std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return {WEXITSTATUS(status), slurp(out), slurp(err)};
+}
+
+std::string admin(const test::TempDir& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> full{"admin", "--database", (dir / "server.db").string(), "--quiet"};
+  full.insert(full.end(), args.begin(), args.end());
+  Run r = run_binary(full, dir);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+// `fieldcase-server serve` as a child process, stopped with SIGTERM (or killed) at the end.
+class ServerProcess {
+ public:
+  ServerProcess(const test::TempDir& dir, const std::vector<std::string>& extra_env) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    err_path_ = dir / "serve.err";
+    posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+    env_strings.push_back("FIELDCASE_DATABASE=" + (dir / "server.db").string());
+    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    const std::string bin = server_binary().string();
+    std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    out_fd_ = fds[0];
+    // The first line names the port it chose.
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (line.find('\n') == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      INFO(slurp(err_path_));
+      REQUIRE(left > 0);
+      pollfd p{out_fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[256];
+      ssize_t n = read(out_fd_, buf, sizeof buf);
+      REQUIRE(n > 0);
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    first_line_ = line.substr(0, line.find('\n'));
+    auto colon = first_line_.rfind(':');
+    REQUIRE(colon != std::string::npos);
+    port_ = std::stoi(first_line_.substr(colon + 1));
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_fd_ >= 0) close(out_fd_);
+  }
+
+  // SIGTERM, then the exit status (or -1 if it did not exit within the timeout).
+  int stop() {
+    REQUIRE(kill(pid_, SIGTERM) == 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  // SIGKILL: no chance to finish anything.
+  void crash() {
+    REQUIRE(kill(pid_, SIGKILL) == 0);
+    REQUIRE(waitpid(pid_, nullptr, 0) == pid_);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  const std::string& first_line() const { return first_line_; }
+  std::string stderr_text() const { return slurp(err_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int port_ = 0;
+  std::string first_line_;
+  fs::path err_path_;
+};
+
+std::string gzip(const std::string& data) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
+          Z_OK);
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string gunzip(const std::string& data) {
+  z_stream zs{};
+  REQUIRE(inflateInit2(&zs, 15 + 32) == Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    REQUIRE((rc == Z_OK || rc == Z_STREAM_END));
+    out.append(buf, sizeof buf - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+std::string error_code(const std::string& body) {
+  auto pos = body.find("\"code\":\"");
+  if (pos == std::string::npos) return {};
+  pos += 8;
+  return body.substr(pos, body.find('"', pos) - pos);
+}
+
+}  // namespace
+
+TEST_CASE("server http: the real process answers sync over gzip with the documented statuses",
+          "[sync][http]") {
+  test::TempDir dir;
+  admin(dir, {"authority", "create", "--name", "City", "--la-code", "123"});
+  const std::string area = admin(dir, {"area", "create", "--name", "North"});
+  const std::string team = admin(dir, {"team", "create", "--name", "Team 1", "--area", area});
+  const std::string worker =
+      admin(dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
+  const std::string issued = admin(dir, {"device", "issue", "--worker", worker});
+  REQUIRE(issued.find(' ') != std::string::npos);
+  const std::string device_id = issued.substr(0, issued.find(' '));
+  const std::string token = issued.substr(issued.find(' ') + 1);
+  REQUIRE(token.size() == 43);
+  const std::string child = new_uuid_v7(SystemClock::instance());
+  Run allocated = run_binary({"admin", "--database", (dir / "server.db").string(), "allocate",
+                              "--case", child, "--worker", worker},
+                             dir);
+  CHECK(allocated.exit_code == 0);
+  CHECK(allocated.out == "case " + child + " allocated to worker " + worker + "\n");
+
+  ServerProcess server(dir, {"FIELDCASE_MAX_BODY_BYTES=65536"});
+  CHECK_THAT(server.first_line(), Catch::StartsWith("fieldcase-server ") &&
+                                      Catch::Contains(" listening on http://127.0.0.1:"));
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_decompress(false);
+  cli.set_read_timeout(10, 0);
+  const httplib::Headers auth{{"Authorization", "Bearer " + token}};
+
+  auto health = cli.Get("/v1/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK_THAT(health->body, Catch::Contains("\"status\":\"ok\""));
+
+  // A gzip-compressed request with one transaction, answered in gzip.
+  const std::string now = format_iso_datetime(std::chrono::system_clock::now());
+  auto op = [&](FieldChange::Op kind_of_op, const std::string& field, Value value) {
+    sync::Op o;
+    o.op_id = new_uuid_v7(SystemClock::instance());
+    o.op = kind_of_op;
+    o.record_id = child;
+    o.kind = RecordKind::child;
+    o.case_id = child;
+    o.field = field;
+    o.value = std::move(value);
+    static std::uint32_t counter = 0;
+    o.hlc = HlcStamp{1'800'000'000'000, ++counter, "dev-http"}.to_string();
+    o.at = now;
+    return o;
+  };
+  sync::SyncRequest req;
+  req.device_time = now;
+  sync::Transaction tx;
+  tx.tx_id = new_uuid_v7(SystemClock::instance());
+  tx.ops = {op(FieldChange::Op::create, "", {}),
+            op(FieldChange::Op::set, "local_id", std::string("C-1")),
+            op(FieldChange::Op::set, "first_name", std::string("Alex")),
+            op(FieldChange::Op::set, "last_name", std::string("Smith")),
+            op(FieldChange::Op::set, "gender", std::string("1")),
+            op(FieldChange::Op::set, "date_of_birth", std::string("2015-03-02"))};
+  sync::Transaction invalid;
+  invalid.tx_id = new_uuid_v7(SystemClock::instance());
+  invalid.ops = {op(FieldChange::Op::set, "gender", std::string("X"))};
+  req.transactions = {tx, invalid};
+  httplib::Headers gz = auth;
+  gz.emplace("Content-Encoding", "gzip");
+  gz.emplace("Accept-Encoding", "gzip");
+  auto res = cli.Post("/v1/sync", gz, gzip(sync::encode(req)), "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Encoding") == "gzip");
+  auto answer = sync::decode_response(gunzip(res->body));
+  REQUIRE(answer.ok());
+  CHECK(answer->accepted == std::vector<std::string>{tx.tx_id});
+  REQUIRE(answer->rejected.size() == 1);
+  CHECK(answer->rejected[0].code == "validation");
+  CHECK(answer->cursor > 0);
+
+  // Retrying the same request is harmless: the same answer, nothing applied twice.
+  auto retry = cli.Post("/v1/sync", auth, sync::encode(req), "application/json");
+  REQUIRE(retry);
+  CHECK(retry->status == 200);
+  CHECK(retry->get_header_value("Content-Encoding").empty());
+  auto again = sync::decode_response(retry->body);
+  REQUIRE(again.ok());
+  CHECK(again->accepted == answer->accepted);
+  CHECK(again->rejected.size() == 1);
+
+  // 401: no token, or a token the server does not know.
+  auto no_token = cli.Post("/v1/sync", sync::encode(req), "application/json");
+  REQUIRE(no_token);
+  CHECK(no_token->status == 401);
+  CHECK(error_code(no_token->body) == "unauthenticated");
+  auto wrong = cli.Post("/v1/sync", {{"Authorization", "Bearer " + std::string(43, 'A')}},
+                        sync::encode(req), "application/json");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+
+  // 400: malformed JSON, wrong types, unknown kinds, invalid UTF-8, another protocol, bad gzip.
+  const std::string t = "\"device_time\":\"" + now + "\"";
+  for (const auto& [body, code] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"protocol\":1,", "bad_request"},
+           {"{\"protocol\":1," + t + ",\"cursor\":\"zero\"}", "bad_request"},
+           {"{\"protocol\":1," + t + ",\"cursor\":0,\"transactions\":[{\"tx_id\":\"" + tx.tx_id +
+                "\",\"ops\":[{\"op_id\":\"" + tx.ops[0].op_id +
+                "\",\"op\":\"create\",\"record_id\":\"" + child +
+                "\",\"kind\":\"spaceship\",\"hlc\":\"" + tx.ops[0].hlc + "\",\"at\":\"" + now +
+                "\"}]}]}",
+            "bad_request"},
+           {"{\"protocol\":1," + t + ",\"cursor\":0,\"x\":\"\xff\xfe\"}", "bad_request"},
+           {"{\"protocol\":2," + t + ",\"cursor\":0}", "unsupported_protocol"}}) {
+    INFO(body);
+    auto r = cli.Post("/v1/sync", auth, body, "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(error_code(r->body) == code);
+  }
+  httplib::Headers bad_gz = auth;
+  bad_gz.emplace("Content-Encoding", "gzip");
+  auto not_gzip = cli.Post("/v1/sync", bad_gz, "this is not gzip", "application/json");
+  REQUIRE(not_gzip);
+  CHECK(not_gzip->status == 400);
+  CHECK(error_code(not_gzip->body) == "bad_request");
+
+  // 413: a body over the limit, and a small gzip body that expands over it.
+  auto big = cli.Post("/v1/sync", auth, std::string(100'000, ' '), "application/json");
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  CHECK(error_code(big->body) == "too_large");
+  const std::string bomb = gzip("{\"pad\":\"" + std::string(1'000'000, 'a') + "\"}");
+  REQUIRE(bomb.size() < 65536);
+  auto expanded = cli.Post("/v1/sync", bad_gz, bomb, "application/json");
+  REQUIRE(expanded);
+  CHECK(expanded->status == 413);
+  CHECK(error_code(expanded->body) == "too_large");
+
+  // Unknown paths get the JSON error body too.
+  auto missing = cli.Get("/v1/nothing");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(error_code(missing->body) == "not_found");
+
+  // A revoked device is told to wipe.
+  CHECK(admin(dir, {"device", "revoke", "--device", device_id}).empty());  // --quiet
+  auto wiped = cli.Post("/v1/sync", auth,
+                        sync::encode(sync::SyncRequest{sync::kProtocolVersion, now, 0, 10, {}}),
+                        "application/json");
+  REQUIRE(wiped);
+  CHECK(wiped->status == 200);
+  auto wipe = sync::decode_response(wiped->body);
+  REQUIRE(wipe.ok());
+  REQUIRE(wipe->instructions.size() == 1);
+  CHECK(wipe->instructions[0].type == sync::Instruction::Type::wipe);
+
+  CHECK(server.stop() == 0);
+  const std::string log = server.stderr_text();
+  CHECK_THAT(log, Catch::Contains("POST /v1/sync 200"));
+  CHECK_THAT(log, Catch::Contains("stopped"));
+  CHECK(log.find(token) == std::string::npos);
+}
+
+TEST_CASE("server http: admin commands report usage errors and failures", "[sync][http]") {
+  test::TempDir dir;
+  const std::string db = (dir / "server.db").string();
+  Run help = run_binary({"admin", "--help"}, dir);
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("device issue --worker WORKER_ID"));
+  Run no_cmd = run_binary({"admin", "--database", db}, dir);
+  CHECK(no_cmd.exit_code == 2);
+  CHECK_THAT(no_cmd.err, Catch::Contains("admin needs a command"));
+  Run missing = run_binary({"admin", "--database", db, "team", "create", "--name", "T"}, dir);
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("--area is required"));
+  Run bad_role = run_binary(
+      {"admin", "--database", db, "worker", "create", "--name", "X", "--role", "wizard"}, dir);
+  CHECK(bad_role.exit_code == 2);
+  Run unknown = run_binary({"admin", "--database", db, "device", "issue", "--worker",
+                            "01890a5d-ac96-774b-bcce-b302099a8057"},
+                           dir);
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("no worker"));
+  CHECK(unknown.out.empty());
+  Run bad_option = run_binary({"serve", "--port", "1"}, dir);
+  CHECK(bad_option.exit_code == 2);
+  Run bad_listen = run_binary({"serve", "--listen", "nowhere"}, dir);
+  CHECK(bad_listen.exit_code == 2);
+}
+
+TEST_CASE("server http: work acknowledged before a SIGKILL survives and a retry is not doubled",
+          "[sync][http]") {
+  test::TempDir dir;
+  admin(dir, {"authority", "create", "--name", "City", "--la-code", "123"});
+  const std::string area = admin(dir, {"area", "create", "--name", "North"});
+  const std::string team = admin(dir, {"team", "create", "--name", "Team 1", "--area", area});
+  const std::string worker =
+      admin(dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
+  const std::string issued = admin(dir, {"device", "issue", "--worker", worker});
+  const std::string token = issued.substr(issued.find(' ') + 1);
+  const std::string child = new_uuid_v7(SystemClock::instance());
+  CHECK(admin(dir, {"allocate", "--case", child, "--worker", worker}).empty());
+
+  const std::string now = format_iso_datetime(std::chrono::system_clock::now());
+  sync::SyncRequest req;
+  req.device_time = now;
+  sync::Transaction tx;
+  tx.tx_id = new_uuid_v7(SystemClock::instance());
+  std::uint32_t counter = 0;
+  auto op = [&](FieldChange::Op o, const std::string& field, Value value) {
+    sync::Op x;
+    x.op_id = new_uuid_v7(SystemClock::instance());
+    x.op = o;
+    x.record_id = child;
+    x.kind = RecordKind::child;
+    x.case_id = child;
+    x.field = field;
+    x.value = std::move(value);
+    x.hlc = HlcStamp{1'800'000'000'000, ++counter, "dev-k"}.to_string();
+    x.at = now;
+    return x;
+  };
+  tx.ops = {op(FieldChange::Op::create, "", {}),
+            op(FieldChange::Op::set, "local_id", std::string("C-2")),
+            op(FieldChange::Op::set, "first_name", std::string("Sam")),
+            op(FieldChange::Op::set, "last_name", std::string("Lee")),
+            op(FieldChange::Op::set, "gender", std::string("2")),
+            op(FieldChange::Op::set, "date_of_birth", std::string("2016-07-01"))};
+  req.transactions = {tx};
+  const httplib::Headers auth{{"Authorization", "Bearer " + token}};
+  {
+    ServerProcess server(dir, {});
+    httplib::Client cli("127.0.0.1", server.port());
+    auto res = cli.Post("/v1/sync", auth, sync::encode(req), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    server.crash();  // the answer was received; the process dies at once
+  }
+  {
+    ServerProcess server(dir, {});
+    httplib::Client cli("127.0.0.1", server.port());
+    auto res = cli.Post("/v1/sync", auth, sync::encode(req), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    auto answer = sync::decode_response(res->body);
+    REQUIRE(answer.ok());
+    CHECK(answer->accepted == std::vector<std::string>{tx.tx_id});
+    CHECK(server.stop() == 0);
+  }
+  auto store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(store.ok());
+  auto st = (*store)->store().prepare("SELECT COUNT(*) FROM change_log WHERE tx_id = ?1");
+  REQUIRE(st.ok());
+  st->bind(1, tx.tx_id);
+  auto row = st->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  CHECK(st->column_int(0) == static_cast<std::int64_t>(tx.ops.size()));
+}
+
+TEST_CASE("server http: concurrent devices are all served and nothing is lost", "[sync][http]") {
+  test::TempDir dir;
+  auto opened = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  server::Admin admin(store, SystemClock::instance());
+  server::SyncService service(store, SystemClock::instance());
+  REQUIRE(admin.create_authority("City", "123").ok());
+  auto area = admin.create_area("North");
+  REQUIRE(area.ok());
+  auto team = admin.create_team("T", *area);
+  REQUIRE(team.ok());
+  constexpr int kDevices = 6, kRequests = 10;
+  std::vector<std::string> tokens, children;
+  for (int i = 0; i < kDevices; ++i) {
+    auto w = admin.create_worker("W" + std::to_string(i), Role::social_worker, *team);
+    REQUIRE(w.ok());
+    auto d = admin.issue_device(*w);
+    REQUIRE(d.ok());
+    tokens.push_back(d->token);
+    children.push_back(new_uuid_v7(SystemClock::instance()));
+    REQUIRE(admin.allocate(children.back(), *w).ok());
+  }
+  server::HttpOptions options;
+  options.threads = 4;
+  options.log_requests = false;
+  server::HttpServer http(service, SystemClock::instance(), options);
+  auto port = http.bind("127.0.0.1", 0);
+  REQUIRE(port.ok());
+  Status served;
+  std::thread serving([&] { served = http.run(); });  // assertions stay on this thread
+
+  std::vector<int> failures(kDevices, 0);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kDevices; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client cli("127.0.0.1", *port);
+      std::uint32_t counter = 0;
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string now = format_iso_datetime(std::chrono::system_clock::now());
+        sync::SyncRequest req;
+        req.device_time = now;
+        sync::Transaction tx;
+        tx.tx_id = new_uuid_v7(SystemClock::instance());
+        auto op = [&](FieldChange::Op o, const std::string& field, Value value) {
+          sync::Op x;
+          x.op_id = new_uuid_v7(SystemClock::instance());
+          x.op = o;
+          x.record_id = children[i];
+          x.kind = RecordKind::child;
+          x.case_id = children[i];
+          x.field = field;
+          x.value = std::move(value);
+          x.hlc = HlcStamp{1'800'000'000'000, ++counter, "d" + std::to_string(i)}.to_string();
+          x.at = now;
+          return x;
+        };
+        if (r == 0) {
+          tx.ops = {op(FieldChange::Op::create, "", {}),
+                    op(FieldChange::Op::set, "local_id", std::string("C")),
+                    op(FieldChange::Op::set, "first_name", std::string("A")),
+                    op(FieldChange::Op::set, "gender", std::string("1")),
+                    op(FieldChange::Op::set, "date_of_birth", std::string("2015-01-01"))};
+        }
+        tx.ops.push_back(
+            op(FieldChange::Op::set, "last_name", std::string("N") + std::to_string(r)));
+        req.transactions = {tx};
+        auto res = cli.Post("/v1/sync", {{"Authorization", "Bearer " + tokens[i]}},
+                            sync::encode(req), "application/json");
+        auto answer = res && res->status == 200 ? sync::decode_response(res->body)
+                                                : Result<sync::SyncResponse>(Errc::io, "");
+        if (!answer.ok() || answer->accepted.size() != 1) ++failures[i];
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  http.stop();
+  serving.join();
+  CHECK(served.ok());
+  for (int i = 0; i < kDevices; ++i) {
+    INFO("device " << i);
+    CHECK(failures[i] == 0);
+    auto child = store.find_record(children[i]);
+    REQUIRE(child.ok());
+    REQUIRE(child->has_value());
+    CHECK((*child)->fields.at("last_name").value ==
+          Value{std::string("N") + std::to_string(kRequests - 1)});
+  }
+  auto st = store.store().prepare("SELECT COUNT(*) FROM sync_transaction");
+  REQUIRE(st.ok());
+  REQUIRE(*st->step());
+  CHECK(st->column_int(0) == kDevices * kRequests);
+}
