@@ -33,6 +33,9 @@ struct Command {
 };
 
 std::span<const Command> calendar_commands();
+std::span<const Command> device_commands();  // setup, sync, status
+std::span<const Command> view_commands();    // caseload, show, conflicts, my-day
+std::span<const Command> record_commands();  // child, visit, assessment, note, set
 
 // True when any argument asks for help ("--help" or "-h").
 bool wants_help(Args args);

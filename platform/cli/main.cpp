@@ -13,8 +13,9 @@ namespace {
 using fieldcase::cli::Command;
 
 // Each group's commands, in the order `fieldcase --help` lists them.
-std::array<std::span<const Command>, 1> command_groups() {
-  return {fieldcase::cli::calendar_commands()};
+std::array<std::span<const Command>, 4> command_groups() {
+  return {fieldcase::cli::device_commands(), fieldcase::cli::view_commands(),
+          fieldcase::cli::record_commands(), fieldcase::cli::calendar_commands()};
 }
 
 void print_usage(std::ostream& out) {
@@ -24,7 +25,7 @@ void print_usage(std::ostream& out) {
   for (const auto& group : command_groups()) {
     for (const Command& command : group) {
       out << "  " << command.name;
-      for (auto n = command.name.size(); n < 10; ++n) out << ' ';
+      for (auto n = command.name.size(); n < 11; ++n) out << ' ';
       out << "  " << command.summary << "\n";
     }
   }

@@ -1,0 +1,158 @@
+// What every device command of the `fieldcase` client shares: option parsing, the device
+// workspace (configuration, keystore, vault, record store) and how secrets are read.
+//
+// A workspace is a directory (--dir, else $FIELDCASE_HOME, else ~/.fieldcase) holding
+// device.conf (server URL, worker id, device id, role: plain "key = value", no secrets), the
+// encrypted database case.db with its wrapped key case.db.key, sync.state (last sync time and
+// clock offset) and a FileKeyStore in keys/ holding the device secret and the device token.
+// The PIN comes from $FIELDCASE_PIN or a no-echo prompt on /dev/tty; the device token from
+// $FIELDCASE_DEVICE_TOKEN or a prompt. Neither is ever printed nor taken from an argument.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "command.hpp"
+#include "fieldcase/platform/file_keystore.hpp"
+#include "fieldcase/record.hpp"
+#include "fieldcase/record_store.hpp"
+#include "fieldcase/status.hpp"
+#include "fieldcase/vault.hpp"
+
+namespace fieldcase::cli {
+
+// One option a command accepts. A flag takes no value; a repeatable option may appear again.
+struct OptionSpec {
+  std::string_view name;  // "--case"
+  bool takes_value = true;
+  bool repeatable = false;
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>, std::less<>> options;
+  std::vector<std::string> positionals;
+
+  bool has(std::string_view name) const { return options.contains(name); }
+  // The (last) value of an option, or nullopt when absent.
+  std::optional<std::string> get(std::string_view name) const;
+  // Every value of a repeatable option, in order.
+  std::vector<std::string> all(std::string_view name) const;
+};
+
+// Parses "--name value", "--name=value" and flags against `specs` (plus --dir, which every
+// device command accepts) and exactly `positional_count` positional arguments named
+// `positional_names`, then checks that every option in `required` is present. On a mistake
+// writes a usage error and returns nullopt with `exit_code` set to kExitUsage.
+std::optional<ParsedArgs> parse_args(Io& io, std::string_view command, Args args,
+                                     std::span<const OptionSpec> specs,
+                                     std::span<const std::string_view> required,
+                                     std::size_t positional_count,
+                                     std::string_view positional_names, int& exit_code);
+
+// A group's subcommand, and dispatch on the first argument ("--help" prints `usage`).
+struct Subcommand {
+  std::string_view name;
+  int (*run)(Args args, Io& io);
+};
+int dispatch(Args args, Io& io, std::string_view group, std::string_view usage,
+             std::span<const Subcommand> subcommands);
+
+// Writes "fieldcase <command>: <status message>" to io.err and returns kExitFailure.
+int failure(Io& io, std::string_view command, const Status& status);
+
+// The workspace directory chosen by --dir, $FIELDCASE_HOME or ~/.fieldcase.
+std::filesystem::path workspace_dir(const ParsedArgs& args);
+
+// The secret in environment variable `env_name`, else read from /dev/tty without echo after
+// printing `prompt` there. Errc::not_found when neither is available or the answer is empty.
+Result<std::string> read_secret(const char* env_name, std::string_view prompt);
+
+// Argon2id cost for the vault: KdfCost::device_default(), or the minimum when
+// $FIELDCASE_KDF=minimum (for tests and demos only: it makes a stolen database easy to attack).
+KdfCost kdf_cost();
+
+// The device's identity and server, as device.conf stores it.
+struct DeviceConfig {
+  std::string server_url;
+  std::string worker_id;
+  std::string device_id;
+  Role role = Role::social_worker;
+};
+
+// The outcome of the last successful sync, as sync.state stores it.
+struct SyncState {
+  std::string last_sync;             // UTC ISO datetime; empty before the first sync
+  std::int64_t clock_offset_ms = 0;  // server time minus device time
+};
+
+inline constexpr std::string_view kTokenSecret = "device-token";
+
+// Paths inside a workspace.
+std::filesystem::path config_path(const std::filesystem::path& dir);
+std::filesystem::path database_path(const std::filesystem::path& dir);
+std::filesystem::path keystore_path(const std::filesystem::path& dir);
+
+Status write_config(const std::filesystem::path& dir, const DeviceConfig& config);
+Result<DeviceConfig> read_config(const std::filesystem::path& dir);
+Status write_sync_state(const std::filesystem::path& dir, const SyncState& state);
+// A workspace that has never synced reads as an empty SyncState.
+Result<SyncState> read_sync_state(const std::filesystem::path& dir);
+
+// An opened workspace: configuration read, vault unlocked with the PIN, records open.
+class Workspace {
+ public:
+  static Result<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const DeviceConfig& config() const { return config_; }
+  platform::FileKeyStore& keystore() { return keystore_; }
+  Vault& vault() { return *vault_; }
+  RecordStore& records() { return *records_; }
+  // Closes the record store and crypto-erases the vault (a server wipe instruction).
+  Status wipe(std::string_view reason);
+
+ private:
+  explicit Workspace(std::filesystem::path dir);
+  std::filesystem::path dir_;
+  DeviceConfig config_;
+  platform::FileKeyStore keystore_;
+  std::unique_ptr<Vault> vault_;
+  std::unique_ptr<RecordStore> records_;
+};
+
+// Vault options for the workspace in `dir` using `keystore`.
+VaultOptions vault_options(const std::filesystem::path& dir, KeyStore& keystore);
+
+// How a device command is called: its name ("visit record"), --help text, options, required
+// options and positional arguments.
+struct CommandSpec {
+  std::string_view name;
+  std::string_view usage;
+  std::span<const OptionSpec> options = {};
+  std::span<const std::string_view> required = {};
+  std::size_t positional_count = 0;
+  std::string_view positional_names = {};
+};
+
+// Answers --help, parses the arguments, opens the workspace and runs `body`. A Status the body
+// returns that is Errc::invalid_argument is a usage error (exit 2); any other failure exits 1
+// with its message.
+int run_device_command(Args args, Io& io, const CommandSpec& spec,
+                       const std::function<Status(const ParsedArgs&, Workspace&)>& body);
+
+// A field value for display: text as is, booleans, numbers, code lists joined with ", ",
+// null as "-".
+std::string display(const Value& value);
+// A value typed on the command line: true/false, a whole number, null, else text.
+Value parse_value(std::string_view text);
+// The current UTC time as an ISO datetime.
+std::string now_text();
+
+}  // namespace fieldcase::cli

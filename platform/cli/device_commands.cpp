@@ -1,0 +1,207 @@
+// The commands that manage the device itself: `fieldcase setup`, `sync` and `status`.
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "command.hpp"
+#include "device.hpp"
+#include "fieldcase/platform/http_transport.hpp"
+#include "fieldcase/sync_engine.hpp"
+
+namespace fieldcase::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kSetupUsage =
+    "usage: fieldcase setup --server URL --worker ID --device ID [--role ROLE] [--dir DIR]\n"
+    "\n"
+    "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
+    "case database under a new PIN, the device token in the workspace's keystore, and\n"
+    "device.conf. Refuses if a workspace already exists there.\n"
+    "\n"
+    "The device id and token come from 'fieldcase-server admin device issue'. The PIN is asked\n"
+    "for on the terminal, or taken from $FIELDCASE_PIN; the token likewise from\n"
+    "$FIELDCASE_DEVICE_TOKEN. Neither is ever accepted as an argument.\n"
+    "\n"
+    "options:\n"
+    "  --server URL   the sync server, http://HOST:PORT or https://HOST\n"
+    "  --role ROLE    social_worker (default), team_manager, area_manager, service_lead...\n"
+    "\n"
+    "environment:\n"
+    "  FIELDCASE_KDF=minimum   weakest PIN hashing, for tests and demos only\n";
+
+constexpr std::string_view kSyncUsage =
+    "usage: fieldcase sync [--dir DIR]\n"
+    "\n"
+    "Sends this device's unsynced changes to the server and brings back what changed on your\n"
+    "cases. On a terminal shows a progress bar, otherwise one line per round trip. Prints a\n"
+    "summary: accepted and rejected transactions (with reasons), changes received, cases\n"
+    "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe,\n"
+    "the device's data is crypto-erased.\n";
+
+constexpr std::string_view kStatusUsage =
+    "usage: fieldcase status [--dir DIR]\n"
+    "\n"
+    "Shows the device: worker, server, changes waiting to sync, the last sync, the sync cursor,\n"
+    "the clock offset measured then, and transactions the server rejected.\n";
+
+constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"}, {"--role"}};
+constexpr std::string_view kSetupRequired[] = {"--server", "--worker", "--device"};
+
+Status create_workspace(const fs::path& dir, const DeviceConfig& config) {
+  if (fs::exists(config_path(dir)) || fs::exists(database_path(dir))) {
+    return {Errc::already_exists, "a device workspace already exists in " + dir.string()};
+  }
+  auto pin = read_secret("FIELDCASE_PIN", "New PIN: ");
+  if (!pin.ok()) return pin.status();
+  auto token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
+  if (!token.ok()) return token.status();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return {Errc::io, "cannot create " + dir.string() + ": " + ec.message()};
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  platform::FileKeyStore keystore(keystore_path(dir));
+  auto vault = Vault::create(vault_options(dir, keystore), *pin);
+  if (!vault.ok()) return vault.status();
+  auto store = (*vault)->store();
+  if (!store.ok()) return store.status();
+  auto records =
+      RecordStore::open(**store, Identity{config.worker_id, config.device_id, config.role},
+                        SystemClock::instance(), Timescales());
+  if (!records.ok()) return records.status();
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(token->data());
+  FC_TRY(keystore.put(kTokenSecret, std::span(bytes, token->size())));
+  return write_config(dir, config);
+}
+
+int setup(Args args, Io& io) {
+  constexpr std::string_view kName = "setup";
+  if (wants_help(args)) {
+    io.out << kSetupUsage;
+    return kExitOk;
+  }
+  int code = kExitOk;
+  auto a = parse_args(io, kName, args, kSetupOptions, kSetupRequired, 0, "", code);
+  if (!a) return code;
+  DeviceConfig config{*a->get("--server"), *a->get("--worker"), *a->get("--device")};
+  if (!config.server_url.starts_with("http://") && !config.server_url.starts_with("https://")) {
+    return usage_error(io, kName, "--server must be an http:// or https:// URL");
+  }
+  if (auto role = a->get("--role")) {
+    auto parsed = parse_role(*role);
+    if (!parsed) return usage_error(io, kName, "unknown role '" + *role + "'");
+    config.role = *parsed;
+  }
+  const fs::path dir = workspace_dir(*a);
+  Status status = create_workspace(dir, config);
+  if (!status.ok()) return failure(io, kName, status);
+  io.out << "device workspace created in " << dir.string() << "\n";
+  return kExitOk;
+}
+
+std::string kilobytes(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f KB", static_cast<double>(bytes) / 1024.0);
+  return text;
+}
+
+// Progress as a bar redrawn in place on a terminal, or one plain line per round otherwise.
+void show_progress(Io& io, bool terminal, const SyncProgress& p) {
+  if (!terminal) {
+    io.out << "round " << p.round << ": sent " << p.transactions_sent << "/" << p.transactions_total
+           << " transactions, received " << p.changes_received << " changes, " << p.bytes_sent
+           << " bytes up, " << p.bytes_received << " bytes down\n";
+    return;
+  }
+  constexpr std::size_t kWidth = 24;
+  const std::size_t filled =
+      p.transactions_total == 0 ? kWidth : kWidth * p.transactions_sent / p.transactions_total;
+  io.out << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, ' ') << "] "
+         << p.transactions_sent << "/" << p.transactions_total << " sent, " << p.changes_received
+         << " received, " << kilobytes(p.bytes_sent) << " up, " << kilobytes(p.bytes_received)
+         << " down   " << std::flush;
+}
+
+void print_report(Io& io, const SyncReport& r) {
+  io.out << "accepted: " << r.accepted << "\nrejected: " << r.rejected << "\n";
+  for (const auto& rejection : r.rejections) {
+    io.out << "  " << rejection.tx_id << " " << rejection.code << ": " << rejection.reason << "\n";
+  }
+  io.out << "changes received: " << r.changes_received << "\n";
+  io.out << "cases purged: " << r.purged_cases.size() << "\n";
+  for (const auto& case_id : r.purged_cases) io.out << "  " << case_id << "\n";
+  io.out << "round trips: " << r.round_trips << "\nbytes sent: " << r.bytes_sent
+         << "\nbytes received: " << r.bytes_received << "\n";
+}
+
+Status run_sync(Io& io, Workspace& ws) {
+  auto token = ws.keystore().get(kTokenSecret);
+  if (!token.ok()) return token.status();
+  if (!token->has_value()) return {Errc::not_found, "the workspace holds no device token"};
+  const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
+  platform::HttpTransportOptions options;
+  options.base_url = ws.config().server_url;
+  platform::HttpTransport transport(options);
+  SyncEngine engine(ws.records(), transport, token_text);
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  auto report = engine.run([&](const SyncProgress& p) { show_progress(io, terminal, p); });
+  if (terminal) io.out << "\n";
+  if (!report.ok()) return report.status();
+  print_report(io, *report);
+  if (report->wipe_requested) {
+    FC_TRY(
+        ws.wipe(report->wipe_reason.empty() ? "wipe ordered by the server" : report->wipe_reason));
+    io.out << "the server ordered this device wiped: its data has been erased\n";
+    return {};
+  }
+  return write_sync_state(ws.dir(), {now_text(), report->clock_offset.count()});
+}
+
+int sync(Args args, Io& io) {
+  return run_device_command(args, io, {"sync", kSyncUsage},
+                            [&](const ParsedArgs&, Workspace& ws) { return run_sync(io, ws); });
+}
+
+int status(Args args, Io& io) {
+  return run_device_command(
+      args, io, {"status", kStatusUsage}, [&](const ParsedArgs&, Workspace& ws) -> Status {
+        auto pending = ws.records().pending_transactions();
+        if (!pending.ok()) return pending.status();
+        auto cursor = ws.records().sync_cursor();
+        if (!cursor.ok()) return cursor.status();
+        auto state = read_sync_state(ws.dir());
+        if (!state.ok()) return state.status();
+        auto rejections = ws.records().rejections();
+        if (!rejections.ok()) return rejections.status();
+        io.out << "worker: " << ws.config().worker_id << " (" << to_string(ws.config().role)
+               << ")\ndevice: " << ws.config().device_id << "\nserver: " << ws.config().server_url
+               << "\npending transactions: " << *pending
+               << "\nlast sync: " << (state->last_sync.empty() ? "never" : state->last_sync)
+               << "\ncursor: " << *cursor << "\nclock offset: " << state->clock_offset_ms
+               << " ms\nrejections: " << rejections->size() << "\n";
+        for (const auto& r : *rejections) {
+          io.out << "  " << r.tx_id << " " << r.code << ": " << r.reason << "\n";
+        }
+        return {};
+      });
+}
+
+constexpr std::array kCommands = {
+    Command{"setup", "create this device's workspace against a server", setup},
+    Command{"sync", "send your changes and receive your cases' changes", sync},
+    Command{"status", "pending changes, last sync and clock offset", status},
+};
+
+}  // namespace
+
+std::span<const Command> device_commands() { return kCommands; }
+
+}  // namespace fieldcase::cli

@@ -1,0 +1,378 @@
+// End-to-end tests of the `fieldcase` device commands against the real `fieldcase-server` on a
+// loopback port: workspaces set up from admin-issued device tokens, offline work, sync,
+// conflicts, reallocation, a wrong PIN, and each command's --help and usage errors.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+fs::path built(const std::string& relative) {
+  const char* build_dir = std::getenv("FIELDCASE_BUILD_DIR");
+  INFO("FIELDCASE_BUILD_DIR must name the build directory (CTest sets it)");
+  REQUIRE(build_dir != nullptr);
+  fs::path p = fs::path(build_dir) / relative;
+  REQUIRE(fs::exists(p));
+  return p;
+}
+
+std::string slurp(const fs::path& path) {
+  auto bytes = fieldcase::test::read_file(path);
+  return {bytes.begin(), bytes.end()};
+}
+
+// The current environment plus `extra` ("NAME=value"), without FIELDCASE_PIN and friends
+// unless `extra` sets them.
+std::vector<std::string> environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (entry.starts_with("FIELDCASE_PIN=") || entry.starts_with("FIELDCASE_DEVICE_TOKEN=") ||
+        entry.starts_with("FIELDCASE_HOME=")) {
+      continue;
+    }
+    env.emplace_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// Runs `binary` with `args` and environment `env` to completion; stdin from /dev/null and no
+// controlling terminal, so a missing secret cannot block on a prompt.
+Run run(const fs::path& binary, const std::vector<std::string>& args,
+        const std::vector<std::string>& env, const fieldcase::test::TempDir& dir) {
+  const fs::path out = dir / "run.out", err = dir / "run.err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  const std::string bin = binary.string();
+  std::vector<std::string> argv_strings{bin};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = env;
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, &attr, argv.data(), envp.data()) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return {WEXITSTATUS(status), slurp(out), slurp(err)};
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// `fieldcase-server serve` on a free loopback port, killed at the end.
+class Server {
+ public:
+  explicit Server(const fieldcase::test::TempDir& dir) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    const fs::path err = dir / "serve.err";
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string bin = built("sync-server/fieldcase-server").string();
+    const std::string db = (dir / "server.db").string();
+    std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--database", db};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    fd_ = fds[0];
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (line.find('\n') == std::string::npos) {
+      INFO(slurp(err));
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      const ssize_t n = read(fd_, buf, sizeof buf);
+      REQUIRE(n > 0);
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    line = first_line(line);
+    url_ = "http://127.0.0.1:" + line.substr(line.rfind(':') + 1);
+  }
+  ~Server() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    close(fd_);
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string url_;
+};
+
+// A temporary server database, the real server, and helpers for admin and device commands.
+struct Org {
+  fieldcase::test::TempDir dir;
+  std::string team;
+
+  std::string admin(const std::vector<std::string>& args) {
+    std::vector<std::string> full{"admin", "--database", (dir / "server.db").string(), "--quiet"};
+    full.insert(full.end(), args.begin(), args.end());
+    Run r = run(built("sync-server/fieldcase-server"), full, environment({}), dir);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return first_line(r.out);
+  }
+
+  Org() {
+    admin({"authority", "create", "--name", "City", "--la-code", "123"});
+    const std::string area = admin({"area", "create", "--name", "North"});
+    team = admin({"team", "create", "--name", "Team 1", "--area", area});
+  }
+
+  std::string worker(const std::string& name) {
+    return admin({"worker", "create", "--name", name, "--role", "social_worker", "--team", team});
+  }
+};
+
+// A device workspace set up for `worker` against `server_url`.
+struct Device {
+  Org& org;
+  fs::path home;
+  std::string pin = "2468";
+
+  Device(Org& o, const std::string& name, const std::string& worker, const std::string& url)
+      : org(o), home(o.dir / name) {
+    const std::string issued = org.admin({"device", "issue", "--worker", worker});
+    const std::string device_id = issued.substr(0, issued.find(' '));
+    const std::string token = issued.substr(issued.find(' ') + 1);
+    Run r = run(built("platform/cli/fieldcase"),
+                {"setup", "--server", url, "--worker", worker, "--device", device_id, "--dir",
+                 home.string()},
+                environment({"FIELDCASE_PIN=" + pin, "FIELDCASE_DEVICE_TOKEN=" + token,
+                             "FIELDCASE_KDF=minimum"}),
+                org.dir);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find(token) == std::string::npos);
+  }
+
+  Run cli(std::vector<std::string> args, const std::string& with_pin = {}) {
+    args.push_back("--dir");
+    args.push_back(home.string());
+    return run(built("platform/cli/fieldcase"), args,
+               environment({"FIELDCASE_PIN=" + (with_pin.empty() ? pin : with_pin),
+                            "FIELDCASE_KDF=minimum"}),
+               org.dir);
+  }
+
+  // Runs a command that must succeed; returns its standard output.
+  std::string ok(const std::vector<std::string>& args) {
+    Run r = cli(args);
+    INFO("fieldcase " << Catch::Detail::stringify(args) << "\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  }
+
+  std::string field(const std::string& id, const std::string& name) {
+    const std::string shown = ok({"show", id});
+    const std::string key = "\n" + name + ": ";
+    const auto pos = shown.find(key);
+    if (pos == std::string::npos) return {};
+    return first_line(shown.substr(pos + key.size()));
+  }
+};
+
+const std::string kChild[] = {"child", "add",   "--first",    "Alex",     "--last",
+                              "Smith", "--dob", "2015-03-02", "--gender", "1"};
+
+std::string add_child(Device& d) {
+  return first_line(d.ok(std::vector<std::string>(std::begin(kChild), std::end(kChild))));
+}
+
+}  // namespace
+
+TEST_CASE("cli devices: work recorded offline syncs and converges on two devices", "[cli]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  Device a(org, "a", ann, server.url());
+  Device b(org, "b", ann, server.url());
+
+  const std::string child = add_child(a);
+  CHECK(a.ok({"caseload"}).find(child) != std::string::npos);
+  const std::string visit = first_line(
+      a.ok({"visit", "record", "--case", child, "--type", "child_in_need", "--start",
+            "2024-05-01T10:00:00Z", "--seen", "--alone", "--observations", "Calm and chatty",
+            "--note", "Discussed school", "--note", "Met grandmother"}));
+  CHECK(a.ok({"status"}).find("pending transactions: 2") != std::string::npos);
+
+  const std::string synced = a.ok({"sync"});
+  CHECK(synced.find("accepted: 2") != std::string::npos);
+  CHECK(synced.find("rejected: 0") != std::string::npos);
+  const std::string status = a.ok({"status"});
+  CHECK(status.find("pending transactions: 0") != std::string::npos);
+  CHECK(status.find("last sync: never") == std::string::npos);
+
+  b.ok({"sync"});
+  CHECK(b.ok({"caseload"}).find(child) != std::string::npos);
+  CHECK(b.field(visit, "observations") == "Calm and chatty");
+
+  SECTION("the same field edited on both: one winner everywhere and a conflict on both") {
+    a.ok({"set", visit, "observations", "Seen at home"});
+    b.ok({"set", visit, "observations", "Seen at school"});
+    a.ok({"sync"});
+    b.ok({"sync"});
+    a.ok({"sync"});
+    const std::string winner = a.field(visit, "observations");
+    CHECK(winner == b.field(visit, "observations"));
+    CHECK((winner == "Seen at home" || winner == "Seen at school"));
+    const std::string loser = winner == "Seen at home" ? "Seen at school" : "Seen at home";
+    for (Device* d : {&a, &b}) {
+      const std::string listed = d->ok({"conflicts"});
+      CHECK(listed.find(visit + "\tobservations\t" + winner + "\t" + loser) != std::string::npos);
+    }
+  }
+
+  SECTION("different fields edited on both: both kept") {
+    a.ok({"set", visit, "observations", "Seen at home"});
+    b.ok({"set", visit, "location", "Grandmother's flat"});
+    a.ok({"sync"});
+    b.ok({"sync"});
+    a.ok({"sync"});
+    for (Device* d : {&a, &b}) {
+      CHECK(d->field(visit, "observations") == "Seen at home");
+      CHECK(d->field(visit, "location") == "Grandmother's flat");
+      CHECK(d->ok({"conflicts"}) == "no open conflicts\n");
+    }
+  }
+}
+
+TEST_CASE("cli devices: a reallocated case leaves the old device and reaches the new one",
+          "[cli]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  const std::string bea = org.worker("Bea");
+  Device a(org, "a", ann, server.url());
+  Device b(org, "b", bea, server.url());
+  const std::string child = add_child(a);
+  a.ok({"sync"});
+  b.ok({"sync"});
+  CHECK(b.ok({"caseload"}).find(child) == std::string::npos);
+
+  org.admin({"allocate", "--case", child, "--worker", bea});
+  const std::string purged = a.ok({"sync"});
+  CHECK(purged.find("cases purged: 1") != std::string::npos);
+  CHECK(a.ok({"caseload"}).find(child) == std::string::npos);
+  b.ok({"sync"});
+  CHECK(b.ok({"caseload"}).find(child) != std::string::npos);
+}
+
+TEST_CASE("cli devices: a wrong PIN fails and says how many attempts are left", "[cli]") {
+  Org org;
+  Device a(org, "a", org.worker("Ann"), "http://127.0.0.1:9");
+  Run r = a.cli({"caseload"}, "1111");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("attempts left") != std::string::npos);
+  CHECK(r.err.find("1111") == std::string::npos);
+  CHECK(a.cli({"caseload"}).exit_code == 0);
+
+  SECTION("setup refuses an existing workspace") {
+    Run again = run(built("platform/cli/fieldcase"),
+                    {"setup", "--server", "http://127.0.0.1:9", "--worker", "w", "--device", "d",
+                     "--dir", a.home.string()},
+                    environment({"FIELDCASE_PIN=1", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
+    CHECK(again.exit_code == 1);
+    CHECK(again.err.find("already exists") != std::string::npos);
+  }
+  SECTION("without FIELDCASE_PIN or a terminal the command fails") {
+    Run none = run(built("platform/cli/fieldcase"), {"caseload", "--dir", a.home.string()},
+                   environment({}), org.dir);
+    CHECK(none.exit_code == 1);
+    CHECK(none.err.find("FIELDCASE_PIN") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli devices: every device command answers --help and refuses bad usage", "[cli]") {
+  fieldcase::test::TempDir dir;
+  const fs::path bin = built("platform/cli/fieldcase");
+  const std::vector<std::vector<std::string>> commands = {{"setup"},
+                                                          {"caseload"},
+                                                          {"child", "add"},
+                                                          {"visit", "record"},
+                                                          {"assessment", "start"},
+                                                          {"assessment", "complete"},
+                                                          {"assessment", "authorise"},
+                                                          {"assessment", "return"},
+                                                          {"note", "add"},
+                                                          {"note", "correct"},
+                                                          {"set"},
+                                                          {"show"},
+                                                          {"conflicts"},
+                                                          {"sync"},
+                                                          {"status"},
+                                                          {"my-day"}};
+  for (const auto& command : commands) {
+    INFO(Catch::Detail::stringify(command));
+    auto help = command;
+    help.push_back("--help");
+    Run h = run(bin, help, environment({}), dir);
+    CHECK(h.exit_code == 0);
+    CHECK(h.out.starts_with("usage: fieldcase " + command[0]));
+    auto bad = command;
+    bad.push_back("--no-such-option");
+    Run u = run(bin, bad, environment({}), dir);
+    CHECK(u.exit_code == 2);
+    CHECK(u.err.find("unknown option '--no-such-option'") != std::string::npos);
+  }
+  for (const std::string group : {"child", "visit", "assessment", "note"}) {
+    Run missing = run(bin, {group}, environment({}), dir);
+    CHECK(missing.exit_code == 2);
+    Run unknown = run(bin, {group, "frobnicate"}, environment({}), dir);
+    CHECK(unknown.exit_code == 2);
+  }
+  Run missing_option = run(bin, {"child", "add", "--first", "A"}, environment({}), dir);
+  CHECK(missing_option.exit_code == 2);
+  CHECK(missing_option.err.find("missing option --last") != std::string::npos);
+  Run bad_url = run(bin, {"setup", "--server", "ftp://x", "--worker", "w", "--device", "d"},
+                    environment({}), dir);
+  CHECK(bad_url.exit_code == 2);
+}
