@@ -34,6 +34,7 @@ struct StoreSizes {
   int lookup_rows;       // lookup_warm: table rows, all cached
   int lookups;           // lookup_warm: random primary-key lookups
   int scan_rows;         // scan: table rows, several times the cache
+  int scans;             // scan: full scans, each reading every page again
   int index_rows;        // create_index: table rows
   int open_rows;         // open: table rows
   int opens;             // open: repetitions

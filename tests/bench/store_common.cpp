@@ -43,6 +43,7 @@ StoreSizes store_sizes(bool quick) {
   s.lookup_rows = 100'000;
   s.lookups = 100'000;
   s.scan_rows = 200'000;
+  s.scans = 5;
   s.index_rows = 100'000;
   s.open_rows = 1'000;
   s.opens = 500;
@@ -69,7 +70,7 @@ std::string describe_workload(std::string_view workload, const StoreSizes& s) {
   if (workload == "insert_bulk") return n(s.bulk_rows) + " rows, 1 transaction";
   if (workload == "insert_tx") return n(s.tx_rows) + " 1-row transactions";
   if (workload == "lookup_warm") return n(s.lookups) + " lookups, " + n(s.lookup_rows) + " rows";
-  if (workload == "scan") return n(s.scan_rows) + " rows";
+  if (workload == "scan") return n(s.scans) + " x full scan, " + n(s.scan_rows) + " rows";
   if (workload == "create_index") return n(s.index_rows) + " rows";
   if (workload == "open") return n(s.opens) + " x open+read";
   return {};
