@@ -1,6 +1,7 @@
 #include "bench.hpp"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include <algorithm>
 #include <charconv>
@@ -23,6 +24,12 @@ double median(std::vector<double> samples) {
   std::sort(samples.begin(), samples.end());
   const std::size_t mid = samples.size() / 2;
   return samples.size() % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
+}
+
+double Stopwatch::now() const {
+  timespec ts{};
+  clock_gettime(clock_ == Clock::cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
 ScratchDir::ScratchDir(const std::filesystem::path& parent, std::string_view prefix) {

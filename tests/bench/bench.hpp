@@ -6,7 +6,6 @@
 // be made) or kExitUsage (the arguments were wrong).
 #pragma once
 
-#include <chrono>
 #include <filesystem>
 #include <span>
 #include <stdexcept>
@@ -40,18 +39,21 @@ int parse_positive(std::string_view text, std::string_view option);
 // Median of the samples (mean of the middle two for an even count); 0 for none.
 double median(std::vector<double> samples);
 
-// Wall-clock time since construction or the last restart, in milliseconds.
+// What a Stopwatch measures: elapsed real time, or the CPU time (user + system) of this process,
+// which leaves out waiting for the disk and for CPUs busy with other processes.
+enum class Clock { wall, cpu };
+
+// Time since construction or the last restart, in milliseconds.
 class Stopwatch {
  public:
-  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
-  void restart() { start_ = std::chrono::steady_clock::now(); }
-  double elapsed_ms() const {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
-        .count();
-  }
+  explicit Stopwatch(Clock clock) : clock_(clock), start_(now()) {}
+  void restart() { start_ = now(); }
+  double elapsed_ms() const { return (now() - start_) / 1e6; }
 
  private:
-  std::chrono::steady_clock::time_point start_;
+  double now() const;  // nanoseconds
+  Clock clock_;
+  double start_;
 };
 
 // A new private directory under `parent` (the system temporary directory when empty), removed

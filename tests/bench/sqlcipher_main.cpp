@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     for (int run = 0; run < o.runs; ++run) {
       for (const std::string& w : o.workloads) {
         for (const std::string& e : engines) {
-          samples[{w, e}].push_back(measure_store(e, w, sizes, scratch.path()));
+          samples[{w, e}].push_back(measure_store(e, w, sizes, scratch.path(), o.clock));
         }
       }
     }

@@ -56,6 +56,7 @@ struct StoreOptions {
   bool quick = false;
   bool json = false;
   bool help = false;
+  Clock clock = Clock::wall;
   std::filesystem::path dir;           // parent of the scratch directory; empty: system temp
   std::vector<std::string> workloads;  // in kStoreWorkloads order; all by default
   std::vector<std::string> engines;    // in kStoreEngines order; all by default
@@ -88,9 +89,10 @@ std::span<const std::string_view> local_store_engines();
 // Checks the linked library and registers what the local engines need. Throws on failure.
 void prepare_local_engines();
 
-// One measurement: sets up fresh databases under `dir`, times the workload and removes the
-// databases. Returns the timed milliseconds. Throws std::runtime_error on any SQLite failure.
+// One measurement: sets up fresh databases under `dir`, times the workload with `clock` and
+// removes the databases. Returns the timed milliseconds. Throws std::runtime_error on any SQLite
+// failure.
 double measure_store(std::string_view engine, std::string_view workload, const StoreSizes& sizes,
-                     const std::filesystem::path& dir);
+                     const std::filesystem::path& dir, Clock clock);
 
 }  // namespace fieldcase::bench

@@ -68,12 +68,13 @@ std::optional<fs::path> find_helper() {
 }
 
 // One SQLCipher measurement of `workload`, made by the helper in its own process.
-double measure_with_helper(const fs::path& helper, std::string_view workload, bool quick,
+double measure_with_helper(const fs::path& helper, std::string_view workload, const StoreOptions& o,
                            const fs::path& dir) {
   std::vector<std::string> args{
       "store",  "--engine", "sqlcipher", "--workload", std::string(workload),
       "--runs", "1",        "--json",    "--dir",      dir.string()};
-  if (quick) args.emplace_back("--quick");
+  if (o.quick) args.emplace_back("--quick");
+  if (o.clock == Clock::cpu) args.emplace_back("--cpu");
   auto [status, out] = run_capture(helper, args);
   if (status != 0) {
     throw std::runtime_error(std::string(kHelperName) + " failed on " + std::string(workload) +
@@ -107,8 +108,8 @@ void print_table(std::ostream& out, const StoreOptions& o, const StoreSizes& siz
     }
     return std::nullopt;
   };
-  out << "fieldcase-bench store: median ms of " << o.runs << (o.runs == 1 ? " run" : " runs")
-      << (o.quick ? " (quick sizes)" : "")
+  out << "fieldcase-bench store: median " << (o.clock == Clock::cpu ? "CPU " : "") << "ms of "
+      << o.runs << (o.runs == 1 ? " run" : " runs") << (o.quick ? " (quick sizes)" : "")
       << "; page size 4096, WAL, synchronous=NORMAL, temp_store=MEMORY, mmap_size=0\n\n";
   out << std::left << std::setw(14) << "workload" << std::setw(34) << "measured" << std::right
       << std::setw(11) << "plain" << std::setw(11) << "fieldcase" << std::setw(11) << "sqlcipher"
@@ -173,9 +174,8 @@ int run_store_command(Args args) {
         // of the previous measurement (checkpoints, page-cache state) fall on all of them.
         for (std::size_t k = 0; k < engines.size(); ++k) {
           const std::string& e = engines[(k + static_cast<std::size_t>(run)) % engines.size()];
-          const double ms = e == "sqlcipher"
-                                ? measure_with_helper(*helper, w, o.quick, scratch.path())
-                                : measure_store(e, w, sizes, scratch.path());
+          const double ms = e == "sqlcipher" ? measure_with_helper(*helper, w, o, scratch.path())
+                                             : measure_store(e, w, sizes, scratch.path(), o.clock);
           samples[{w, e}].push_back(ms);
         }
       }

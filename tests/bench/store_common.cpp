@@ -94,6 +94,8 @@ StoreOptions parse_store_options(Args args) {
       o.quick = true;
     } else if (a == "--json") {
       o.json = true;
+    } else if (a == "--cpu") {
+      o.clock = Clock::cpu;
     } else if (a == "--dir") {
       o.dir = std::string(value());
     } else if (a == "--workload") {
@@ -111,7 +113,7 @@ StoreOptions parse_store_options(Args args) {
 
 void print_store_help(std::ostream& out, std::string_view program) {
   out << "usage: " << program
-      << " store [--runs N] [--quick] [--json] [--dir DIR] [--workload W] [--engine E]\n"
+      << " store [--runs N] [--quick] [--json] [--cpu] [--dir DIR] [--workload W] [--engine E]\n"
          "\n"
          "Runs the same SQLite workloads on three engines: plain (system SQLite), fieldcase\n"
          "(system SQLite with the encrypting fieldcase VFS) and sqlcipher (SQLCipher 3.4.1, run\n"
@@ -124,6 +126,8 @@ void print_store_help(std::ostream& out, std::string_view program) {
          "  --runs N        measurements per workload and engine (default 5)\n"
          "  --quick         a tenth of the full sizes (a smoke run)\n"
          "  --json          print {\"results\":[{workload, engine, median_ms, runs}, ...]}\n"
+         "  --cpu           time the process's CPU use (user + system) instead of elapsed time:\n"
+         "                  steadier on a busy machine, but leaves out waiting for the disk\n"
          "  --dir DIR       make the scratch directory in DIR (default: the system temp dir);\n"
          "                  it is removed afterwards\n"
          "  --workload W    only these workloads (repeatable, or comma-separated)\n"

@@ -264,17 +264,18 @@ void expect(bool ok, const std::string& what) {
 }
 
 double insert(std::string_view engine, const fs::path& path, int count, bool one_transaction,
-              int cache_kib) {
+              int cache_kib, Clock timer) {
   const std::vector<Row> rows = make_rows(count, 1);
   Database db(engine, path, true, cache_kib);
-  Stopwatch clock;
+  Stopwatch clock(timer);
   insert_rows(db, rows, one_transaction);
   const double ms = clock.elapsed_ms();
   expect(db.query_int("SELECT count(*) FROM t") == count, "rows missing after the inserts");
   return ms;
 }
 
-double lookup_warm(std::string_view engine, const fs::path& path, const StoreSizes& s) {
+double lookup_warm(std::string_view engine, const fs::path& path, const StoreSizes& s,
+                   Clock timer) {
   build_table(engine, path, s.lookup_rows, 2, s);
   Database db(engine, path, false, s.lookup_cache_kib);
   db.query_int("SELECT sum(n) + sum(length(txt)) FROM t");  // reads every page into the cache
@@ -283,7 +284,7 @@ double lookup_warm(std::string_view engine, const fs::path& path, const StoreSiz
   Statement q = db.prepare("SELECT n, txt FROM t WHERE id = ?1");
   std::int64_t found = 0;
   std::int64_t checksum = 0;
-  Stopwatch clock;
+  Stopwatch clock(timer);
   for (std::int64_t id : ids) {
     q.bind(1, id);
     if (q.step()) {
@@ -298,7 +299,7 @@ double lookup_warm(std::string_view engine, const fs::path& path, const StoreSiz
   return ms;
 }
 
-double scan(std::string_view engine, const fs::path& path, const StoreSizes& s) {
+double scan(std::string_view engine, const fs::path& path, const StoreSizes& s, Clock timer) {
   build_table(engine, path, s.scan_rows, 4, s);
   Database db(engine, path, false, s.scan_cache_kib);
   const std::int64_t table_bytes = db.query_int("PRAGMA page_count") * kPageSize;
@@ -306,7 +307,7 @@ double scan(std::string_view engine, const fs::path& path, const StoreSizes& s) 
          "the scan table must be larger than twice the cache");
   Statement q = db.prepare("SELECT count(*), sum(n), sum(length(txt)) FROM t");
   db.take_cache_misses();
-  Stopwatch clock;
+  Stopwatch clock(timer);
   for (int i = 0; i < s.scans; ++i) {
     q.step();
     expect(q.column_int(0) == s.scan_rows, "the scan missed rows");
@@ -318,11 +319,12 @@ double scan(std::string_view engine, const fs::path& path, const StoreSizes& s) 
   return ms;
 }
 
-double create_index(std::string_view engine, const fs::path& path, const StoreSizes& s) {
+double create_index(std::string_view engine, const fs::path& path, const StoreSizes& s,
+                    Clock timer) {
   build_table(engine, path, s.index_rows, 5, s);
   Database db(engine, path, false, s.index_cache_kib);
   db.query_int("SELECT count(*) FROM sqlite_master");  // loads the schema
-  Stopwatch clock;
+  Stopwatch clock(timer);
   db.exec("CREATE INDEX t_txt ON t(txt)");
   const double ms = clock.elapsed_ms();
   expect(db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'index'") == 1,
@@ -330,12 +332,12 @@ double create_index(std::string_view engine, const fs::path& path, const StoreSi
   return ms;
 }
 
-double open_read(std::string_view engine, const fs::path& path, const StoreSizes& s) {
+double open_read(std::string_view engine, const fs::path& path, const StoreSizes& s, Clock timer) {
   build_table(engine, path, s.open_rows, 6, s);
   const std::vector<std::int64_t> ids = random_ids(s.opens, s.open_rows, 7);
   double total = 0;
   for (std::int64_t id : ids) {
-    Stopwatch clock;
+    Stopwatch clock(timer);
     Database db(engine, path, false, s.open_cache_kib);
     Statement q = db.prepare("SELECT n FROM t WHERE id = ?1");
     q.bind(1, id);
@@ -362,7 +364,7 @@ void prepare_local_engines() {
 }
 
 double measure_store(std::string_view engine, std::string_view workload, const StoreSizes& sizes,
-                     const fs::path& dir) {
+                     const fs::path& dir, Clock timer) {
   if (std::find(kLocalEngines.begin(), kLocalEngines.end(), engine) == kLocalEngines.end()) {
     throw std::runtime_error("engine " + std::string(engine) + " is not built into this program");
   }
@@ -370,17 +372,17 @@ double measure_store(std::string_view engine, std::string_view workload, const S
   remove_database(path);
   double ms = 0;
   if (workload == "insert_bulk") {
-    ms = insert(engine, path, sizes.bulk_rows, true, sizes.write_cache_kib);
+    ms = insert(engine, path, sizes.bulk_rows, true, sizes.write_cache_kib, timer);
   } else if (workload == "insert_tx") {
-    ms = insert(engine, path, sizes.tx_rows, false, sizes.write_cache_kib);
+    ms = insert(engine, path, sizes.tx_rows, false, sizes.write_cache_kib, timer);
   } else if (workload == "lookup_warm") {
-    ms = lookup_warm(engine, path, sizes);
+    ms = lookup_warm(engine, path, sizes, timer);
   } else if (workload == "scan") {
-    ms = scan(engine, path, sizes);
+    ms = scan(engine, path, sizes, timer);
   } else if (workload == "create_index") {
-    ms = create_index(engine, path, sizes);
+    ms = create_index(engine, path, sizes, timer);
   } else if (workload == "open") {
-    ms = open_read(engine, path, sizes);
+    ms = open_read(engine, path, sizes, timer);
   } else {
     throw std::runtime_error("unknown workload " + std::string(workload));
   }
