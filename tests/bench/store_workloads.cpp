@@ -127,31 +127,12 @@ std::string uri_path(const fs::path& path) {
 class Database {
  public:
   Database(std::string_view engine, const fs::path& path, bool create, int cache_kib) {
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-    std::string name = path.string();
-#ifndef FIELDCASE_BENCH_SQLCIPHER
-    const bool fieldcase = engine == "fieldcase";
-    if (fieldcase) {
-      name = "file:" + uri_path(path) + "?vfs=" + storage::kVfsName + "&hexkey=" + key_hex();
-      flags |= SQLITE_OPEN_URI;
+    try {
+      open(engine, path, create, cache_kib);
+    } catch (...) {
+      sqlite3_close_v2(db_);
+      throw;
     }
-#endif
-    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
-    if (rc != SQLITE_OK) fail(db_, "opening " + path.string() + " (" + std::string(engine) + ")");
-#ifdef FIELDCASE_BENCH_SQLCIPHER
-    exec("PRAGMA key = \"x'" + key_hex() + "'\"; PRAGMA cipher_page_size = 4096;");
-#else
-    if (fieldcase && create) {
-      int reserve = kReserveBytes;
-      if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK) {
-        fail(db_, "setting the reserved bytes");
-      }
-    }
-#endif
-    exec("PRAGMA page_size=" + std::to_string(kPageSize) +
-         "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-" +
-         std::to_string(cache_kib) + "; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-    if (create) set_up_new_database(engine);
   }
   ~Database() { sqlite3_close_v2(db_); }
   Database(const Database&) = delete;
@@ -181,6 +162,34 @@ class Database {
   }
 
  private:
+  void open(std::string_view engine, const fs::path& path, bool create, int cache_kib) {
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    std::string name = path.string();
+#ifndef FIELDCASE_BENCH_SQLCIPHER
+    const bool fieldcase = engine == "fieldcase";
+    if (fieldcase) {
+      name = "file:" + uri_path(path) + "?vfs=" + storage::kVfsName + "&hexkey=" + key_hex();
+      flags |= SQLITE_OPEN_URI;
+    }
+#endif
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) fail(db_, "opening " + path.string() + " (" + std::string(engine) + ")");
+#ifdef FIELDCASE_BENCH_SQLCIPHER
+    exec("PRAGMA key = \"x'" + key_hex() + "'\"; PRAGMA cipher_page_size = 4096;");
+#else
+    if (fieldcase && create) {
+      int reserve = kReserveBytes;
+      if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK) {
+        fail(db_, "setting the reserved bytes");
+      }
+    }
+#endif
+    exec("PRAGMA page_size=" + std::to_string(kPageSize) +
+         "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-" +
+         std::to_string(cache_kib) + "; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    if (create) set_up_new_database(engine);
+  }
+
   void set_up_new_database(std::string_view engine) {
     exec(kSchema);
     if (query_text("PRAGMA journal_mode") != "wal") {
