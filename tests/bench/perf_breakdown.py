@@ -21,7 +21,7 @@ BUCKETS = (
     ("page decryption (XChaCha20-Poly1305)", ("PageCipher::decrypt",)),
     ("page encryption (XChaCha20-Poly1305 + nonce)", ("PageCipher::encrypt",)),
     ("guarded key memory (sodium_malloc/free)", ("sodium_malloc", "sodium_free")),
-    ("SQLCipher crypto (OpenSSL)", ("libcrypto.so", "sqlcipher_page_cipher", "sqlcipher_codec")),
+    ("SQLCipher crypto (OpenSSL)", ("libcrypto.so",)),
     ("system calls and kernel", ("[kernel.kallsyms]",)),
 )
 
