@@ -263,17 +263,23 @@ int wal_read(sqlite3_file* f, std::uint8_t* buf, int amt, std::int64_t off) {
     return SQLITE_OK;
   }
   if (amt == psize && rel % fsize == kWalFrameHeader) {
-    // Page of a frame already validated by recovery.
-    std::uint8_t hdr[kWalFrameHeader];
-    int rc = real_read(real, hdr, kWalFrameHeader, off - kWalFrameHeader);
-    if (rc == SQLITE_OK) rc = real_read(real, buf, amt, off);
-    if (rc != SQLITE_OK) return rc;
-    std::uint32_t pgno = get_be32(hdr);
+    // Page of a frame already validated by recovery (normal reads and checkpoints). The frame
+    // is read whole, so its page number costs no second read.
+    st.scratch.resize(static_cast<std::size_t>(fsize));
+    std::uint8_t* frame = st.scratch.data();
+    std::uint8_t* page = frame + kWalFrameHeader;
+    int rc = real_read(real, frame, static_cast<int>(fsize), off - kWalFrameHeader);
+    if (rc != SQLITE_OK) {
+      if (rc == SQLITE_IOERR_SHORT_READ) std::memcpy(buf, page, static_cast<std::size_t>(psize));
+      return rc;
+    }
+    std::uint32_t pgno = get_be32(frame);
     auto bind = wal_binding(off - kWalFrameHeader);
-    if (!st.ctx->cipher->decrypt(pgno, buf, static_cast<std::size_t>(psize), st.ctx->reserve,
+    if (!st.ctx->cipher->decrypt(pgno, page, static_cast<std::size_t>(psize), st.ctx->reserve,
                                  bind)) {
       return auth_failure(*st.ctx, "WAL frame for", pgno);
     }
+    std::memcpy(buf, page, static_cast<std::size_t>(psize));
     return SQLITE_OK;
   }
   return real_read(real, buf, amt, off);

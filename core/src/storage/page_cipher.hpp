@@ -12,7 +12,9 @@
 // Associated data = file header (16 bytes) || page number || the position extra (WAL frame
 // offset, journal record offset) || for page 1, bytes 16..23. So a flipped byte, a
 // page moved to another number or position, or a page from another database all fail.
-// Nonces are fresh random bytes for every write, never derived from counters or offsets.
+// Nonces are fresh random bytes for every write, never derived from counters or offsets (they
+// are taken from the system CSPRNG a few hundred bytes at a time, per thread; a fork discards
+// what a pool holds).
 //
 // A PageCipher is immutable after construction and safe to share between threads.
 #pragma once

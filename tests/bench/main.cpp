@@ -1,0 +1,55 @@
+// fieldcase-bench: the benchmark program. Dispatches the first argument to a subcommand, one
+// source file each (store_command.cpp, ...).
+#include <array>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "bench.hpp"
+#include "store_bench.hpp"
+
+namespace {
+
+using fieldcase::bench::Subcommand;
+
+constexpr std::array<Subcommand, 1> kSubcommands{{
+    {"store", "storage engines: plain SQLite, the fieldcase VFS and SQLCipher",
+     fieldcase::bench::run_store_command},
+}};
+
+void print_usage(std::ostream& out) {
+  out << "usage: fieldcase-bench <subcommand> [options]\n"
+         "\n"
+         "subcommands:\n";
+  for (const Subcommand& s : kSubcommands) {
+    out << "  " << s.name;
+    for (auto n = s.name.size(); n < 10; ++n) out << ' ';
+    out << "  " << s.summary << "\n";
+  }
+  out << "\n"
+         "'fieldcase-bench <subcommand> --help' describes a subcommand.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    print_usage(std::cerr);
+    return fieldcase::bench::kExitUsage;
+  }
+  if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
+    print_usage(std::cout);
+    return fieldcase::bench::kExitOk;
+  }
+  for (const Subcommand& s : kSubcommands) {
+    if (s.name == args.front()) {
+      const int code = s.run(std::span(args).subspan(1));
+      std::cout.flush();
+      return std::cout.good() ? code : fieldcase::bench::kExitFailure;
+    }
+  }
+  std::cerr << "fieldcase-bench: unknown subcommand '" << args.front() << "'\n"
+            << "Try 'fieldcase-bench --help'.\n";
+  return fieldcase::bench::kExitUsage;
+}
