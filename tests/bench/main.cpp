@@ -6,15 +6,18 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "records_bench.hpp"
 #include "store_bench.hpp"
 
 namespace {
 
 using fieldcase::bench::Subcommand;
 
-constexpr std::array<Subcommand, 1> kSubcommands{{
+constexpr std::array<Subcommand, 2> kSubcommands{{
     {"store", "storage engines: plain SQLite, the fieldcase VFS and SQLCipher",
      fieldcase::bench::run_store_command},
+    {"records", "recording a visit and building My day, encrypted and plain",
+     fieldcase::bench::run_records_command},
 }};
 
 void print_usage(std::ostream& out) {
