@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -137,7 +138,6 @@ struct SimDevice {
   std::unique_ptr<RecordStore> records;
   bool online = true;
   std::vector<std::string> sent;  // request bodies it sent, for stale replays
-  std::int64_t captured_seq = 0;  // change_log rows already copied into the simulation
 };
 
 class Sim;
@@ -294,6 +294,7 @@ class Sim {
 
   // --- steps ---
   void one_step() {
+    if (trace_) std::fprintf(stderr, "step %d: %s\n", step_ - 1, action_.c_str());
     clock_.advance(seconds(1 + static_cast<int>(pick(90))));
     const std::size_t i = pick(devices_.size());
     const int roll = std::uniform_int_distribution<int>(0, 99)(rng_);
@@ -527,26 +528,26 @@ class Sim {
               "a refused write reached the outbox");
   }
 
-  // Copies the device's new local operations into the simulation's record of writes.
+  // Copies the device's new local operations into the simulation's record of writes. (A new
+  // write is always unacknowledged; change_log.seq is not used because a purge can free seqs.)
   void capture(std::size_t i) {
     SimDevice& d = devices_[i];
-    auto st = must(d.store->prepare("SELECT seq, op_id, tx_id, op, record_id, field, value, hlc, "
+    auto st = must(d.store->prepare("SELECT op_id, tx_id, op, record_id, field, value, hlc, "
                                     "coalesce(base, '') FROM change_log WHERE origin = 'local' "
-                                    "AND seq > ?1 ORDER BY seq"),
+                                    "AND acked = 0 ORDER BY seq"),
                    "prepare capture");
-    st.bind(1, d.captured_seq);
     for (;;) {
       if (!must(st.step(), "capture")) break;
       SimOp op;
-      d.captured_seq = st.column_int(0);
-      op.op_id = st.column_text(1);
-      op.tx_id = st.column_text(2);
-      op.op = st.column_text(3);
-      op.record_id = st.column_text(4);
-      op.field = st.column_text(5);
-      op.value_json = st.column_is_null(6) ? std::string() : st.column_text(6);
-      op.hlc = st.column_text(7);
-      op.base = st.column_text(8);
+      op.op_id = st.column_text(0);
+      if (!captured_.insert(op.op_id).second) continue;
+      op.tx_id = st.column_text(1);
+      op.op = st.column_text(2);
+      op.record_id = st.column_text(3);
+      op.field = st.column_text(4);
+      op.value_json = st.column_is_null(5) ? std::string() : st.column_text(5);
+      op.hlc = st.column_text(6);
+      op.base = st.column_text(7);
       op.device = i;
       ops_.push_back(std::move(op));
     }
@@ -721,7 +722,30 @@ class Sim {
       if (value == op.value_json) continue;  // the same value won: nothing was lost
       if (seen.count({op.record_id, op.field, op.hlc}) != 0) continue;  // overwritten knowingly
       if (lost.count({op.record_id, op.field, op.hlc}) != 0) continue;  // kept as a conflict
-      throw SimFailure{"value " + op.value_json + " of " + op.record_id + "." + op.field +
+      std::string story;
+      for (const auto& o : ops_) {
+        if (o.record_id == op.record_id && o.field == op.field) {
+          story += "\n  op " + devices_[o.device].name + " " + o.value_json + " hlc " + o.hlc +
+                   " base " + o.base + (acked_.count(o.tx_id) != 0 ? " acked" : " not acked");
+        }
+      }
+      auto log = must(s.prepare("SELECT seq, value, hlc, device_id FROM change_log WHERE "
+                                "record_id = ?1 AND field = ?2 ORDER BY seq"),
+                      "log");
+      log.bind(1, op.record_id).bind(2, op.field);
+      while (must(log.step(), "log row")) {
+        story += "\n  log " + std::to_string(log.column_int(0)) + " " + log.column_text(1) +
+                 " hlc " + log.column_text(2) + " dev " + log.column_text(3);
+      }
+      auto con = must(s.prepare("SELECT kept, kept_hlc, lost, lost_hlc FROM conflict WHERE "
+                                "record_id = ?1 AND field = ?2"),
+                      "conflict");
+      con.bind(1, op.record_id).bind(2, op.field);
+      while (must(con.step(), "conflict row")) {
+        story += "\n  conflict kept " + con.column_text(0) + " " + con.column_text(1) +
+                 " lost " + con.column_text(2) + " " + con.column_text(3);
+      }
+      throw SimFailure{story + "\n" + "value " + op.value_json + " of " + op.record_id + "." + op.field +
                        " (" + op.hlc + ") vanished without a conflict; the field holds " +
                        value + " (" + hlc + ")"};
     }
@@ -740,9 +764,11 @@ class Sim {
   std::vector<std::string> workers_;
   std::map<std::string, std::size_t> serial_;  // record id -> creation order in this run
   std::vector<SimOp> ops_;
+  std::set<std::string> captured_;  // op ids in ops_
   std::set<std::string> acked_;  // transactions acknowledged to a device
   std::size_t conflict_count_ = 0;
   bool faults_ = true;
+  bool trace_ = std::getenv("FIELDCASE_SIM_TRACE") != nullptr;
   int step_ = 0;
   std::string action_ = "setup";
 };
