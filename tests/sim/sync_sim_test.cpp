@@ -720,8 +720,22 @@ class Sim {
       const std::string hlc = cur.column_text(1);
       if (hlc == op.hlc) continue;  // it is the value
       if (value == op.value_json) continue;  // the same value won: nothing was lost
-      if (seen.count({op.record_id, op.field, op.hlc}) != 0) continue;  // overwritten knowingly
-      if (lost.count({op.record_id, op.field, op.hlc}) != 0) continue;  // kept as a conflict
+      // Accounted for when this write, or another acknowledged write of the same value to the
+      // same field (an equal concurrent value replaces it without a conflict), was overwritten
+      // knowingly (a later write names it as its base) or kept as a conflict.
+      bool accounted = false;
+      for (const auto& same : ops_) {
+        if (same.op != "set" || same.record_id != op.record_id || same.field != op.field ||
+            same.value_json != op.value_json || acked_.count(same.tx_id) == 0) {
+          continue;
+        }
+        if (seen.count({same.record_id, same.field, same.hlc}) != 0 ||
+            lost.count({same.record_id, same.field, same.hlc}) != 0) {
+          accounted = true;
+          break;
+        }
+      }
+      if (accounted) continue;
       std::string story;
       for (const auto& o : ops_) {
         if (o.record_id == op.record_id && o.field == op.field) {
