@@ -491,7 +491,6 @@ class Sim {
     }
     if (to == "authorised") {
       change["authorised_at"] = now_text(i, seconds(30));
-      change["authorised_by"] = d.worker;
     }
     action_ = d.name + " moves an assessment " + status + " -> " + to;
     must(d.records->update(a.id, change), "move assessment");
