@@ -1,6 +1,8 @@
 // The record store's side of sync: the outbox, applying the server's answer, purges.
 #include <map>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/record_store.hpp"
@@ -148,6 +150,89 @@ Status RecordStore::apply_remote(const sync::Change& c) {
 }
 
 Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
+  auto revert_rejected = [&](const std::string& tx_id) -> Status {
+    auto ops = store_.prepare(
+        "SELECT op, record_id, field FROM change_log WHERE tx_id = ?1 AND origin = 'local' "
+        "ORDER BY seq");
+    if (!ops.ok()) return ops.status();
+    ops->bind(1, tx_id);
+    std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> touched;
+    for (;;) {
+      auto row = ops->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      auto& [kinds, fields] = touched[ops->column_text(1)];
+      kinds.insert(ops->column_text(0));
+      if (!ops->column_text(2).empty()) fields.insert(ops->column_text(2));
+    }
+    for (const auto& [record_id, what] : touched) {
+      const auto& [kinds, fields] = what;
+      auto current = get(record_id);
+      if (!current.ok()) return current.status();
+      if (!*current) continue;
+      Record r = std::move(**current);
+      auto run = [&](const char* sql, std::string_view field = {}) -> Status {
+        auto st = store_.prepare(sql);
+        if (!st.ok()) return st.status();
+        st->bind(1, record_id);
+        if (!field.empty()) st->bind(2, field);
+        return st->run();
+      };
+      if (kinds.count("create") != 0) {
+        auto known = store_.prepare(
+            "SELECT 1 FROM change_log WHERE record_id = ?1 AND origin = 'server' LIMIT 1");
+        if (!known.ok()) return known.status();
+        known->bind(1, record_id);
+        auto row = known->step();
+        if (!row.ok()) return row.status();
+        if (!*row) {
+          // The server never had it: it goes, with its stamps.
+          FC_TRY(run("DELETE FROM field_clock WHERE record_id = ?1"));
+          FC_TRY(run("DELETE FROM attachment_data WHERE record_id = ?1"));
+          FC_TRY(run("DELETE FROM record WHERE id = ?1"));
+          continue;
+        }
+      }
+      for (const auto& field : fields) {
+        auto best = store_.prepare(
+            "SELECT value, hlc FROM change_log WHERE record_id = ?1 AND field = ?2 AND "
+            "op = 'set' AND acked <> 2 ORDER BY hlc DESC LIMIT 1");
+        if (!best.ok()) return best.status();
+        best->bind(1, record_id).bind(2, field);
+        auto row = best->step();
+        if (!row.ok()) return row.status();
+        std::optional<Value> value;
+        if (*row && !best->column_is_null(0)) value = value_from_json(best->column_text(0));
+        if (value && !is_null(*value)) {
+          r.fields[field] = *value;
+        } else {
+          r.fields.erase(field);
+        }
+        if (*row) {
+          auto up = store_.prepare(
+              "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
+              "ON CONFLICT(record_id, field) DO UPDATE SET hlc = excluded.hlc");
+          if (!up.ok()) return up.status();
+          up->bind(1, record_id).bind(2, field).bind(3, best->column_text(1));
+          FC_TRY(up->run());
+        } else {
+          FC_TRY(run("DELETE FROM field_clock WHERE record_id = ?1 AND field = ?2", field));
+        }
+      }
+      if (kinds.count("remove") != 0) {
+        auto removed = store_.prepare(
+            "SELECT 1 FROM change_log WHERE record_id = ?1 AND op = 'remove' AND acked <> 2 "
+            "LIMIT 1");
+        if (!removed.ok()) return removed.status();
+        removed->bind(1, record_id);
+        auto row = removed->step();
+        if (!row.ok()) return row.status();
+        r.deleted = *row;
+      }
+      FC_TRY(write_row(r));
+    }
+    return Status{};
+  };
   return store_.transaction([&]() -> Status {
     auto ack = store_.prepare(
         "UPDATE change_log SET acked = ?2 WHERE tx_id = ?1 AND origin = 'local'");
@@ -166,6 +251,13 @@ Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
       rej->bind(1, r.tx_id).bind(2, r.code).bind(3, r.reason);
       FC_TRY(rej->run());
     }
+    // A refused transaction must not linger in the records: its fields go back to the newest
+    // value the device knows from elsewhere (the server's changes, its other transactions), and
+    // a record it created that the server never had goes. Without this a refused write (say
+    // an assessment moved back to in_progress after another device completed it) stays on the
+    // device for good, because its newer stamp beats the server's value. The refusal itself
+    // stays in sync_rejection for the worker to see. Repeating it is harmless.
+    for (const auto& rejected : res.rejected) FC_TRY(revert_rejected(rejected.tx_id));
     for (const auto& c : res.changes) FC_TRY(apply_remote(c));
 
     auto con = store_.prepare(
