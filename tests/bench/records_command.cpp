@@ -83,7 +83,9 @@ void populate(Engine& e, SettableClock& clock, Date today, int children, std::mt
   }
   // Five years, a visit with three notes roughly every two weeks per child, an assessment a year.
   for (Date d = start; d < today; d = check(d.add_days(14), "date")) {
-    clock.set(at_day(d, 18));
+    // Recorded the evening after the fortnight's visits (never after today).
+    Date recorded = std::min(check(d.add_days(10), "date"), today);
+    clock.set(at_day(recorded, 18));
     check(e.records->write([&](RecordStore::Writer& w) -> Status {
       for (const auto& cs : e.cases) {
         Date day = check(d.add_days(static_cast<std::int64_t>(rng() % 10)), "date");
@@ -107,10 +109,13 @@ void populate(Engine& e, SettableClock& clock, Date today, int children, std::mt
       return {};
     }), "history");
   }
+  int n = 0;
   for (const auto& cs : e.cases) {
+    // Open single assessments started 40 to 79 days ago: some overdue, some due soon.
+    Date begun = check(today.add_days(-40 - (n++ % 40)), "d");
     auto a = e.records->create(RecordKind::assessment, cs,
                                {{"assessment_kind", std::string("single")},
-                                {"start_date", check(today.add_days(-30), "d").to_string()},
+                                {"start_date", begun.to_string()},
                                 {"status", std::string("in_progress")}});
     check(a.status(), "assessment");
   }
@@ -118,8 +123,9 @@ void populate(Engine& e, SettableClock& clock, Date today, int children, std::mt
 
 Status record_visit(RecordStore& records, const std::string& case_id, Date today) {
   return records.write([&](RecordStore::Writer& w) -> Status {
+    // A child-in-need visit: measuring must not change what "My day" finds due.
     auto visit = w.create(RecordKind::visit, case_id,
-                          {{"visit_type", std::string("cp_statutory")},
+                          {{"visit_type", std::string("child_in_need")},
                            {"start_at", iso(today, 9)},
                            {"end_at", iso(today, 10)},
                            {"child_seen", true},
