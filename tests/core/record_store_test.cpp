@@ -709,6 +709,7 @@ TEST_CASE("attachments round-trip with their size and sha256", "[records][attach
       }
       std::string small;
       std::string big;
+      std::string empty;
       Status written = env.records().write([&](RecordStore::Writer& w) -> Status {
         auto a = w.attach(*visit, "note.pdf", "application/pdf", abc, "Signed plan");
         if (!a.ok()) return a.status();
@@ -716,6 +717,9 @@ TEST_CASE("attachments round-trip with their size and sha256", "[records][attach
         auto b = w.attach(child, "room.jpg", "image/jpeg", photo);
         if (!b.ok()) return b.status();
         big = *b;
+        auto e = w.attach(child, "blank.png", "image/png", {});
+        if (!e.ok()) return e.status();
+        empty = *e;
         return {};
       });
       INFO(written.to_string());
@@ -743,6 +747,14 @@ TEST_CASE("attachments round-trip with their size and sha256", "[records][attach
       auto big_bytes = env.records().attachment_bytes(big);
       REQUIRE(big_bytes.ok());
       CHECK(*big_bytes == photo);
+
+      const Record e = get(env.records(), empty);
+      CHECK(int_of(e.fields, "size_bytes") == 0);
+      CHECK(text(e, "sha256") ==
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+      auto empty_bytes = env.records().attachment_bytes(empty);
+      REQUIRE(empty_bytes.ok());
+      CHECK(empty_bytes->empty());
 
       CHECK(env.records().attachment_bytes(*visit).code() == Errc::not_found);
       CHECK(integrity_check(*env.store) == "ok");
