@@ -207,3 +207,36 @@ TEST_CASE("hlc stamps parse back and malformed ones are refused", "[records][ids
     CHECK(r.code() == Errc::invalid_argument);
   }
 }
+
+TEST_CASE("hlc stamps stay in string order when the counter would overflow", "[records][ids]") {
+  // A device clock stuck (or put back by days) makes every stamp come from the counter. The
+  // string form has six digits for it: beyond 999999 the stamp must move on in wall time
+  // rather than grow a seventh digit that sorts before smaller counters.
+  FakeClock clock;
+  HybridClock hlc(clock, "tablet-1");
+  std::string previous = hlc.now().to_string();
+  const std::int64_t start = wall_ms(clock);
+  HlcStamp last;
+  for (int i = 0; i < 1'000'010; ++i) {
+    last = hlc.now();
+    std::string text = last.to_string();
+    if (!(previous < text)) {
+      FAIL_CHECK("stamp " << i << " " << text << " does not sort after " << previous);
+      break;
+    }
+    previous = std::move(text);
+  }
+  CHECK(last.counter <= 999'999u);
+  CHECK(last.wall_ms == start + 1);
+  auto back = HlcStamp::parse(previous);
+  REQUIRE(back.ok());
+  CHECK(hlc_key(*back) == hlc_key(last));
+
+  // Observing a remote stamp at the top of the counter range also moves on cleanly.
+  HybridClock other(clock, "tablet-2");
+  other.observe(HlcStamp{start + 5, 999'999, "tablet-3"});
+  HlcStamp next = other.now();
+  CHECK(next.wall_ms == start + 6);
+  CHECK(next.counter == 0);
+  CHECK(HlcStamp{start + 5, 999'999, "tablet-3"}.to_string() < next.to_string());
+}

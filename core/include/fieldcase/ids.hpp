@@ -21,8 +21,10 @@ std::string new_uuid_v7(const Clock& clock);
 bool is_uuid(std::string_view text);
 
 struct HlcStamp {
+  // The largest counter the string form holds; a clock needing more moves on in wall time.
+  static constexpr std::uint32_t kMaxCounter = 999'999;
   std::int64_t wall_ms = 0;
-  std::uint32_t counter = 0;
+  std::uint32_t counter = 0;  // at most kMaxCounter
   std::string device;
   // "<wall_ms:15 digits>.<counter:6 digits>.<device>": lexicographic order is HLC order.
   std::string to_string() const;
@@ -33,7 +35,9 @@ struct HlcStamp {
 class HybridClock {
  public:
   HybridClock(const Clock& clock, std::string device_id);
-  // A stamp later than every stamp issued or observed so far.
+  // A stamp later than every stamp issued or observed so far. When the wall clock stands
+  // still (or is behind) for more than kMaxCounter stamps, the stamp's wall time moves one
+  // millisecond ahead of the clock rather than overflowing the counter.
   HlcStamp now();
   // Moves the clock past a stamp received from elsewhere.
   void observe(const HlcStamp& remote);

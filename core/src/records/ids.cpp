@@ -72,6 +72,10 @@ HlcStamp HybridClock::now() {
   if (wall > last_wall_) {
     last_wall_ = wall;
     last_counter_ = 0;
+  } else if (last_counter_ >= HlcStamp::kMaxCounter) {
+    // The string form has six counter digits: a seventh would sort before smaller counters.
+    ++last_wall_;
+    last_counter_ = 0;
   } else {
     ++last_counter_;
   }
@@ -80,10 +84,10 @@ HlcStamp HybridClock::now() {
 
 void HybridClock::observe(const HlcStamp& remote) {
   std::lock_guard lock(mu_);
-  if (remote.wall_ms > last_wall_ ||
-      (remote.wall_ms == last_wall_ && remote.counter > last_counter_)) {
+  const std::uint32_t counter = std::min(remote.counter, HlcStamp::kMaxCounter);
+  if (remote.wall_ms > last_wall_ || (remote.wall_ms == last_wall_ && counter > last_counter_)) {
     last_wall_ = remote.wall_ms;
-    last_counter_ = remote.counter;
+    last_counter_ = counter;
   }
 }
 
