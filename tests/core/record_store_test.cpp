@@ -831,3 +831,34 @@ TEST_CASE("attachments over the limit or without a parent are refused", "[record
   CHECK(log2 > log);
   CHECK(query_int(*env.store, "SELECT count(*) FROM attachment_data") == blobs);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Opening.
+
+TEST_CASE("the signed-in worker is named by the id of a worker record", "[records]") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = open_store(all_store_modes().front(), dir / "who.db");
+  REQUIRE(store.ok());
+  // A free-text worker id would be written into authorised_by and matched against
+  // allocated_worker, both references: a manager could never authorise and no child could be
+  // allocated. It is refused up front.
+  for (const Identity& who : {Identity{"worker-id", "device-id", Role::team_manager},
+                              Identity{"0190A000-0000-7000-8000-00000000A002", "device-id",
+                                       Role::team_manager},
+                              Identity{"", "device-id", Role::social_worker},
+                              Identity{kWorkerId, "", Role::social_worker}}) {
+    INFO("'" << who.worker_id << "' on '" << who.device_id << "'");
+    auto rs = RecordStore::open(**store, who, clock, england_timescales());
+    REQUIRE_FALSE(rs.ok());
+    CHECK(rs.code() == Errc::invalid_argument);
+  }
+  auto bad = RecordStore::open(**store, {"worker-id", "device-id", Role::team_manager}, clock,
+                               england_timescales());
+  CHECK(bad.status().message().find("worker's record") != std::string::npos);
+  // Device ids are free text.
+  auto ok = RecordStore::open(**store, {kManagerId, "Tablet 7 (spare)", Role::team_manager},
+                              clock, england_timescales());
+  REQUIRE(ok.ok());
+  CHECK((*ok)->identity().device_id == "Tablet 7 (spare)");
+}

@@ -52,7 +52,8 @@ std::span<const Migration> record_migrations();
 
 class RecordStore {
  public:
-  // Migrates the schema if needed. `store` and `clock` must outlive the RecordStore.
+  // Migrates the schema if needed. `store` and `clock` must outlive the RecordStore. A worker
+  // id that is not a record id, or an empty device id, is invalid_argument.
   static Result<std::unique_ptr<RecordStore>> open(Store& store, Identity who, const Clock& clock,
                                                    Timescales timescales);
 

@@ -198,6 +198,14 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, Identity wh
   if (who.worker_id.empty() || who.device_id.empty()) {
     return Status(Errc::invalid_argument, "a worker and a device id are required");
   }
+  // The worker id is written into reference fields (authorised_by when a manager authorises)
+  // and matched against them (allocated_worker for the caseload): it must be a record id, or
+  // authorisations would fail validation and no child could ever be allocated to the worker.
+  if (!is_uuid(who.worker_id)) {
+    return Status(Errc::invalid_argument,
+                  "the worker id must be the id of the worker's record (a UUID), not '" +
+                      who.worker_id + "'");
+  }
   FC_TRY(store.migrate(migrations()));
   std::unique_ptr<RecordStore> rs(new RecordStore(store, std::move(who), clock,
                                                   std::move(timescales)));
