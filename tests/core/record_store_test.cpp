@@ -862,3 +862,101 @@ TEST_CASE("the signed-in worker is named by the id of a worker record", "[record
   REQUIRE(ok.ok());
   CHECK((*ok)->identity().device_id == "Tablet 7 (spare)");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fields fieldcase maintains.
+
+TEST_CASE("maintained fields cannot be set on create or update", "[records][validation]") {
+  RecordEnv env;
+  const std::string child = env.child();
+  struct Case {
+    RecordKind kind;
+    std::string field;
+    Value value;
+  };
+  const std::vector<Case> cases{
+      {RecordKind::assessment, "due_date", S("2027-12-31")},
+      {RecordKind::assessment, "authorised_by", kManagerId},
+      {RecordKind::visit, "recorded_at", S("2027-01-14T10:00:00Z")},
+      {RecordKind::s47_enquiry, "initial_conference_target", S("2027-12-31")},
+  };
+  for (const Case& c : cases) {
+    const std::string where = S(to_string(c.kind)) + "." + c.field;
+    INFO(where);
+    const std::string expected = where + ": is maintained by fieldcase and cannot be set";
+    const std::int64_t records = env.record_rows();
+    const std::int64_t log = env.log_rows();
+    Fields f = valid_fields(c.kind);
+    f[c.field] = c.value;
+    auto created = env.records().create(c.kind, child, f);
+    REQUIRE_FALSE(created.ok());
+    CHECK(created.code() == Errc::validation);
+    CHECK(created.status().message() == expected);
+    CHECK(env.record_rows() == records);
+
+    auto id = env.records().create(c.kind, child, valid_fields(c.kind));
+    REQUIRE(id.ok());
+    const Record before = get(env.records(), *id);
+    const std::int64_t log2 = env.log_rows();
+    CHECK(log2 > log);
+    Status st = env.records().update(*id, {{c.field, c.value}});
+    CHECK(st.code() == Errc::validation);
+    CHECK(st.message() == expected);
+    st = env.records().update(*id, {{c.field, Value{}}});
+    CHECK(st.message() == expected);
+    CHECK(get(env.records(), *id).fields == before.fields);
+    CHECK(env.log_rows() == log2);
+  }
+
+  // An attachment's record is kept with its bytes: only attach() makes one, and what
+  // describes the bytes cannot be edited afterwards (the name and caption can).
+  const std::int64_t records = env.record_rows();
+  auto direct = env.records().create(RecordKind::attachment, child,
+                                     valid_fields(RecordKind::attachment));
+  REQUIRE_FALSE(direct.ok());
+  CHECK(direct.code() == Errc::validation);
+  CHECK(direct.status().message().rfind("attachment.parent_id: ", 0) == 0);
+  CHECK(env.record_rows() == records);
+  std::string att;
+  const std::vector<std::uint8_t> bytes{1, 2, 3};
+  REQUIRE(env.records()
+              .write([&](RecordStore::Writer& w) -> Status {
+                auto a = w.attach(child, "a.jpg", "image/jpeg", bytes);
+                if (!a.ok()) return a.status();
+                att = *a;
+                return {};
+              })
+              .ok());
+  for (const Fields& change : {Fields{{"size_bytes", std::int64_t{99}}},
+                               Fields{{"sha256", std::string(64, 'b')}},
+                               Fields{{"parent_id", child}},
+                               Fields{{"media_type", S("image/png")}}}) {
+    Status st = env.records().update(att, change);
+    CHECK(st.code() == Errc::validation);
+    CHECK(st.message().find(": is maintained by fieldcase and cannot be set") !=
+          std::string::npos);
+  }
+  CHECK(env.records().update(att, {{"filename", S("b.jpg")}, {"caption", S("Her room")}}).ok());
+}
+
+TEST_CASE("the conference target follows the strategy discussion", "[records]") {
+  RecordEnv env;
+  const std::string child = env.child();
+  const Timescales ts = england_timescales();
+  Fields f = valid_fields(RecordKind::s47_enquiry);
+  f["strategy_discussion_date"] = S("2027-01-05");
+  auto id = env.records().create(RecordKind::s47_enquiry, child, f);
+  REQUIRE(id.ok());
+  // 15 working days after Tuesday 5 January 2027.
+  CHECK(text(get(env.records(), *id), "initial_conference_target") == "2027-01-26");
+  CHECK(ts.initial_conference_due(date("2027-01-05"))->to_string() == "2027-01-26");
+  REQUIRE(env.records().update(*id, {{"strategy_discussion_date", S("2027-01-08")}}).ok());
+  CHECK(text(get(env.records(), *id), "initial_conference_target") == "2027-01-29");
+  // Cleared with the date it was worked out from.
+  REQUIRE(env.records().update(*id, {{"strategy_discussion_date", Value{}}}).ok());
+  CHECK_FALSE(text(get(env.records(), *id), "initial_conference_target"));
+  const auto h = history(env.records(), *id);
+  CHECK(h.back().field == "strategy_discussion_date");
+  CHECK(h[h.size() - 2].field == "initial_conference_target");
+  CHECK(is_null(h[h.size() - 2].value));
+}

@@ -179,6 +179,19 @@ Result<Record> read_record(Statement& st) {
   return r;
 }
 
+// Callers of the write path may set any field but those fieldcase maintains.
+Status check_settable(RecordKind kind, const Fields& fields) {
+  const KindSpec& spec = kind_spec(kind);
+  for (const auto& [name, value] : fields) {
+    const FieldSpec* fs = find_field(spec, name);
+    if (fs != nullptr && fs->maintained) {
+      return {Errc::validation, std::string(to_string(kind)) + "." + name +
+                                    ": is maintained by fieldcase and cannot be set"};
+    }
+  }
+  return {};
+}
+
 constexpr const char* kRecordColumns =
     "id, kind, case_id, data, created_at, created_by, updated_at, updated_by, deleted";
 
@@ -247,6 +260,11 @@ Status RecordStore::remove(std::string_view id) {
 
 Result<std::string> RecordStore::Writer::create(RecordKind kind, std::string_view case_id,
                                                 Fields fields) {
+  if (kind == RecordKind::attachment) {
+    return Status(Errc::validation,
+                  "attachment.parent_id: attachments are stored with attach(), with their bytes");
+  }
+  FC_TRY(check_settable(kind, fields));
   return rs_.do_create(tx_id_, kind, case_id, std::move(fields));
 }
 Status RecordStore::Writer::update(std::string_view id, const Fields& changes) {
@@ -295,7 +313,7 @@ Result<std::string> RecordStore::Writer::attach(std::string_view parent_id, std:
            {"sha256", hex_encode(digest)}};
   if (!caption.empty()) f.emplace("caption", std::move(caption));
   std::string case_id = (*parent)->case_id;
-  auto id = create(RecordKind::attachment, case_id, std::move(f));
+  auto id = rs_.do_create(tx_id_, RecordKind::attachment, case_id, std::move(f));
   if (!id.ok()) return id;
   auto ins = rs_.store_.prepare("INSERT INTO attachment_data(record_id, bytes) VALUES (?1, ?2)");
   if (!ins.ok()) return ins.status();
@@ -310,6 +328,8 @@ Status RecordStore::derive(Record& r, const Record* before) {
     case RecordKind::child:
       break;
     case RecordKind::assessment: {
+      // The due date follows the kind and start, and goes when they give none.
+      Value due_date;
       auto kind = text_of(r.fields, "assessment_kind");
       auto start = text_of(r.fields, "start_date");
       if (kind && start) {
@@ -317,9 +337,10 @@ Status RecordStore::derive(Record& r, const Record* before) {
         auto d = Date::parse(*start);
         if (k.ok() && d.ok()) {
           auto due = timescales_.assessment_due(*k, *d);
-          if (due.ok()) r.fields["due_date"] = due->to_string();
+          if (due.ok()) due_date = due->to_string();
         }
       }
+      r.fields["due_date"] = std::move(due_date);
       auto status = text_of(r.fields, "status").value_or("");
       auto prev = before ? text_of(before->fields, "status").value_or("") : std::string_view{};
       if (status != prev) {
@@ -353,14 +374,16 @@ Status RecordStore::derive(Record& r, const Record* before) {
       }
       break;
     case RecordKind::s47_enquiry: {
-      auto sd = text_of(r.fields, "strategy_discussion_date");
-      if (sd) {
+      // The target follows the strategy discussion, and goes when its date is cleared.
+      Value target;
+      if (auto sd = text_of(r.fields, "strategy_discussion_date")) {
         auto d = Date::parse(*sd);
         if (d.ok()) {
           auto due = timescales_.initial_conference_due(*d);
-          if (due.ok()) r.fields["initial_conference_target"] = due->to_string();
+          if (due.ok()) target = due->to_string();
         }
       }
+      r.fields["initial_conference_target"] = std::move(target);
       break;
     }
     default: break;
@@ -403,14 +426,8 @@ Status RecordStore::do_update(const std::string& tx, std::string_view id, const 
   if (!*current || (*current)->deleted) return {Errc::not_found, "no record " + std::string(id)};
   const Record before = **current;
   Record after = before;
-  for (const auto& [name, value] : changes) {
-    if (name == "recorded_at" || name == "due_date" || name == "authorised_by" ||
-        name == "initial_conference_target") {
-      return {Errc::validation, std::string(to_string(before.kind)) + "." + name +
-                                    ": is maintained by fieldcase and cannot be set"};
-    }
-    after.fields[name] = value;
-  }
+  FC_TRY(check_settable(before.kind, changes));
+  for (const auto& [name, value] : changes) after.fields[name] = value;
   after.updated_at = format_iso_datetime(clock_.wall());
   after.updated_by = who_.worker_id;
   FC_TRY(derive(after, &before));

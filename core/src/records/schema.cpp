@@ -94,11 +94,11 @@ constexpr FieldSpec kAssessment[] = {
     {"assessment_kind", T::code, true, kAssessmentKinds},
     {"referral_id", T::ref},
     {"start_date", T::date, true},
-    {"due_date", T::date},
+    {"due_date", T::date, false, {}, 0, true},
     {"status", T::code, true, kAssessmentStatus},
     {"completed_at", T::datetime},
     {"authorised_at", T::datetime},
-    {"authorised_by", T::ref},
+    {"authorised_by", T::ref, false, {}, 0, true},
     {"factors", T::codes, false, kFactors},
     {"child_development", T::long_text},
     {"parenting_capacity", T::long_text},
@@ -121,7 +121,7 @@ constexpr FieldSpec kVisit[] = {
     {"child_seen_alone", T::boolean},
     {"present", T::long_text, false, {}, 2000},
     {"observations", T::long_text},
-    {"recorded_at", T::datetime},
+    {"recorded_at", T::datetime, false, {}, 0, true},
     {"assessment_id", T::ref},
 };
 constexpr FieldSpec kCaseNote[] = {
@@ -135,7 +135,7 @@ constexpr FieldSpec kCaseNote[] = {
 constexpr FieldSpec kS47[] = {
     {"start_date", T::date, true},
     {"strategy_discussion_date", T::date},
-    {"initial_conference_target", T::date},
+    {"initial_conference_target", T::date, false, {}, 0, true},
     {"initial_conference_date", T::date},
     {"conference_not_required", T::boolean},
 };
@@ -155,11 +155,11 @@ constexpr FieldSpec kLac[] = {
     {"placement_until_18", T::boolean},
 };
 constexpr FieldSpec kAttachment[] = {
-    {"parent_id", T::ref, true},
+    {"parent_id", T::ref, true, {}, 0, true},
     {"filename", T::text, true, {}, 255},
-    {"media_type", T::code, true, kMediaType},
-    {"size_bytes", T::integer, true},
-    {"sha256", T::text, true, {}, 64},
+    {"media_type", T::code, true, kMediaType, 0, true},
+    {"size_bytes", T::integer, true, {}, 0, true},
+    {"sha256", T::text, true, {}, 64, true},
     {"caption", T::text},
 };
 
