@@ -611,6 +611,39 @@ TEST_CASE("a failure inside a multi-write transaction leaves nothing", "[records
     });
     CHECK(st.code() == Errc::internal);
   }
+  SECTION("the caller ignores a refusal and carries on") {
+    // The visit must not reach the server without the note that failed to go with it.
+    Status refused;
+    Status later;
+    Status st = env.records().write([&](RecordStore::Writer& w) -> Status {
+      auto v = w.create(RecordKind::visit, child, valid_fields(RecordKind::visit));
+      if (!v.ok()) return v.status();
+      Fields bad = valid_fields(RecordKind::case_note);
+      bad["text"] = S("\xff");
+      refused = w.create(RecordKind::case_note, child, bad).status();
+      // Once something failed, the writer does nothing more.
+      later = w.create(RecordKind::case_note, child, valid_fields(RecordKind::case_note))
+                  .status();
+      (void)w.update(child, {{"last_name", S("Changed")}});
+      return {};
+    });
+    CHECK(refused.code() == Errc::validation);
+    CHECK(refused.message() == "case_note.text: is not valid UTF-8");
+    CHECK(later.code() == Errc::validation);
+    CHECK(later.message() == refused.message());
+    CHECK(st.code() == Errc::validation);
+    CHECK(st.message() == refused.message());
+  }
+  SECTION("the caller ignores a failed attachment") {
+    Status st = env.records().write([&](RecordStore::Writer& w) -> Status {
+      auto v = w.create(RecordKind::visit, child, valid_fields(RecordKind::visit));
+      if (!v.ok()) return v.status();
+      const std::vector<std::uint8_t> bytes{1, 2};
+      (void)w.attach(*v, "../escape.jpg", "image/jpeg", bytes);
+      return {};
+    });
+    CHECK(st.message() == "attachment.filename: must be a plain file name");
+  }
   SECTION("an exception escapes") {
     CHECK_THROWS_AS(env.records().write([&](RecordStore::Writer& w) -> Status {
       FC_TRY(w.create(RecordKind::visit, child, valid_fields(RecordKind::visit)).status());

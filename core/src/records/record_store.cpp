@@ -235,7 +235,13 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, Identity wh
 
 Status RecordStore::write(const std::function<Status(Writer&)>& fn) {
   Writer w(*this, new_uuid_v7(clock_));
-  return store_.transaction([&] { return fn(w); });
+  return store_.transaction([&]() -> Status {
+    Status st = fn(w);
+    // A failed operation may have written part of itself; and a visit must never be sent
+    // without the notes that failed to go with it. Nothing of the transaction is kept.
+    if (st.ok() && !w.failed_.ok()) return w.failed_;
+    return st;
+  });
 }
 
 Result<std::string> RecordStore::create(RecordKind kind, std::string_view case_id, Fields fields) {
@@ -258,68 +264,91 @@ Status RecordStore::remove(std::string_view id) {
   return write([&](Writer& w) { return w.remove(id); });
 }
 
+Status RecordStore::Writer::remember(Status st) {
+  if (!st.ok() && failed_.ok()) failed_ = st;
+  return st;
+}
+
+Result<std::string> RecordStore::Writer::remember(Result<std::string> r) {
+  if (!r.ok() && failed_.ok()) failed_ = r.status();
+  return r;
+}
+
 Result<std::string> RecordStore::Writer::create(RecordKind kind, std::string_view case_id,
                                                 Fields fields) {
+  if (!failed_.ok()) return failed_;
   if (kind == RecordKind::attachment) {
-    return Status(Errc::validation,
-                  "attachment.parent_id: attachments are stored with attach(), with their bytes");
+    return remember(
+        Status(Errc::validation,
+               "attachment.parent_id: attachments are stored with attach(), with their bytes"));
   }
-  FC_TRY(check_settable(kind, fields));
-  return rs_.do_create(tx_id_, kind, case_id, std::move(fields));
+  FC_TRY(remember(check_settable(kind, fields)));
+  return remember(rs_.do_create(tx_id_, kind, case_id, std::move(fields)));
 }
 Status RecordStore::Writer::update(std::string_view id, const Fields& changes) {
-  return rs_.do_update(tx_id_, id, changes);
+  if (!failed_.ok()) return failed_;
+  return remember(rs_.do_update(tx_id_, id, changes));
 }
-Status RecordStore::Writer::remove(std::string_view id) { return rs_.do_remove(tx_id_, id); }
+Status RecordStore::Writer::remove(std::string_view id) {
+  if (!failed_.ok()) return failed_;
+  return remember(rs_.do_remove(tx_id_, id));
+}
 
 Result<std::string> RecordStore::Writer::append_correction(std::string_view note_id,
                                                            std::string text) {
-  auto original = rs_.get(note_id);
-  if (!original.ok()) return original.status();
-  if (!*original || (*original)->deleted || (*original)->kind != RecordKind::case_note) {
-    return Status(Errc::not_found, "no case note " + std::string(note_id));
-  }
-  const Record& note = **original;
-  if (text_of(note.fields, "status").value_or("") != "completed") {
-    return Status(Errc::validation, "case_note.corrects: only a completed note is corrected by "
-                                    "appending; edit the draft instead");
-  }
-  Fields f{{"contact_at", note.fields.at("contact_at")},
-           {"text", std::move(text)},
-           {"status", std::string("completed")},
-           {"corrects", std::string(note_id)}};
-  return create(RecordKind::case_note, note.case_id, std::move(f));
+  if (!failed_.ok()) return failed_;
+  return remember([&]() -> Result<std::string> {
+    auto original = rs_.get(note_id);
+    if (!original.ok()) return original.status();
+    if (!*original || (*original)->deleted || (*original)->kind != RecordKind::case_note) {
+      return Status(Errc::not_found, "no case note " + std::string(note_id));
+    }
+    const Record& note = **original;
+    if (text_of(note.fields, "status").value_or("") != "completed") {
+      return Status(Errc::validation,
+                    "case_note.corrects: only a completed note is corrected by "
+                    "appending; edit the draft instead");
+    }
+    Fields f{{"contact_at", note.fields.at("contact_at")},
+             {"text", std::move(text)},
+             {"status", std::string("completed")},
+             {"corrects", std::string(note_id)}};
+    return rs_.do_create(tx_id_, RecordKind::case_note, note.case_id, std::move(f));
+  }());
 }
 
 Result<std::string> RecordStore::Writer::attach(std::string_view parent_id, std::string filename,
                                                 std::string media_type,
                                                 std::span<const std::uint8_t> bytes,
                                                 std::string caption) {
-  auto parent = rs_.get(parent_id);
-  if (!parent.ok()) return parent.status();
-  if (!*parent || (*parent)->deleted) {
-    return Status(Errc::not_found, "no record " + std::string(parent_id) + " to attach to");
-  }
-  if (bytes.size() > kMaxAttachmentBytes) {
-    return Status(Errc::validation, "attachment.size_bytes: is over the attachment size limit (" +
-                                        std::to_string(kMaxAttachmentBytes) + " bytes)");
-  }
-  std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), bytes.data(), bytes.size());
-  Fields f{{"parent_id", std::string(parent_id)},
-           {"filename", std::move(filename)},
-           {"media_type", std::move(media_type)},
-           {"size_bytes", static_cast<std::int64_t>(bytes.size())},
-           {"sha256", hex_encode(digest)}};
-  if (!caption.empty()) f.emplace("caption", std::move(caption));
-  std::string case_id = (*parent)->case_id;
-  auto id = rs_.do_create(tx_id_, RecordKind::attachment, case_id, std::move(f));
-  if (!id.ok()) return id;
-  auto ins = rs_.store_.prepare("INSERT INTO attachment_data(record_id, bytes) VALUES (?1, ?2)");
-  if (!ins.ok()) return ins.status();
-  ins->bind(1, *id).bind_blob(2, bytes);
-  FC_TRY(ins->run());
-  return id;
+  if (!failed_.ok()) return failed_;
+  return remember([&]() -> Result<std::string> {
+    auto parent = rs_.get(parent_id);
+    if (!parent.ok()) return parent.status();
+    if (!*parent || (*parent)->deleted) {
+      return Status(Errc::not_found, "no record " + std::string(parent_id) + " to attach to");
+    }
+    if (bytes.size() > kMaxAttachmentBytes) {
+      return Status(Errc::validation, "attachment.size_bytes: is over the attachment size limit (" +
+                                          std::to_string(kMaxAttachmentBytes) + " bytes)");
+    }
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), bytes.data(), bytes.size());
+    Fields f{{"parent_id", std::string(parent_id)},
+             {"filename", std::move(filename)},
+             {"media_type", std::move(media_type)},
+             {"size_bytes", static_cast<std::int64_t>(bytes.size())},
+             {"sha256", hex_encode(digest)}};
+    if (!caption.empty()) f.emplace("caption", std::move(caption));
+    std::string case_id = (*parent)->case_id;
+    auto id = rs_.do_create(tx_id_, RecordKind::attachment, case_id, std::move(f));
+    if (!id.ok()) return id;
+    auto ins = rs_.store_.prepare("INSERT INTO attachment_data(record_id, bytes) VALUES (?1, ?2)");
+    if (!ins.ok()) return ins.status();
+    ins->bind(1, *id).bind_blob(2, bytes);
+    FC_TRY(ins->run());
+    return id;
+  }());
 }
 
 Status RecordStore::derive(Record& r, const Record* before) {
