@@ -622,8 +622,7 @@ TEST_CASE("a failure inside a multi-write transaction leaves nothing", "[records
       bad["text"] = S("\xff");
       refused = w.create(RecordKind::case_note, child, bad).status();
       // Once something failed, the writer does nothing more.
-      later = w.create(RecordKind::case_note, child, valid_fields(RecordKind::case_note))
-                  .status();
+      later = w.create(RecordKind::case_note, child, valid_fields(RecordKind::case_note)).status();
       (void)w.update(child, {{"last_name", S("Changed")}});
       return {};
     });
@@ -876,11 +875,11 @@ TEST_CASE("the signed-in worker is named by the id of a worker record", "[record
   // A free-text worker id would be written into authorised_by and matched against
   // allocated_worker, both references: a manager could never authorise and no child could be
   // allocated. It is refused up front.
-  for (const Identity& who : {Identity{"worker-id", "device-id", Role::team_manager},
-                              Identity{"0190A000-0000-7000-8000-00000000A002", "device-id",
-                                       Role::team_manager},
-                              Identity{"", "device-id", Role::social_worker},
-                              Identity{kWorkerId, "", Role::social_worker}}) {
+  for (const Identity& who :
+       {Identity{"worker-id", "device-id", Role::team_manager},
+        Identity{"0190A000-0000-7000-8000-00000000A002", "device-id", Role::team_manager},
+        Identity{"", "device-id", Role::social_worker},
+        Identity{kWorkerId, "", Role::social_worker}}) {
     INFO("'" << who.worker_id << "' on '" << who.device_id << "'");
     auto rs = RecordStore::open(**store, who, clock, england_timescales());
     REQUIRE_FALSE(rs.ok());
@@ -890,8 +889,8 @@ TEST_CASE("the signed-in worker is named by the id of a worker record", "[record
                                england_timescales());
   CHECK(bad.status().message().find("worker's record") != std::string::npos);
   // Device ids are free text.
-  auto ok = RecordStore::open(**store, {kManagerId, "Tablet 7 (spare)", Role::team_manager},
-                              clock, england_timescales());
+  auto ok = RecordStore::open(**store, {kManagerId, "Tablet 7 (spare)", Role::team_manager}, clock,
+                              england_timescales());
   REQUIRE(ok.ok());
   CHECK((*ok)->identity().device_id == "Tablet 7 (spare)");
 }
@@ -944,8 +943,8 @@ TEST_CASE("maintained fields cannot be set on create or update", "[records][vali
   // An attachment's record is kept with its bytes: only attach() makes one, and what
   // describes the bytes cannot be edited afterwards (the name and caption can).
   const std::int64_t records = env.record_rows();
-  auto direct = env.records().create(RecordKind::attachment, child,
-                                     valid_fields(RecordKind::attachment));
+  auto direct =
+      env.records().create(RecordKind::attachment, child, valid_fields(RecordKind::attachment));
   REQUIRE_FALSE(direct.ok());
   CHECK(direct.code() == Errc::validation);
   CHECK(direct.status().message().rfind("attachment.parent_id: ", 0) == 0);
@@ -960,14 +959,12 @@ TEST_CASE("maintained fields cannot be set on create or update", "[records][vali
                 return {};
               })
               .ok());
-  for (const Fields& change : {Fields{{"size_bytes", std::int64_t{99}}},
-                               Fields{{"sha256", std::string(64, 'b')}},
-                               Fields{{"parent_id", child}},
-                               Fields{{"media_type", S("image/png")}}}) {
+  for (const Fields& change :
+       {Fields{{"size_bytes", std::int64_t{99}}}, Fields{{"sha256", std::string(64, 'b')}},
+        Fields{{"parent_id", child}}, Fields{{"media_type", S("image/png")}}}) {
     Status st = env.records().update(att, change);
     CHECK(st.code() == Errc::validation);
-    CHECK(st.message().find(": is maintained by fieldcase and cannot be set") !=
-          std::string::npos);
+    CHECK(st.message().find(": is maintained by fieldcase and cannot be set") != std::string::npos);
   }
   CHECK(env.records().update(att, {{"filename", S("b.jpg")}, {"caption", S("Her room")}}).ok());
 }
@@ -992,4 +989,86 @@ TEST_CASE("the conference target follows the strategy discussion", "[records]") 
   CHECK(h.back().field == "strategy_discussion_date");
   CHECK(h[h.size() - 2].field == "initial_conference_target");
   CHECK(is_null(h[h.size() - 2].value));
+}
+
+TEST_CASE("completion and authorisation times are facts once recorded", "[records][assessment]") {
+  RecordEnv env;
+  auto manager = env.open_as(manager_identity());
+  const std::string child = env.child();
+  auto expect_refused = [&](RecordStore& rs, const std::string& id, const Fields& change,
+                            const std::string& message) {
+    INFO(message);
+    const Record before = get(env.records(), id);
+    const std::int64_t log = env.log_rows();
+    Status st = rs.update(id, change);
+    CHECK(st.code() == Errc::validation);
+    CHECK(st.message() == message);
+    CHECK(get(env.records(), id).fields == before.fields);
+    CHECK(env.log_rows() == log);
+  };
+
+  // Not completed: no completion or authorisation time, on create or update.
+  Fields f = valid_fields(RecordKind::assessment);
+  f["completed_at"] = S("2027-01-14T16:00:00Z");
+  auto created = env.records().create(RecordKind::assessment, child, f);
+  REQUIRE_FALSE(created.ok());
+  CHECK(created.status().message() ==
+        "assessment.completed_at: is only set when the assessment is completed");
+  auto id =
+      env.records().create(RecordKind::assessment, child, valid_fields(RecordKind::assessment));
+  REQUIRE(id.ok());
+  expect_refused(env.records(), *id, {{"completed_at", S("2027-01-14T16:00:00Z")}},
+                 "assessment.completed_at: is only set when the assessment is completed");
+  expect_refused(env.records(), *id, {{"authorised_at", S("2027-01-14T16:00:00Z")}},
+                 "assessment.authorised_at: is only set when a manager authorises the assessment");
+
+  // Completed with a claimed time (yesterday afternoon, recorded this morning).
+  REQUIRE(
+      env.records()
+          .update(*id, {{"status", S("completed")}, {"completed_at", S("2027-01-14T16:00:00Z")}})
+          .ok());
+  CHECK(text(get(env.records(), *id), "completed_at") == "2027-01-14T16:00:00Z");
+
+  // Now the worker cannot move it, clear it or pre-empt the manager's authorisation.
+  expect_refused(env.records(), *id, {{"completed_at", S("2027-01-10T09:00:00Z")}},
+                 "assessment.completed_at: cannot be changed once the assessment is completed");
+  expect_refused(env.records(), *id, {{"completed_at", Value{}}},
+                 "assessment.completed_at: cannot be changed once the assessment is completed");
+  expect_refused(*manager, *id, {{"completed_at", S("2027-01-14T17:00:00Z")}},
+                 "assessment.completed_at: cannot be changed once the assessment is completed");
+  expect_refused(env.records(), *id, {{"authorised_at", S("2027-01-14T17:00:00Z")}},
+                 "assessment.authorised_at: is only set when a manager authorises the assessment");
+
+  // The manager authorises: the completion time is untouched.
+  env.clock.advance(1h);
+  REQUIRE(set_status(*manager, *id, "authorised").ok());
+  const Record authorised = get(env.records(), *id);
+  CHECK(text(authorised, "completed_at") == "2027-01-14T16:00:00Z");
+  CHECK(text(authorised, "authorised_at") == now_text(env.clock));
+  CHECK(text(authorised, "authorised_by") == kManagerId);
+
+  // A returned assessment loses its completion time and cannot be given one back without
+  // being completed again.
+  auto second =
+      env.records().create(RecordKind::assessment, child, valid_fields(RecordKind::assessment));
+  REQUIRE(second.ok());
+  REQUIRE(set_status(env.records(), *second, "completed").ok());
+  REQUIRE(set_status(*manager, *second, "returned").ok());
+  expect_refused(env.records(), *second, {{"completed_at", S("2027-01-14T16:00:00Z")}},
+                 "assessment.completed_at: is only set when the assessment is completed");
+
+  // The rules are validate_record's, so the server refuses the same records.
+  Record completed = authorised;
+  completed.fields["status"] = S("completed");
+  completed.fields.erase("authorised_at");
+  completed.fields.erase("authorised_by");
+  Record r = authorised;
+  r.fields.erase("authorised_by");
+  ValidationContext ctx;
+  ctx.role = Role::team_manager;
+  ctx.now = env.clock.wall();
+  ctx.before = &completed;
+  CHECK(validate_record(authorised, ctx).ok());
+  CHECK(validate_record(r, ctx).message() ==
+        "assessment.authorised_by: is required once the assessment is authorised");
 }

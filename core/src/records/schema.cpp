@@ -356,12 +356,26 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
           return fail(r.kind, "status", "an authorised assessment cannot be changed");
         }
       }
-      if ((status == kAssessmentCompleted || status == kAssessmentAuthorised) &&
-          !text_of(f, "completed_at")) {
-        return fail(r.kind, "completed_at", "is required once the assessment is completed");
+      // The time of completion is what timeliness is measured by: once the assessment is
+      // completed it stays as recorded until a manager returns the assessment.
+      if (ctx.before != nullptr && before == kAssessmentCompleted &&
+          status != kAssessmentReturned &&
+          text_of(f, "completed_at") != text_of(ctx.before->fields, "completed_at")) {
+        return fail(r.kind, "completed_at", "cannot be changed once the assessment is completed");
       }
-      if (status == kAssessmentAuthorised && !text_of(f, "authorised_at")) {
-        return fail(r.kind, "authorised_at", "is required once the assessment is authorised");
+      const bool completed = status == kAssessmentCompleted || status == kAssessmentAuthorised;
+      if (completed != text_of(f, "completed_at").has_value()) {
+        return fail(r.kind, "completed_at",
+                    completed ? "is required once the assessment is completed"
+                              : "is only set when the assessment is completed");
+      }
+      for (sv field : {sv("authorised_at"), sv("authorised_by")}) {
+        const bool authorised = status == kAssessmentAuthorised;
+        if (authorised != text_of(f, field).has_value()) {
+          return fail(r.kind, field,
+                      authorised ? "is required once the assessment is authorised"
+                                 : "is only set when a manager authorises the assessment");
+        }
       }
       return {};
     }
