@@ -1072,3 +1072,20 @@ TEST_CASE("completion and authorisation times are facts once recorded", "[record
   CHECK(validate_record(r, ctx).message() ==
         "assessment.authorised_by: is required once the assessment is authorised");
 }
+
+TEST_CASE("an update that changes nothing writes nothing", "[records][changelog]") {
+  RecordEnv env;
+  auto manager = env.open_as(manager_identity());
+  const std::string child = env.child();
+  const Record before = get(env.records(), child);
+  const std::int64_t log = env.log_rows();
+  env.clock.advance(1h);
+  REQUIRE(manager->update(child, {{"first_name", S("Amy")}, {"ethnicity", Value{}}}).ok());
+  REQUIRE(manager->update(child, {}).ok());
+  const Record after = get(env.records(), child);
+  CHECK(after.fields == before.fields);
+  CHECK(after.updated_at == before.updated_at);
+  CHECK(after.updated_by == kWorkerId);
+  CHECK(env.log_rows() == log);
+  CHECK(*env.records().pending_transactions() == 1);
+}

@@ -462,6 +462,8 @@ Status RecordStore::do_update(const std::string& tx, std::string_view id, const 
   FC_TRY(derive(after, &before));
   ValidationContext ctx{who_.role, clock_.wall(), &before};
   FC_TRY(validate_record(after, ctx));
+  // Nothing changed: nothing is written, not even who last updated the record and when.
+  if (after.fields == before.fields) return {};
   return save(tx, after, &before, false);
 }
 
