@@ -26,7 +26,10 @@ auto hlc_key(const HlcStamp& s) { return std::tie(s.wall_ms, s.counter, s.device
 
 TEST_CASE("uuid v7 carries the version and variant and the clock's milliseconds",
           "[records][ids]") {
+  // A time no other test uses: ids follow the clock exactly at the start of a millisecond.
   FakeClock clock;
+  clock.set_wall(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(1'940'000'000'007)));
   const std::string id = new_uuid_v7(clock);
   REQUIRE(id.size() == 36);
   CHECK(is_uuid(id));
@@ -239,4 +242,39 @@ TEST_CASE("hlc stamps stay in string order when the counter would overflow", "[r
   CHECK(next.wall_ms == start + 6);
   CHECK(next.counter == 0);
   CHECK(HlcStamp{start + 5, 999'999, "tablet-3"}.to_string() < next.to_string());
+}
+
+TEST_CASE("uuid v7 ids made in the same millisecond still sort in the order made",
+          "[records][ids]") {
+  // A time no other test uses, so the generator's sequence starts fresh here.
+  FakeClock clock;
+  clock.set_wall(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(1'930'000'000'123)));
+  const std::int64_t ms = wall_ms(clock);
+  auto time_of = [](const std::string& id) {
+    return std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+  };
+  std::vector<std::string> ids;
+  // Far more than one millisecond's sequence holds: the ids move on to the next millisecond.
+  for (int i = 0; i < 300'000; ++i) ids.push_back(new_uuid_v7(clock));
+  CHECK(time_of(ids.front()) == ms);
+  CHECK(time_of(ids.back()) > ms);
+  CHECK(time_of(ids.back()) <= ms + 3);
+  // Put back a second (a clock slewed by NTP): still in order.
+  clock.set_wall(clock.wall() - 1s);
+  for (int i = 0; i < 1000; ++i) ids.push_back(new_uuid_v7(clock));
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (!(ids[i - 1] < ids[i])) {
+      FAIL_CHECK("id " << i << " " << ids[i] << " does not sort after " << ids[i - 1]);
+      break;
+    }
+  }
+  for (const auto& id : {ids.front(), ids.back()}) {
+    CHECK(is_uuid(id));
+    CHECK(id[14] == '7');
+    CHECK(std::string_view("89ab").find(id[19]) != std::string_view::npos);
+  }
+  // A clock put back by a day is believed again.
+  clock.set_wall(clock.wall() - 24h);
+  CHECK(time_of(new_uuid_v7(clock)) == wall_ms(clock));
 }

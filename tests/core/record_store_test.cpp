@@ -1089,3 +1089,26 @@ TEST_CASE("an update that changes nothing writes nothing", "[records][changelog]
   CHECK(env.log_rows() == log);
   CHECK(*env.records().pending_transactions() == 1);
 }
+
+TEST_CASE("records made together are listed in the order they were made", "[records]") {
+  RecordEnv env;  // the fake clock does not move: every id is made in the same millisecond
+  const std::string child = env.child();
+  std::vector<std::string> made;
+  REQUIRE(env.records()
+              .write([&](RecordStore::Writer& w) -> Status {
+                for (int i = 0; i < 50; ++i) {
+                  Fields f = valid_fields(RecordKind::case_note);
+                  f["text"] = "Note " + std::to_string(i);
+                  auto id = w.create(RecordKind::case_note, child, f);
+                  if (!id.ok()) return id.status();
+                  made.push_back(*id);
+                }
+                return {};
+              })
+              .ok());
+  auto notes = env.records().list(RecordKind::case_note, child);
+  REQUIRE(notes.ok());
+  std::vector<std::string> listed;
+  for (const auto& n : *notes) listed.push_back(n.id);
+  CHECK(listed == made);
+}
