@@ -178,13 +178,15 @@ class Generator {
     return c;
   }
 
-  Status visit(W& w, Child& c, Date d, const char* type) {
+  Status visit(W& w, Child& c, Date d, const char* type, bool always_seen = false) {
+    // Now and then nobody answers the door: the visit is recorded, the child not seen.
+    const bool seen = always_seen || pick(8) != 0;
     auto v = w.create(RecordKind::visit, c.id,
                       {{"visit_type", S(type)},
                        {"start_at", at(d)},
                        {"end_at", at(d, "11:00:00")},
-                       {"child_seen", true},
-                       {"child_seen_alone", pick(2) == 0}});
+                       {"child_seen", seen},
+                       {"child_seen_alone", seen && pick(2) == 0}});
     if (!v.ok()) return v.status();
     auto n = w.create(RecordKind::case_note, c.id,
                       {{"contact_at", at(d)},
@@ -195,8 +197,8 @@ class Generator {
     auto later = [](std::optional<Date>& last, Date x) {
       if (!last || *last < x) last = x;
     };
-    if (S(type) == "cp_statutory") later(c.last_cp_visit, d);
-    if (S(type) == "lac_statutory") later(c.last_lac_visit, d);
+    if (seen && S(type) == "cp_statutory") later(c.last_cp_visit, d);
+    if (seen && S(type) == "lac_statutory") later(c.last_lac_visit, d);
     return {};
   }
 
@@ -315,7 +317,7 @@ TEST_CASE("my day on a realistic caseload", "[records][myday]") {
     return id;
   };
   auto visit_on = [&](Child& c, const char* day, const char* type) {
-    gen.write([&](W& w) { return gen.visit(w, c, date(day), type); });
+    gen.write([&](W& w) { return gen.visit(w, c, date(day), type, true); });
   };
 
   // An initial assessment started Wed 16 Dec: 7 working days later is today.
@@ -543,4 +545,48 @@ TEST_CASE("my day is empty for a worker with no caseload", "[records][myday]") {
   CHECK(day->due_today.empty());
   CHECK(day->due_this_week.empty());
   CHECK(day->changes_waiting == 1);  // changes waiting are the device's, whoever signs in
+}
+
+TEST_CASE("a statutory visit where the child was not seen does not count", "[records][myday]") {
+  RecordEnv env;
+  env.clock.set_wall(utc("2026-12-29T17:00:00Z"));
+  const std::string child = env.child("Seth", "Notseen");
+  const std::string lac_child = env.child("Lina", "Notseen");
+  auto visit = [&](const std::string& c, const char* type, const char* day, bool seen) {
+    REQUIRE(
+        env.records()
+            .create(RecordKind::visit, c,
+                    {{"visit_type", S(type)}, {"start_at", at(date(day))}, {"child_seen", seen}})
+            .ok());
+  };
+  auto plan =
+      env.records().create(RecordKind::cp_plan, child,
+                           {{"start_date", S("2026-09-01")}, {"initial_category", S("NEG")}});
+  REQUIRE(plan.ok());
+  visit(child, "cp_statutory", "2026-12-01", true);
+  visit(child, "cp_statutory", "2026-12-15", false);  // no access: the child was not seen
+  auto episode =
+      env.records().create(RecordKind::lac_episode, lac_child,
+                           {{"start_date", S("2026-11-02")}, {"placement_start", S("2026-11-02")}});
+  REQUIRE(episode.ok());
+  visit(lac_child, "lac_statutory", "2026-11-05", true);
+  visit(lac_child, "lac_statutory", "2026-12-10", false);
+
+  auto day = env.records().my_day(kToday);
+  REQUIRE(day.ok());
+  REQUIRE(day->overdue.size() == 2);
+  // Ten working days after Tuesday 1 December.
+  const DueItem* cp = find(day->overdue, child);
+  REQUIRE(cp != nullptr);
+  CHECK(cp->record_id == *plan);
+  CHECK(cp->due == date("2026-12-15"));
+  CHECK(cp->working_days_left == -8);
+  // Six weeks after 5 November, in the placement's first year.
+  const DueItem* lac = find(day->overdue, lac_child);
+  REQUIRE(lac != nullptr);
+  CHECK(lac->record_id == *episode);
+  CHECK(lac->due == date("2026-12-17"));
+  CHECK(lac->working_days_left == -6);
+  CHECK(day->due_today.empty());
+  CHECK(day->due_this_week.empty());
 }
