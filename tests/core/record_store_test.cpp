@@ -991,6 +991,10 @@ TEST_CASE("the conference target follows the strategy discussion", "[records]") 
   CHECK(is_null(h[h.size() - 2].value));
 }
 
+const std::string kCompletedFrozen =
+    "assessment.completed_at: cannot be changed once the assessment is completed; a manager can "
+    "return it for amendment";
+
 TEST_CASE("completion and authorisation times are facts once recorded", "[records][assessment]") {
   RecordEnv env;
   auto manager = env.open_as(manager_identity());
@@ -1031,11 +1035,9 @@ TEST_CASE("completion and authorisation times are facts once recorded", "[record
 
   // Now the worker cannot move it, clear it or pre-empt the manager's authorisation.
   expect_refused(env.records(), *id, {{"completed_at", S("2027-01-10T09:00:00Z")}},
-                 "assessment.completed_at: cannot be changed once the assessment is completed");
-  expect_refused(env.records(), *id, {{"completed_at", Value{}}},
-                 "assessment.completed_at: cannot be changed once the assessment is completed");
-  expect_refused(*manager, *id, {{"completed_at", S("2027-01-14T17:00:00Z")}},
-                 "assessment.completed_at: cannot be changed once the assessment is completed");
+                 kCompletedFrozen);
+  expect_refused(env.records(), *id, {{"completed_at", Value{}}}, kCompletedFrozen);
+  expect_refused(*manager, *id, {{"completed_at", S("2027-01-14T17:00:00Z")}}, kCompletedFrozen);
   expect_refused(env.records(), *id, {{"authorised_at", S("2027-01-14T17:00:00Z")}},
                  "assessment.authorised_at: is only set when a manager authorises the assessment");
 
@@ -1111,4 +1113,60 @@ TEST_CASE("records made together are listed in the order they were made", "[reco
   std::vector<std::string> listed;
   for (const auto& n : *notes) listed.push_back(n.id);
   CHECK(listed == made);
+}
+
+TEST_CASE("a completed assessment is frozen until a manager returns it", "[records][assessment]") {
+  RecordEnv env;
+  auto manager = env.open_as(manager_identity());
+  const std::string child = env.child();
+  Fields f = valid_fields(RecordKind::assessment);
+  f["child_development"] = S("Meeting milestones.");
+  f["factors"] = CodeList{"1A"};
+  auto id = env.records().create(RecordKind::assessment, child, f);
+  REQUIRE(id.ok());
+  REQUIRE(set_status(env.records(), *id, "completed").ok());
+  const Record completed = get(env.records(), *id);
+  const std::int64_t log = env.log_rows();
+
+  struct Change {
+    Fields fields;
+    std::string field;
+  };
+  for (RecordStore* rs : {&env.records(), manager.get()}) {
+    for (const Change& c : std::vector<Change>{
+             {{{"child_development", S("Rewritten after completion.")}}, "child_development"},
+             {{{"child_development", Value{}}}, "child_development"},
+             {{{"parenting_capacity", S("Added after completion.")}}, "parenting_capacity"},
+             {{{"factors", CodeList{"1A", "2A"}}}, "factors"},
+             // A later start would make a late assessment look on time.
+             {{{"start_date", S("2027-01-11")}}, "start_date"},
+             {{{"assessment_kind", S("core")}}, "assessment_kind"},
+             {{{"returned_reason", S("Not yet returned")}}, "returned_reason"},
+         }) {
+      INFO(c.field);
+      Status st = rs->update(*id, c.fields);
+      CHECK(st.code() == Errc::validation);
+      CHECK(st.message() == "assessment." + c.field +
+                                ": cannot be changed once the assessment is completed; a "
+                                "manager can return it for amendment");
+    }
+  }
+  Status st = env.records().remove(*id);
+  CHECK(st.code() == Errc::validation);
+  CHECK(st.message().rfind("assessment.status: a completed assessment cannot be deleted", 0) == 0);
+  CHECK(get(env.records(), *id).fields == completed.fields);
+  CHECK(env.log_rows() == log);
+
+  // Returned with a reason, it can be amended and completed again.
+  REQUIRE(manager
+              ->update(*id, {{"status", S("returned")},
+                             {"returned_reason", S("Say more about school.")}})
+              .ok());
+  REQUIRE(env.records().update(*id, {{"child_development", S("Attends school daily.")}}).ok());
+  env.clock.advance(std::chrono::hours(2));
+  REQUIRE(set_status(env.records(), *id, "completed").ok());
+  const Record again = get(env.records(), *id);
+  CHECK(text(again, "child_development") == "Attends school daily.");
+  CHECK(text(again, "returned_reason") == "Say more about school.");
+  CHECK(text(again, "completed_at") == now_text(env.clock));
 }

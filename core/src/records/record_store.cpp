@@ -479,6 +479,12 @@ Status RecordStore::do_remove(const std::string& tx, std::string_view id) {
       text_of(r.fields, "status").value_or("") == kAssessmentAuthorised) {
     return {Errc::validation, "assessment.status: an authorised assessment cannot be deleted"};
   }
+  if (r.kind == RecordKind::assessment &&
+      text_of(r.fields, "status").value_or("") == kAssessmentCompleted) {
+    return {Errc::validation,
+            "assessment.status: a completed assessment cannot be deleted; a manager can return "
+            "it for amendment"};
+  }
   Record after = r;
   after.deleted = true;
   after.updated_at = format_iso_datetime(clock_.wall());

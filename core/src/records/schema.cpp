@@ -356,12 +356,36 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
           return fail(r.kind, "status", "an authorised assessment cannot be changed");
         }
       }
-      // The time of completion is what timeliness is measured by: once the assessment is
-      // completed it stays as recorded until a manager returns the assessment.
-      if (ctx.before != nullptr && before == kAssessmentCompleted &&
-          status != kAssessmentReturned &&
-          text_of(f, "completed_at") != text_of(ctx.before->fields, "completed_at")) {
-        return fail(r.kind, "completed_at", "cannot be changed once the assessment is completed");
+      // A completed assessment is what the manager authorises, and its completion time is
+      // what timeliness is measured by: it stays as completed until a manager authorises it
+      // (adding the authorisation) or returns it for amendment (with a reason, clearing the
+      // completion).
+      if (ctx.before != nullptr && before == kAssessmentCompleted) {
+        const Fields& was = ctx.before->fields;
+        auto may_change = [&](sv name) {
+          if (name == "status" || name == "authorised_at" || name == "authorised_by") return true;
+          // Derived fields change only with the fields they derive from, which are named.
+          if (const FieldSpec* fs = find_field(kind_spec(r.kind), name); fs && fs->maintained) {
+            return true;
+          }
+          return status == kAssessmentReturned &&
+                 (name == "completed_at" || name == "returned_reason");
+        };
+        auto changed = [&](const std::string& name) {
+          auto a = f.find(name);
+          auto b = was.find(name);
+          if (a == f.end() || b == was.end()) return (a == f.end()) != (b == was.end());
+          return a->second != b->second;
+        };
+        for (const Fields* side : {&f, &was}) {
+          for (const auto& [name, value] : *side) {
+            if (!may_change(name) && changed(name)) {
+              return fail(r.kind, name,
+                          "cannot be changed once the assessment is completed; a manager can "
+                          "return it for amendment");
+            }
+          }
+        }
       }
       const bool completed = status == kAssessmentCompleted || status == kAssessmentAuthorised;
       if (completed != text_of(f, "completed_at").has_value()) {
