@@ -370,6 +370,20 @@ std::vector<Bad> bad_records() {
       {K::case_note, {{"text", S("ok \xc0\x80 then")}}, "case_note.text", "is not valid UTF-8"},
       {K::case_note, {{"text", S("cut \xf0\x9f\x98")}}, "case_note.text", "is not valid UTF-8"},
 
+      // A note's completion time belongs to a completed note, after the contact.
+      {K::case_note,
+       {{"completed_at", S("2027-01-14T12:00:00Z")}},
+       "case_note.completed_at",
+       "is only set when the note is completed"},
+      {K::case_note,
+       {{"status", S("completed")}, {"completed_at", S("2027-01-14T09:59:59Z")}},
+       "case_note.completed_at",
+       "must not be before contact_at"},
+      {K::case_note,
+       {{"status", S("completed")}, {"completed_at", S("2027-01-15T09:00:00Z")}},
+       "case_note.completed_at",
+       "must not be in the future"},
+
       // Rules across fields.
       {K::visit,
        {{"child_seen", false}, {"child_seen_alone", true}},

@@ -417,9 +417,14 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
         return fail(r.kind, "text",
                     "a completed note cannot be changed; append a correction instead");
       }
-      if (text_of(f, "status").value_or("") == "completed" && !text_of(f, "completed_at")) {
-        return fail(r.kind, "completed_at", "is required once the note is completed");
+      if (const bool completed = text_of(f, "status").value_or("") == "completed";
+          completed != text_of(f, "completed_at").has_value()) {
+        return fail(r.kind, "completed_at",
+                    completed ? "is required once the note is completed"
+                              : "is only set when the note is completed");
       }
+      FC_TRY(not_before(r.kind, f, "completed_at", "contact_at", true, true));
+      FC_TRY(not_in_future(r.kind, f, "completed_at", ctx, true));
       return not_in_future(r.kind, f, "contact_at", ctx, true);
     case RecordKind::s47_enquiry:
       FC_TRY(not_before(r.kind, f, "strategy_discussion_date", "start_date", false, false));
