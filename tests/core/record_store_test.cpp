@@ -1041,6 +1041,11 @@ TEST_CASE("completion and authorisation times are facts once recorded", "[record
   expect_refused(env.records(), *id, {{"authorised_at", S("2027-01-14T17:00:00Z")}},
                  "assessment.authorised_at: is only set when a manager authorises the assessment");
 
+  // An authorisation is not dated in the future.
+  expect_refused(*manager, *id,
+                 {{"status", S("authorised")}, {"authorised_at", S("2027-01-16T09:00:00Z")}},
+                 "assessment.authorised_at: must not be in the future");
+
   // The manager authorises: the completion time is untouched.
   env.clock.advance(1h);
   REQUIRE(set_status(*manager, *id, "authorised").ok());

@@ -319,6 +319,14 @@ std::vector<Bad> bad_records() {
        {{"contact_at", S("2027-01-16T00:00:00Z")}},
        "case_note.contact_at",
        "must not be in the future"},
+      {K::contact,
+       {{"decision_at", S("2027-01-15T09:00:00Z")}, {"decision", S("referral")}},
+       "contact.decision_at",
+       "must not be in the future"},
+      {K::assessment,
+       {{"signed_at", S("2027-01-16T09:00:00Z")}},
+       "assessment.signed_at",
+       "must not be in the future"},
 
       // Size limits, in bytes.
       {K::child, {{"first_name", S(201, 'a')}}, "child.first_name", "is longer than 200 bytes"},

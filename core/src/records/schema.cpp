@@ -330,6 +330,7 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
       return not_in_future(r.kind, f, "date_of_birth", ctx, false);
     case RecordKind::contact:
       FC_TRY(not_in_future(r.kind, f, "received_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "decision_at", ctx, true));
       return not_before(r.kind, f, "decision_at", "received_at", true, true);
     case RecordKind::referral:
       FC_TRY(not_before(r.kind, f, "closure_date", "referral_date", false, false));
@@ -341,6 +342,8 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
       FC_TRY(not_before(r.kind, f, "completed_at", "start_date", true, false));
       FC_TRY(not_before(r.kind, f, "authorised_at", "completed_at", true, true));
       FC_TRY(not_in_future(r.kind, f, "completed_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "authorised_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "signed_at", ctx, true));
       auto status = text_of(f, "status").value_or("");
       std::string_view before = kAssessmentDraft;
       if (ctx.before != nullptr) before = text_of(ctx.before->fields, "status").value_or("draft");
