@@ -1175,3 +1175,34 @@ TEST_CASE("a completed assessment is frozen until a manager returns it", "[recor
   CHECK(text(again, "returned_reason") == "Say more about school.");
   CHECK(text(again, "completed_at") == now_text(env.clock));
 }
+
+TEST_CASE("assessment completion and authorisation are in date order", "[records][assessment]") {
+  RecordEnv env;
+  auto manager = env.open_as(manager_identity());
+  const std::string child = env.child();
+  auto id = env.records().create(RecordKind::assessment, child,
+                                 valid_fields(RecordKind::assessment));  // started 2027-01-04
+  REQUIRE(id.ok());
+  const std::int64_t log = env.log_rows();
+  Status st = env.records().update(
+      *id, {{"status", S("completed")}, {"completed_at", S("2027-01-03T23:59:59Z")}});
+  CHECK(st.code() == Errc::validation);
+  CHECK(st.message() == "assessment.completed_at: must not be before start_date");
+  CHECK(env.log_rows() == log);
+  // The day it started is fine.
+  REQUIRE(
+      env.records()
+          .update(*id, {{"status", S("completed")}, {"completed_at", S("2027-01-04T08:00:00Z")}})
+          .ok());
+  const std::int64_t log2 = env.log_rows();
+  st = manager->update(*id,
+                       {{"status", S("authorised")}, {"authorised_at", S("2027-01-04T07:59:59Z")}});
+  CHECK(st.code() == Errc::validation);
+  CHECK(st.message() == "assessment.authorised_at: must not be before completed_at");
+  CHECK(env.log_rows() == log2);
+  CHECK(text(get(env.records(), *id), "status") == "completed");
+  REQUIRE(
+      manager
+          ->update(*id, {{"status", S("authorised")}, {"authorised_at", S("2027-01-04T08:00:00Z")}})
+          .ok());
+}
