@@ -262,3 +262,26 @@ TEST_CASE("a failed sync of the journal or WAL aborts the commit cleanly", "[sto
     }
   }
 }
+
+TEST_CASE("empty texts and blobs are bound as empty values and not as NULL", "[store]") {
+  TempDir dir;
+  auto store = open_store(all_store_modes().front(), dir / "empty.db");
+  REQUIRE(store.ok());
+  Store& s = **store;
+  REQUIRE(s.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, txt TEXT NOT NULL, b BLOB NOT NULL)")
+              .ok());
+  auto ins = s.prepare("INSERT INTO t(id, txt, b) VALUES (?1, ?2, ?3)");
+  REQUIRE(ins.ok());
+  ins->bind(1, 1).bind(2, std::string_view()).bind_blob(3, std::span<const std::uint8_t>());
+  REQUIRE(ins->run().ok());
+  const std::vector<std::uint8_t> none;
+  ins->bind(1, 2).bind(2, std::string()).bind_blob(3, none);
+  REQUIRE(ins->run().ok());
+  CHECK(query_int(s, "SELECT count(*) FROM t WHERE txt = '' AND typeof(txt) = 'text'") == 2);
+  CHECK(query_int(s, "SELECT count(*) FROM t WHERE length(b) = 0 AND typeof(b) = 'blob'") == 2);
+  auto sel = s.prepare("SELECT b FROM t WHERE id = 1");
+  REQUIRE(sel.ok());
+  REQUIRE(*sel->step());
+  CHECK_FALSE(sel->column_is_null(0));
+  CHECK(sel->column_blob(0).empty());
+}

@@ -210,8 +210,13 @@ TEST_CASE("server sync: the assessment status machine is enforced by the server"
     REQUIRE(res.rejected.size() == 1);
     CHECK(res.rejected[0].code == "validation");
 
-    auto authorise = status_tx(manager_dev, "authorised", {{"authorised_at", f.now_text()}});
-    REQUIRE(f.sync(manager_dev, {authorise}).accepted.size() == 1);
+    // The device's write path records who authorised (RecordStore derives authorised_by).
+    auto authorise = status_tx(manager_dev, "authorised",
+                               {{"authorised_at", f.now_text()},
+                                {"authorised_by", manager_dev.auth.worker_id}});
+    auto auth_res = f.sync(manager_dev, {authorise});
+    INFO((auth_res.rejected.empty() ? std::string() : auth_res.rejected[0].reason));
+    REQUIRE(auth_res.accepted.size() == 1);
     CHECK(f.field(assessment, "status") == Value{std::string("authorised")});
 
     // An authorised assessment is a fact: no change and no deletion.

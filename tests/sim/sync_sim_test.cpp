@@ -451,9 +451,11 @@ class Sim {
         if (assessments.empty()) return edit_invalid(i, child);
         action_ = d.name + " writes assessment.child_development";
         const Record& a = pick_of(assessments);
-        if (text_of(a.fields, "status").value_or("") == "authorised") {
+        const auto status = text_of(a.fields, "status").value_or("");
+        if (status == "authorised" || status == "completed") {
+          // Completed work is frozen until a manager returns it; authorised work for good.
           SIM_CHECK(!rs.update(a.id, {{"child_development", word()}}).ok(),
-                    "an authorised assessment was changed");
+                    "a completed or authorised assessment was changed");
         } else {
           must(rs.update(a.id, {{"child_development", word()}}), "assessment text");
         }

@@ -1,7 +1,7 @@
 // Identifiers and hybrid logical clock stamps generated on the device.
 //
-// Record ids are UUIDv7 (48-bit Unix milliseconds, then random bits) so they sort by creation
-// time and never collide between devices. An HLC stamp orders every field change across
+// Record ids are UUIDv7 (48-bit Unix milliseconds, a counter, then random bits) so they sort
+// by creation time, also within a millisecond, and never collide between devices. An HLC stamp orders every field change across
 // devices even when their clocks disagree: it never goes backwards on a device and always
 // moves past any stamp the device has seen. Stamps compare correctly as plain strings.
 #pragma once
@@ -16,13 +16,18 @@
 
 namespace fieldcase {
 
-// "01890a5d-ac96-774b-bcce-b302099a8057" style, lower-case.
+// "01890a5d-ac96-774b-bcce-b302099a8057" style, lower-case. Thread-safe. Ids made by this
+// process sort in the order they were made, however many share a millisecond (more than
+// about 130 000 in one millisecond borrow the next) and across small steps back of the clock
+// (up to ten seconds); after a larger step back the ids follow the clock again.
 std::string new_uuid_v7(const Clock& clock);
 bool is_uuid(std::string_view text);
 
 struct HlcStamp {
+  // The largest counter the string form holds; a clock needing more moves on in wall time.
+  static constexpr std::uint32_t kMaxCounter = 999'999;
   std::int64_t wall_ms = 0;
-  std::uint32_t counter = 0;
+  std::uint32_t counter = 0;  // at most kMaxCounter
   std::string device;
   // "<wall_ms:15 digits>.<counter:6 digits>.<device>": lexicographic order is HLC order.
   std::string to_string() const;
@@ -33,7 +38,9 @@ struct HlcStamp {
 class HybridClock {
  public:
   HybridClock(const Clock& clock, std::string device_id);
-  // A stamp later than every stamp issued or observed so far.
+  // A stamp later than every stamp issued or observed so far. When the wall clock stands
+  // still (or is behind) for more than kMaxCounter stamps, the stamp's wall time moves one
+  // millisecond ahead of the clock rather than overflowing the counter.
   HlcStamp now();
   // Moves the clock past a stamp received from elsewhere.
   void observe(const HlcStamp& remote);

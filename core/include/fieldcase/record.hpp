@@ -62,8 +62,10 @@ bool is_manager(Role role) noexcept;
 
 // Who is writing, from which device. Every change is attributed to both.
 struct Identity {
+  // The id of the worker's record (a UUID): children are allocated to it (allocated_worker)
+  // and authorisations name it (authorised_by), both references to a record.
   std::string worker_id;
-  std::string device_id;
+  std::string device_id;  // any non-empty text
   Role role = Role::social_worker;
 };
 

@@ -34,6 +34,9 @@ struct FieldSpec {
   bool required = false;
   std::span<const std::string_view> allowed = {};  // code lists
   std::size_t max_bytes = 0;                       // 0: the type's default
+  // Kept by the device's write path (derived, or stamped from what it stores), never set by a
+  // caller. Records arriving from elsewhere carry these fields like any other.
+  bool maintained = false;
 };
 
 struct KindSpec {

@@ -53,12 +53,15 @@ std::span<const Migration> record_migrations();
 
 class RecordStore {
  public:
-  // Migrates the schema if needed. `store` and `clock` must outlive the RecordStore.
+  // Migrates the schema if needed. `store` and `clock` must outlive the RecordStore. A worker
+  // id that is not a record id, or an empty device id, is invalid_argument.
   static Result<std::unique_ptr<RecordStore>> open(Store& store, Identity who, const Clock& clock,
                                                    Timescales timescales);
 
   // Writes inside one local transaction. Every method validates first and writes nothing on
-  // failure; a failure anywhere rolls back the whole transaction.
+  // failure; a failure anywhere rolls back the whole transaction: write() returns the first
+  // failure of any Writer method even when `fn` carries on and returns success, and after a
+  // failure every further Writer call returns that failure without doing anything.
   class Writer {
    public:
     // Returns the new record's id. For a child, case_id is ignored (a child is its own case).
@@ -76,8 +79,11 @@ class RecordStore {
    private:
     friend class RecordStore;
     Writer(RecordStore& rs, std::string tx_id) : rs_(rs), tx_id_(std::move(tx_id)) {}
+    Status remember(Status st);
+    Result<std::string> remember(Result<std::string> r);
     RecordStore& rs_;
     std::string tx_id_;
+    Status failed_;  // the first failure; the transaction can then only roll back
   };
   Status write(const std::function<Status(Writer&)>& fn);
 

@@ -6,18 +6,56 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <limits>
+#include <mutex>
 
 namespace fieldcase {
 
+namespace {
+
+// Ids made in the same millisecond are ordered by a counter in the 18 bits after the version
+// and variant (RFC 9562, section 6.2, method 1), started at a random value with its top bit
+// clear at each new millisecond. The remaining 56 bits are random.
+constexpr std::uint32_t kCounterMax = (1u << 18) - 1;
+// A clock put back by up to this much continues the sequence (ids stay in order); a larger
+// jump back is believed and the sequence starts again from the clock.
+constexpr std::int64_t kMaxBackwardsMs = 10'000;
+
+std::mutex g_uuid_mu;
+std::int64_t g_last_ms = std::numeric_limits<std::int64_t>::min();  // guarded by g_uuid_mu
+std::uint32_t g_counter = 0;                                        // guarded by g_uuid_mu
+
+}  // namespace
+
 std::string new_uuid_v7(const Clock& clock) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                clock.wall().time_since_epoch())
-                .count();
+  std::int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
+          .count();
   std::array<std::uint8_t, 16> b{};
   randombytes_buf(b.data() + 6, 10);
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(ms) >> (8 * (5 - i)));
-  b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
-  b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 4122 variant
+  const std::uint32_t seed =
+      ((std::uint32_t{b[6]} << 16) | (std::uint32_t{b[7]} << 8) | b[8]) & (kCounterMax >> 1);
+  std::uint32_t counter = 0;
+  {
+    std::lock_guard lock(g_uuid_mu);
+    if (ms > g_last_ms || ms < g_last_ms - kMaxBackwardsMs) {
+      g_last_ms = ms;
+      g_counter = seed;
+    } else if (g_counter < kCounterMax) {
+      ++g_counter;
+    } else {
+      ++g_last_ms;  // this millisecond's sequence is used up: borrow the next millisecond
+      g_counter = seed;
+    }
+    ms = g_last_ms;
+    counter = g_counter;
+  }
+  for (int i = 0; i < 6; ++i) {
+    b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(ms) >> (8 * (5 - i)));
+  }
+  b[6] = static_cast<std::uint8_t>(0x70 | ((counter >> 14) & 0x0f));  // version 7
+  b[7] = static_cast<std::uint8_t>(counter >> 6);
+  b[8] = static_cast<std::uint8_t>(0x80 | (counter & 0x3f));  // RFC 4122 variant
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -72,6 +110,10 @@ HlcStamp HybridClock::now() {
   if (wall > last_wall_) {
     last_wall_ = wall;
     last_counter_ = 0;
+  } else if (last_counter_ >= HlcStamp::kMaxCounter) {
+    // The string form has six counter digits: a seventh would sort before smaller counters.
+    ++last_wall_;
+    last_counter_ = 0;
   } else {
     ++last_counter_;
   }
@@ -80,10 +122,10 @@ HlcStamp HybridClock::now() {
 
 void HybridClock::observe(const HlcStamp& remote) {
   std::lock_guard lock(mu_);
-  if (remote.wall_ms > last_wall_ ||
-      (remote.wall_ms == last_wall_ && remote.counter > last_counter_)) {
+  const std::uint32_t counter = std::min(remote.counter, HlcStamp::kMaxCounter);
+  if (remote.wall_ms > last_wall_ || (remote.wall_ms == last_wall_ && counter > last_counter_)) {
     last_wall_ = remote.wall_ms;
-    last_counter_ = remote.counter;
+    last_counter_ = counter;
   }
 }
 

@@ -61,7 +61,9 @@ Result<MyDay> RecordStore::my_day(Date today) {
     }
   }
 
-  // The latest statutory visit of each kind per child in the caseload.
+  // The latest statutory visit of each kind per child in the caseload. A visit where the
+  // child was not seen (no access) is recorded but is not a statutory visit: the next one
+  // stays due from the last time the child was seen.
   std::map<std::pair<std::string, std::string>, Date> last_visit;
   {
     auto st = store_.prepare(
@@ -69,7 +71,8 @@ Result<MyDay> RecordStore::my_day(Date today) {
         "JOIN record c ON c.id = r.case_id AND c.kind = 'child' AND c.subtype = ?1 "
         "AND c.deleted = 0 "
         "WHERE r.kind = 'visit' AND r.deleted = 0 "
-        "AND r.subtype IN ('cp_statutory', 'lac_statutory') GROUP BY r.case_id, r.subtype");
+        "AND r.subtype IN ('cp_statutory', 'lac_statutory') "
+        "AND json_extract(r.data, '$.child_seen') = 1 GROUP BY r.case_id, r.subtype");
     if (!st.ok()) return st.status();
     st->bind(1, who_.worker_id);
     for (;;) {

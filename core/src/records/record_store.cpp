@@ -204,6 +204,19 @@ Result<std::vector<Record>> read_records(Statement& st) {
   return out;
 }
 
+// Callers of the write path may set any field but those fieldcase maintains.
+Status check_settable(RecordKind kind, const Fields& fields) {
+  const KindSpec& spec = kind_spec(kind);
+  for (const auto& [name, value] : fields) {
+    const FieldSpec* fs = find_field(spec, name);
+    if (fs != nullptr && fs->maintained) {
+      return {Errc::validation, std::string(to_string(kind)) + "." + name +
+                                    ": is maintained by fieldcase and cannot be set"};
+    }
+  }
+  return {};
+}
+
 constexpr const char* kRecordColumns =
     "id, kind, case_id, data, created_at, created_by, updated_at, updated_by, deleted";
 
@@ -223,6 +236,14 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, Identity wh
   if (who.worker_id.empty() || who.device_id.empty()) {
     return Status(Errc::invalid_argument, "a worker and a device id are required");
   }
+  // The worker id is written into reference fields (authorised_by when a manager authorises)
+  // and matched against them (allocated_worker for the caseload): it must be a record id, or
+  // authorisations would fail validation and no child could ever be allocated to the worker.
+  if (!is_uuid(who.worker_id)) {
+    return Status(Errc::invalid_argument,
+                  "the worker id must be the id of the worker's record (a UUID), not '" +
+                      who.worker_id + "'");
+  }
   FC_TRY(store.migrate(migrations()));
   std::unique_ptr<RecordStore> rs(new RecordStore(store, std::move(who), clock,
                                                   std::move(timescales)));
@@ -239,7 +260,13 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, Identity wh
 
 Status RecordStore::write(const std::function<Status(Writer&)>& fn) {
   Writer w(*this, new_uuid_v7(clock_));
-  return store_.transaction([&] { return fn(w); });
+  return store_.transaction([&]() -> Status {
+    Status st = fn(w);
+    // A failed operation may have written part of itself; and a visit must never be sent
+    // without the notes that failed to go with it. Nothing of the transaction is kept.
+    if (st.ok() && !w.failed_.ok()) return w.failed_;
+    return st;
+  });
 }
 
 Result<std::string> RecordStore::create(RecordKind kind, std::string_view case_id, Fields fields) {
@@ -262,63 +289,91 @@ Status RecordStore::remove(std::string_view id) {
   return write([&](Writer& w) { return w.remove(id); });
 }
 
+Status RecordStore::Writer::remember(Status st) {
+  if (!st.ok() && failed_.ok()) failed_ = st;
+  return st;
+}
+
+Result<std::string> RecordStore::Writer::remember(Result<std::string> r) {
+  if (!r.ok() && failed_.ok()) failed_ = r.status();
+  return r;
+}
+
 Result<std::string> RecordStore::Writer::create(RecordKind kind, std::string_view case_id,
                                                 Fields fields) {
-  return rs_.do_create(tx_id_, kind, case_id, std::move(fields));
+  if (!failed_.ok()) return failed_;
+  if (kind == RecordKind::attachment) {
+    return remember(
+        Status(Errc::validation,
+               "attachment.parent_id: attachments are stored with attach(), with their bytes"));
+  }
+  FC_TRY(remember(check_settable(kind, fields)));
+  return remember(rs_.do_create(tx_id_, kind, case_id, std::move(fields)));
 }
 Status RecordStore::Writer::update(std::string_view id, const Fields& changes) {
-  return rs_.do_update(tx_id_, id, changes);
+  if (!failed_.ok()) return failed_;
+  return remember(rs_.do_update(tx_id_, id, changes));
 }
-Status RecordStore::Writer::remove(std::string_view id) { return rs_.do_remove(tx_id_, id); }
+Status RecordStore::Writer::remove(std::string_view id) {
+  if (!failed_.ok()) return failed_;
+  return remember(rs_.do_remove(tx_id_, id));
+}
 
 Result<std::string> RecordStore::Writer::append_correction(std::string_view note_id,
                                                            std::string text) {
-  auto original = rs_.get(note_id);
-  if (!original.ok()) return original.status();
-  if (!*original || (*original)->deleted || (*original)->kind != RecordKind::case_note) {
-    return Status(Errc::not_found, "no case note " + std::string(note_id));
-  }
-  const Record& note = **original;
-  if (text_of(note.fields, "status").value_or("") != "completed") {
-    return Status(Errc::validation, "case_note.corrects: only a completed note is corrected by "
-                                    "appending; edit the draft instead");
-  }
-  Fields f{{"contact_at", note.fields.at("contact_at")},
-           {"text", std::move(text)},
-           {"status", std::string("completed")},
-           {"corrects", std::string(note_id)}};
-  return create(RecordKind::case_note, note.case_id, std::move(f));
+  if (!failed_.ok()) return failed_;
+  return remember([&]() -> Result<std::string> {
+    auto original = rs_.get(note_id);
+    if (!original.ok()) return original.status();
+    if (!*original || (*original)->deleted || (*original)->kind != RecordKind::case_note) {
+      return Status(Errc::not_found, "no case note " + std::string(note_id));
+    }
+    const Record& note = **original;
+    if (text_of(note.fields, "status").value_or("") != "completed") {
+      return Status(Errc::validation,
+                    "case_note.corrects: only a completed note is corrected by "
+                    "appending; edit the draft instead");
+    }
+    Fields f{{"contact_at", note.fields.at("contact_at")},
+             {"text", std::move(text)},
+             {"status", std::string("completed")},
+             {"corrects", std::string(note_id)}};
+    return rs_.do_create(tx_id_, RecordKind::case_note, note.case_id, std::move(f));
+  }());
 }
 
 Result<std::string> RecordStore::Writer::attach(std::string_view parent_id, std::string filename,
                                                 std::string media_type,
                                                 std::span<const std::uint8_t> bytes,
                                                 std::string caption) {
-  auto parent = rs_.get(parent_id);
-  if (!parent.ok()) return parent.status();
-  if (!*parent || (*parent)->deleted) {
-    return Status(Errc::not_found, "no record " + std::string(parent_id) + " to attach to");
-  }
-  if (bytes.size() > kMaxAttachmentBytes) {
-    return Status(Errc::validation, "attachment.size_bytes: is over the attachment size limit (" +
-                                        std::to_string(kMaxAttachmentBytes) + " bytes)");
-  }
-  std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), bytes.data(), bytes.size());
-  Fields f{{"parent_id", std::string(parent_id)},
-           {"filename", std::move(filename)},
-           {"media_type", std::move(media_type)},
-           {"size_bytes", static_cast<std::int64_t>(bytes.size())},
-           {"sha256", hex_encode(digest)}};
-  if (!caption.empty()) f.emplace("caption", std::move(caption));
-  std::string case_id = (*parent)->case_id;
-  auto id = create(RecordKind::attachment, case_id, std::move(f));
-  if (!id.ok()) return id;
-  auto ins = rs_.store_.prepare("INSERT INTO attachment_data(record_id, bytes) VALUES (?1, ?2)");
-  if (!ins.ok()) return ins.status();
-  ins->bind(1, *id).bind_blob(2, bytes);
-  FC_TRY(ins->run());
-  return id;
+  if (!failed_.ok()) return failed_;
+  return remember([&]() -> Result<std::string> {
+    auto parent = rs_.get(parent_id);
+    if (!parent.ok()) return parent.status();
+    if (!*parent || (*parent)->deleted) {
+      return Status(Errc::not_found, "no record " + std::string(parent_id) + " to attach to");
+    }
+    if (bytes.size() > kMaxAttachmentBytes) {
+      return Status(Errc::validation, "attachment.size_bytes: is over the attachment size limit (" +
+                                          std::to_string(kMaxAttachmentBytes) + " bytes)");
+    }
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), bytes.data(), bytes.size());
+    Fields f{{"parent_id", std::string(parent_id)},
+             {"filename", std::move(filename)},
+             {"media_type", std::move(media_type)},
+             {"size_bytes", static_cast<std::int64_t>(bytes.size())},
+             {"sha256", hex_encode(digest)}};
+    if (!caption.empty()) f.emplace("caption", std::move(caption));
+    std::string case_id = (*parent)->case_id;
+    auto id = rs_.do_create(tx_id_, RecordKind::attachment, case_id, std::move(f));
+    if (!id.ok()) return id;
+    auto ins = rs_.store_.prepare("INSERT INTO attachment_data(record_id, bytes) VALUES (?1, ?2)");
+    if (!ins.ok()) return ins.status();
+    ins->bind(1, *id).bind_blob(2, bytes);
+    FC_TRY(ins->run());
+    return id;
+  }());
 }
 
 Status RecordStore::derive(Record& r, const Record* before) {
@@ -327,6 +382,8 @@ Status RecordStore::derive(Record& r, const Record* before) {
     case RecordKind::child:
       break;
     case RecordKind::assessment: {
+      // The due date follows the kind and start, and goes when they give none.
+      Value due_date;
       auto kind = text_of(r.fields, "assessment_kind");
       auto start = text_of(r.fields, "start_date");
       if (kind && start) {
@@ -334,9 +391,10 @@ Status RecordStore::derive(Record& r, const Record* before) {
         auto d = Date::parse(*start);
         if (k.ok() && d.ok()) {
           auto due = timescales_.assessment_due(*k, *d);
-          if (due.ok()) r.fields["due_date"] = due->to_string();
+          if (due.ok()) due_date = due->to_string();
         }
       }
+      r.fields["due_date"] = std::move(due_date);
       auto status = text_of(r.fields, "status").value_or("");
       auto prev = before ? text_of(before->fields, "status").value_or("") : std::string_view{};
       if (status != prev) {
@@ -370,14 +428,16 @@ Status RecordStore::derive(Record& r, const Record* before) {
       }
       break;
     case RecordKind::s47_enquiry: {
-      auto sd = text_of(r.fields, "strategy_discussion_date");
-      if (sd) {
+      // The target follows the strategy discussion, and goes when its date is cleared.
+      Value target;
+      if (auto sd = text_of(r.fields, "strategy_discussion_date")) {
         auto d = Date::parse(*sd);
         if (d.ok()) {
           auto due = timescales_.initial_conference_due(*d);
-          if (due.ok()) r.fields["initial_conference_target"] = due->to_string();
+          if (due.ok()) target = due->to_string();
         }
       }
+      r.fields["initial_conference_target"] = std::move(target);
       break;
     }
     default: break;
@@ -420,19 +480,15 @@ Status RecordStore::do_update(const std::string& tx, std::string_view id, const 
   if (!*current || (*current)->deleted) return {Errc::not_found, "no record " + std::string(id)};
   const Record before = **current;
   Record after = before;
-  for (const auto& [name, value] : changes) {
-    if (name == "recorded_at" || name == "due_date" || name == "authorised_by" ||
-        name == "initial_conference_target") {
-      return {Errc::validation, std::string(to_string(before.kind)) + "." + name +
-                                    ": is maintained by fieldcase and cannot be set"};
-    }
-    after.fields[name] = value;
-  }
+  FC_TRY(check_settable(before.kind, changes));
+  for (const auto& [name, value] : changes) after.fields[name] = value;
   after.updated_at = format_iso_datetime(clock_.wall());
   after.updated_by = who_.worker_id;
   FC_TRY(derive(after, &before));
   ValidationContext ctx{who_.role, clock_.wall(), &before};
   FC_TRY(validate_record(after, ctx));
+  // Nothing changed: nothing is written, not even who last updated the record and when.
+  if (after.fields == before.fields) return {};
   return save(tx, after, &before, false);
 }
 
@@ -447,6 +503,12 @@ Status RecordStore::do_remove(const std::string& tx, std::string_view id) {
   if (r.kind == RecordKind::assessment &&
       text_of(r.fields, "status").value_or("") == kAssessmentAuthorised) {
     return {Errc::validation, "assessment.status: an authorised assessment cannot be deleted"};
+  }
+  if (r.kind == RecordKind::assessment &&
+      text_of(r.fields, "status").value_or("") == kAssessmentCompleted) {
+    return {Errc::validation,
+            "assessment.status: a completed assessment cannot be deleted; a manager can return "
+            "it for amendment"};
   }
   Record after = r;
   after.deleted = true;

@@ -94,11 +94,11 @@ constexpr FieldSpec kAssessment[] = {
     {"assessment_kind", T::code, true, kAssessmentKinds},
     {"referral_id", T::ref},
     {"start_date", T::date, true},
-    {"due_date", T::date},
+    {"due_date", T::date, false, {}, 0, true},
     {"status", T::code, true, kAssessmentStatus},
     {"completed_at", T::datetime},
     {"authorised_at", T::datetime},
-    {"authorised_by", T::ref},
+    {"authorised_by", T::ref, false, {}, 0, true},
     {"factors", T::codes, false, kFactors},
     {"child_development", T::long_text},
     {"parenting_capacity", T::long_text},
@@ -121,7 +121,7 @@ constexpr FieldSpec kVisit[] = {
     {"child_seen_alone", T::boolean},
     {"present", T::long_text, false, {}, 2000},
     {"observations", T::long_text},
-    {"recorded_at", T::datetime},
+    {"recorded_at", T::datetime, false, {}, 0, true},
     {"assessment_id", T::ref},
 };
 constexpr FieldSpec kCaseNote[] = {
@@ -135,7 +135,7 @@ constexpr FieldSpec kCaseNote[] = {
 constexpr FieldSpec kS47[] = {
     {"start_date", T::date, true},
     {"strategy_discussion_date", T::date},
-    {"initial_conference_target", T::date},
+    {"initial_conference_target", T::date, false, {}, 0, true},
     {"initial_conference_date", T::date},
     {"conference_not_required", T::boolean},
 };
@@ -155,11 +155,11 @@ constexpr FieldSpec kLac[] = {
     {"placement_until_18", T::boolean},
 };
 constexpr FieldSpec kAttachment[] = {
-    {"parent_id", T::ref, true},
+    {"parent_id", T::ref, true, {}, 0, true},
     {"filename", T::text, true, {}, 255},
-    {"media_type", T::code, true, kMediaType},
-    {"size_bytes", T::integer, true},
-    {"sha256", T::text, true, {}, 64},
+    {"media_type", T::code, true, kMediaType, 0, true},
+    {"size_bytes", T::integer, true, {}, 0, true},
+    {"sha256", T::text, true, {}, 64, true},
     {"caption", T::text},
 };
 
@@ -330,6 +330,7 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
       return not_in_future(r.kind, f, "date_of_birth", ctx, false);
     case RecordKind::contact:
       FC_TRY(not_in_future(r.kind, f, "received_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "decision_at", ctx, true));
       return not_before(r.kind, f, "decision_at", "received_at", true, true);
     case RecordKind::referral:
       FC_TRY(not_before(r.kind, f, "closure_date", "referral_date", false, false));
@@ -341,6 +342,8 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
       FC_TRY(not_before(r.kind, f, "completed_at", "start_date", true, false));
       FC_TRY(not_before(r.kind, f, "authorised_at", "completed_at", true, true));
       FC_TRY(not_in_future(r.kind, f, "completed_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "authorised_at", ctx, true));
+      FC_TRY(not_in_future(r.kind, f, "signed_at", ctx, true));
       auto status = text_of(f, "status").value_or("");
       std::string_view before = kAssessmentDraft;
       if (ctx.before != nullptr) before = text_of(ctx.before->fields, "status").value_or("draft");
@@ -356,12 +359,50 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
           return fail(r.kind, "status", "an authorised assessment cannot be changed");
         }
       }
-      if ((status == kAssessmentCompleted || status == kAssessmentAuthorised) &&
-          !text_of(f, "completed_at")) {
-        return fail(r.kind, "completed_at", "is required once the assessment is completed");
+      // A completed assessment is what the manager authorises, and its completion time is
+      // what timeliness is measured by: it stays as completed until a manager authorises it
+      // (adding the authorisation) or returns it for amendment (with a reason, clearing the
+      // completion).
+      if (ctx.before != nullptr && before == kAssessmentCompleted) {
+        const Fields& was = ctx.before->fields;
+        auto may_change = [&](sv name) {
+          if (name == "status" || name == "authorised_at" || name == "authorised_by") return true;
+          // Derived fields change only with the fields they derive from, which are named.
+          if (const FieldSpec* fs = find_field(kind_spec(r.kind), name); fs && fs->maintained) {
+            return true;
+          }
+          return status == kAssessmentReturned &&
+                 (name == "completed_at" || name == "returned_reason");
+        };
+        auto changed = [&](const std::string& name) {
+          auto a = f.find(name);
+          auto b = was.find(name);
+          if (a == f.end() || b == was.end()) return (a == f.end()) != (b == was.end());
+          return a->second != b->second;
+        };
+        for (const Fields* side : {&f, &was}) {
+          for (const auto& [name, value] : *side) {
+            if (!may_change(name) && changed(name)) {
+              return fail(r.kind, name,
+                          "cannot be changed once the assessment is completed; a manager can "
+                          "return it for amendment");
+            }
+          }
+        }
       }
-      if (status == kAssessmentAuthorised && !text_of(f, "authorised_at")) {
-        return fail(r.kind, "authorised_at", "is required once the assessment is authorised");
+      const bool completed = status == kAssessmentCompleted || status == kAssessmentAuthorised;
+      if (completed != text_of(f, "completed_at").has_value()) {
+        return fail(r.kind, "completed_at",
+                    completed ? "is required once the assessment is completed"
+                              : "is only set when the assessment is completed");
+      }
+      for (sv field : {sv("authorised_at"), sv("authorised_by")}) {
+        const bool authorised = status == kAssessmentAuthorised;
+        if (authorised != text_of(f, field).has_value()) {
+          return fail(r.kind, field,
+                      authorised ? "is required once the assessment is authorised"
+                                 : "is only set when a manager authorises the assessment");
+        }
       }
       return {};
     }
@@ -379,9 +420,14 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
         return fail(r.kind, "text",
                     "a completed note cannot be changed; append a correction instead");
       }
-      if (text_of(f, "status").value_or("") == "completed" && !text_of(f, "completed_at")) {
-        return fail(r.kind, "completed_at", "is required once the note is completed");
+      if (const bool completed = text_of(f, "status").value_or("") == "completed";
+          completed != text_of(f, "completed_at").has_value()) {
+        return fail(r.kind, "completed_at",
+                    completed ? "is required once the note is completed"
+                              : "is only set when the note is completed");
       }
+      FC_TRY(not_before(r.kind, f, "completed_at", "contact_at", true, true));
+      FC_TRY(not_in_future(r.kind, f, "completed_at", ctx, true));
       return not_in_future(r.kind, f, "contact_at", ctx, true);
     case RecordKind::s47_enquiry:
       FC_TRY(not_before(r.kind, f, "strategy_discussion_date", "start_date", false, false));

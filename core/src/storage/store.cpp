@@ -108,13 +108,17 @@ Statement& Statement::bind(int index, double value) {
   note_bind(sqlite3_bind_double(stmt_, index, value));
   return *this;
 }
+// SQLite binds a null pointer as SQL NULL whatever the length, and an empty string_view or
+// span may have one: empty values are bound from a non-null pointer so they stay empty values.
 Statement& Statement::bind(int index, std::string_view text) {
-  note_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                SQLITE_UTF8));
+  note_bind(sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "",
+                                text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;
 }
 Statement& Statement::bind_blob(int index, std::span<const std::uint8_t> bytes) {
-  note_bind(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+  note_bind(bytes.empty() ? sqlite3_bind_zeroblob(stmt_, index, 0)
+                          : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(),
+                                                SQLITE_TRANSIENT));
   return *this;
 }
 Statement& Statement::bind_null(int index) {
