@@ -201,6 +201,8 @@ int run_records_command(Args args) {
       e.records = check(RecordStore::open(*e.store, who, clock, timescales), "record store");
       std::mt19937 rng(2026);
       populate(e, clock, today, children, rng);
+      // Five years of history have long since reached the server.
+      check(e.store->exec("UPDATE change_log SET acked = 1"), "mark history synced");
     }
     clock.set(at_day(today, 17));
 

@@ -42,11 +42,10 @@ Result<MyDay> RecordStore::my_day(Date today) {
   // Assessments not yet completed, by due date.
   {
     auto st = store_.prepare(
-        "SELECT r.id, r.case_id, r.key_date, r.subtype FROM record r "
-        "JOIN record c ON c.id = r.case_id AND c.kind = 'child' AND c.subtype = ?1 "
-        "AND c.deleted = 0 "
-        "WHERE r.kind = 'assessment' AND r.deleted = 0 "
-        "AND r.status IN ('draft', 'in_progress', 'returned') AND r.key_date IS NOT NULL");
+        "SELECT r.id, r.case_id, r.key_date, r.subtype FROM record c CROSS JOIN record r "
+        "ON r.case_id = c.id AND r.kind = 'assessment' AND r.deleted = 0 "
+        "AND r.status IN ('draft', 'in_progress', 'returned') AND r.key_date IS NOT NULL "
+        "WHERE c.kind = 'child' AND c.subtype = ?1 AND c.deleted = 0");
     if (!st.ok()) return st.status();
     st->bind(1, who_.worker_id);
     for (;;) {
@@ -67,12 +66,11 @@ Result<MyDay> RecordStore::my_day(Date today) {
   std::map<std::pair<std::string, std::string>, Date> last_visit;
   {
     auto st = store_.prepare(
-        "SELECT r.case_id, r.subtype, max(r.key_date) FROM record r "
-        "JOIN record c ON c.id = r.case_id AND c.kind = 'child' AND c.subtype = ?1 "
-        "AND c.deleted = 0 "
-        "WHERE r.kind = 'visit' AND r.deleted = 0 "
-        "AND r.subtype IN ('cp_statutory', 'lac_statutory') "
-        "AND json_extract(r.data, '$.child_seen') = 1 GROUP BY r.case_id, r.subtype");
+        "SELECT r.case_id, r.subtype, max(r.key_date) FROM record c CROSS JOIN record r "
+        "ON r.case_id = c.id AND r.kind = 'visit' AND r.deleted = 0 "
+        "AND r.subtype IN ('cp_statutory', 'lac_statutory') AND r.status = 'seen' "
+        "WHERE c.kind = 'child' AND c.subtype = ?1 AND c.deleted = 0 "
+        "GROUP BY r.case_id, r.subtype");
     if (!st.ok()) return st.status();
     st->bind(1, who_.worker_id);
     for (;;) {
@@ -88,10 +86,10 @@ Result<MyDay> RecordStore::my_day(Date today) {
   // Open child protection plans and looked-after episodes.
   {
     auto st = store_.prepare(
-        "SELECT r.id, r.case_id, r.kind, r.key_date, r.subtype FROM record r "
-        "JOIN record c ON c.id = r.case_id AND c.kind = 'child' AND c.subtype = ?1 "
-        "AND c.deleted = 0 "
-        "WHERE r.kind IN ('cp_plan', 'lac_episode') AND r.deleted = 0 AND r.status = 'open'");
+        "SELECT r.id, r.case_id, r.kind, r.key_date, r.subtype FROM record c CROSS JOIN record r "
+        "ON r.case_id = c.id AND r.kind IN ('cp_plan', 'lac_episode') AND r.deleted = 0 "
+        "AND r.status = 'open' "
+        "WHERE c.kind = 'child' AND c.subtype = ?1 AND c.deleted = 0");
     if (!st.ok()) return st.status();
     st->bind(1, who_.worker_id);
     for (;;) {

@@ -89,10 +89,23 @@ Status create_schema_v2(Store& s) {
   )sql");
 }
 
+// My day reads, per child of the caseload, only this index: which visits (by type, and whether
+// the child was seen), assessments (by status) and plans (open or closed) there are, and when.
+Status create_schema_v3(Store& s) {
+  return s.exec(R"sql(
+    DROP INDEX record_case;
+    CREATE INDEX record_case ON record(case_id, kind, deleted, subtype, status, key_date);
+    UPDATE record SET status = CASE WHEN json_extract(data, '$.child_seen') = 1
+                                    THEN 'seen' ELSE 'not_seen' END
+     WHERE kind = 'visit';
+  )sql");
+}
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> m{
       {1, "records, field clocks and change log", create_schema_v1},
-      {2, "sync state, conflicts and rejections", create_schema_v2}};
+      {2, "sync state, conflicts and rejections", create_schema_v2},
+      {3, "a covering index per case for My day", create_schema_v3}};
   return m;
 }
 
@@ -141,6 +154,7 @@ IndexColumns index_columns(const Record& r) {
     case RecordKind::visit:
       c.key_date = t("start_at");
       c.subtype = t("visit_type");
+      c.status = bool_of(r.fields, "child_seen").value_or(false) ? "seen" : "not_seen";
       break;
     case RecordKind::case_note:
       c.key_date = t("contact_at");
