@@ -333,6 +333,22 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     }
     auto allowed = case_allowed(case_id, op);
     if (!allowed.ok()) return allowed.status();
+    // The server-ordered log entry of this device operation, attributed to worker and device.
+    auto device_entry = [&](const sync::Op& o) {
+      LogEntry e;
+      e.op_id = o.op_id;
+      e.tx_id = tx.tx_id;
+      e.op = o.op;
+      e.record_id = o.record_id;
+      e.kind = o.kind;
+      e.case_id = case_id;
+      e.hlc = o.hlc;
+      e.author = ctx.worker.id;
+      e.device_id = ctx.device.id;
+      e.at = o.at;
+      e.received_at = ctx.receipt_text;
+      return e;
+    };
     if (!*allowed) {
       return reject(kRejectOutOfScope,
                     where + ": case " + case_id + " is not allocated to this device's worker");
@@ -374,18 +390,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
         w.after.created_at = w.after.updated_at = op.at;
         w.after.created_by = w.after.updated_by = ctx.worker.id;
         w.after.created_hlc = op.hlc;
-        LogEntry e;
-        e.op_id = op.op_id;
-        e.tx_id = tx.tx_id;
-        e.op = FieldChange::Op::create;
-        e.record_id = op.record_id;
-        e.kind = op.kind;
-        e.case_id = case_id;
-        e.hlc = op.hlc;
-        e.author = ctx.worker.id;
-        e.device_id = ctx.device.id;
-        e.at = op.at;
-        e.received_at = ctx.receipt_text;
+        LogEntry e = device_entry(op);
         entries.push_back({std::move(e), false});
         break;
       }
@@ -405,18 +410,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
         w.after.updated_at = op.at;
         w.after.updated_by = ctx.worker.id;
         w.touched = true;
-        LogEntry e;
-        e.op_id = op.op_id;
-        e.tx_id = tx.tx_id;
-        e.op = FieldChange::Op::remove;
-        e.record_id = op.record_id;
-        e.kind = op.kind;
-        e.case_id = case_id;
-        e.hlc = op.hlc;
-        e.author = ctx.worker.id;
-        e.device_id = ctx.device.id;
-        e.at = op.at;
-        e.received_at = ctx.receipt_text;
+        LogEntry e = device_entry(op);
         entries.push_back({std::move(e), false});
         break;
       }
@@ -455,20 +449,9 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
           w.touched = true;
           w.changed_fields.insert(op.field);
           if (is_claimed_time(op.kind, op.field)) w.claimed_fields.insert(op.field);
-          LogEntry e;
-          e.op_id = op.op_id;
-          e.tx_id = tx.tx_id;
-          e.op = FieldChange::Op::set;
-          e.record_id = op.record_id;
-          e.kind = op.kind;
-          e.case_id = case_id;
+          LogEntry e = device_entry(op);
           e.field = op.field;
           e.value = op.value;
-          e.hlc = op.hlc;
-          e.author = ctx.worker.id;
-          e.device_id = ctx.device.id;
-          e.at = op.at;
-          e.received_at = ctx.receipt_text;
           // A sequential write to a field that had a value settles its open conflicts.
           entries.push_back({std::move(e), has_current && !concurrent});
         } else if (!server_field && it->second.value != op.value) {

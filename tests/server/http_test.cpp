@@ -6,7 +6,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <httplib.h>
 #include <catch2/catch.hpp>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "fieldcase/ids.hpp"
+#include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/http_server.hpp"
@@ -178,37 +178,15 @@ class ServerProcess {
 };
 
 std::string gzip(const std::string& data) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
+  auto gz = fieldcase::platform::gzip_compress(data);
+  REQUIRE(gz.ok());
+  return *gz;
 }
 
 std::string gunzip(const std::string& data) {
-  z_stream zs{};
-  REQUIRE(inflateInit2(&zs, 15 + 32) == Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[16384];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    REQUIRE((rc == Z_OK || rc == Z_STREAM_END));
-    out.append(buf, sizeof buf - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  return out;
+  auto plain = fieldcase::platform::gzip_decompress(data, 256u << 20);
+  REQUIRE(plain.ok());
+  return *plain;
 }
 
 std::string error_code(const std::string& body) {
