@@ -253,6 +253,73 @@ DayResult measure_day(InProcessServer& server, const std::filesystem::path& dir,
   return out;
 }
 
+struct ThroughputResult {
+  int devices = 0;
+  std::size_t transactions = 0;
+  std::size_t ops = 0;
+  double seconds = 0;
+  int round_trips = 0;
+};
+
+// (b) `devices` devices, one thread each, each pushing a new case and `notes` notes (in local
+// transactions of ten) at once; field operations the server applied per second of wall time.
+ThroughputResult measure_throughput(InProcessServer& server, const std::filesystem::path& dir,
+                                    int devices, int notes, const SecureBytes& key) {
+  ThroughputResult out;
+  out.devices = devices;
+  std::vector<Device> ds;
+  std::mt19937 rng(7);
+  for (int i = 0; i < devices; ++i) {
+    const std::string worker = check(
+        server.admin().create_worker("W" + std::to_string(i), Role::social_worker, server.team()),
+        "worker");
+    ds.push_back(make_device(server, dir / ("tp-" + std::to_string(i) + ".db"), worker, false,
+                             key));
+    Device& d = ds.back();
+    const std::string cs =
+        check(d.records->create(RecordKind::child, "", child_fields(i)), "child");
+    for (int n = 0; n < notes; n += 10) {
+      check(d.records->write([&](RecordStore::Writer& w) -> Status {
+        for (int k = n; k < std::min(notes, n + 10); ++k) {
+          auto note = w.create(RecordKind::case_note, cs,
+                               {{"contact_at", iso_ago(std::chrono::minutes(30))},
+                                {"text", words(rng, 200)},
+                                {"status", std::string("completed")}});
+          if (!note.ok()) return note.status();
+        }
+        return {};
+      }), "notes");
+    }
+    for (const auto& tx : check(d.records->outbox(1u << 20, 1u << 30), "outbox")) {
+      ++out.transactions;
+      out.ops += tx.ops.size();
+    }
+  }
+  std::vector<SyncReport> reports(ds.size());
+  std::vector<std::string> errors(ds.size());
+  Stopwatch sw(Clock::wall);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          reports[i] = ds[i].sync();
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  out.seconds = sw.elapsed_ms() / 1000.0;
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    if (!errors[i].empty()) throw std::runtime_error("device " + std::to_string(i) + ": " +
+                                                     errors[i]);
+    out.round_trips += reports[i].round_trips;
+  }
+  return out;
+}
+
 template <typename T>
 double median_of(const std::vector<T>& v) {
   std::vector<double> d(v.begin(), v.end());
@@ -263,17 +330,20 @@ double median_of(const std::vector<T>& v) {
 
 int run_sync_command(Args args) {
   bool quick = false, json = false;
-  int reps = 15;
+  int reps = 15, devices = 100, notes = 200;
   std::filesystem::path dir;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--help" || args[i] == "-h") {
-        std::cout << "usage: fieldcase-bench sync [--quick] [--json] [--reps N] [--dir DIR]\n\n"
+        std::cout << "usage: fieldcase-bench sync [--quick] [--json] [--reps N] [--devices N]\n"
+                     "                           [--notes N] [--dir DIR]\n\n"
                      "Syncs over HTTP (gzip) on loopback to the sync server running in this\n"
                      "process on its SQLite store. day: a day's work from one device (8 visits,\n"
                      "25 notes, 2 assessments edited, 1 completed), on the encrypted and plain\n"
                      "device stores: round trips, bytes sent/received (gzip), raw request bytes\n"
-                     "and median latency over N days.\n";
+                     "and median latency over N days. throughput: --devices devices (100), one\n"
+                     "thread each, push a new case and --notes notes (200) at once: field\n"
+                     "operations applied per second.\n";
         return kExitOk;
       } else if (args[i] == "--quick") {
         quick = true;
@@ -281,6 +351,10 @@ int run_sync_command(Args args) {
         json = true;
       } else if (args[i] == "--reps" && i + 1 < args.size()) {
         reps = parse_positive(args[++i], "--reps");
+      } else if (args[i] == "--devices" && i + 1 < args.size()) {
+        devices = parse_positive(args[++i], "--devices");
+      } else if (args[i] == "--notes" && i + 1 < args.size()) {
+        notes = parse_positive(args[++i], "--notes");
       } else if (args[i] == "--dir" && i + 1 < args.size()) {
         dir = std::string(args[++i]);
       } else {
@@ -292,7 +366,11 @@ int run_sync_command(Args args) {
               << "\nTry 'fieldcase-bench sync --help'.\n";
     return kExitUsage;
   }
-  if (quick) reps = std::min(reps, 3);
+  if (quick) {
+    reps = std::min(reps, 3);
+    devices = std::min(devices, 10);
+    notes = std::min(notes, 50);
+  }
   try {
     if (!crypto_init().ok()) throw std::runtime_error("libsodium");
     ScratchDir scratch(dir, "fieldcase-bench-sync");
@@ -315,6 +393,15 @@ int run_sync_command(Args args) {
                          {"median_ms", median(r.ms)},
                          {"max_ms", *std::max_element(r.ms.begin(), r.ms.end())}});
     }
+    ThroughputResult tp = measure_throughput(server, scratch.path(), devices, notes, key);
+    const double ops_per_s = static_cast<double>(tp.ops) / tp.seconds;
+    results.push_back({{"workload", "throughput"},
+                       {"devices", tp.devices},
+                       {"transactions", tp.transactions},
+                       {"field_ops", tp.ops},
+                       {"round_trips", tp.round_trips},
+                       {"seconds", tp.seconds},
+                       {"field_ops_per_s", ops_per_s}});
     if (json) {
       std::cout << nlohmann::json{{"results", results}}.dump() << "\n";
     } else {
@@ -322,6 +409,7 @@ int run_sync_command(Args args) {
                    "on loopback\n"
                 << "engine      txs  round trips  sent B  recv B  raw req B  median ms  max ms\n";
       for (const auto& r : results) {
+        if (r["workload"] != "day") continue;
         auto whole = [&](const char* k) { return std::llround(r[k].get<double>()); };
         std::cout << std::left << std::setw(10) << r["engine"].get<std::string>() << std::right
                   << std::setw(5) << whole("transactions") << std::setw(13)
@@ -331,7 +419,11 @@ int run_sync_command(Args args) {
                   << r["median_ms"].get<double>() << std::setw(8) << r["max_ms"].get<double>()
                   << "\n";
       }
-      std::cout << "(medians over " << reps << " days each)\n";
+      std::cout << "(medians over " << reps << " days each)\n\n"
+                << "throughput: " << tp.devices << " devices pushing at once, " << tp.transactions
+                << " transactions, " << tp.ops << " field ops, " << tp.round_trips
+                << " round trips in " << std::setprecision(2) << tp.seconds << " s: "
+                << std::setprecision(0) << ops_per_s << " field ops/s\n";
     }
     return kExitOk;
   } catch (const std::exception& e) {
