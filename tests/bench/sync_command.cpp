@@ -320,6 +320,64 @@ ThroughputResult measure_throughput(InProcessServer& server, const std::filesyst
   return out;
 }
 
+struct BootstrapResult {
+  int children = 0, years = 0;
+  std::size_t records = 0;
+  SyncReport report;
+  double ms = 0;
+};
+
+// (c) One device records `children` children with `years` years of history (a visit with three
+// notes a fortnight per child, a fortnight per local transaction) and pushes it; then a new device
+// for the same worker syncs from nothing: time and bytes.
+BootstrapResult measure_bootstrap(InProcessServer& server, const std::filesystem::path& dir,
+                                  int children, int years, const SecureBytes& key) {
+  BootstrapResult out;
+  out.children = children;
+  out.years = years;
+  const std::string worker = check(
+      server.admin().create_worker("Caseload Worker", Role::social_worker, server.team()),
+      "worker");
+  Device old_device = make_device(server, dir / "history.db", worker, false, key);
+  std::mt19937 rng(5);
+  std::vector<std::string> cases;
+  for (int c = 0; c < children; ++c) {
+    cases.push_back(
+        check(old_device.records->create(RecordKind::child, "", child_fields(c)), "child"));
+  }
+  out.records += cases.size();
+  for (int day = 365 * years; day > 1; day -= 14) {
+    check(old_device.records->write([&](RecordStore::Writer& w) -> Status {
+      for (const auto& cs : cases) {
+        const auto at = std::chrono::minutes(60 * 24 * day - 60 * 10);
+        auto visit = w.create(RecordKind::visit, cs,
+                              {{"visit_type", std::string("child_in_need")},
+                               {"start_at", iso_ago(at)},
+                               {"end_at", iso_ago(at - std::chrono::minutes(45))},
+                               {"child_seen", true},
+                               {"observations", words(rng, 400)}});
+        if (!visit.ok()) return visit.status();
+        for (int n = 0; n < 3; ++n) {
+          auto note = w.create(RecordKind::case_note, cs,
+                               {{"contact_at", iso_ago(at)},
+                                {"text", words(rng, 300)},
+                                {"status", std::string("completed")},
+                                {"visit_id", *visit}});
+          if (!note.ok()) return note.status();
+        }
+      }
+      return {};
+    }), "history");
+    out.records += cases.size() * 4;
+  }
+  old_device.sync();
+  Device fresh = make_device(server, dir / "fresh.db", worker, true, key);
+  Stopwatch sw(Clock::wall);
+  out.report = fresh.sync();
+  out.ms = sw.elapsed_ms();
+  return out;
+}
+
 template <typename T>
 double median_of(const std::vector<T>& v) {
   std::vector<double> d(v.begin(), v.end());
@@ -330,20 +388,23 @@ double median_of(const std::vector<T>& v) {
 
 int run_sync_command(Args args) {
   bool quick = false, json = false;
-  int reps = 15, devices = 100, notes = 200;
+  int reps = 15, devices = 100, notes = 200, years = 5;
+  bool bootstrap = true;
   std::filesystem::path dir;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--help" || args[i] == "-h") {
         std::cout << "usage: fieldcase-bench sync [--quick] [--json] [--reps N] [--devices N]\n"
-                     "                           [--notes N] [--dir DIR]\n\n"
+                     "                           [--notes N] [--years N] [--no-bootstrap]\n"
+                     "                           [--dir DIR]\n\n"
                      "Syncs over HTTP (gzip) on loopback to the sync server running in this\n"
                      "process on its SQLite store. day: a day's work from one device (8 visits,\n"
                      "25 notes, 2 assessments edited, 1 completed), on the encrypted and plain\n"
                      "device stores: round trips, bytes sent/received (gzip), raw request bytes\n"
                      "and median latency over N days. throughput: --devices devices (100), one\n"
                      "thread each, push a new case and --notes notes (200) at once: field\n"
-                     "operations applied per second.\n";
+                     "operations applied per second. bootstrap: a new (encrypted) device receives a\n"
+                     "40-case caseload with --years (5) years of history: time and bytes.\n";
         return kExitOk;
       } else if (args[i] == "--quick") {
         quick = true;
@@ -355,6 +416,10 @@ int run_sync_command(Args args) {
         devices = parse_positive(args[++i], "--devices");
       } else if (args[i] == "--notes" && i + 1 < args.size()) {
         notes = parse_positive(args[++i], "--notes");
+      } else if (args[i] == "--years" && i + 1 < args.size()) {
+        years = parse_positive(args[++i], "--years");
+      } else if (args[i] == "--no-bootstrap") {
+        bootstrap = false;
       } else if (args[i] == "--dir" && i + 1 < args.size()) {
         dir = std::string(args[++i]);
       } else {
@@ -370,6 +435,7 @@ int run_sync_command(Args args) {
     reps = std::min(reps, 3);
     devices = std::min(devices, 10);
     notes = std::min(notes, 50);
+    years = 1;
   }
   try {
     if (!crypto_init().ok()) throw std::runtime_error("libsodium");
@@ -402,6 +468,19 @@ int run_sync_command(Args args) {
                        {"round_trips", tp.round_trips},
                        {"seconds", tp.seconds},
                        {"field_ops_per_s", ops_per_s}});
+    BootstrapResult bs;
+    if (bootstrap) {
+      bs = measure_bootstrap(server, scratch.path(), 40, years, key);
+      results.push_back({{"workload", "bootstrap"},
+                         {"children", bs.children},
+                         {"years", bs.years},
+                         {"records", bs.records},
+                         {"changes_received", bs.report.changes_received},
+                         {"round_trips", bs.report.round_trips},
+                         {"bytes_sent", bs.report.bytes_sent},
+                         {"bytes_received", bs.report.bytes_received},
+                         {"ms", bs.ms}});
+    }
     if (json) {
       std::cout << nlohmann::json{{"results", results}}.dump() << "\n";
     } else {
@@ -424,6 +503,12 @@ int run_sync_command(Args args) {
                 << " transactions, " << tp.ops << " field ops, " << tp.round_trips
                 << " round trips in " << std::setprecision(2) << tp.seconds << " s: "
                 << std::setprecision(0) << ops_per_s << " field ops/s\n";
+      if (bootstrap) {
+        std::cout << "bootstrap: " << bs.children << " children, " << bs.years << " years, "
+                  << bs.records << " records: " << bs.report.changes_received << " changes in "
+                  << bs.report.round_trips << " round trips, " << bs.report.bytes_received
+                  << " B received (gzip), " << std::setprecision(1) << bs.ms << " ms\n";
+      }
     }
     return kExitOk;
   } catch (const std::exception& e) {
