@@ -8,19 +8,22 @@
 #include "bench.hpp"
 #include "records_bench.hpp"
 #include "store_bench.hpp"
+#include "sync_bench.hpp"
 #include "unlock_bench.hpp"
 
 namespace {
 
 using fieldcase::bench::Subcommand;
 
-constexpr std::array<Subcommand, 3> kSubcommands{{
+constexpr std::array<Subcommand, 4> kSubcommands{{
     {"store", "storage engines: plain SQLite, the fieldcase VFS and SQLCipher",
      fieldcase::bench::run_store_command},
     {"records", "recording a visit and building My day, encrypted and plain",
      fieldcase::bench::run_records_command},
     {"unlock", "unlocking a vault with its PIN at the device Argon2id cost",
      fieldcase::bench::run_unlock_command},
+    {"sync", "syncing a day's work over HTTP to an in-process server",
+     fieldcase::bench::run_sync_command},
 }};
 
 void print_usage(std::ostream& out) {

@@ -62,6 +62,7 @@ struct HttpTransport::Impl {
     client.set_write_timeout(options.read_timeout);
     client.set_decompress(false);  // decoded here, so the bytes on the wire can be counted
     client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);  // small requests must not wait for delayed ACKs
     if (!options.ca_file.empty()) client.set_ca_cert_path(options.ca_file);
   }
 };
