@@ -10,6 +10,7 @@
 #include <random>
 
 #include "bench.hpp"
+#include "check.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/record_store.hpp"
 #include "fieldcase/secure_bytes.hpp"
@@ -37,15 +38,6 @@ std::chrono::system_clock::time_point at_day(Date d, int hour) {
 }
 
 std::string iso(Date d, int hour) { return format_iso_datetime(at_day(d, hour)); }
-
-void check(const Status& st, const char* what) {
-  if (!st.ok()) throw std::runtime_error(std::string(what) + ": " + st.to_string());
-}
-template <typename T>
-T check(Result<T> r, const char* what) {
-  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.status().to_string());
-  return std::move(r.value());
-}
 
 struct Engine {
   std::string name;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "check.hpp"
 #include "fieldcase/ids.hpp"
 #include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/record_schema.hpp"
@@ -35,15 +36,6 @@
 
 namespace fieldcase::bench {
 namespace {
-
-void check(const Status& st, const char* what) {
-  if (!st.ok()) throw std::runtime_error(std::string(what) + ": " + st.to_string());
-}
-template <typename T>
-T check(Result<T> r, const char* what) {
-  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.status().to_string());
-  return std::move(r.value());
-}
 
 const fieldcase::Clock& system_clock() { return SystemClock::instance(); }
 
