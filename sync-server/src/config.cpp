@@ -8,10 +8,11 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 13> kKeys{
+constexpr std::array<std::string_view, 14> kKeys{
     "listen",
     "database",
     "threads",
+    "keep_alive_seconds",
     "max_body_bytes",
     "read_timeout_seconds",
     "write_timeout_seconds",
@@ -81,7 +82,7 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   if (key == "threads") {
-    auto v = number(key, value, 1, 256);
+    auto v = number(key, value, 1, 1024);
     if (!v.ok()) return v.status();
     c.threads = static_cast<int>(*v);
     return {};
@@ -92,6 +93,7 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     c.max_body_bytes = static_cast<std::size_t>(*v);
     return {};
   }
+  if (key == "keep_alive_seconds") return seconds(c.keep_alive, 1, 300);
   if (key == "read_timeout_seconds") return seconds(c.read_timeout, 1, 3600);
   if (key == "write_timeout_seconds") return seconds(c.write_timeout, 1, 3600);
   if (key == "offset_threshold_seconds") return seconds(c.service.offset_threshold, 0, 86400 * 365);

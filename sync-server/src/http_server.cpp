@@ -150,7 +150,7 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
   svr.set_payload_max_length(options.max_body_bytes);
   svr.set_read_timeout(static_cast<time_t>(options.read_timeout.count()), 0);
   svr.set_write_timeout(static_cast<time_t>(options.write_timeout.count()), 0);
-  svr.set_keep_alive_timeout(5);
+  svr.set_keep_alive_timeout(static_cast<time_t>(options.keep_alive.count()));
   svr.set_tcp_nodelay(true);  // answers must not wait for the client's delayed ACK
 
   svr.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {

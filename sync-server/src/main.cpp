@@ -44,6 +44,7 @@ constexpr std::string_view kUsage =
     "\n"
     "Settings come from the defaults, then --config FILE (or $FIELDCASE_CONFIG), then\n"
     "FIELDCASE_* environment variables, then options. Config keys: listen, database, threads,\n"
+    "keep_alive_seconds, "
     "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
     "clock_max_age_hours, max_page_bytes. Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -161,6 +162,7 @@ int serve(int argc, char** argv) {
   SyncService service(**store, fieldcase::SystemClock::instance(), config.service);
   HttpOptions http;
   http.threads = config.threads;
+  http.keep_alive = config.keep_alive;
   http.max_body_bytes = config.max_body_bytes;
   http.read_timeout = config.read_timeout;
   http.write_timeout = config.write_timeout;

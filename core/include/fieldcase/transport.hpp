@@ -28,6 +28,9 @@ class Transport {
   // `path` is absolute ("/v1/sync"); `bearer_token` goes into the Authorization header.
   virtual Result<HttpResponse> post(std::string_view path, std::string_view json_body,
                                     std::string_view bearer_token) = 0;
+  // The sync run is over: close any connection kept alive for the next request. A tablet
+  // syncs a few times a day, and an idle open connection holds a worker on the server.
+  virtual void release_connection() {}
 };
 
 }  // namespace fieldcase

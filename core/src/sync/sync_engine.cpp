@@ -63,6 +63,11 @@ Result<sync::SyncResponse> SyncEngine::exchange(const sync::SyncRequest& request
 
 Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)>& progress_cb,
                                    const std::atomic<bool>* cancel) {
+  // However the run ends, it leaves no idle connection behind.
+  struct ReleaseConnection {
+    Transport& transport;
+    ~ReleaseConnection() { transport.release_connection(); }
+  } release{transport_};
   SyncReport report;
   SyncProgress progress;
   auto pending = records_.pending_transactions();

@@ -71,6 +71,8 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 HttpTransport::~HttpTransport() = default;
 
+void HttpTransport::release_connection() { impl_->client.stop(); }
+
 Result<HttpResponse> HttpTransport::post(std::string_view path, std::string_view json_body,
                                          std::string_view bearer_token) {
   httplib::Headers headers{{"Authorization", "Bearer " + std::string(bearer_token)},

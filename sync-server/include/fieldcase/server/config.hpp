@@ -6,7 +6,9 @@
 // FIELDCASE_LISTEN, FIELDCASE_DATABASE, FIELDCASE_OFFSET_THRESHOLD_SECONDS). Keys:
 //   listen                      HOST:PORT to listen on (port 0: any free port)
 //   database                    path of the SQLite database
-//   threads                     HTTP worker threads
+//   threads                     HTTP worker threads: connections served at once (each open
+//                               connection holds one; more wait in the accept queue)
+//   keep_alive_seconds          how long an idle connection keeps its thread
 //   max_body_bytes              largest request body accepted, after decompression
 //   read_timeout_seconds, write_timeout_seconds
 //   offset_threshold_seconds    |clock offset| flagged as large
@@ -34,7 +36,8 @@ namespace fieldcase::server {
 struct ServerConfig {
   std::string listen = "127.0.0.1:8480";
   std::filesystem::path database = "fieldcase-server.db";
-  int threads = 8;
+  int threads = 64;
+  std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};

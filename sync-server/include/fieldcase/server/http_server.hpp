@@ -25,7 +25,10 @@
 namespace fieldcase::server {
 
 struct HttpOptions {
-  int threads = 8;
+  // cpp-httplib gives each open connection a thread for its whole life (keep-alive included),
+  // so `threads` is the number of connections served at once.
+  int threads = 64;
+  std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};

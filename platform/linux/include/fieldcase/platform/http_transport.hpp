@@ -30,6 +30,7 @@ class HttpTransport final : public Transport {
 
   Result<HttpResponse> post(std::string_view path, std::string_view json_body,
                             std::string_view bearer_token) override;
+  void release_connection() override;
 
  private:
   struct Impl;
