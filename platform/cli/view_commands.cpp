@@ -1,5 +1,6 @@
 // The commands that read the device's records: `fieldcase caseload`, `show`, `conflicts` and
-// `my-day`.
+// `my-day`; and `resolve`, which settles a conflict `conflicts` listed.
+#include <algorithm>
 #include <array>
 #include <ostream>
 #include <string>
@@ -29,8 +30,17 @@ constexpr std::string_view kConflictsUsage =
     "usage: fieldcase conflicts [--dir DIR]\n"
     "\n"
     "Lists open conflicts on your cases: two edits of the same field made without seeing each\n"
-    "other. One value was kept; the other is shown so nothing is lost. Tab-separated: record,\n"
-    "field, kept value, lost value, who wrote the lost value.\n";
+    "other. One value was kept; the other is shown so nothing is lost. Tab-separated: conflict\n"
+    "id, record, field, kept value, lost value, who wrote the lost value. Settle one with\n"
+    "`fieldcase resolve`.\n";
+
+constexpr std::string_view kResolveUsage =
+    "usage: fieldcase resolve CONFLICT_ID (--keep | --take-lost | --value VALUE) [--dir DIR]\n"
+    "\n"
+    "Settles a conflict listed by `fieldcase conflicts`: --keep confirms the value the record\n"
+    "holds, --take-lost puts the other value back, --value writes a new one (true/false, a\n"
+    "number, null, or text). The choice is recorded as your edit and goes with the next sync;\n"
+    "once the server accepts it the conflict is closed on every device and for your manager.\n";
 
 constexpr std::string_view kMyDayUsage =
     "usage: fieldcase my-day [--today YYYY-MM-DD] [--dir DIR]\n"
@@ -40,6 +50,8 @@ constexpr std::string_view kMyDayUsage =
 
 constexpr OptionSpec kShowOptions[] = {{"--history", false}};
 constexpr OptionSpec kMyDayOptions[] = {{"--today"}};
+constexpr OptionSpec kResolveOptions[] = {
+    {"--keep", false}, {"--take-lost", false}, {"--value"}};
 
 int caseload(Args args, Io& io) {
   return run_device_command(
@@ -88,12 +100,38 @@ int conflicts(Args args, Io& io) {
                               auto open = ws.records().conflicts();
                               if (!open.ok()) return open.status();
                               for (const auto& c : *open) {
-                                io.out << c.record_id << "\t" << c.field << "\t" << display(c.kept)
+                                io.out << c.conflict_id << "\t" << c.record_id << "\t"
+                                       << c.field << "\t" << display(c.kept)
                                        << "\t" << display(c.lost) << "\t" << c.lost_author << "\n";
                               }
                               if (open->empty()) io.out << "no open conflicts\n";
                               return {};
                             });
+}
+
+int resolve(Args args, Io& io) {
+  return run_device_command(
+      args, io, {"resolve", kResolveUsage, kResolveOptions, {}, 1, "CONFLICT_ID"},
+      [&](const ParsedArgs& a, Workspace& ws) -> Status {
+        const int choices = (a.has("--keep") ? 1 : 0) + (a.has("--take-lost") ? 1 : 0) +
+                            (a.get("--value") ? 1 : 0);
+        if (choices != 1) {
+          return {Errc::invalid_argument, "choose exactly one of --keep, --take-lost, --value"};
+        }
+        const std::string& id = a.positionals[0];
+        auto open = ws.records().conflicts();
+        if (!open.ok()) return open.status();
+        auto it = std::find_if(open->begin(), open->end(),
+                               [&](const sync::Conflict& c) { return c.conflict_id == id; });
+        if (it == open->end()) return {Errc::not_found, "no open conflict " + id};
+        const Value chosen = a.has("--keep")        ? it->kept
+                             : a.has("--take-lost") ? it->lost
+                                                    : parse_value(*a.get("--value"));
+        FC_TRY(ws.records().resolve_conflict(id, chosen));
+        io.out << "resolved: " << it->field << " = " << display(chosen)
+               << " (sent with the next sync)\n";
+        return {};
+      });
 }
 
 void print_due(Io& io, std::string_view heading, const std::vector<DueItem>& items) {
@@ -125,6 +163,8 @@ constexpr std::array kCommands = {
     Command{"caseload", "the children allocated to you", caseload},
     Command{"show", "a record's fields and, with --history, its change log", show},
     Command{"conflicts", "open conflicts on your cases", conflicts},
+    Command{"resolve", "settle a conflict: keep a value, take the other, or write a new one",
+            resolve},
     Command{"my-day", "what is overdue, due today and due this week", my_day},
 };
 

@@ -504,6 +504,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     vc.role = ctx.worker.role;
     vc.now = ctx.validation_now;
     vc.before = w.existed ? &before : nullptr;
+    vc.writer_id = ctx.worker.id;
     Status valid = validate_record(after, vc);
     if (!valid.ok()) {
       const bool immutable = w.existed && is_immutable(w.before);

@@ -576,6 +576,34 @@ TEST_CASE("validate_record is usable on its own with a context", "[records][vali
   CHECK(validate_record(r, ctx).ok());
 }
 
+TEST_CASE("an authorisation must name the manager who makes it", "[records][validation]") {
+  const std::string manager = "0190a000-0000-7000-8000-0000000000aa";
+  const std::string other = "0190a000-0000-7000-8000-0000000000bb";
+  Record before;
+  before.id = "0190a000-0000-7000-8000-000000000001";
+  before.kind = RecordKind::assessment;
+  before.case_id = "0190a000-0000-7000-8000-000000000002";
+  before.fields = valid_fields(RecordKind::assessment);
+  before.fields["status"] = S("completed");
+  before.fields["completed_at"] = S("2027-01-14T16:00:00Z");
+  Record after = before;
+  after.fields["status"] = S("authorised");
+  after.fields["authorised_at"] = S("2027-01-15T07:00:00Z");
+  after.fields["authorised_by"] = S(other);
+  ValidationContext ctx;
+  ctx.role = Role::team_manager;
+  ctx.now = utc("2027-01-15T08:00:00Z");
+  ctx.before = &before;
+  // Without a known writer (a check of the record alone) only the shape is checked.
+  CHECK(validate_record(after, ctx).ok());
+  ctx.writer_id = manager;
+  Status forged = validate_record(after, ctx);
+  CHECK(forged.code() == Errc::validation);
+  CHECK_THAT(forged.message(), Catch::Contains("assessment.authorised_by"));
+  after.fields["authorised_by"] = S(manager);
+  CHECK(validate_record(after, ctx).ok());
+}
+
 TEST_CASE("utf-8 and date-time helpers are strict", "[records][validation]") {
   CHECK(is_valid_utf8(""));
   CHECK(is_valid_utf8("plain ascii"));

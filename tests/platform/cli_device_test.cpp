@@ -265,9 +265,48 @@ TEST_CASE("cli devices: work recorded offline syncs and converges on two devices
     CHECK(winner == b.field(visit, "observations"));
     CHECK((winner == "Seen at home" || winner == "Seen at school"));
     const std::string loser = winner == "Seen at home" ? "Seen at school" : "Seen at home";
+    std::string conflict_id;
     for (Device* d : {&a, &b}) {
       const std::string listed = d->ok({"conflicts"});
       CHECK(listed.find(visit + "\tobservations\t" + winner + "\t" + loser) != std::string::npos);
+      conflict_id = listed.substr(0, listed.find('\t'));
+    }
+
+    // Settling it: b puts the losing value back; once synced the conflict is closed on both
+    // devices and the value is the same everywhere.
+    Run bad = b.cli({"resolve", conflict_id, "--keep", "--take-lost"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("exactly one of") != std::string::npos);
+    Run unknown = b.cli({"resolve", "not-a-conflict", "--keep"});
+    CHECK(unknown.exit_code == 1);
+    CHECK(unknown.err.find("no open conflict") != std::string::npos);
+    CHECK(b.ok({"resolve", conflict_id, "--take-lost"}).find("observations = " + loser) !=
+          std::string::npos);
+    CHECK(b.ok({"conflicts"}) == "no open conflicts\n");
+    CHECK(b.ok({"status"}).find("pending transactions: 1") != std::string::npos);
+    b.ok({"sync"});
+    a.ok({"sync"});
+    for (Device* d : {&a, &b}) {
+      CHECK(d->field(visit, "observations") == loser);
+      CHECK(d->ok({"conflicts"}) == "no open conflicts\n");
+    }
+
+    SECTION("keeping the kept value also closes it") {
+      a.ok({"set", visit, "observations", "Seen in the garden"});
+      b.ok({"set", visit, "observations", "Seen in the kitchen"});
+      a.ok({"sync"});
+      b.ok({"sync"});
+      a.ok({"sync"});
+      const std::string listed = a.ok({"conflicts"});
+      REQUIRE(listed != "no open conflicts\n");
+      const std::string kept = a.field(visit, "observations");
+      a.ok({"resolve", listed.substr(0, listed.find('\t')), "--keep"});
+      a.ok({"sync"});
+      b.ok({"sync"});
+      for (Device* d : {&a, &b}) {
+        CHECK(d->field(visit, "observations") == kept);
+        CHECK(d->ok({"conflicts"}) == "no open conflicts\n");
+      }
     }
   }
 
@@ -347,6 +386,7 @@ TEST_CASE("cli devices: every device command answers --help and refuses bad usag
                                                           {"set"},
                                                           {"show"},
                                                           {"conflicts"},
+                                                          {"resolve"},
                                                           {"sync"},
                                                           {"status"},
                                                           {"my-day"}};

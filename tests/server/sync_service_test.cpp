@@ -210,6 +210,16 @@ TEST_CASE("server sync: the assessment status machine is enforced by the server"
     REQUIRE(res.rejected.size() == 1);
     CHECK(res.rejected[0].code == "validation");
 
+    // authorised_by is who authorised: a device cannot name someone else.
+    auto forged = status_tx(manager_dev, "authorised",
+                            {{"authorised_at", f.now_text()}, {"authorised_by", f.sw2}});
+    auto forged_res = f.sync(manager_dev, {forged});
+    REQUIRE(forged_res.rejected.size() == 1);
+    CHECK(forged_res.rejected[0].code == "validation");
+    CHECK_THAT(forged_res.rejected[0].reason,
+               Catch::Contains("authorised_by") && Catch::Contains("must name the manager"));
+    CHECK(f.field(assessment, "status") == Value{std::string("completed")});
+
     // The device's write path records who authorised (RecordStore derives authorised_by).
     auto authorise = status_tx(manager_dev, "authorised",
                                {{"authorised_at", f.now_text()},

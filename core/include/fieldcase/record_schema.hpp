@@ -64,6 +64,9 @@ struct ValidationContext {
   const Record* before = nullptr;  // the stored record for an update; null on create
   // How far in the future a device may date a contact, visit or note (clock skew).
   std::chrono::seconds future_tolerance{std::chrono::minutes(10)};
+  // The worker making the change, when known: an authorisation must name them (authorised_by
+  // is who authorised, never a value a device chooses).
+  std::string_view writer_id;
 };
 
 Status validate_record(const Record& record, const ValidationContext& context);

@@ -116,6 +116,12 @@ class RecordStore {
   Result<std::int64_t> sync_cursor();
   // Open conflicts on this device's cases (the losing values kept for the worker to see).
   Result<std::vector<sync::Conflict>> conflicts();
+  // Settles a conflict by writing `chosen` (the kept value, the lost one or a new one) to its
+  // field as a sequential edit, in its own local transaction, even when it equals the current
+  // value: once the server accepts it, the field's open conflicts are resolved everywhere.
+  // The conflict (and any other on that field) leaves this device's list at once; if the
+  // server refuses the write, the next sync brings it back. Errc::not_found for an unknown id.
+  Status resolve_conflict(std::string_view conflict_id, const Value& chosen);
   // Transactions the server refused, with its reasons.
   Result<std::vector<sync::Rejection>> rejections();
   // Removes every trace of a case: records, attachments, history, conflicts.
@@ -129,10 +135,13 @@ class RecordStore {
   RecordStore(Store& store, Identity who, const Clock& clock, Timescales timescales);
   Result<std::string> do_create(const std::string& tx, RecordKind kind, std::string_view case_id,
                                 Fields fields);
-  Status do_update(const std::string& tx, std::string_view id, const Fields& changes);
+  // rewrite: also record the fields of `changes` whose value does not change (a resolution).
+  Status do_update(const std::string& tx, std::string_view id, const Fields& changes,
+                   bool rewrite = false);
   Status do_remove(const std::string& tx, std::string_view id);
   Status derive(Record& r, const Record* before);
-  Status save(const std::string& tx, const Record& r, const Record* before, bool removing);
+  Status save(const std::string& tx, const Record& r, const Record* before, bool removing,
+              const Fields* rewrite = nullptr);
   Status write_row(const Record& r);
   Status apply_remote(const sync::Change& change);
 

@@ -4,7 +4,8 @@
 // more changes: each round sends whole local transactions (bounded chunks), applies the answer
 // in one local transaction (see RecordStore::apply_sync_response) and advances the cursor, so
 // an interrupted run resumes where it stopped and a retried request is harmless (the server
-// deduplicates). Failures to reach the server are retried with exponential backoff.
+// deduplicates). Failures to reach the server are retried with exponential backoff; a 413
+// answer (the chunk exceeds the server's body limit) halves the chunk and sends again.
 //
 // Runs on its own thread with its own RecordStore/Store connection; local recording on other
 // connections is not blocked beyond SQLite's short write locks. Not thread-safe itself.

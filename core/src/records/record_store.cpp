@@ -474,7 +474,10 @@ Result<std::string> RecordStore::do_create(const std::string& tx, RecordKind kin
   r.created_at = r.updated_at = format_iso_datetime(clock_.wall());
   r.created_by = r.updated_by = who_.worker_id;
   FC_TRY(derive(r, nullptr));
-  ValidationContext ctx{who_.role, clock_.wall(), nullptr};
+  ValidationContext ctx;
+  ctx.role = who_.role;
+  ctx.now = clock_.wall();
+  ctx.writer_id = who_.worker_id;
   FC_TRY(validate_record(r, ctx));
   if (kind_spec(kind).case_scoped && kind != RecordKind::child) {
     auto child = get(r.case_id);
@@ -488,7 +491,8 @@ Result<std::string> RecordStore::do_create(const std::string& tx, RecordKind kin
   return r.id;
 }
 
-Status RecordStore::do_update(const std::string& tx, std::string_view id, const Fields& changes) {
+Status RecordStore::do_update(const std::string& tx, std::string_view id, const Fields& changes,
+                              bool rewrite) {
   auto current = get(id);
   if (!current.ok()) return current.status();
   if (!*current || (*current)->deleted) return {Errc::not_found, "no record " + std::string(id)};
@@ -499,11 +503,15 @@ Status RecordStore::do_update(const std::string& tx, std::string_view id, const 
   after.updated_at = format_iso_datetime(clock_.wall());
   after.updated_by = who_.worker_id;
   FC_TRY(derive(after, &before));
-  ValidationContext ctx{who_.role, clock_.wall(), &before};
+  ValidationContext ctx;
+  ctx.role = who_.role;
+  ctx.now = clock_.wall();
+  ctx.before = &before;
+  ctx.writer_id = who_.worker_id;
   FC_TRY(validate_record(after, ctx));
   // Nothing changed: nothing is written, not even who last updated the record and when.
-  if (after.fields == before.fields) return {};
-  return save(tx, after, &before, false);
+  if (!rewrite && after.fields == before.fields) return {};
+  return save(tx, after, &before, false, rewrite ? &changes : nullptr);
 }
 
 Status RecordStore::do_remove(const std::string& tx, std::string_view id) {
@@ -558,7 +566,7 @@ Status RecordStore::write_row(const Record& r) {
 }
 
 Status RecordStore::save(const std::string& tx, const Record& r, const Record* before,
-                         bool removing) {
+                         bool removing, const Fields* rewrite) {
   FC_TRY(write_row(r));
   // The stamps of the fields as they are now: each change records the one it replaces, so the
   // server can tell a sequential edit from a concurrent one.
@@ -621,7 +629,10 @@ Status RecordStore::save(const std::string& tx, const Record& r, const Record* b
   for (const auto& [name, value] : r.fields) {
     if (before != nullptr) {
       auto it = before->fields.find(name);
-      if (it != before->fields.end() && it->second == value) continue;
+      if (it != before->fields.end() && it->second == value &&
+          (rewrite == nullptr || !rewrite->contains(name))) {
+        continue;
+      }
     }
     FC_TRY(append(FieldChange::Op::set, name, &value));
   }

@@ -322,6 +322,24 @@ Result<std::int64_t> RecordStore::sync_cursor() {
   return static_cast<std::int64_t>(std::stoll(st->column_text(0)));
 }
 
+Status RecordStore::resolve_conflict(std::string_view conflict_id, const Value& chosen) {
+  auto find = store_.prepare("SELECT record_id, field FROM conflict WHERE conflict_id = ?1");
+  if (!find.ok()) return find.status();
+  find->bind(1, conflict_id);
+  auto row = find->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return {Errc::not_found, "no open conflict " + std::string(conflict_id)};
+  const std::string record_id = find->column_text(0);
+  const std::string field = find->column_text(1);
+  return write([&](Writer& w) -> Status {
+    FC_TRY(w.remember(do_update(w.tx_id_, record_id, {{field, chosen}}, true)));
+    auto drop = store_.prepare("DELETE FROM conflict WHERE record_id = ?1 AND field = ?2");
+    if (!drop.ok()) return drop.status();
+    drop->bind(1, record_id).bind(2, field);
+    return drop->run();
+  });
+}
+
 Result<std::vector<sync::Conflict>> RecordStore::conflicts() {
   auto st = store_.prepare(
       "SELECT conflict_id, record_id, case_id, field, kept, kept_hlc, lost, lost_hlc, "

@@ -396,6 +396,14 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
                     completed ? "is required once the assessment is completed"
                               : "is only set when the assessment is completed");
       }
+      if (!ctx.writer_id.empty()) {
+        auto by = text_of(f, "authorised_by");
+        auto was = ctx.before != nullptr ? text_of(ctx.before->fields, "authorised_by")
+                                         : std::optional<sv>{};
+        if (by && by != was && *by != ctx.writer_id) {
+          return fail(r.kind, "authorised_by", "must name the manager who authorises");
+        }
+      }
       for (sv field : {sv("authorised_at"), sv("authorised_by")}) {
         const bool authorised = status == kAssessmentAuthorised;
         if (authorised != text_of(f, field).has_value()) {

@@ -7,6 +7,9 @@
 namespace fieldcase {
 namespace {
 
+// exchange()'s message for a 413 answer: the request was larger than the server accepts.
+constexpr const char* kTooLarge = "too_large";
+
 Status status_for_http(int code, const std::string& body) {
   std::string what = "the server answered " + std::to_string(code);
   if (!body.empty() && body.size() < 2000) what += ": " + body;
@@ -46,6 +49,9 @@ Result<sync::SyncResponse> SyncEngine::exchange(const sync::SyncRequest& request
         }
         return decoded;
       }
+      if (answer->status == 413) {
+        return Status(Errc::invalid_argument, kTooLarge);  // run() sends less and tries again
+      }
       last = status_for_http(answer->status, answer->body);
       if (last.code() != Errc::io) return last;  // 4xx: retrying the same request cannot help
     } else {
@@ -75,13 +81,16 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
   progress.transactions_total = static_cast<std::size_t>(*pending);
   if (progress_cb) progress_cb(progress);
 
+  // Chunk limits for this run: halved whenever the server answers 413 (its body limit is
+  // smaller than our chunk), down to one transaction per request.
+  std::size_t max_txs = std::max<std::size_t>(1, options_.max_transactions_per_request);
+  std::size_t max_ops = std::max<std::size_t>(1, options_.max_ops_per_request);
   for (int round = 1; round <= options_.max_rounds; ++round) {
     if (cancel != nullptr && cancel->load()) {
       return Status(Errc::cancelled, "sync cancelled; what was sent so far is safe");
     }
     progress.round = round;
-    auto outbox = records_.outbox(options_.max_transactions_per_request,
-                                  options_.max_ops_per_request);
+    auto outbox = records_.outbox(max_txs, max_ops);
     if (!outbox.ok()) return outbox.status();
     auto cursor = records_.sync_cursor();
     if (!cursor.ok()) return cursor.status();
@@ -95,6 +104,16 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     const std::size_t sending = request.transactions.size();
 
     auto response = exchange(request, progress);
+    if (!response.ok() && response.status().message() == kTooLarge) {
+      if (sending <= 1) {
+        return Status(Errc::invalid_argument,
+                      "a local transaction is larger than the server accepts in one request; "
+                      "ask an administrator to raise the server's max_body_bytes");
+      }
+      max_txs = std::max<std::size_t>(1, std::min(max_txs, sending) / 2);
+      max_ops = std::max<std::size_t>(1, max_ops / 2);
+      continue;  // not a round trip that counts: nothing was applied
+    }
     if (!response.ok()) return response.status();
     const auto received_at = std::chrono::system_clock::now();
     ++report.round_trips;
