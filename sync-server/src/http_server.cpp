@@ -89,6 +89,9 @@ struct HttpServer::Impl {
       body.append(data, n);
       return true;
     });
+    // The rest of an unread body would be taken for the next request on this connection:
+    // ask the client to close it (cpp-httplib, OkHttp and URLSession all honour this).
+    if (too_large || !read) res.set_header("Connection", "close");
     if (too_large || (!read && res.status == 413)) {
       return error(
           res, 413, "too_large",
@@ -165,6 +168,8 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
   httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
                                                      httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    // A request refused before its body was read leaves the body on the connection.
+    if (res.status == 400 || res.status == 413) res.set_header("Connection", "close");
     res.set_content(
         sync::encode_error(reason_for(res.status), "HTTP " + std::to_string(res.status)), kJson);
     return httplib::Server::HandlerResponse::Handled;
