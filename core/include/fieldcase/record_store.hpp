@@ -143,7 +143,14 @@ class RecordStore {
   Status save(const std::string& tx, const Record& r, const Record* before, bool removing,
               const Fields* rewrite = nullptr);
   Status write_row(const Record& r);
-  Status apply_remote(const sync::Change& change);
+  // The record a run of incoming changes is working on: consecutive changes to one record
+  // (a page holds a record's create and its fields together) read and write it once.
+  struct RemoteRecord {
+    std::optional<Record> record;
+    bool dirty = false;
+  };
+  Status apply_remote(const sync::Change& change, RemoteRecord& open);
+  Status flush_remote(RemoteRecord& open);
 
   Store& store_;
   Identity who_;

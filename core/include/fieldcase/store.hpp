@@ -105,6 +105,9 @@ class Store {
 
   // Runs one or more statements without results.
   Status exec(std::string_view sql);
+  // Prepares one statement. Statements are recycled: when a Statement goes, its compiled form
+  // is reset and kept for the next prepare() of the same text, so a hot path pays SQLite's
+  // parser once. A Statement must not outlive its Store.
   Result<Statement> prepare(std::string_view sql);
 
   // Runs fn inside a transaction (a savepoint when nested): commits if it returns ok, rolls
@@ -132,7 +135,13 @@ class Store {
   Store() = default;
   static Result<std::unique_ptr<Store>> open_impl(const StoreOptions& options,
                                                   std::span<const std::uint8_t> key, bool plain);
+  friend class Statement;
+  struct StatementCache;
+  void recycle(sqlite3_stmt* stmt) noexcept;  // Statement's destructor hands its stmt back
+  Status run_cached(std::string_view sql);
+
   sqlite3* db_ = nullptr;
+  std::unique_ptr<StatementCache> cache_;
   std::filesystem::path path_;
   bool encrypted_ = false;
   int tx_depth_ = 0;

@@ -71,7 +71,14 @@ Result<std::vector<sync::Transaction>> RecordStore::outbox(std::size_t max_trans
   return out;
 }
 
-Status RecordStore::apply_remote(const sync::Change& c) {
+Status RecordStore::flush_remote(RemoteRecord& open) {
+  if (open.record && open.dirty) FC_TRY(write_row(*open.record));
+  open.record.reset();
+  open.dirty = false;
+  return {};
+}
+
+Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
   if (!c.op_id.empty()) {
     auto seen = store_.prepare("SELECT 1 FROM change_log WHERE op_id = ?1");
     if (!seen.ok()) return seen.status();
@@ -82,19 +89,25 @@ Status RecordStore::apply_remote(const sync::Change& c) {
   }
   if (auto stamp = HlcStamp::parse(c.hlc); stamp.ok()) hlc_.observe(*stamp);
 
-  auto current = get(c.record_id);
-  if (!current.ok()) return current.status();
-  Record r;
-  if (*current) {
-    r = std::move(**current);
-  } else {
-    r.id = c.record_id;
-    r.kind = c.kind;
-    r.case_id = c.case_id;
-    r.created_at = r.updated_at = format_iso_datetime(clock_.wall());
-    r.created_by = r.updated_by = c.author;
+  bool changed = false;
+  if (!open.record || open.record->id != c.record_id) {
+    FC_TRY(flush_remote(open));
+    auto current = get(c.record_id);
+    if (!current.ok()) return current.status();
+    if (*current) {
+      open.record = std::move(**current);
+    } else {
+      Record fresh;
+      fresh.id = c.record_id;
+      fresh.kind = c.kind;
+      fresh.case_id = c.case_id;
+      fresh.created_at = fresh.updated_at = format_iso_datetime(clock_.wall());
+      fresh.created_by = fresh.updated_by = c.author;
+      open.record = std::move(fresh);
+      changed = true;
+    }
   }
-  bool changed = !*current;
+  Record& r = *open.record;
   if (c.op == FieldChange::Op::remove) {
     changed = changed || !r.deleted;
     r.deleted = true;
@@ -124,7 +137,7 @@ Status RecordStore::apply_remote(const sync::Change& c) {
   }
   if (changed) {
     r.updated_by = c.author;
-    FC_TRY(write_row(r));
+    open.dirty = true;
   }
   // The history keeps what the server said, whether or not it changed the record here.
   auto log = store_.prepare(
@@ -258,7 +271,9 @@ Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
     // device for good, because its newer stamp beats the server's value. The refusal itself
     // stays in sync_rejection for the worker to see. Repeating it is harmless.
     for (const auto& rejected : res.rejected) FC_TRY(revert_rejected(rejected.tx_id));
-    for (const auto& c : res.changes) FC_TRY(apply_remote(c));
+    RemoteRecord open;
+    for (const auto& c : res.changes) FC_TRY(apply_remote(c, open));
+    FC_TRY(flush_remote(open));
 
     auto con = store_.prepare(
         "INSERT INTO conflict(conflict_id, record_id, case_id, field, kept, kept_hlc, lost, "

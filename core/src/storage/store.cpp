@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <string>
 #include <system_error>
+#include <unordered_map>
+#include <vector>
 
 #include "storage/cipher_vfs.hpp"
 #include "storage/page_cipher.hpp"
@@ -86,7 +89,7 @@ Statement::Statement(Statement&& other) noexcept
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    if (stmt_ != nullptr) store_->recycle(stmt_);
     store_ = std::exchange(other.store_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
     bind_error_ = other.bind_error_;
@@ -94,7 +97,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (stmt_ != nullptr) store_->recycle(stmt_);
+}
 
 void Statement::note_bind(int rc) {
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
@@ -198,6 +203,7 @@ Result<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options,
     return Status(Errc::not_found, "no database at " + options.path.string());
   }
   std::unique_ptr<Store> store(new Store);
+  store->cache_ = std::make_unique<StatementCache>();
   store->path_ = options.path;
   store->encrypted_ = !plain;
 
@@ -248,7 +254,48 @@ Result<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options,
   return store;
 }
 
+// Compiled statements waiting for reuse, by SQL text. Bounded: a few copies of each text (a
+// statement nested inside a loop over the same text needs a second one) and a cap overall.
+struct Store::StatementCache {
+  static constexpr std::size_t kPerText = 4;
+  static constexpr std::size_t kTotal = 256;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> free;
+  std::size_t count = 0;
+
+  ~StatementCache() {
+    for (auto& [sql, list] : free) {
+      for (sqlite3_stmt* s : list) sqlite3_finalize(s);
+    }
+  }
+};
+
+void Store::recycle(sqlite3_stmt* stmt) noexcept {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  try {
+    if (cache_ && cache_->count < StatementCache::kTotal) {
+      const char* text = sqlite3_sql(stmt);
+      auto& list = cache_->free[text != nullptr ? std::string(text) : std::string()];
+      if (text != nullptr && list.size() < StatementCache::kPerText) {
+        list.push_back(stmt);
+        ++cache_->count;
+        return;
+      }
+    }
+  } catch (...) {
+    // Out of memory for the cache's bookkeeping: finalizing instead is always correct.
+  }
+  sqlite3_finalize(stmt);
+}
+
+Status Store::run_cached(std::string_view sql) {
+  auto st = prepare(sql);
+  if (!st.ok()) return st.status();
+  return st->run();
+}
+
 Store::~Store() {
+  cache_.reset();  // statements before the connection
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -269,6 +316,15 @@ Status Store::exec(std::string_view sql) {
 
 Result<Statement> Store::prepare(std::string_view sql) {
   storage::clear_vfs_error();
+  if (cache_) {
+    auto it = cache_->free.find(std::string(sql));
+    if (it != cache_->free.end() && !it->second.empty()) {
+      sqlite3_stmt* reused = it->second.back();
+      it->second.pop_back();
+      --cache_->count;
+      return Statement(this, reused);
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
@@ -281,7 +337,7 @@ Result<Statement> Store::prepare(std::string_view sql) {
 
 Status Store::transaction(const std::function<Status()>& fn) {
   const std::string savepoint = "fc_sp" + std::to_string(tx_depth_);
-  FC_TRY(exec(tx_depth_ == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT " + savepoint));
+  FC_TRY(run_cached(tx_depth_ == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT " + savepoint));
   ++tx_depth_;
   auto rollback = [&] {
     --tx_depth_;
@@ -302,7 +358,7 @@ Status Store::transaction(const std::function<Status()>& fn) {
     rollback();
     return st;
   }
-  Status commit = exec(tx_depth_ == 1 ? std::string("COMMIT") : "RELEASE " + savepoint);
+  Status commit = run_cached(tx_depth_ == 1 ? std::string("COMMIT") : "RELEASE " + savepoint);
   if (!commit.ok()) {
     rollback();
     return commit;
