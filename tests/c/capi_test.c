@@ -199,7 +199,19 @@ static void test_end_to_end(void) {
   CHECK_OK(text != NULL, err);
   CHECK(contains(text, "\"accepted\":0"));
   fc_string_release(text);
+
+  /* The device is revoked: the next sync crypto-erases it. */
+  CHECK(server_admin(&server, NULL, 0, "device", "revoke", "--device", device_id,
+                     (const char*)NULL));
+  text = fc_device_sync(device, NULL, NULL, &err);
+  CHECK_OK(text != NULL, err);
+  CHECK(contains(text, "\"wiped\":true"));
+  fc_string_release(text);
+  CHECK(fc_device_caseload(device, &err) == NULL);
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
   fc_device_release(device);
+  CHECK(fc_device_open(&config, &err) == NULL);
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
 
   server_stop(&server);
   temp_dir_remove(dir);
