@@ -128,6 +128,13 @@ static void test_end_to_end(void) {
   CHECK(fc_device_attempts_left(device) == 9);
   CHECK_OK(fc_device_unlock(device, kPin, &err), err);
   CHECK(fc_device_attempts_left(device) == 10);
+  /* Unlocking an unlocked device checks the PIN all the same. */
+  CHECK(!fc_device_unlock(device, "9999", &err));
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WRONG_PIN);
+  CHECK(!fc_device_is_unlocked(device));
+  CHECK_OK(fc_device_unlock(device, kPin, &err), err);
+  CHECK_OK(fc_device_unlock(device, kPin, &err), err);
+  CHECK(fc_device_is_unlocked(device));
 
   /* A new child and a visit with its notes. */
   child_json(child_fields, sizeof child_fields, ann);
@@ -790,6 +797,8 @@ static void test_errors(void) {
   CHECK(fc_device_sync(device, NULL, NULL, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
   CHECK(!fc_device_change_pin(device, kPin, "97531", &err));
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
+  CHECK(!fc_device_set_token(device, "other", &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
   CHECK_OK(fc_device_poll_idle(device, &flag, &err), err);
 

@@ -297,21 +297,24 @@ FC_EXPORT FC_WARN_UNUSED_RESULT fc_device* FC_NULLABLE fc_device_open(
 FC_EXPORT void fc_device_release(fc_device* FC_NULLABLE device);
 
 /* FC_ERR_WRONG_PIN (attempts left in the message and fc_device_attempts_left), FC_ERR_WIPED
- * after the last allowed attempt. Unlocking an unlocked device checks the PIN again. */
+ * after the last allowed attempt. The PIN is always checked and counted: an unlocked device is
+ * locked first, so a wrong PIN leaves it locked. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_unlock(fc_device* FC_NULLABLE device,
                                                       const char* FC_NULLABLE pin,
                                                       fc_error* FC_NULLABLE out_error);
 /* Closes the database and wipes keys from memory. Idempotent. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_lock(fc_device* FC_NULLABLE device,
                                                     fc_error* FC_NULLABLE out_error);
-/* Whether the device is unlocked; false for an invalid handle. */
+/* Whether the device was unlocked at the end of the last call on it (an idle lock shows after
+ * fc_device_poll_idle or the next call); false for an invalid handle. Thread-safe. */
 FC_EXPORT bool fc_device_is_unlocked(fc_device* FC_NULLABLE device);
 /* Locks the device if it has been idle longer than its idle timeout; call from a timer.
  * *out_locked (may be NULL) tells whether it locked now. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_poll_idle(fc_device* FC_NULLABLE device,
                                                          bool* FC_NULLABLE out_locked,
                                                          fc_error* FC_NULLABLE out_error);
-/* Unlock attempts left before the data is erased; -1 for an invalid handle. */
+/* Unlock attempts left before the data is erased, as of the last call; -1 for an invalid
+ * handle. Thread-safe. */
 FC_EXPORT int32_t fc_device_attempts_left(fc_device* FC_NULLABLE device);
 /* Re-wraps the database key under new_pin. Needs an unlocked device and the current PIN,
  * counted like an unlock (a wrong old_pin is FC_ERR_WRONG_PIN and uses up an attempt). */
@@ -324,7 +327,8 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_change_pin(fc_device* FC_NULLABLE
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_wipe(fc_device* FC_NULLABLE device,
                                                     const char* FC_NULLABLE reason,
                                                     fc_error* FC_NULLABLE out_error);
-/* Keeps the device token issued by the server in the key store (for fc_device_sync). */
+/* Keeps the device token issued by the server in the key store (for fc_device_sync). The
+ * device must be unlocked, so that only its worker can point it at another credential. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_set_token(fc_device* FC_NULLABLE device,
                                                          const char* FC_NULLABLE token,
                                                          fc_error* FC_NULLABLE out_error);

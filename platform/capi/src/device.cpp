@@ -250,6 +250,9 @@ bool fc_device_unlock(fc_device* device, const char* pin, fc_error* out_error) {
     require(pin, "pin");
     if (d->wiped) return {Errc::wiped, "the device was wiped"};
     d->close_records();
+    // The core accepts any PIN while unlocked; the C API always checks it (an app's re-entry
+    // screen must not open with a wrong PIN), so an unlocked device is locked first.
+    d->vault->lock();
     Status st = d->vault->unlock(pin);
     if (st.code() == Errc::wiped) d->wiped = true;
     d->log(st.ok() ? FC_LOG_INFO : FC_LOG_WARNING,
@@ -335,6 +338,7 @@ bool fc_device_set_token(fc_device* device, const char* token, fc_error* out_err
     const std::string_view t = require(token, "token");
     if (t.empty()) return {Errc::invalid_argument, "the device token is empty"};
     if (d->wiped) return {Errc::wiped, "the device was wiped"};
+    if (!d->vault->unlocked()) return {Errc::locked, "the device is locked"};
     return d->keystore->put(kTokenSecret,
                             std::span(reinterpret_cast<const std::uint8_t*>(t.data()), t.size()));
   });
