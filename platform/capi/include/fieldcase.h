@@ -62,9 +62,11 @@ extern "C" {
  * at start-up: a library with a different major number is not compatible. */
 #define FC_API_VERSION 10000
 
-/* FC_API_VERSION of the library actually loaded. Thread-safe. */
+/* FC_API_VERSION of the library actually loaded.
+ * Threads: any thread, any time. */
 FC_EXPORT int32_t fc_api_version(void);
-/* The core's version text ("0.1.0"), static storage; never NULL. Thread-safe. */
+/* The core's version text ("0.1.0"), static storage; never NULL.
+ * Threads: any thread, any time. */
 FC_EXPORT const char* FC_NONNULL fc_version(void);
 
 /* ---------------------------------------------------------------------------------------------
@@ -122,10 +124,12 @@ typedef struct fc_error {
 } fc_error;
 
 /* Short machine-readable name of a code ("wrong_pin", "invalid_handle"; "unknown" otherwise).
- * Static storage. Thread-safe. */
+ * Static storage.
+ * Threads: any thread, any time. */
 FC_EXPORT const char* FC_NONNULL fc_error_code_name(int32_t domain, int32_t code);
 /* Sets *error to the given values (message copied, truncated). For host services reporting a
- * failure. Thread-safe. Does nothing when error is NULL. */
+ * failure. Does nothing when error is NULL.
+ * Threads: any thread, any time. */
 FC_EXPORT void fc_error_set(fc_error* FC_NULLABLE error, int32_t domain, int32_t code,
                             const char* FC_NULLABLE message);
 
@@ -133,9 +137,11 @@ FC_EXPORT void fc_error_set(fc_error* FC_NULLABLE error, int32_t domain, int32_t
  * Memory the library hands out
  * ------------------------------------------------------------------------------------------- */
 
-/* Releases a string returned by this library. NULL is fine. Thread-safe. */
+/* Releases a string returned by this library. NULL is fine.
+ * Threads: any thread, any time. */
 FC_EXPORT void fc_string_release(char* FC_NULLABLE text);
-/* Releases a byte buffer returned by this library. NULL is fine. Thread-safe. */
+/* Releases a byte buffer returned by this library. NULL is fine.
+ * Threads: any thread, any time. */
 FC_EXPORT void fc_bytes_release(uint8_t* FC_NULLABLE bytes);
 
 /* ---------------------------------------------------------------------------------------------
@@ -195,14 +201,17 @@ typedef struct fc_transport {
   void (*FC_NULLABLE destroy)(void* FC_NULLABLE context);
 } fc_transport;
 
-/* The HTTP status of the answer. Inside a post callback only. */
+/* The HTTP status of the answer. Inside a post callback only.
+ * Threads: only inside the transport callback, on its thread. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_http_response_set_status(
     fc_http_response* FC_NULLABLE response, int32_t status, fc_error* FC_NULLABLE out_error);
-/* The decoded body (copied). Inside a post callback only. */
+/* The decoded body (copied). Inside a post callback only.
+ * Threads: only inside the transport callback, on its thread. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_http_response_set_body(
     fc_http_response* FC_NULLABLE response, const uint8_t* FC_NULLABLE body, size_t size,
     fc_error* FC_NULLABLE out_error);
-/* Bytes on the wire (after compression) for the progress figures. Inside a post callback only. */
+/* Bytes on the wire (after compression) for the progress figures. Inside a post callback only.
+ * Threads: only inside the transport callback, on its thread. */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_http_response_set_wire_bytes(
     fc_http_response* FC_NULLABLE response, uint64_t sent, uint64_t received,
     fc_error* FC_NULLABLE out_error);
@@ -279,56 +288,68 @@ typedef struct fc_device_config {
   const fc_logger* FC_NULLABLE logger;
 } fc_device_config;
 
-/* Zeroes *config and sets size and the defaults. Thread-safe. */
+/* Zeroes *config and sets size and the defaults.
+ * Threads: any thread, any time. */
 FC_EXPORT void fc_device_config_init(fc_device_config* FC_NULLABLE config);
 
 /* Creates a new encrypted database under `pin` (4 to 256 characters) and returns the device,
- * unlocked. FC_ERR_ALREADY_EXISTS if the database exists. Thread-safe (different databases). */
+ * unlocked. FC_ERR_ALREADY_EXISTS if the database exists.
+ * Threads: any thread (one device per database at a time). */
 FC_EXPORT FC_WARN_UNUSED_RESULT fc_device* FC_NULLABLE fc_device_create(
     const fc_device_config* FC_NULLABLE config, const char* FC_NULLABLE pin,
     fc_error* FC_NULLABLE out_error);
 /* Opens an existing database, locked. FC_ERR_WIPED if it was erased, FC_ERR_NOT_FOUND if it or
- * its key is missing. Thread-safe (different databases). */
+ * its key is missing.
+ * Threads: any thread (one device per database at a time). */
 FC_EXPORT FC_WARN_UNUSED_RESULT fc_device* FC_NULLABLE fc_device_open(
     const fc_device_config* FC_NULLABLE config, fc_error* FC_NULLABLE out_error);
 /* Locks (wiping keys from memory) and releases the device and its services. NULL or an already
  * released handle is ignored. Safe while another thread is inside a call on the device: the
- * handle becomes invalid at once and the object goes when that call returns. */
+ * handle becomes invalid at once and the object goes when that call returns.
+ * Threads: any thread, any time. */
 FC_EXPORT void fc_device_release(fc_device* FC_NULLABLE device);
 
 /* FC_ERR_WRONG_PIN (attempts left in the message and fc_device_attempts_left), FC_ERR_WIPED
  * after the last allowed attempt. The PIN is always checked and counted: an unlocked device is
- * locked first, so a wrong PIN leaves it locked. */
+ * locked first, so a wrong PIN leaves it locked.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_unlock(fc_device* FC_NULLABLE device,
                                                       const char* FC_NULLABLE pin,
                                                       fc_error* FC_NULLABLE out_error);
-/* Closes the database and wipes keys from memory. Idempotent. */
+/* Closes the database and wipes keys from memory. Idempotent.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_lock(fc_device* FC_NULLABLE device,
                                                     fc_error* FC_NULLABLE out_error);
 /* Whether the device was unlocked at the end of the last call on it (an idle lock shows after
- * fc_device_poll_idle or the next call); false for an invalid handle. Thread-safe. */
+ * fc_device_poll_idle or the next call); false for an invalid handle.
+ * Threads: any thread, any time. */
 FC_EXPORT bool fc_device_is_unlocked(fc_device* FC_NULLABLE device);
 /* Locks the device if it has been idle longer than its idle timeout; call from a timer.
- * *out_locked (may be NULL) tells whether it locked now. */
+ * *out_locked (may be NULL) tells whether it locked now.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_poll_idle(fc_device* FC_NULLABLE device,
                                                          bool* FC_NULLABLE out_locked,
                                                          fc_error* FC_NULLABLE out_error);
 /* Unlock attempts left before the data is erased, as of the last call; -1 for an invalid
- * handle. Thread-safe. */
+ * handle.
+ * Threads: any thread, any time. */
 FC_EXPORT int32_t fc_device_attempts_left(fc_device* FC_NULLABLE device);
 /* Re-wraps the database key under new_pin. Needs an unlocked device and the current PIN,
- * counted like an unlock (a wrong old_pin is FC_ERR_WRONG_PIN and uses up an attempt). */
+ * counted like an unlock (a wrong old_pin is FC_ERR_WRONG_PIN and uses up an attempt).
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_change_pin(fc_device* FC_NULLABLE device,
                                                           const char* FC_NULLABLE old_pin,
                                                           const char* FC_NULLABLE new_pin,
                                                           fc_error* FC_NULLABLE out_error);
 /* Crypto-erases the device now (keys, device secret, database). `reason` must not contain case
- * data. Afterwards every call on the device is FC_ERR_WIPED. */
+ * data. Afterwards every call on the device is FC_ERR_WIPED.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_wipe(fc_device* FC_NULLABLE device,
                                                     const char* FC_NULLABLE reason,
                                                     fc_error* FC_NULLABLE out_error);
 /* Keeps the device token issued by the server in the key store (for fc_device_sync). The
- * device must be unlocked, so that only its worker can point it at another credential. */
+ * device must be unlocked, so that only its worker can point it at another credential.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_set_token(fc_device* FC_NULLABLE device,
                                                          const char* FC_NULLABLE token,
                                                          fc_error* FC_NULLABLE out_error);
@@ -341,33 +362,41 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_set_token(fc_device* FC_NULLABLE 
  * "child", "contact", "referral", "assessment", "visit", "case_note", "s47_enquiry",
  * "cp_plan", "cin_plan", "lac_episode", "attachment" (and the organisation's kinds). */
 
-/* The children allocated to the worker: a JSON array of records. */
+/* The children allocated to the worker: a JSON array of records.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_caseload(
     fc_device* FC_NULLABLE device, fc_error* FC_NULLABLE out_error);
 /* "My day" for `today` ("YYYY-MM-DD"): {"today", "overdue": [...], "due_today": [...],
  * "due_this_week": [...], "changes_waiting"}; each item {"what", "record_id", "case_id",
- * "child_name", "label", "due", "working_days_left"}. */
+ * "child_name", "label", "due", "working_days_left"}.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_my_day(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE today, fc_error* FC_NULLABLE out_error);
-/* One record (tombstones included, "deleted": true). FC_ERR_NOT_FOUND if there is none. */
+/* One record (tombstones included, "deleted": true). FC_ERR_NOT_FOUND if there is none.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_get_record(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE id, fc_error* FC_NULLABLE out_error);
-/* The live records of `kind`, of one case when case_id is not NULL: a JSON array. */
+/* The live records of `kind`, of one case when case_id is not NULL: a JSON array.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_list_records(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE kind, const char* FC_NULLABLE case_id,
     fc_error* FC_NULLABLE out_error);
 /* Every change of a record, oldest first: [{"op", "field", "value", "hlc", "author", "device",
- * "at"}]. */
+ * "at"}].
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_history(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE id, fc_error* FC_NULLABLE out_error);
 /* Open conflicts on the worker's cases: [{"conflict_id", "record_id", "case_id", "field",
- * "kept", "lost", "lost_author"}]. Resolve one by writing the value to keep. */
+ * "kept", "lost", "lost_author"}]. Resolve one by writing the value to keep.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_conflicts(
     fc_device* FC_NULLABLE device, fc_error* FC_NULLABLE out_error);
-/* Transactions the server refused: [{"tx_id", "code", "reason"}]. */
+/* Transactions the server refused: [{"tx_id", "code", "reason"}].
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_rejections(
     fc_device* FC_NULLABLE device, fc_error* FC_NULLABLE out_error);
-/* Local transactions not yet accepted by the server. */
+/* Local transactions not yet accepted by the server.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_pending_transactions(
     fc_device* FC_NULLABLE device, int64_t* FC_NULLABLE out_count, fc_error* FC_NULLABLE out_error);
 
@@ -375,15 +404,18 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_pending_transactions(
  * on failure (FC_ERR_VALIDATION names the field and the rule). --- */
 
 /* Creates a record of `kind` in case_id (NULL for a child, which is its own case) from a JSON
- * object of fields; returns the new id. */
+ * object of fields; returns the new id.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_create_record(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE kind, const char* FC_NULLABLE case_id,
     const char* FC_NULLABLE fields_json, fc_error* FC_NULLABLE out_error);
-/* Sets the fields of a JSON object on record `id`; null clears a field. */
+/* Sets the fields of a JSON object on record `id`; null clears a field.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_update_record(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE id,
     const char* FC_NULLABLE changes_json, fc_error* FC_NULLABLE out_error);
-/* Deletes (tombstones) record `id`. */
+/* Deletes (tombstones) record `id`.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_delete_record(fc_device* FC_NULLABLE device,
                                                              const char* FC_NULLABLE id,
                                                              fc_error* FC_NULLABLE out_error);
@@ -396,19 +428,22 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_delete_record(fc_device* FC_NULLA
  *   {"op": "update", "id": ID, "fields": {...}}
  *   {"op": "delete", "id": ID}
  *   {"op": "correct", "id": NOTE_ID, "text": T}   appends a correction of a completed note
- * Returns a JSON array with, per operation, the id it created or null. */
+ * Returns a JSON array with, per operation, the id it created or null.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_write(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE ops_json,
     fc_error* FC_NULLABLE out_error);
 /* Stores a photo or document under record parent_id (encrypted with the database; at most
- * 10 MiB); returns the attachment's record id. caption may be NULL. */
+ * 10 MiB); returns the attachment's record id. caption may be NULL.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_attach(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE parent_id,
     const char* FC_NULLABLE filename, const char* FC_NULLABLE media_type,
     const uint8_t* FC_NULLABLE bytes, size_t size, const char* FC_NULLABLE caption,
     fc_error* FC_NULLABLE out_error);
 /* The bytes of an attachment (release with fc_bytes_release); *out_size gets their number. An
- * empty attachment returns a valid pointer with *out_size 0. */
+ * empty attachment returns a valid pointer with *out_size 0.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT uint8_t* FC_NULLABLE fc_device_attachment_bytes(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE attachment_id,
     size_t* FC_NULLABLE out_size, fc_error* FC_NULLABLE out_error);
@@ -437,13 +472,15 @@ typedef bool (*fc_sync_progress_fn)(void* FC_NULLABLE context,
  * [...], "clock_offset_ms", "wiped", "wipe_reason"}. Cases reallocated away are purged; if the
  * server orders a wipe the device is crypto-erased before returning ("wiped": true). Errors:
  * FC_ERR_IO (offline, unreachable after retries), FC_ERR_UNAUTHENTICATED, FC_ERR_CANCELLED,
- * FC_ERR_NOT_FOUND (no token). progress may be NULL. Blocks: call it off the UI thread. */
+ * FC_ERR_NOT_FOUND (no token). progress may be NULL. Blocks: call it off the UI thread.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_sync(
     fc_device* FC_NULLABLE device, fc_sync_progress_fn FC_NULLABLE progress,
     void* FC_NULLABLE progress_context, fc_error* FC_NULLABLE out_error);
 /* Asks a running fc_device_sync to stop before its next round (it fails with
  * FC_ERR_CANCELLED); a no-op when none runs. Thread-safe: the one call meant for another
- * thread while the device is busy. Returns false for an invalid handle. */
+ * thread while the device is busy. Returns false for an invalid handle.
+ * Threads: any thread, any time. */
 FC_EXPORT bool fc_device_cancel_sync(fc_device* FC_NULLABLE device);
 
 #ifdef __cplusplus
