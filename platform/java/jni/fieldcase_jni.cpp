@@ -184,6 +184,22 @@ struct JavaService {
   }
 };
 
+// The local references a callback makes are freed when it returns: callbacks run inside one
+// long native call (a sync), which would otherwise pile them up round after round.
+class LocalFrame {
+ public:
+  explicit LocalFrame(JNIEnv* env) : env_(env), pushed_(env->PushLocalFrame(16) == 0) {}
+  ~LocalFrame() {
+    if (pushed_) env_->PopLocalFrame(nullptr);
+  }
+  LocalFrame(const LocalFrame&) = delete;
+  LocalFrame& operator=(const LocalFrame&) = delete;
+
+ private:
+  JNIEnv* env_;
+  bool pushed_;
+};
+
 void destroy_service(void* context) {
   auto* s = static_cast<JavaService*>(context);
   if (JNIEnv* env = s->env()) env->DeleteGlobalRef(s->object);
@@ -202,6 +218,7 @@ bool ks_get(void* context, const char* name, uint8_t* buffer, size_t capacity, s
   auto* s = static_cast<JavaService*>(context);
   JNIEnv* env = s->env();
   if (env == nullptr) return false;
+  LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID get = env->GetMethodID(cls, "get", "(Ljava/lang/String;)[B");
   auto bytes = static_cast<jbyteArray>(env->CallObjectMethod(s->object, get, to_jstring(env, name)));
@@ -227,6 +244,7 @@ bool ks_put(void* context, const char* name, const uint8_t* secret, size_t size,
   auto* s = static_cast<JavaService*>(context);
   JNIEnv* env = s->env();
   if (env == nullptr) return false;
+  LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID put = env->GetMethodID(cls, "put", "(Ljava/lang/String;[B)V");
   jbyteArray bytes = env->NewByteArray(static_cast<jsize>(size));
@@ -244,6 +262,7 @@ bool ks_remove(void* context, const char* name, fc_error* out_error) {
   auto* s = static_cast<JavaService*>(context);
   JNIEnv* env = s->env();
   if (env == nullptr) return false;
+  LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID remove = env->GetMethodID(cls, "remove", "(Ljava/lang/String;)V");
   env->CallVoidMethod(s->object, remove, to_jstring(env, name));
@@ -259,6 +278,7 @@ bool tr_post(void* context, const fc_http_request* request, fc_http_response* re
   auto* s = static_cast<JavaService*>(context);
   JNIEnv* env = s->env();
   if (env == nullptr) return false;
+  LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID post = env->GetMethodID(
       cls, "post", "(Ljava/lang/String;[BLjava/lang/String;)Lorg/fieldcase/HttpTransport$Response;");
@@ -366,6 +386,7 @@ struct Listener {
 bool on_progress(void* context, const fc_sync_progress* p) {
   auto* l = static_cast<Listener*>(context);
   JNIEnv* env = l->env;
+  LocalFrame frame(env);
   jobject progress = env->NewObject(
       l->progress_class, l->progress_ctor, static_cast<jlong>(p->transactions_sent),
       static_cast<jlong>(p->transactions_total), static_cast<jlong>(p->changes_received),
@@ -391,8 +412,9 @@ jobject make_report(JNIEnv* env, const std::string& json_text) {
   const auto& purged = j.value("purged_cases", nlohmann::json::array());
   jobjectArray cases = env->NewObjectArray(static_cast<jsize>(purged.size()), string_class, nullptr);
   for (std::size_t i = 0; i < purged.size(); ++i) {
-    env->SetObjectArrayElement(cases, static_cast<jsize>(i),
-                               to_jstring(env, purged[i].get<std::string>()));
+    jstring id = to_jstring(env, purged[i].get<std::string>());
+    env->SetObjectArrayElement(cases, static_cast<jsize>(i), id);
+    env->DeleteLocalRef(id);
   }
   jclass cls = env->FindClass("org/fieldcase/SyncReport");
   jmethodID ctor = env->GetMethodID(cls, "<init>", "(IJJJJJ[Ljava/lang/String;ZLjava/lang/String;)V");

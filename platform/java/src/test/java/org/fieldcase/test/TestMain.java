@@ -241,9 +241,15 @@ public final class TestMain {
         }
         check(device.pendingTransactions() == 2, "nothing sent");
 
-        SyncReport report = device.sync(p -> { });
-        check(report.accepted() == 2, "accepted through the app's transport: " + report.json());
-        check(http.posts.get() >= 2, "the app's transport carried the requests");
+        // 150 transactions: two rounds through the app's transport and key store callbacks.
+        String visit = "{\"visit_type\": \"child_in_need\", \"start_at\": "
+            + "\"2024-05-01T10:00:00Z\", \"child_seen\": true}";
+        for (int i = 0; i < 148; ++i) device.createRecord("visit", child, visit);
+        List<SyncProgress> seen = new ArrayList<>();
+        SyncReport report = device.sync(seen::add);
+        check(report.accepted() == 150, "accepted through the app's transport: " + report.json());
+        check(report.roundTrips() >= 2 && seen.get(seen.size() - 1).round() >= 2, "two rounds");
+        check(http.posts.get() >= 3, "the app's transport carried the requests");
 
         byte[] photo = {(byte) 0x89, 'P', 'N', 'G', 0, 1, 2};
         String attachment = device.attach(child, "door.png", "image/png", photo, null);
