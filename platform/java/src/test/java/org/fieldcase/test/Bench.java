@@ -3,6 +3,8 @@ package org.fieldcase.test;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +17,8 @@ import org.fieldcase.DeviceConfig;
  * The JNI side of `fieldcase-bench capi`: the same caseload and the same visit (three draft
  * notes, one transaction) as the C++ and C paths, recorded through org.fieldcase.Device, in
  * lockstep with them: after setting up it prints "ready", then for each line "v" on its input
- * records one visit and prints the milliseconds it took; "q" ends it.
+ * records one visit and prints the milliseconds it took, wall and CPU time of this thread
+ * ("1.234 0.210"); "q" ends it.
  *
  * <p>usage: Bench DIR CHILDREN HISTORY_VISITS WARMUP
  */
@@ -69,11 +72,15 @@ public final class Bench {
       PrintStream out = System.out;
       out.println("ready");
       out.flush();
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
       int i = 0;
       for (String line; (line = in.readLine()) != null && line.equals("v"); ++i) {
+        long cpu = threads.getCurrentThreadCpuTime();
         long start = System.nanoTime();
         device.write(visitOps(cases[i % children], at, observations, noteText));
-        out.println((System.nanoTime() - start) / 1e6);
+        long wall = System.nanoTime() - start;
+        cpu = threads.getCurrentThreadCpuTime() - cpu;
+        out.println(wall / 1e6 + " " + cpu / 1e6);
         out.flush();
       }
     }
