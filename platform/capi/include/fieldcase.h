@@ -41,8 +41,11 @@
 #define FC_WARN_UNUSED_RESULT
 #endif
 
-/* Nullability for Swift and clang's analyser; empty elsewhere. */
+/* Nullability for Swift and clang's analyser; empty elsewhere. Clang calls the qualifiers an
+ * extension under -pedantic; that warning is silenced for this header only. */
 #if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wnullability-extension"
 #define FC_NONNULL _Nonnull
 #define FC_NULLABLE _Nullable
 #else
@@ -485,6 +488,10 @@ FC_EXPORT bool fc_device_cancel_sync(fc_device* FC_NULLABLE device);
 
 #ifdef __cplusplus
 } /* extern "C" */
+#endif
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
 #endif
 
 #endif /* FIELDCASE_H */
