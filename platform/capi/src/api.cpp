@@ -29,6 +29,7 @@ Registry& registry() {
 struct HostFailureSlot {
   bool kept = false;
   fc_error error{};
+  std::string message;  // of the Status it became: the failure the entry point reports?
 };
 thread_local HostFailureSlot host_slot;
 
@@ -65,6 +66,7 @@ Status host_failure(const fc_error& reported, std::string_view service) {
   if (reported.domain == FC_DOMAIN_HOST) {
     host_slot.kept = true;
     host_slot.error = reported;
+    host_slot.message = message;
     return {Errc::io, message};
   }
   if (reported.domain == FC_DOMAIN_FIELDCASE && reported.code > 0) {
@@ -75,8 +77,12 @@ Status host_failure(const fc_error& reported, std::string_view service) {
 
 void reset_host_failure() noexcept { host_slot.kept = false; }
 
-const fc_error* kept_host_failure() noexcept {
-  return host_slot.kept ? &host_slot.error : nullptr;
+const fc_error* kept_host_failure(const Status& status) noexcept {
+  // Only when the failure being reported is the host's own (possibly wrapped by the core, as
+  // the sync engine does after its attempts), not a later, different one.
+  return host_slot.kept && status.message().find(host_slot.message) != std::string::npos
+             ? &host_slot.error
+             : nullptr;
 }
 
 char* to_c_string(const std::string& text) {

@@ -59,8 +59,8 @@ T* require(T* p, const char* what) {
 Status host_failure(const fc_error& reported, std::string_view service);
 // Forgets any kept host failure (at the start of an entry point).
 void reset_host_failure() noexcept;
-// The host failure kept on this thread since the last reset, if any.
-const fc_error* kept_host_failure() noexcept;
+// The host failure kept on this thread since the last reset, if `status` is the one it became.
+const fc_error* kept_host_failure(const Status& status) noexcept;
 
 // Runs `body` (returning Status) for an entry point: success clears *error and returns true;
 // a failed Status, an ApiFailure or any exception fills *error and returns false.
@@ -73,7 +73,7 @@ bool guarded(fc_error* error, Body&& body) noexcept {
       clear_error(error);
       return true;
     }
-    if (const fc_error* host = kept_host_failure()) {
+    if (const fc_error* host = kept_host_failure(st)) {
       set_error(error, host->domain, host->code, st.message());
     } else {
       set_error(error, st);
