@@ -318,6 +318,32 @@ bool tr_post(void* context, const fc_http_request* request, fc_http_response* re
          fc_http_response_set_body(response, content.data(), content.size(), out_error);
 }
 
+int32_t net_state(void* context) {
+  auto* s = static_cast<JavaService*>(context);
+  JNIEnv* env = s->env();
+  if (env == nullptr) return FC_CONNECTIVITY_ONLINE;
+  LocalFrame frame(env);
+  jmethodID online = env->GetMethodID(env->GetObjectClass(s->object), "online", "()Z");
+  const jboolean up = env->CallBooleanMethod(s->object, online);
+  if (env->ExceptionCheck()) {
+    env->ExceptionClear();  // a connectivity check that fails does not stop the sync
+    return FC_CONNECTIVITY_ONLINE;
+  }
+  return up ? FC_CONNECTIVITY_ONLINE : FC_CONNECTIVITY_OFFLINE;
+}
+
+void log_line(void* context, int32_t level, const char* message) {
+  auto* s = static_cast<JavaService*>(context);
+  JNIEnv* env = s->env();
+  if (env == nullptr) return;
+  // The device call that logs may itself be on its way out with a Java exception pending.
+  if (env->ExceptionCheck()) return;
+  LocalFrame frame(env);
+  jmethodID log = env->GetMethodID(env->GetObjectClass(s->object), "log", "(ILjava/lang/String;)V");
+  env->CallVoidMethod(s->object, log, level, to_jstring(env, message));
+  if (env->ExceptionCheck()) env->ExceptionClear();  // logging never fails a call
+}
+
 // --- Configuration ---
 
 std::optional<std::string> string_field(JNIEnv* env, jobject obj, jclass cls, const char* name) {
@@ -330,6 +356,8 @@ struct Config {
   std::optional<std::string> database, worker, device, role, url, keys;
   fc_keystore keystore{};
   fc_transport transport{};
+  fc_connectivity connectivity{};
+  fc_logger logger{};
   fc_device_config c{};
 };
 
@@ -369,7 +397,27 @@ bool read_config(JNIEnv* env, jobject config, Config& out) {
     out.transport = {new_service(env, tr), tr_post, destroy_service};
     out.c.transport = &out.transport;
   }
-  return !env->ExceptionCheck();
+  jobject net = env->GetObjectField(
+      config, env->GetFieldID(cls, "connectivity", "Lorg/fieldcase/Connectivity;"));
+  if (net != nullptr) {
+    out.connectivity = {new_service(env, net), net_state, destroy_service};
+    out.c.connectivity = &out.connectivity;
+  }
+  jobject logger = env->GetObjectField(config, env->GetFieldID(cls, "logger", "Lorg/fieldcase/Logger;"));
+  if (logger != nullptr) {
+    out.logger = {new_service(env, logger), log_line,
+                  env->GetIntField(config, env->GetFieldID(cls, "logLevel", "I")), destroy_service};
+    out.c.logger = &out.logger;
+  }
+  if (env->ExceptionCheck()) {
+    // Never handed to the library: give the global references back here.
+    for (void* context : {out.keystore.context, out.transport.context, out.connectivity.context,
+                          out.logger.context}) {
+      if (context != nullptr) destroy_service(context);
+    }
+    return false;
+  }
+  return true;
 }
 
 // --- Sync progress ---

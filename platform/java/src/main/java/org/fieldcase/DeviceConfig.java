@@ -3,7 +3,8 @@ package org.fieldcase;
 /**
  * How a {@link Device} is opened: where its database is, who uses it, and the platform services.
  * Without a {@link KeyStore} the secrets go to owner-only files in {@link #keystoreDir}; without
- * an {@link HttpTransport} the library's own HTTP client talks to {@link #serverUrl}.
+ * an {@link HttpTransport} the library's own HTTP client talks to {@link #serverUrl}. The app's
+ * services are called on the thread of the device call that needs them.
  */
 public final class DeviceConfig {
   String database;
@@ -18,6 +19,9 @@ public final class DeviceConfig {
   int syncAttempts;
   KeyStore keyStore;
   HttpTransport transport;
+  Connectivity connectivity;
+  Logger logger;
+  int logLevel = Logger.INFO;
 
   /** Required: the database file, the worker's record id and the device id from the server. */
   public DeviceConfig(String database, String workerId, String deviceId) {
@@ -44,4 +48,15 @@ public final class DeviceConfig {
   public DeviceConfig keyStore(KeyStore keyStore) { this.keyStore = keyStore; return this; }
   /** The app's HTTP client (OkHttp), instead of the built-in one. */
   public DeviceConfig transport(HttpTransport transport) { this.transport = transport; return this; }
+  /** The app's view of the network; without it the device assumes it is online. */
+  public DeviceConfig connectivity(Connectivity connectivity) {
+    this.connectivity = connectivity;
+    return this;
+  }
+  /** Where log lines at {@code minLevel} and above go; without it nothing is logged. */
+  public DeviceConfig logger(Logger logger, int minLevel) {
+    this.logger = logger;
+    this.logLevel = minLevel;
+    return this;
+  }
 }

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.fieldcase.Device;
@@ -24,6 +25,7 @@ import org.fieldcase.Fieldcase;
 import org.fieldcase.FieldcaseException;
 import org.fieldcase.HttpTransport;
 import org.fieldcase.KeyStore;
+import org.fieldcase.Logger;
 import org.fieldcase.SyncProgress;
 import org.fieldcase.SyncReport;
 
@@ -200,6 +202,8 @@ public final class TestMain {
       String[] issued = s.issueDevice(ann);
       MemoryKeyStore keys = new MemoryKeyStore();
       JavaHttp http = new JavaHttp(s.url);
+      AtomicBoolean online = new AtomicBoolean(true);
+      StringBuilder log = new StringBuilder();
       DeviceConfig config = new DeviceConfig(dir.resolve("case.db").toString(), ann, issued[0])
           .keyStore(keys)
           .transport(http)
@@ -215,6 +219,9 @@ public final class TestMain {
       DeviceConfig fresh = new DeviceConfig(dir.resolve("case2.db").toString(), ann, issued[0])
           .keyStore(keys)
           .transport(http)
+          .connectivity(online::get)
+          .logger((level, line) -> log.append(level).append(' ').append(line).append('\n'),
+              Logger.DEBUG)
           .minimumKdf(true)
           .syncAttempts(1);
       try (Device device = Device.create(fresh, PIN)) {
@@ -225,6 +232,14 @@ public final class TestMain {
             issued[1].getBytes(StandardCharsets.UTF_8)), "token in the app's key store");
         String child = device.createRecord("child", null, childFields(ann));
         device.write(visitOps(child));
+
+        online.set(false);
+        int postsBefore = http.posts.get();
+        FieldcaseException offline =
+            expect(ErrorDomain.FIELDCASE, ErrorCode.IO, () -> device.sync(null));
+        check(offline != null && offline.getMessage().contains("offline"), "offline");
+        check(http.posts.get() == postsBefore, "no request while offline");
+        online.set(true);
 
         http.down = true;
         expect(ErrorDomain.FIELDCASE, ErrorCode.IO, () -> device.sync(null));
@@ -260,6 +275,11 @@ public final class TestMain {
         expect(ErrorDomain.FIELDCASE, ErrorCode.WRONG_PIN, () -> device.unlock(PIN));
         device.unlock("13579");
         device.wipe("lost tablet");
+        String lines = log.toString();
+        check(lines.contains("1 sync finished: 150 accepted"), "sync logged: " + lines);
+        check(lines.contains("2 unlock failed: wrong_pin"), "failed unlock logged at WARNING");
+        check(!lines.contains(PIN) && !lines.contains("13579") && !lines.contains(issued[1]),
+            "no secrets in the log");
         check(keys.secrets.keySet().stream().noneMatch(n -> n.startsWith("fieldcase.vault.")),
             "device secret destroyed by the wipe");
         expect(ErrorDomain.FIELDCASE, ErrorCode.WIPED, device::caseload);
