@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "c_support.h"
 
@@ -178,6 +179,52 @@ static void test_end_to_end(void) {
   CHECK_OK(text != NULL, err);
   CHECK(contains(text, child));
   fc_string_release(text);
+
+  /* A second device of Ann's: the same field edited on both is a conflict, kept on both. */
+  {
+    char dir_b[600], db_b[700], keys_b[700], device_b[128], token_b[256];
+    fc_device_config config_b;
+    fc_device* b;
+    fc_device* both[2];
+    int i;
+    path_join(dir_b, sizeof dir_b, dir, "b");
+    CHECK(mkdir(dir_b, 0700) == 0);
+    CHECK(org_issue_device(&server, ann, device_b, sizeof device_b, token_b, sizeof token_b));
+    default_config(&config_b, dir_b, db_b, keys_b, sizeof db_b, ann, device_b, server.url);
+    b = fc_device_create(&config_b, kPin, &err);
+    CHECK_OK(b != NULL, err);
+    CHECK_OK(fc_device_set_token(b, token_b, &err), err);
+    text = fc_device_sync(b, NULL, NULL, &err);
+    CHECK_OK(text != NULL, err);
+    CHECK(contains(text, "\"changes_received\":") && !contains(text, "\"changes_received\":0"));
+    fc_string_release(text);
+    text = fc_device_get_record(b, visit, &err);
+    CHECK_OK(text != NULL, err);
+    fc_string_release(text);
+    CHECK_OK(fc_device_update_record(device, visit, "{\"observations\": \"Seen at home\"}", &err),
+             err);
+    CHECK_OK(fc_device_update_record(b, visit, "{\"observations\": \"Seen at school\"}", &err),
+             err);
+    both[0] = device;
+    both[1] = b;
+    for (i = 0; i < 3; ++i) {
+      text = fc_device_sync(both[i % 2], NULL, NULL, &err);
+      CHECK_OK(text != NULL, err);
+      fc_string_release(text);
+    }
+    for (i = 0; i < 2; ++i) {
+      text = fc_device_conflicts(both[i], &err);
+      CHECK_OK(text != NULL, err);
+      CHECK(contains(text, visit) && contains(text, "\"field\":\"observations\""));
+      CHECK(contains(text, "Seen at home") && contains(text, "Seen at school"));
+      fc_string_release(text);
+    }
+    /* Resolved by writing the value to keep. */
+    CHECK_OK(fc_device_update_record(device, visit, "{\"observations\": \"Seen at home, then school\"}",
+                                     &err),
+             err);
+    fc_device_release(b);
+  }
 
   /* The case is reallocated to Bea: the next sync purges it from this device. */
   CHECK(server_admin(&server, NULL, 0, "allocate", "--case", child, "--worker", bea,
@@ -744,6 +791,31 @@ static void test_errors(void) {
     CHECK_OK(text != NULL, err);
     CHECK(contains(text, "Alexandra"));
     fc_string_release(text);
+  }
+
+  /* Deleting a draft leaves a tombstone that lists no more. */
+  {
+    char ops[1024], draft[128];
+    snprintf(ops, sizeof ops,
+             "[{\"op\": \"create\", \"kind\": \"case_note\", \"case_id\": \"%s\", \"fields\": "
+             "{\"contact_at\": \"2024-05-01T10:00:00Z\", \"text\": \"draft\", \"status\": "
+             "\"draft\"}}]",
+             child);
+    text = fc_device_write(device, ops, &err);
+    CHECK_OK(text != NULL, err);
+    first_id(text, draft, sizeof draft);
+    fc_string_release(text);
+    CHECK_OK(fc_device_delete_record(device, draft, &err), err);
+    text = fc_device_get_record(device, draft, &err);
+    CHECK_OK(text != NULL, err);
+    CHECK(contains(text, "\"deleted\":true"));
+    fc_string_release(text);
+    text = fc_device_list_records(device, "case_note", NULL, &err);
+    CHECK_OK(text != NULL, err);
+    CHECK(!contains(text, draft) && contains(text, note));
+    fc_string_release(text);
+    CHECK(!fc_device_delete_record(device, NULL, &err));
+    CHECK_ERROR(err, FC_DOMAIN_API, FC_API_NULL_ARGUMENT);
   }
 
   /* Attachments. */
