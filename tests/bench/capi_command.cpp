@@ -84,8 +84,9 @@ std::string visit_ops(const std::string& case_id, const Visit& v) {
   ops.reserve(4096);
   ops += R"([{"op":"create","kind":"visit","case_id":")" + case_id +
          R"(","ref":"v","fields":{"visit_type":"child_in_need","start_at":")" + v.at +
-         R"(","end_at":")" + v.at + R"(","child_seen":true,"child_seen_alone":true,"observations":")" +
-         v.observations + "\"}}";
+         R"(","end_at":")" + v.at +
+         R"(","child_seen":true,"child_seen_alone":true,"observations":")" + v.observations +
+         "\"}}";
   for (int n = 0; n < 3; ++n) {
     ops += R"(,{"op":"create","kind":"case_note","case_id":")" + case_id +
            R"(","links":{"visit_id":"v"},"fields":{"contact_at":")" + v.at + R"(","text":")" +
@@ -261,11 +262,12 @@ int run_capi_command(Args args) {
     config.kdf = FC_KDF_MINIMUM;
     fc_error err;
     std::unique_ptr<fc_device, void (*)(fc_device*)> device(fc_device_create(&config, "2468", &err),
-                                                           fc_device_release);
+                                                            fc_device_release);
     if (!device) throw std::runtime_error(std::string("fc_device_create: ") + err.message);
     std::vector<std::string> c_cases;
     for (int c = 0; c < kChildren; ++c) {
-      char* id = fc_device_create_record(device.get(), "child", nullptr, child_json(c).c_str(), &err);
+      char* id =
+          fc_device_create_record(device.get(), "child", nullptr, child_json(c).c_str(), &err);
       if (id == nullptr) throw std::runtime_error(std::string("child: ") + err.message);
       c_cases.emplace_back(id);
       fc_string_release(id);
@@ -302,10 +304,15 @@ int run_capi_command(Args args) {
 
     const double base = percentile(cpp_ms, 0.5), cpu_base = percentile(cpp_cpu, 0.5);
     nlohmann::json out = nlohmann::json::array();
-    auto add = [&](const char* path, const std::vector<double>& ms, const std::vector<double>& cpu) {
+    auto add = [&](const char* path, const std::vector<double>& ms,
+                   const std::vector<double>& cpu) {
       const double p50 = percentile(ms, 0.5), cpu50 = percentile(cpu, 0.5);
-      out.push_back({{"workload", "record_visit"}, {"path", path}, {"p50_ms", p50},
-                     {"p99_ms", percentile(ms, 0.99)}, {"cpu_p50_ms", cpu50}, {"runs", ms.size()},
+      out.push_back({{"workload", "record_visit"},
+                     {"path", path},
+                     {"p50_ms", p50},
+                     {"p99_ms", percentile(ms, 0.99)},
+                     {"cpu_p50_ms", cpu50},
+                     {"runs", ms.size()},
                      {"ratio_p50", base > 0 ? p50 / base : 0},
                      {"ratio_cpu_p50", cpu_base > 0 ? cpu50 / cpu_base : 0}});
     };

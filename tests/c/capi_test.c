@@ -220,8 +220,8 @@ static void test_end_to_end(void) {
       fc_string_release(text);
     }
     /* Resolved by writing the value to keep. */
-    CHECK_OK(fc_device_update_record(device, visit, "{\"observations\": \"Seen at home, then school\"}",
-                                     &err),
+    CHECK_OK(fc_device_update_record(device, visit,
+                                     "{\"observations\": \"Seen at home, then school\"}", &err),
              err);
     fc_device_release(b);
   }
@@ -782,8 +782,8 @@ static void test_errors(void) {
     fc_string_release(text);
     CHECK(!fc_device_update_record(device, note, "{\"text\": \"changed\"}", &err));
     CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_VALIDATION);
-    snprintf(ops, sizeof ops, "[{\"op\": \"correct\", \"id\": \"%s\", \"text\": \"Seen at school\"}]",
-             note);
+    snprintf(ops, sizeof ops,
+             "[{\"op\": \"correct\", \"id\": \"%s\", \"text\": \"Seen at school\"}]", note);
     text = fc_device_write(device, ops, &err);
     CHECK_OK(text != NULL, err);
     fc_string_release(text);

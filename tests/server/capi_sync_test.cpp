@@ -173,7 +173,8 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
   REQUIRE(fc_device_set_token(device, d.token.c_str(), &err));
   const std::string child_fields =
       R"({"first_name": "Alex", "last_name": "Smith", "date_of_birth": "2015-03-02",
-          "gender": "1", "local_id": "C-1", "allocated_worker": ")" + f.sw1 + "\"}";
+          "gender": "1", "local_id": "C-1", "allocated_worker": ")" +
+      f.sw1 + "\"}";
   const std::string child =
       take(fc_device_create_record(device, "child", nullptr, child_fields.c_str(), &err));
   REQUIRE(!child.empty());
@@ -195,7 +196,8 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
     t.hold = true;
     fc_error sync_err;
     std::string report = "not run";
-    std::thread syncing([&] { report = take(fc_device_sync(device, nullptr, nullptr, &sync_err)); });
+    std::thread syncing(
+        [&] { report = take(fc_device_sync(device, nullptr, nullptr, &sync_err)); });
     t.wait_until_waiting();
     fc_error other;
     CHECK(fc_device_caseload(device, &other) == nullptr);
@@ -224,7 +226,8 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
     t.hold = true;
     fc_error sync_err;
     std::string report;
-    std::thread syncing([&] { report = take(fc_device_sync(device, nullptr, nullptr, &sync_err)); });
+    std::thread syncing(
+        [&] { report = take(fc_device_sync(device, nullptr, nullptr, &sync_err)); });
     t.wait_until_waiting();
     fc_device_release(device);
     fc_error other;

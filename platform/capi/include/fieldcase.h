@@ -90,7 +90,7 @@ typedef enum fc_fieldcase_code {
   FC_ERR_ALREADY_EXISTS = 3,   /* fc_device_create over an existing database */
   FC_ERR_UNSUPPORTED = 4,      /* a format or feature this build does not understand */
   FC_ERR_INTERNAL = 5,         /* a bug: an invariant did not hold */
-  FC_ERR_IO = 6,               /* a read or write failed; the server could not be reached; offline */
+  FC_ERR_IO = 6,               /* a read or write failed; the server is unreachable; offline */
   FC_ERR_DISK_FULL = 7,
   FC_ERR_BUSY = 8,             /* the database is locked by another connection; retry */
   FC_ERR_VALIDATION = 9,       /* a record breaks a rule: "<kind>.<field>: <rule>" */

@@ -121,8 +121,9 @@ std::shared_ptr<Device> unregister_device(fc_device* handle) {
 
 Lease::Lease(fc_device* handle) : device_(find_device(handle)) {
   if (!device_) {
-    throw ApiFailure(FC_API_INVALID_HANDLE,
-                     handle == nullptr ? "device is NULL" : "device handle is not live (released?)");
+    throw ApiFailure(FC_API_INVALID_HANDLE, handle == nullptr
+                                                ? "device is NULL"
+                                                : "device handle is not live (released?)");
   }
   bool expected = false;
   if (!device_->busy.compare_exchange_strong(expected, true)) {
@@ -146,8 +147,15 @@ extern "C" {
 int32_t fc_api_version(void) { return FC_API_VERSION; }
 
 const char* fc_version(void) {
-  static const std::string text(fieldcase::version());
-  return text.c_str();
+  // Built once, without letting an allocation failure escape into C.
+  static const std::string* text = []() noexcept -> const std::string* {
+    try {
+      return new std::string(fieldcase::version());
+    } catch (...) {
+      return nullptr;
+    }
+  }();
+  return text != nullptr ? text->c_str() : "unknown";
 }
 
 const char* fc_error_code_name(int32_t domain, int32_t code) {
@@ -157,37 +165,65 @@ const char* fc_error_code_name(int32_t domain, int32_t code) {
     case FC_DOMAIN_FIELDCASE:
       // The same names as fieldcase::errc_name (a [C] test keeps them equal).
       switch (code) {
-        case FC_ERR_INVALID_ARGUMENT: return "invalid_argument";
-        case FC_ERR_NOT_FOUND: return "not_found";
-        case FC_ERR_ALREADY_EXISTS: return "already_exists";
-        case FC_ERR_UNSUPPORTED: return "unsupported";
-        case FC_ERR_INTERNAL: return "internal";
-        case FC_ERR_IO: return "io";
-        case FC_ERR_DISK_FULL: return "disk_full";
-        case FC_ERR_BUSY: return "busy";
-        case FC_ERR_VALIDATION: return "validation";
-        case FC_ERR_UNAUTHENTICATED: return "unauthenticated";
-        case FC_ERR_CANCELLED: return "cancelled";
-        case FC_ERR_INTEGRITY: return "integrity";
-        case FC_ERR_WRONG_KEY: return "wrong_key";
-        case FC_ERR_WRONG_PIN: return "wrong_pin";
-        case FC_ERR_WIPED: return "wiped";
-        case FC_ERR_LOCKED: return "locked";
-        case FC_ERR_NOT_A_DATABASE: return "not_a_database";
-        case FC_ERR_SCHEMA: return "schema";
-        default: return "unknown";
+        case FC_ERR_INVALID_ARGUMENT:
+          return "invalid_argument";
+        case FC_ERR_NOT_FOUND:
+          return "not_found";
+        case FC_ERR_ALREADY_EXISTS:
+          return "already_exists";
+        case FC_ERR_UNSUPPORTED:
+          return "unsupported";
+        case FC_ERR_INTERNAL:
+          return "internal";
+        case FC_ERR_IO:
+          return "io";
+        case FC_ERR_DISK_FULL:
+          return "disk_full";
+        case FC_ERR_BUSY:
+          return "busy";
+        case FC_ERR_VALIDATION:
+          return "validation";
+        case FC_ERR_UNAUTHENTICATED:
+          return "unauthenticated";
+        case FC_ERR_CANCELLED:
+          return "cancelled";
+        case FC_ERR_INTEGRITY:
+          return "integrity";
+        case FC_ERR_WRONG_KEY:
+          return "wrong_key";
+        case FC_ERR_WRONG_PIN:
+          return "wrong_pin";
+        case FC_ERR_WIPED:
+          return "wiped";
+        case FC_ERR_LOCKED:
+          return "locked";
+        case FC_ERR_NOT_A_DATABASE:
+          return "not_a_database";
+        case FC_ERR_SCHEMA:
+          return "schema";
+        default:
+          return "unknown";
       }
     case FC_DOMAIN_API:
       switch (code) {
-        case FC_API_NULL_ARGUMENT: return "null_argument";
-        case FC_API_INVALID_HANDLE: return "invalid_handle";
-        case FC_API_BAD_JSON: return "bad_json";
-        case FC_API_BUSY: return "busy";
-        case FC_API_BAD_CONFIG: return "bad_config";
-        case FC_API_OUT_OF_MEMORY: return "out_of_memory";
-        case FC_API_UNEXPECTED: return "unexpected";
-        case FC_API_NOT_IN_CALLBACK: return "not_in_callback";
-        default: return "unknown";
+        case FC_API_NULL_ARGUMENT:
+          return "null_argument";
+        case FC_API_INVALID_HANDLE:
+          return "invalid_handle";
+        case FC_API_BAD_JSON:
+          return "bad_json";
+        case FC_API_BUSY:
+          return "busy";
+        case FC_API_BAD_CONFIG:
+          return "bad_config";
+        case FC_API_OUT_OF_MEMORY:
+          return "out_of_memory";
+        case FC_API_UNEXPECTED:
+          return "unexpected";
+        case FC_API_NOT_IN_CALLBACK:
+          return "not_in_callback";
+        default:
+          return "unknown";
       }
     case FC_DOMAIN_HOST:
       return "host";

@@ -19,9 +19,7 @@ namespace {
 // The key-store entry holding the device token issued by the server.
 constexpr std::string_view kTokenSecret = "device-token";
 
-std::string text(const char* value, const char* what) {
-  return std::string(require(value, what));
-}
+std::string text(const char* value, const char* what) { return std::string(require(value, what)); }
 
 std::string optional_text(const char* value) { return value == nullptr ? std::string() : value; }
 
@@ -100,7 +98,8 @@ Built build_device(const fc_device_config* config) {
     throw ApiFailure(FC_API_BAD_CONFIG, "config: negative limit");
   }
   if (config->max_failed_unlocks > 0) options.max_failed_unlocks = config->max_failed_unlocks;
-  if (config->idle_timeout_s > 0) options.idle_timeout = std::chrono::seconds(config->idle_timeout_s);
+  if (config->idle_timeout_s > 0)
+    options.idle_timeout = std::chrono::seconds(config->idle_timeout_s);
   if (config->sync_attempts > 0) device->sync_options.max_attempts = config->sync_attempts;
   return {std::move(device), std::move(options)};
 }
@@ -386,7 +385,8 @@ char* fc_device_list_records(fc_device* device, const char* kind, const char* ca
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);
     auto k = parse_record_kind(text(kind, "kind"));
-    if (!k) return Status(Errc::invalid_argument, "unknown record kind '" + std::string(kind) + "'");
+    if (!k)
+      return Status(Errc::invalid_argument, "unknown record kind '" + std::string(kind) + "'");
     auto rs = records_of(*d);
     if (!rs.ok()) return rs.status();
     auto list = (*rs)->list(*k, optional_text(case_id));
@@ -447,7 +447,8 @@ char* fc_device_create_record(fc_device* device, const char* kind, const char* c
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);
     auto k = parse_record_kind(text(kind, "kind"));
-    if (!k) return Status(Errc::invalid_argument, "unknown record kind '" + std::string(kind) + "'");
+    if (!k)
+      return Status(Errc::invalid_argument, "unknown record kind '" + std::string(kind) + "'");
     Fields fields = fields_from_json(text(fields_json, "fields_json"), "fields_json");
     auto rs = records_of(*d);
     if (!rs.ok()) return rs.status();
@@ -513,8 +514,8 @@ char* fc_device_attach(fc_device* device, const char* parent_id, const char* fil
   });
 }
 
-uint8_t* fc_device_attachment_bytes(fc_device* device, const char* attachment_id,
-                                    size_t* out_size, fc_error* out_error) {
+uint8_t* fc_device_attachment_bytes(fc_device* device, const char* attachment_id, size_t* out_size,
+                                    fc_error* out_error) {
   uint8_t* out = nullptr;
   guarded(out_error, [&]() -> Status {
     Lease d(device);
@@ -553,8 +554,7 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
     if (!token->has_value()) {
       return Status(Errc::not_found, "no device token (fc_device_set_token)");
     }
-    const std::string token_text(reinterpret_cast<const char*>((*token)->data()),
-                                 (*token)->size());
+    const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
     SyncEngine engine(**rs, *d->transport, token_text, d->sync_options);
     d->log(FC_LOG_INFO, "sync started");
     auto report = engine.run(

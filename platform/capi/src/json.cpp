@@ -20,15 +20,19 @@ json value_json(const Value& v) {
 
 Value value_of(const json& j, const std::string& where) {
   switch (j.type()) {
-    case json::value_t::null: return Value{};
-    case json::value_t::boolean: return j.get<bool>();
-    case json::value_t::number_integer: return j.get<std::int64_t>();
+    case json::value_t::null:
+      return Value{};
+    case json::value_t::boolean:
+      return j.get<bool>();
+    case json::value_t::number_integer:
+      return j.get<std::int64_t>();
     case json::value_t::number_unsigned: {
       const auto n = j.get<std::uint64_t>();
       if (n > static_cast<std::uint64_t>(INT64_MAX)) break;
       return static_cast<std::int64_t>(n);
     }
-    case json::value_t::string: return j.get<std::string>();
+    case json::value_t::string:
+      return j.get<std::string>();
     case json::value_t::array: {
       CodeList codes;
       for (const auto& e : j) {
@@ -39,7 +43,8 @@ Value value_of(const json& j, const std::string& where) {
       }
       return codes;
     }
-    default: break;
+    default:
+      break;
   }
   throw ApiFailure(FC_API_BAD_JSON,
                    where + ": a value is null, a boolean, an integer, a string or a list of codes");
@@ -76,9 +81,12 @@ json record_json(const Record& r) {
 
 std::string_view what_name(DueItem::What what) {
   switch (what) {
-    case DueItem::What::assessment: return "assessment";
-    case DueItem::What::cp_visit: return "cp_visit";
-    case DueItem::What::lac_visit: return "lac_visit";
+    case DueItem::What::assessment:
+      return "assessment";
+    case DueItem::What::cp_visit:
+      return "cp_visit";
+    case DueItem::What::lac_visit:
+      return "lac_visit";
   }
   return "unknown";
 }
@@ -221,7 +229,8 @@ Result<std::string> write_operations(RecordStore& records, std::string_view ops_
         }
         auto id = w.create(*kind, case_id, std::move(fields));
         if (!id.ok()) return id.status();
-        if (auto r = o.find("ref"); r != o.end() && r->is_string()) refs[r->get<std::string>()] = *id;
+        if (auto r = o.find("ref"); r != o.end() && r->is_string())
+          refs[r->get<std::string>()] = *id;
         ids.push_back(*id);
       } else if (op == "update") {
         FC_TRY(w.update(o["id"].get<std::string>(),

@@ -38,7 +38,8 @@ class CKeyStore final : public KeyStore {
   }
 
   Status put(std::string_view name, std::span<const std::uint8_t> secret) override {
-    if (secret.size() > FC_SECRET_MAX) return {Errc::invalid_argument, "key store: secret too large"};
+    if (secret.size() > FC_SECRET_MAX)
+      return {Errc::invalid_argument, "key store: secret too large"};
     const std::string n(name);
     fc_error error{};
     if (!s_.put(s_.context, n.c_str(), secret.data(), secret.size(), &error)) {

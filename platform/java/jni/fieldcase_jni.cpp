@@ -30,7 +30,8 @@ std::string to_utf8(JNIEnv* env, jstring text) {
   out.reserve(static_cast<std::size_t>(n));
   for (jsize i = 0; i < n; ++i) {
     std::uint32_t c = units[i];
-    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && units[i + 1] >= 0xDC00 && units[i + 1] <= 0xDFFF) {
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && units[i + 1] >= 0xDC00 &&
+        units[i + 1] <= 0xDFFF) {
       c = 0x10000 + ((c - 0xD800) << 10) + (units[i + 1] - 0xDC00u);
       ++i;
     } else if (c >= 0xD800 && c <= 0xDFFF) {
@@ -118,11 +119,13 @@ void throw_fieldcase(JNIEnv* env, int32_t domain, int32_t code, const char* mess
   jclass cls = env->FindClass("org/fieldcase/FieldcaseException");
   if (cls == nullptr) return;
   jmethodID from = env->GetStaticMethodID(
-      cls, "fromNative", "(IILjava/lang/String;Ljava/lang/String;)Lorg/fieldcase/FieldcaseException;");
+      cls, "fromNative",
+      "(IILjava/lang/String;Ljava/lang/String;)Lorg/fieldcase/FieldcaseException;");
   if (from == nullptr) return;
   jstring name = to_jstring(env, fc_error_code_name(domain, code));
   jstring text = to_jstring(env, message);
-  auto ex = static_cast<jthrowable>(env->CallStaticObjectMethod(cls, from, domain, code, name, text));
+  auto ex =
+      static_cast<jthrowable>(env->CallStaticObjectMethod(cls, from, domain, code, name, text));
   if (ex != nullptr && !env->ExceptionCheck()) env->Throw(ex);
 }
 
@@ -221,7 +224,8 @@ bool ks_get(void* context, const char* name, uint8_t* buffer, size_t capacity, s
   LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID get = env->GetMethodID(cls, "get", "(Ljava/lang/String;)[B");
-  auto bytes = static_cast<jbyteArray>(env->CallObjectMethod(s->object, get, to_jstring(env, name)));
+  auto bytes =
+      static_cast<jbyteArray>(env->CallObjectMethod(s->object, get, to_jstring(env, name)));
   if (env->ExceptionCheck()) {
     fc_error_set(out_error, FC_DOMAIN_HOST, 1, ("key store: " + take_exception(env)).c_str());
     return false;
@@ -248,7 +252,8 @@ bool ks_put(void* context, const char* name, const uint8_t* secret, size_t size,
   jclass cls = env->GetObjectClass(s->object);
   jmethodID put = env->GetMethodID(cls, "put", "(Ljava/lang/String;[B)V");
   jbyteArray bytes = env->NewByteArray(static_cast<jsize>(size));
-  env->SetByteArrayRegion(bytes, 0, static_cast<jsize>(size), reinterpret_cast<const jbyte*>(secret));
+  env->SetByteArrayRegion(bytes, 0, static_cast<jsize>(size),
+                          reinterpret_cast<const jbyte*>(secret));
   env->CallVoidMethod(s->object, put, to_jstring(env, name), bytes);
   env->DeleteLocalRef(bytes);
   if (env->ExceptionCheck()) {
@@ -281,7 +286,8 @@ bool tr_post(void* context, const fc_http_request* request, fc_http_response* re
   LocalFrame frame(env);
   jclass cls = env->GetObjectClass(s->object);
   jmethodID post = env->GetMethodID(
-      cls, "post", "(Ljava/lang/String;[BLjava/lang/String;)Lorg/fieldcase/HttpTransport$Response;");
+      cls, "post",
+      "(Ljava/lang/String;[BLjava/lang/String;)Lorg/fieldcase/HttpTransport$Response;");
   jbyteArray body = env->NewByteArray(static_cast<jsize>(request->body_size));
   env->SetByteArrayRegion(body, 0, static_cast<jsize>(request->body_size),
                           reinterpret_cast<const jbyte*>(request->body));
@@ -307,7 +313,8 @@ bool tr_post(void* context, const fc_http_request* request, fc_http_response* re
   }
   jclass rcls = env->GetObjectClass(answer);
   const jint status = env->GetIntField(answer, env->GetFieldID(rcls, "status", "I"));
-  auto bytes = static_cast<jbyteArray>(env->GetObjectField(answer, env->GetFieldID(rcls, "body", "[B")));
+  auto bytes =
+      static_cast<jbyteArray>(env->GetObjectField(answer, env->GetFieldID(rcls, "body", "[B")));
   std::vector<uint8_t> content;
   if (bytes != nullptr) {
     content.resize(static_cast<std::size_t>(env->GetArrayLength(bytes)));
@@ -347,7 +354,8 @@ void log_line(void* context, int32_t level, const char* message) {
 // --- Configuration ---
 
 std::optional<std::string> string_field(JNIEnv* env, jobject obj, jclass cls, const char* name) {
-  auto s = static_cast<jstring>(env->GetObjectField(obj, env->GetFieldID(cls, name, "Ljava/lang/String;")));
+  auto s = static_cast<jstring>(
+      env->GetObjectField(obj, env->GetFieldID(cls, name, "Ljava/lang/String;")));
   if (s == nullptr) return std::nullopt;
   return to_utf8(env, s);
 }
@@ -381,12 +389,15 @@ bool read_config(JNIEnv* env, jobject config, Config& out) {
   out.c.role = c_str(out.role);
   out.c.server_url = c_str(out.url);
   out.c.keystore_dir = c_str(out.keys);
-  out.c.kdf = env->GetBooleanField(config, env->GetFieldID(cls, "minimumKdf", "Z")) ? FC_KDF_MINIMUM
-                                                                                 : FC_KDF_DEVICE_DEFAULT;
-  out.c.max_failed_unlocks = env->GetIntField(config, env->GetFieldID(cls, "maxFailedUnlocks", "I"));
+  out.c.kdf = env->GetBooleanField(config, env->GetFieldID(cls, "minimumKdf", "Z"))
+                  ? FC_KDF_MINIMUM
+                  : FC_KDF_DEVICE_DEFAULT;
+  out.c.max_failed_unlocks =
+      env->GetIntField(config, env->GetFieldID(cls, "maxFailedUnlocks", "I"));
   out.c.idle_timeout_s = env->GetIntField(config, env->GetFieldID(cls, "idleTimeoutSeconds", "I"));
   out.c.sync_attempts = env->GetIntField(config, env->GetFieldID(cls, "syncAttempts", "I"));
-  jobject ks = env->GetObjectField(config, env->GetFieldID(cls, "keyStore", "Lorg/fieldcase/KeyStore;"));
+  jobject ks =
+      env->GetObjectField(config, env->GetFieldID(cls, "keyStore", "Lorg/fieldcase/KeyStore;"));
   if (ks != nullptr) {
     out.keystore = {new_service(env, ks), ks_get, ks_put, ks_remove, destroy_service};
     out.c.keystore = &out.keystore;
@@ -403,7 +414,8 @@ bool read_config(JNIEnv* env, jobject config, Config& out) {
     out.connectivity = {new_service(env, net), net_state, destroy_service};
     out.c.connectivity = &out.connectivity;
   }
-  jobject logger = env->GetObjectField(config, env->GetFieldID(cls, "logger", "Lorg/fieldcase/Logger;"));
+  jobject logger =
+      env->GetObjectField(config, env->GetFieldID(cls, "logger", "Lorg/fieldcase/Logger;"));
   if (logger != nullptr) {
     out.logger = {new_service(env, logger), log_line,
                   env->GetIntField(config, env->GetFieldID(cls, "logLevel", "I")), destroy_service};
@@ -458,14 +470,16 @@ jobject make_report(JNIEnv* env, const std::string& json_text) {
   }
   jclass string_class = env->FindClass("java/lang/String");
   const auto& purged = j.value("purged_cases", nlohmann::json::array());
-  jobjectArray cases = env->NewObjectArray(static_cast<jsize>(purged.size()), string_class, nullptr);
+  jobjectArray cases =
+      env->NewObjectArray(static_cast<jsize>(purged.size()), string_class, nullptr);
   for (std::size_t i = 0; i < purged.size(); ++i) {
     jstring id = to_jstring(env, purged[i].get<std::string>());
     env->SetObjectArrayElement(cases, static_cast<jsize>(i), id);
     env->DeleteLocalRef(id);
   }
   jclass cls = env->FindClass("org/fieldcase/SyncReport");
-  jmethodID ctor = env->GetMethodID(cls, "<init>", "(IJJJJJ[Ljava/lang/String;ZLjava/lang/String;)V");
+  jmethodID ctor =
+      env->GetMethodID(cls, "<init>", "(IJJJJJ[Ljava/lang/String;ZLjava/lang/String;)V");
   return env->NewObject(cls, ctor, j.value("round_trips", 0), j.value("accepted", jlong{0}),
                         j.value("rejected", jlong{0}), j.value("changes_received", jlong{0}),
                         j.value("bytes_sent", jlong{0}), j.value("bytes_received", jlong{0}), cases,
@@ -494,7 +508,7 @@ JNIEXPORT jint JNICALL Java_org_fieldcase_Fieldcase_nativeApiVersion(JNIEnv*, jc
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Fieldcase_nativeVersion(JNIEnv* env, jclass) {
-  return to_jstring(env, fc_version());
+  return guard(env, jstring{nullptr}, [&] { return to_jstring(env, fc_version()); });
 }
 
 JNIEXPORT jlong JNICALL Java_org_fieldcase_Fieldcase_nativeOpenDevices(JNIEnv*, jclass) {
@@ -502,7 +516,7 @@ JNIEXPORT jlong JNICALL Java_org_fieldcase_Fieldcase_nativeOpenDevices(JNIEnv*, 
 }
 
 JNIEXPORT jlong JNICALL Java_org_fieldcase_Device_nativeCreate(JNIEnv* env, jclass, jobject config,
-                                                                jstring pin) {
+                                                               jstring pin) {
   return guard(env, jlong{0}, [&]() -> jlong {
     Config c;
     if (!read_config(env, config, c)) return 0;
@@ -538,12 +552,12 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeRelease(JNIEnv*, jclass, 
   --open_devices;
 }
 
-#define FC_JNI_BOOL_CALL(call)        \
-  fc_error err;                       \
+#define FC_JNI_BOOL_CALL(call) \
+  fc_error err;                \
   if (!(call)) throw_error(env, err);
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeUnlock(JNIEnv* env, jclass, jlong h,
-                                                               jstring pin) {
+                                                              jstring pin) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -581,7 +595,7 @@ JNIEXPORT jint JNICALL Java_org_fieldcase_Device_nativeAttemptsLeft(JNIEnv*, jcl
 }
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeChangePin(JNIEnv* env, jclass, jlong h,
-                                                                  jstring old_pin, jstring new_pin) {
+                                                                 jstring old_pin, jstring new_pin) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -592,7 +606,7 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeChangePin(JNIEnv* env, jc
 }
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeWipe(JNIEnv* env, jclass, jlong h,
-                                                             jstring reason) {
+                                                            jstring reason) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -603,7 +617,7 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeWipe(JNIEnv* env, jclass,
 }
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeSetToken(JNIEnv* env, jclass, jlong h,
-                                                                 jstring token) {
+                                                                jstring token) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -613,49 +627,49 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeSetToken(JNIEnv* env, jcl
   });
 }
 
-#define FC_JNI_STRING_CALL(expr)                         \
+// A native method returning the C API's string: the arguments (declared in `...`) are
+// converted inside the guard, so nothing can throw across the JNI boundary.
+#define FC_JNI_STRING_CALL(expr, ...)                    \
   return guard(env, jstring{nullptr}, [&]() -> jstring { \
     fc_device* d = device_of(env, h);                    \
     if (d == nullptr) return nullptr;                    \
+    __VA_ARGS__;                                         \
     fc_error err;                                        \
     char* text = (expr);                                 \
     return take_string(env, text, err);                  \
   })
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeCaseload(JNIEnv* env, jclass, jlong h) {
-  FC_JNI_STRING_CALL(fc_device_caseload(d, &err));
+  FC_JNI_STRING_CALL(fc_device_caseload(d, &err), (void)0);
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeMyDay(JNIEnv* env, jclass, jlong h,
-                                                                 jstring date) {
-  Utf8Arg day(env, date);
-  FC_JNI_STRING_CALL(fc_device_my_day(d, day.c_str(), &err));
+                                                                jstring date) {
+  FC_JNI_STRING_CALL(fc_device_my_day(d, day.c_str(), &err), Utf8Arg day(env, date));
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeGetRecord(JNIEnv* env, jclass, jlong h,
-                                                                     jstring id) {
-  Utf8Arg i(env, id);
-  FC_JNI_STRING_CALL(fc_device_get_record(d, i.c_str(), &err));
+                                                                    jstring id) {
+  FC_JNI_STRING_CALL(fc_device_get_record(d, i.c_str(), &err), Utf8Arg i(env, id));
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeList(JNIEnv* env, jclass, jlong h,
-                                                                jstring kind, jstring case_id) {
-  Utf8Arg k(env, kind), c(env, case_id);
-  FC_JNI_STRING_CALL(fc_device_list_records(d, k.c_str(), c.c_str(), &err));
+                                                               jstring kind, jstring case_id) {
+  FC_JNI_STRING_CALL(fc_device_list_records(d, k.c_str(), c.c_str(), &err), Utf8Arg k(env, kind),
+                     c(env, case_id));
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeHistory(JNIEnv* env, jclass, jlong h,
-                                                                   jstring id) {
-  Utf8Arg i(env, id);
-  FC_JNI_STRING_CALL(fc_device_history(d, i.c_str(), &err));
+                                                                  jstring id) {
+  FC_JNI_STRING_CALL(fc_device_history(d, i.c_str(), &err), Utf8Arg i(env, id));
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeConflicts(JNIEnv* env, jclass, jlong h) {
-  FC_JNI_STRING_CALL(fc_device_conflicts(d, &err));
+  FC_JNI_STRING_CALL(fc_device_conflicts(d, &err), (void)0);
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeRejections(JNIEnv* env, jclass, jlong h) {
-  FC_JNI_STRING_CALL(fc_device_rejections(d, &err));
+  FC_JNI_STRING_CALL(fc_device_rejections(d, &err), (void)0);
 }
 
 JNIEXPORT jlong JNICALL Java_org_fieldcase_Device_nativePending(JNIEnv* env, jclass, jlong h) {
@@ -669,15 +683,15 @@ JNIEXPORT jlong JNICALL Java_org_fieldcase_Device_nativePending(JNIEnv* env, jcl
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeCreateRecord(JNIEnv* env, jclass, jlong h,
-                                                                        jstring kind,
-                                                                        jstring case_id,
-                                                                        jstring fields) {
-  Utf8Arg k(env, kind), c(env, case_id), f(env, fields);
-  FC_JNI_STRING_CALL(fc_device_create_record(d, k.c_str(), c.c_str(), f.c_str(), &err));
+                                                                       jstring kind,
+                                                                       jstring case_id,
+                                                                       jstring fields) {
+  FC_JNI_STRING_CALL(fc_device_create_record(d, k.c_str(), c.c_str(), f.c_str(), &err),
+                     Utf8Arg k(env, kind), c(env, case_id), f(env, fields));
 }
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeUpdate(JNIEnv* env, jclass, jlong h,
-                                                               jstring id, jstring changes) {
+                                                              jstring id, jstring changes) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -688,7 +702,7 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeUpdate(JNIEnv* env, jclas
 }
 
 JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeDelete(JNIEnv* env, jclass, jlong h,
-                                                               jstring id) {
+                                                              jstring id) {
   guard(env, 0, [&] {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return 0;
@@ -699,33 +713,36 @@ JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeDelete(JNIEnv* env, jclas
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeWrite(JNIEnv* env, jclass, jlong h,
-                                                                 jstring ops) {
-  Utf8Arg o(env, ops);
-  FC_JNI_STRING_CALL(fc_device_write(d, o.c_str(), &err));
+                                                                jstring ops) {
+  FC_JNI_STRING_CALL(fc_device_write(d, o.c_str(), &err), Utf8Arg o(env, ops));
 }
 
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeAttach(JNIEnv* env, jclass, jlong h,
-                                                                  jstring parent, jstring filename,
-                                                                  jstring media_type,
-                                                                  jbyteArray bytes,
-                                                                  jstring caption) {
-  Utf8Arg p(env, parent), f(env, filename), m(env, media_type), c(env, caption);
-  std::vector<uint8_t> content;
-  const bool have = bytes != nullptr;
-  if (have) {
-    content.resize(static_cast<std::size_t>(env->GetArrayLength(bytes)));
-    env->GetByteArrayRegion(bytes, 0, static_cast<jsize>(content.size()),
-                            reinterpret_cast<jbyte*>(content.data()));
-  }
-  FC_JNI_STRING_CALL(fc_device_attach(d, p.c_str(), f.c_str(), m.c_str(),
-                                      have ? (content.empty() ? reinterpret_cast<const uint8_t*>("")
-                                                              : content.data())
-                                           : nullptr,
-                                      content.size(), c.c_str(), &err));
+                                                                 jstring parent, jstring filename,
+                                                                 jstring media_type,
+                                                                 jbyteArray bytes,
+                                                                 jstring caption) {
+  return guard(env, jstring{nullptr}, [&]() -> jstring {
+    fc_device* d = device_of(env, h);
+    if (d == nullptr) return nullptr;
+    Utf8Arg p(env, parent), f(env, filename), m(env, media_type), c(env, caption);
+    std::vector<uint8_t> content;
+    if (bytes != nullptr) {
+      content.resize(static_cast<std::size_t>(env->GetArrayLength(bytes)));
+      env->GetByteArrayRegion(bytes, 0, static_cast<jsize>(content.size()),
+                              reinterpret_cast<jbyte*>(content.data()));
+    }
+    static const uint8_t kEmpty = 0;
+    const uint8_t* data = bytes == nullptr ? nullptr : content.empty() ? &kEmpty : content.data();
+    fc_error err;
+    char* text =
+        fc_device_attach(d, p.c_str(), f.c_str(), m.c_str(), data, content.size(), c.c_str(), &err);
+    return take_string(env, text, err);
+  });
 }
 
 JNIEXPORT jbyteArray JNICALL Java_org_fieldcase_Device_nativeAttachment(JNIEnv* env, jclass,
-                                                                         jlong h, jstring id) {
+                                                                        jlong h, jstring id) {
   return guard(env, jbyteArray{nullptr}, [&]() -> jbyteArray {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return nullptr;
@@ -739,7 +756,8 @@ JNIEXPORT jbyteArray JNICALL Java_org_fieldcase_Device_nativeAttachment(JNIEnv* 
     }
     jbyteArray out = env->NewByteArray(static_cast<jsize>(size));
     if (out != nullptr) {
-      env->SetByteArrayRegion(out, 0, static_cast<jsize>(size), reinterpret_cast<const jbyte*>(bytes));
+      env->SetByteArrayRegion(out, 0, static_cast<jsize>(size),
+                              reinterpret_cast<const jbyte*>(bytes));
     }
     fc_bytes_release(bytes);
     return out;
@@ -747,7 +765,7 @@ JNIEXPORT jbyteArray JNICALL Java_org_fieldcase_Device_nativeAttachment(JNIEnv* 
 }
 
 JNIEXPORT jobject JNICALL Java_org_fieldcase_Device_nativeSync(JNIEnv* env, jclass, jlong h,
-                                                                jobject listener) {
+                                                               jobject listener) {
   return guard(env, jobject{nullptr}, [&]() -> jobject {
     fc_device* d = device_of(env, h);
     if (d == nullptr) return nullptr;

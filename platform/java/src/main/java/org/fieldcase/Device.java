@@ -75,7 +75,9 @@ public final class Device implements AutoCloseable {
       String caption) {
     return nativeAttach(handle, parentId, filename, mediaType, bytes, caption);
   }
-  public byte[] attachmentBytes(String attachmentId) { return nativeAttachment(handle, attachmentId); }
+  public byte[] attachmentBytes(String attachmentId) {
+    return nativeAttachment(handle, attachmentId);
+  }
 
   /** Syncs with the server; listener may be null. */
   public SyncReport sync(SyncListener listener) { return nativeSync(handle, listener); }

@@ -47,7 +47,10 @@ public final class DeviceConfig {
   /** The app's key store (Android Keystore), instead of files. */
   public DeviceConfig keyStore(KeyStore keyStore) { this.keyStore = keyStore; return this; }
   /** The app's HTTP client (OkHttp), instead of the built-in one. */
-  public DeviceConfig transport(HttpTransport transport) { this.transport = transport; return this; }
+  public DeviceConfig transport(HttpTransport transport) {
+    this.transport = transport;
+    return this;
+  }
   /** The app's view of the network; without it the device assumes it is online. */
   public DeviceConfig connectivity(Connectivity connectivity) {
     this.connectivity = connectivity;

@@ -61,14 +61,17 @@ public final class Bench {
     String noteText = "t".repeat(400);
     try (Device device = Device.create(config, "2468")) {
       String[] cases = new String[children];
-      for (int c = 0; c < children; ++c) cases[c] = device.createRecord("child", null, childFields(c));
+      for (int c = 0; c < children; ++c) {
+        cases[c] = device.createRecord("child", null, childFields(c));
+      }
       for (int i = 0; i < history; ++i) {
         device.write(visitOps(cases[i % children], at, observations, noteText));
       }
       for (int i = 0; i < warmup; ++i) {
         device.write(visitOps(cases[i % children], at, observations, noteText));
       }
-      BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+      BufferedReader in =
+          new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
       PrintStream out = System.out;
       out.println("ready");
       out.flush();

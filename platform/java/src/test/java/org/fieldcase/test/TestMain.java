@@ -112,8 +112,8 @@ public final class TestMain {
         device.lock();
         FieldcaseException wrong = expect(ErrorDomain.FIELDCASE, ErrorCode.WRONG_PIN,
             () -> device.unlock("1111"));
-        check(wrong != null && wrong.is(ErrorCode.WRONG_PIN) && wrong.codeName().equals("wrong_pin"),
-            "wrong PIN exception");
+        check(wrong != null && wrong.is(ErrorCode.WRONG_PIN)
+            && wrong.codeName().equals("wrong_pin"), "wrong PIN exception");
         check(wrong != null && !wrong.getMessage().contains("1111"), "no PIN in the message");
         check(device.attemptsLeft() == 9, "one attempt used");
         device.unlock(PIN);
@@ -307,7 +307,8 @@ public final class TestMain {
     expect(ErrorDomain.FIELDCASE, ErrorCode.ALREADY_EXISTS, () -> Device.create(config, PIN));
     expect(ErrorDomain.API, ErrorCode.API_BAD_JSON,
         () -> device.createRecord("child", null, "{oops"));
-    expect(ErrorDomain.API, ErrorCode.API_NULL_ARGUMENT, () -> device.createRecord("child", null, null));
+    expect(ErrorDomain.API, ErrorCode.API_NULL_ARGUMENT,
+        () -> device.createRecord("child", null, null));
     FieldcaseException invalid = expect(ErrorDomain.FIELDCASE, ErrorCode.VALIDATION,
         () -> device.createRecord("child", null, "{\"first_name\": \"A\"}"));
     check(invalid != null && invalid.getMessage().contains("child."), "names the field");
