@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "capi_bench.hpp"
 #include "records_bench.hpp"
 #include "store_bench.hpp"
 #include "sync_bench.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 using fieldcase::bench::Subcommand;
 
-constexpr std::array<Subcommand, 4> kSubcommands{{
+constexpr std::array<Subcommand, 5> kSubcommands{{
     {"store", "storage engines: plain SQLite, the fieldcase VFS and SQLCipher",
      fieldcase::bench::run_store_command},
     {"records", "recording a visit and building My day, encrypted and plain",
@@ -24,6 +25,8 @@ constexpr std::array<Subcommand, 4> kSubcommands{{
      fieldcase::bench::run_unlock_command},
     {"sync", "syncing a day's work over HTTP to an in-process server",
      fieldcase::bench::run_sync_command},
+    {"capi", "recording a visit through the C API and JNI against the C++ core",
+     fieldcase::bench::run_capi_command},
 }};
 
 void print_usage(std::ostream& out) {
