@@ -219,10 +219,40 @@ static void test_end_to_end(void) {
       CHECK(contains(text, "Seen at home") && contains(text, "Seen at school"));
       fc_string_release(text);
     }
-    /* Resolved by writing the value to keep. */
-    CHECK_OK(fc_device_update_record(device, visit,
-                                     "{\"observations\": \"Seen at home, then school\"}", &err),
-             err);
+    /* Settled on b with a new value: after both sync, no conflict is left anywhere. */
+    text = fc_device_conflicts(b, &err);
+    CHECK_OK(text != NULL, err);
+    {
+      char conflict_id[64] = {0};
+      const char* at = text != NULL ? strstr(text, "\"conflict_id\":\"") : NULL;
+      CHECK(at != NULL);
+      if (at != NULL) {
+        at += strlen("\"conflict_id\":\"");
+        for (i = 0; i < 63 && at[i] != '\0' && at[i] != '"'; ++i) conflict_id[i] = at[i];
+      }
+      fc_string_release(text);
+      CHECK(!fc_device_resolve_conflict(b, "no-such-conflict", "null", &err));
+      CHECK(err.domain == FC_DOMAIN_FIELDCASE && err.code == FC_ERR_NOT_FOUND);
+      CHECK(!fc_device_resolve_conflict(b, conflict_id, "{not json", &err));
+      CHECK(err.domain == FC_DOMAIN_FIELDCASE && err.code == FC_ERR_INVALID_ARGUMENT);
+      CHECK_OK(fc_device_resolve_conflict(b, conflict_id, "\"Seen at home, then school\"", &err),
+               err);
+    }
+    for (i = 0; i < 3; ++i) {
+      text = fc_device_sync(both[(i + 1) % 2], NULL, NULL, &err);
+      CHECK_OK(text != NULL, err);
+      fc_string_release(text);
+    }
+    for (i = 0; i < 2; ++i) {
+      text = fc_device_conflicts(both[i], &err);
+      CHECK_OK(text != NULL, err);
+      CHECK(text != NULL && strcmp(text, "[]") == 0);
+      fc_string_release(text);
+      text = fc_device_get_record(both[i], visit, &err);
+      CHECK_OK(text != NULL, err);
+      CHECK(contains(text, "Seen at home, then school"));
+      fc_string_release(text);
+    }
     fc_device_release(b);
   }
 

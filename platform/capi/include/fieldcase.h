@@ -390,10 +390,21 @@ FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_list_records(
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_history(
     fc_device* FC_NULLABLE device, const char* FC_NULLABLE id, fc_error* FC_NULLABLE out_error);
 /* Open conflicts on the worker's cases: [{"conflict_id", "record_id", "case_id", "field",
- * "kept", "lost", "lost_author"}]. Resolve one by writing the value to keep.
+ * "kept", "lost", "lost_author"}]. Settle one with fc_device_resolve_conflict.
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_conflicts(
     fc_device* FC_NULLABLE device, fc_error* FC_NULLABLE out_error);
+/* Settles a conflict: writes `value_json` (one JSON value: the conflict's "kept" or "lost", or
+ * a new one; null clears the field) to its field as the worker's edit, in its own local
+ * transaction, even when it equals the kept value. The conflict leaves fc_device_conflicts at
+ * once; when the server accepts the write at the next sync, the field's conflicts close for
+ * every device and the manager (if it refuses, the conflict comes back). FC_ERR_NOT_FOUND for an
+ * unknown conflict id; FC_ERR_INVALID_ARGUMENT for malformed JSON; FC_ERR_VALIDATION for a value the
+ * field does not accept.
+ * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
+FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_resolve_conflict(
+    fc_device* FC_NULLABLE device, const char* FC_NULLABLE conflict_id,
+    const char* FC_NULLABLE value_json, fc_error* FC_NULLABLE out_error);
 /* Transactions the server refused: [{"tx_id", "code", "reason"}].
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_rejections(

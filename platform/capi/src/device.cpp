@@ -418,6 +418,19 @@ char* fc_device_conflicts(fc_device* device, fc_error* out_error) {
   });
 }
 
+bool fc_device_resolve_conflict(fc_device* device, const char* conflict_id,
+                                const char* value_json, fc_error* out_error) {
+  return guarded(out_error, [&]() -> Status {
+    Lease d(device);
+    const std::string id = text(conflict_id, "conflict_id");
+    auto value = value_from_json(text(value_json, "value_json"));
+    if (!value) return {Errc::invalid_argument, "value_json: not one JSON value"};
+    auto rs = records_of(*d);
+    if (!rs.ok()) return rs.status();
+    return (*rs)->resolve_conflict(id, *value);
+  });
+}
+
 char* fc_device_rejections(fc_device* device, fc_error* out_error) {
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);

@@ -668,6 +668,18 @@ JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeConflicts(JNIEnv* env,
   FC_JNI_STRING_CALL(fc_device_conflicts(d, &err), (void)0);
 }
 
+JNIEXPORT void JNICALL Java_org_fieldcase_Device_nativeResolveConflict(JNIEnv* env, jclass,
+                                                                       jlong h, jstring id,
+                                                                       jstring value) {
+  guard(env, 0, [&] {
+    fc_device* d = device_of(env, h);
+    if (d == nullptr) return 0;
+    Utf8Arg i(env, id), v(env, value);
+    FC_JNI_BOOL_CALL(fc_device_resolve_conflict(d, i.c_str(), v.c_str(), &err));
+    return 0;
+  });
+}
+
 JNIEXPORT jstring JNICALL Java_org_fieldcase_Device_nativeRejections(JNIEnv* env, jclass, jlong h) {
   FC_JNI_STRING_CALL(fc_device_rejections(d, &err), (void)0);
 }

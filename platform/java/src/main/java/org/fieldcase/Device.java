@@ -59,6 +59,13 @@ public final class Device implements AutoCloseable {
   public String listRecords(String kind, String caseId) { return nativeList(handle, kind, caseId); }
   public String history(String id) { return nativeHistory(handle, id); }
   public String conflicts() { return nativeConflicts(handle); }
+  /**
+   * Settles a conflict by writing {@code valueJson} (one JSON value: the conflict's kept or lost
+   * value, or a new one) to its field; it closes everywhere once the next sync is accepted.
+   */
+  public void resolveConflict(String conflictId, String valueJson) {
+    nativeResolveConflict(handle, conflictId, valueJson);
+  }
   public String rejections() { return nativeRejections(handle); }
   public long pendingTransactions() { return nativePending(handle); }
 
@@ -109,6 +116,8 @@ public final class Device implements AutoCloseable {
   private static native String nativeList(long handle, String kind, String caseId);
   private static native String nativeHistory(long handle, String id);
   private static native String nativeConflicts(long handle);
+  private static native void nativeResolveConflict(long handle, String conflictId,
+      String valueJson);
   private static native String nativeRejections(long handle);
   private static native long nativePending(long handle);
   private static native String nativeCreateRecord(long handle, String kind, String caseId,

@@ -125,6 +125,9 @@ public final class TestMain {
         check(seen.get(seen.size() - 1).transactionsSent() == 2, "progress counts transactions");
         check(report.roundTrips() >= 1 && report.bytesSent() > 0, "round trips and bytes");
         check(device.pendingTransactions() == 0, "nothing waiting");
+        check(device.conflicts().equals("[]"), "no conflicts");
+        expect(ErrorDomain.FIELDCASE, ErrorCode.NOT_FOUND,
+            () -> device.resolveConflict("no-such-conflict", "null"));
 
         s.admin("allocate", "--case", child, "--worker", bea);
         report = device.sync(null);
