@@ -28,7 +28,7 @@ namespace fieldcase {
 struct SyncOptions {
   std::size_t max_transactions_per_request = 100;
   std::size_t max_ops_per_request = 2000;
-  std::size_t max_changes_per_page = 500;
+  std::size_t max_changes_per_page = 2000;
   int max_rounds = 10000;  // a bound, not a target
   int max_attempts = 5;    // per round, for failures to reach the server
   std::chrono::milliseconds first_backoff{500};
