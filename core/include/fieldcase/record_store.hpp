@@ -12,6 +12,8 @@
 
 #include <functional>
 #include <memory>
+#include <map>
+#include <set>
 #include <optional>
 #include <span>
 #include <string>
@@ -148,6 +150,8 @@ class RecordStore {
   struct RemoteRecord {
     std::optional<Record> record;
     bool dirty = false;
+    std::map<std::string, std::string> clocks;  // field -> stamp of its current value
+    std::set<std::string> dirty_clocks;
   };
   Status apply_remote(const sync::Change& change, RemoteRecord& open);
   Status flush_remote(RemoteRecord& open);

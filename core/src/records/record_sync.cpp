@@ -73,20 +73,45 @@ Result<std::vector<sync::Transaction>> RecordStore::outbox(std::size_t max_trans
 
 Status RecordStore::flush_remote(RemoteRecord& open) {
   if (open.record && open.dirty) FC_TRY(write_row(*open.record));
-  open.record.reset();
-  open.dirty = false;
+  if (open.record && !open.dirty_clocks.empty()) {
+    auto up = store_.prepare(
+        "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(record_id, field) DO UPDATE SET hlc = excluded.hlc");
+    if (!up.ok()) return up.status();
+    for (const auto& field : open.dirty_clocks) {
+      up->bind(1, open.record->id).bind(2, field).bind(3, open.clocks.at(field));
+      FC_TRY(up->run());
+    }
+  }
+  open = RemoteRecord{};
   return {};
 }
 
 Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
-  if (!c.op_id.empty()) {
-    auto seen = store_.prepare("SELECT 1 FROM change_log WHERE op_id = ?1");
-    if (!seen.ok()) return seen.status();
-    seen->bind(1, c.op_id);
-    auto row = seen->step();
-    if (!row.ok()) return row.status();
-    if (*row) return {};  // our own operation, or one already applied
+  // The history keeps what the server said, whether or not it changes the record here; an
+  // operation already in it (this device's own, or one received before) changes nothing.
+  auto log = store_.prepare(
+      "INSERT INTO change_log(tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, "
+      "author, device, at, origin, acked) "
+      "VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, 'server', 1) "
+      "ON CONFLICT(op_id) DO NOTHING");
+  if (!log.ok()) return log.status();
+  log->bind(1, c.op_id.empty() ? new_uuid_v7(clock_) : c.op_id)
+      .bind(2, to_string(c.op))
+      .bind(3, c.record_id)
+      .bind(4, to_string(c.kind))
+      .bind(5, c.case_id)
+      .bind(6, c.field)
+      .bind(8, c.hlc)
+      .bind(9, c.author)
+      .bind(10, format_iso_datetime(clock_.wall()));
+  if (c.op == FieldChange::Op::set) {
+    log->bind(7, value_to_json(c.value));
+  } else {
+    log->bind_null(7);
   }
+  FC_TRY(log->run());
+  if (store_.changes() == 0) return {};
   if (auto stamp = HlcStamp::parse(c.hlc); stamp.ok()) hlc_.observe(*stamp);
 
   bool changed = false;
@@ -96,6 +121,15 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
     if (!current.ok()) return current.status();
     if (*current) {
       open.record = std::move(**current);
+      auto fc = store_.prepare("SELECT field, hlc FROM field_clock WHERE record_id = ?1");
+      if (!fc.ok()) return fc.status();
+      fc->bind(1, c.record_id);
+      for (;;) {
+        auto row = fc->step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        open.clocks.emplace(fc->column_text(0), fc->column_text(1));
+      }
     } else {
       Record fresh;
       fresh.id = c.record_id;
@@ -112,26 +146,16 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
     changed = changed || !r.deleted;
     r.deleted = true;
   } else if (c.op == FieldChange::Op::set) {
-    auto fc = store_.prepare("SELECT hlc FROM field_clock WHERE record_id = ?1 AND field = ?2");
-    if (!fc.ok()) return fc.status();
-    fc->bind(1, c.record_id).bind(2, c.field);
-    auto row = fc->step();
-    if (!row.ok()) return row.status();
-    std::string local = *row ? fc->column_text(0) : std::string();
-    fc->reset();
+    auto local = open.clocks.find(c.field);
     // A newer local stamp wins here; the server settles it when the local change arrives.
-    if (local.empty() || local < c.hlc) {
+    if (local == open.clocks.end() || local->second < c.hlc) {
       if (is_null(c.value)) {
         r.fields.erase(c.field);
       } else {
         r.fields[c.field] = c.value;
       }
-      auto up = store_.prepare(
-          "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
-          "ON CONFLICT(record_id, field) DO UPDATE SET hlc = excluded.hlc");
-      if (!up.ok()) return up.status();
-      up->bind(1, c.record_id).bind(2, c.field).bind(3, c.hlc);
-      FC_TRY(up->run());
+      open.clocks[c.field] = c.hlc;
+      open.dirty_clocks.insert(c.field);
       changed = true;
     }
   }
@@ -139,27 +163,7 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
     r.updated_by = c.author;
     open.dirty = true;
   }
-  // The history keeps what the server said, whether or not it changed the record here.
-  auto log = store_.prepare(
-      "INSERT INTO change_log(tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, "
-      "author, device, at, origin, acked) "
-      "VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, 'server', 1)");
-  if (!log.ok()) return log.status();
-  log->bind(1, c.op_id.empty() ? new_uuid_v7(clock_) : c.op_id)
-      .bind(2, to_string(c.op))
-      .bind(3, c.record_id)
-      .bind(4, to_string(c.kind))
-      .bind(5, c.case_id)
-      .bind(6, c.field)
-      .bind(8, c.hlc)
-      .bind(9, c.author)
-      .bind(10, format_iso_datetime(clock_.wall()));
-  if (c.op == FieldChange::Op::set) {
-    log->bind(7, value_to_json(c.value));
-  } else {
-    log->bind_null(7);
-  }
-  return log->run();
+  return {};
 }
 
 Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
