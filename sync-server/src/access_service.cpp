@@ -96,9 +96,15 @@ Result<Relation> case_relation(ServerStore& store, const Worker& actor, std::str
   auto allocation = store.find_allocation(case_id);
   if (!allocation.ok()) return allocation.status();
   if (!*allocation) return Relation::other;
-  if ((*allocation)->worker_id == actor.id) return Relation::own;
+  return worker_relation(store, actor, (*allocation)->worker_id);
+}
+
+Result<Relation> worker_relation(ServerStore& store, const Worker& actor,
+                                 std::string_view owner_id) {
+  if (owner_id.empty()) return Relation::other;
+  if (owner_id == actor.id) return Relation::own;
   if (actor.team_id.empty()) return Relation::other;
-  auto owner = store.find_worker((*allocation)->worker_id);
+  auto owner = store.find_worker(owner_id);
   if (!owner.ok()) return owner.status();
   if (!*owner || (*owner)->team_id.empty()) return Relation::other;
   if ((*owner)->team_id == actor.team_id) return Relation::team;
@@ -367,6 +373,7 @@ Result<CaseContent> AccessService::read_case(const Worker& actor, std::string_vi
   std::lock_guard lock(mu_);
   CaseContent out;
   out.case_id = std::string(case_id);
+  bool refused = false;
   Status st = store_.transaction([&]() -> Status {
     auto relation = case_relation(store_, actor, case_id);
     if (!relation.ok()) return relation.status();
@@ -374,11 +381,12 @@ Result<CaseContent> AccessService::read_case(const Worker& actor, std::string_vi
     const bool intake = permits(actor.role, Action::read_intake, *relation);
     const bool casework = permits(actor.role, Action::read_casework, *relation);
     if (!intake && !casework) {
-      FC_TRY(audit({"", "", "permission_refused", "", actor.id, std::string(case_id), "",
+      // Committed as the transaction's only change: the refusal stays on record.
+      refused = true;
+      return audit({"", "", "permission_refused", "", actor.id, std::string(case_id), "",
                     "read case (" + std::string(to_string(actor.role)) + ", " +
                         std::string(to_string(*relation)) + ")",
-                    "", "refused", std::string(to_string(*relation))}));
-      return {Errc::forbidden, "your role does not permit reading this case"};
+                    "", "refused", std::string(to_string(*relation))});
     }
     auto records = store_.case_records(case_id);
     if (!records.ok()) return records.status();
@@ -396,6 +404,7 @@ Result<CaseContent> AccessService::read_case(const Worker& actor, std::string_vi
                   std::string(to_string(*relation))});
   });
   if (!st.ok()) return st;
+  if (refused) return Status(Errc::forbidden, "your role does not permit reading this case");
   return out;
 }
 

@@ -854,6 +854,18 @@ Result<std::optional<Allocation>> SqliteServerStore::find_allocation(std::string
       Allocation{u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
 }
 
+Result<std::string> SqliteServerStore::previous_worker(std::string_view case_id) {
+  auto s = stmt(
+      "SELECT h.previous_worker_id FROM allocation a JOIN allocation_history h ON h.seq = a.seq "
+      "WHERE a.case_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  return *row ? u->column_text(0) : std::string();
+}
+
 Result<std::set<std::string>> SqliteServerStore::visible_cases(const Worker& viewer) {
   auto s = stmt(scope_sql(viewer.role));
   if (!s.ok()) return s.status();

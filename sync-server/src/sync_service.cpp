@@ -268,8 +268,8 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     if (ctx.held.contains(case_id)) {
       auto it = grace_ok.find(case_id);
       if (it == grace_ok.end()) {
-        // Reallocated away from this worker: the device's work on it from before the
-        // reallocation is still accepted for a grace period.
+        // Reallocated away: the device's work on it from before the reallocation is still
+        // accepted for a grace period, if the worker could write it then.
         bool ok = false;
         auto allocation = store_.find_allocation(case_id);
         if (!allocation.ok()) return allocation.status();
@@ -279,6 +279,13 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
               std::chrono::duration_cast<std::chrono::milliseconds>(options_.reallocation_grace)
                   .count();
           ok = since && ctx.receipt_ms - *since <= grace;
+        }
+        if (ok) {
+          auto previous = store_.previous_worker(case_id);
+          if (!previous.ok()) return previous.status();
+          auto before = worker_relation(store_, ctx.worker, *previous);
+          if (!before.ok()) return before.status();
+          ok = permits(ctx.worker.role, action, *before);
         }
         it = grace_ok.emplace(case_id, ok).first;
       }
@@ -524,6 +531,18 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
         w.after.fields[f.field] = std::move(f.state);
       }
     }
+    const Record after = w.after.to_record();
+    const Record before = w.before.to_record();
+    ValidationContext vc;
+    vc.role = ctx.worker.role;
+    vc.now = ctx.validation_now;
+    vc.before = w.existed ? &before : nullptr;
+    Status valid = validate_record(after, vc);
+    if (!valid.ok()) {
+      const bool immutable = w.existed && is_immutable(w.before);
+      return reject(immutable ? kRejectImmutable : kRejectValidation, valid.message());
+    }
+    // A valid move to authorised or returned still needs the matrix's permission for this case.
     if (w.after.kind == RecordKind::assessment && w.changed_fields.contains("status")) {
       auto status = text_field(w.after, "status");
       auto was = w.existed ? text_field(w.before, "status") : std::nullopt;
@@ -537,17 +556,6 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
                             " may not authorise or return assessments of this case");
         }
       }
-    }
-    const Record after = w.after.to_record();
-    const Record before = w.before.to_record();
-    ValidationContext vc;
-    vc.role = ctx.worker.role;
-    vc.now = ctx.validation_now;
-    vc.before = w.existed ? &before : nullptr;
-    Status valid = validate_record(after, vc);
-    if (!valid.ok()) {
-      const bool immutable = w.existed && is_immutable(w.before);
-      return reject(immutable ? kRejectImmutable : kRejectValidation, valid.message());
     }
   }
 

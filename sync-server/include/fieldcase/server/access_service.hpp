@@ -154,5 +154,8 @@ class AccessService {
 
 // How a case relates to an actor (permissions.hpp): own, team, area or other.
 Result<Relation> case_relation(ServerStore& store, const Worker& actor, std::string_view case_id);
+// How a case allocated to `owner_id` would relate to the actor.
+Result<Relation> worker_relation(ServerStore& store, const Worker& actor,
+                                 std::string_view owner_id);
 
 }  // namespace fieldcase::server

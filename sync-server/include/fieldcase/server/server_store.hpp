@@ -308,6 +308,8 @@ class ServerStore {
   virtual Status put_allocation(const Allocation& allocation,
                                 std::string_view previous_worker_id) = 0;
   virtual Result<std::optional<Allocation>> find_allocation(std::string_view case_id) = 0;
+  // The worker the case was allocated to before its current allocation ("" if none).
+  virtual Result<std::string> previous_worker(std::string_view case_id) = 0;
   virtual Result<std::set<std::string>> visible_cases(const Worker& viewer) = 0;
 
   // --- Records ---

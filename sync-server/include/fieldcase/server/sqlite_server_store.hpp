@@ -59,6 +59,7 @@ class SqliteServerStore final : public ServerStore {
   Result<std::int64_t> head() override;
   Status put_allocation(const Allocation& allocation, std::string_view previous_worker_id) override;
   Result<std::optional<Allocation>> find_allocation(std::string_view case_id) override;
+  Result<std::string> previous_worker(std::string_view case_id) override;
   Result<std::set<std::string>> visible_cases(const Worker& viewer) override;
 
   Result<std::optional<StoredRecord>> find_record(std::string_view id) override;
