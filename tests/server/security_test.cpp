@@ -361,6 +361,43 @@ TEST_CASE("security: every cell of the permission matrix over HTTP", "[security]
   }
   CHECK(cells == 6 * 2 + 23 * 5);
 
+  // What each device is sent follows the read rows: every change it receives is on a case and
+  // of a kind its role may read there (the contact centre only intake records, the
+  // administrator nothing), and it receives every case it may read.
+  for (const auto& [role, id] : actor) {
+    INFO("pull by " << to_string(role));
+    std::map<std::string, Relation> relation_of{
+        {team_case, Relation::team}, {area_case, Relation::area}, {other_case, Relation::other}};
+    for (const auto& [r, owned] : own_case) {
+      relation_of[owned] = r == role ? Relation::own : Relation::team;
+    }
+    std::set<std::string> seen;
+    std::int64_t cursor = 0;
+    for (int page = 0; page < 1000; ++page) {
+      sync::SyncRequest req;
+      req.device_time = now_text();
+      req.cursor = cursor;
+      auto r = c.Post("/v1/sync", {{"Authorization", "Bearer " + devices.at(role).token}},
+                      sync::encode(req), "application/json");
+      REQUIRE(r);
+      REQUIRE(r->status == 200);
+      auto res = sync::decode_response(r->body);
+      REQUIRE(res.ok());
+      for (const auto& change : res->changes) {
+        const Relation rel = relation_of.at(change.case_id);
+        INFO(to_string(change.kind) << " on a case related " << to_string(rel));
+        CHECK(expected(role, read_action(change.kind), rel));
+        seen.insert(change.case_id);
+      }
+      cursor = res->cursor;
+      if (!res->more) break;
+    }
+    for (const auto& [case_id, rel] : relation_of) {
+      const bool readable = expected(role, Action::read_intake, rel);
+      CHECK(seen.contains(case_id) == readable);
+    }
+  }
+
   // Refusals were audited: one permission_refused per refused web read and admin call.
   auto refused = f.store->audit_events("permission_refused");
   REQUIRE(refused.ok());
