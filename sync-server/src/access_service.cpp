@@ -71,7 +71,8 @@ std::optional<std::string> normalise_enrollment_code(std::string_view typed) {
 }
 
 Status check_password_policy(std::string_view password) {
-  if (password.size() < 12) return {Errc::invalid_argument, "a password has at least 12 characters"};
+  if (password.size() < 12)
+    return {Errc::invalid_argument, "a password has at least 12 characters"};
   if (password.size() > 1024) return {Errc::invalid_argument, "a password has at most 1024 bytes"};
   if (!is_valid_utf8(password)) return {Errc::invalid_argument, "a password must be UTF-8"};
   return {};
@@ -168,8 +169,8 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
   const std::int64_t now_ms = to_ms(now);
   const std::string source_text = "from " + std::string(source);
   if (source_locked(source, now_ms)) {
-    FC_TRY(audit({"", "", "enroll", "", "", "", "", source_text + ": too many failed attempts",
-                  "", "refused"}));
+    FC_TRY(audit({"", "", "enroll", "", "", "", "", source_text + ": too many failed attempts", "",
+                  "refused"}));
     return Status(Errc::too_many_attempts,
                   "too many failed enrollment attempts from this address; try again later");
   }
@@ -228,8 +229,8 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
   if (!st.ok()) return st;
   if (!failure.empty()) {
     source_failed(source, now_ms);
-    FC_TRY(audit({"", "", "enroll", "", code_worker, "", "", failure + "; " + source_text, "",
-                  "refused"}));
+    FC_TRY(audit(
+        {"", "", "enroll", "", code_worker, "", "", failure + "; " + source_text, "", "refused"}));
     return Status(Errc::unauthenticated, std::string(kNotValid));
   }
   return enrolled;
@@ -252,8 +253,8 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
       creds = std::move(*c);
       const auto now_ms = to_ms(clock_.wall());
       if (!creds.locked_until.empty() && iso_ms(creds.locked_until) > now_ms) {
-        FC_TRY(audit({"", "", "sign_in", "", worker->id, "", "", "locked; " + source_text, "",
-                      "refused"}));
+        FC_TRY(audit(
+            {"", "", "sign_in", "", worker->id, "", "", "locked; " + source_text, "", "refused"}));
         return Status(Errc::too_many_attempts,
                       "too many failed sign-ins; try again after " + creds.locked_until);
       }
@@ -277,8 +278,8 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
   std::lock_guard lock(mu_);
   const auto now = clock_.wall();
   if (!worker) {
-    FC_TRY(audit({"", "", "sign_in", "", "", "", "", "unknown worker; " + source_text, "",
-                  "refused"}));
+    FC_TRY(audit(
+        {"", "", "sign_in", "", "", "", "", "unknown worker; " + source_text, "", "refused"}));
     return Status(Errc::unauthenticated, "the worker id or password is wrong");
   }
   if (!good || !worker->active) {
@@ -295,8 +296,8 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
         }
         FC_TRY(store_.put_credentials(worker->id, *c));
       }
-      return audit({"", "", "sign_in", "", worker->id, "", "", why + "; " + source_text, "",
-                    "refused"});
+      return audit(
+          {"", "", "sign_in", "", worker->id, "", "", why + "; " + source_text, "", "refused"});
     });
     if (!st.ok()) return st;
     return Status(Errc::unauthenticated, "the worker id or password is wrong");
@@ -333,8 +334,8 @@ Result<std::optional<Session>> AccessService::session(std::string_view session_i
   const std::int64_t now_ms = to_ms(now);
   const std::int64_t idle_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.session_idle).count();
-  const bool expired = iso_ms((*found)->expires_at) <= now_ms ||
-                       iso_ms((*found)->last_seen_at) + idle_ms <= now_ms;
+  const bool expired =
+      iso_ms((*found)->expires_at) <= now_ms || iso_ms((*found)->last_seen_at) + idle_ms <= now_ms;
   auto worker = store_.find_worker((*found)->worker_id);
   if (!worker.ok()) return worker.status();
   if (expired || !*worker || !(*worker)->active) {
@@ -411,9 +412,9 @@ Result<CaseContent> AccessService::read_case(const Worker& actor, std::string_vi
 Status AccessService::require(const Worker& actor, Action action, std::string_view what) {
   if (permits(actor.role, action, Relation::none)) return {};
   std::lock_guard lock(mu_);
-  FC_TRY(audit({"", "", "permission_refused", "", actor.id, "", "",
-                std::string(what) + " (" + std::string(to_string(actor.role)) + ")", "",
-                "refused"}));
+  FC_TRY(
+      audit({"", "", "permission_refused", "", actor.id, "", "",
+             std::string(what) + " (" + std::string(to_string(actor.role)) + ")", "", "refused"}));
   return {Errc::forbidden, "your role does not permit this"};
 }
 

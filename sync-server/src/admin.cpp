@@ -197,6 +197,33 @@ Status Admin::deactivate_worker(std::string_view worker_id) {
   });
 }
 
+Status Admin::set_role(std::string_view worker_id, Role role) {
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if ((*worker)->role == role) return {};
+    if ((*worker)->team_id.empty() && (role == Role::team_manager || role == Role::area_manager)) {
+      return {Errc::invalid_argument, std::string("a ") + std::string(to_string(role)) +
+                                          " needs a team"};
+    }
+    if (!permits(role, Action::write_intake, Relation::own)) {
+      Worker holder = **worker;
+      holder.role = Role::social_worker;  // own allocations only
+      auto held = store_.visible_cases(holder);
+      if (!held.ok()) return held.status();
+      if (!held->empty()) {
+        return {Errc::invalid_argument, "the worker holds " + std::to_string(held->size()) +
+                                            " cases: reallocate them first"};
+      }
+    }
+    FC_TRY(store_.set_worker_role(worker_id, role));
+    FC_TRY(store_.delete_sessions_of(worker_id));
+    return audit("worker_role_set", "", worker_id, "",
+                 std::string(to_string((*worker)->role)) + " to " + std::string(to_string(role)));
+  });
+}
+
 Status Admin::set_password(std::string_view worker_id, std::string_view password,
                            const AccessOptions& options) {
   FC_TRY(check_password_policy(password));

@@ -68,6 +68,8 @@ constexpr std::string_view kAdminUsage =
     "                                               not exist yet); reallocating moves it\n"
     "  worker list                                  id, name, role, team, active\n"
     "  worker deactivate --worker WORKER_ID         no more sign-in, enrollment or allocation\n"
+    "  worker set-role --worker WORKER_ID --role ROLE\n"
+    "                                               change a role (ends their web sessions)\n"
     "  worker set-password --worker WORKER_ID       web sign-in password (12+ characters),\n"
     "                                               read from $FIELDCASE_PASSWORD or the first\n"
     "                                               line of standard input, never an argument\n"
@@ -299,6 +301,14 @@ int admin(int argc, char** argv) {
   } else if (what == "worker" && verb == "list") {
   } else if (what == "worker" && (verb == "deactivate" || verb == "set-password")) {
     worker = required(args, "worker", missing);
+  } else if (what == "worker" && verb == "set-role") {
+    worker = required(args, "worker", missing);
+    std::string role_text = required(args, "role", missing);
+    if (missing.ok()) {
+      auto r = fieldcase::parse_role(role_text);
+      if (!r) return usage_error("unknown role '" + role_text + "'", kAdminUsage);
+      role = *r;
+    }
   } else if (what == "enrollment" && verb == "issue") {
     worker = required(args, "worker", missing);
   } else if (what == "audit" && verb == "verify") {
@@ -402,6 +412,12 @@ int admin(int argc, char** argv) {
     Status done = admin.deactivate_worker(worker);
     if (!done.ok()) return failure(done);
     if (!args.quiet) std::cout << "worker " << worker << " deactivated\n";
+    return 0;
+  }
+  if (what == "worker" && verb == "set-role") {
+    Status done = admin.set_role(worker, role);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "worker " << worker << " is now " << to_string(role) << "\n";
     return 0;
   }
   if (what == "worker" && verb == "set-password") {

@@ -4,17 +4,28 @@ namespace fieldcase::server {
 
 std::string_view to_string(Action action) noexcept {
   switch (action) {
-    case Action::read_intake: return "read_intake";
-    case Action::write_intake: return "write_intake";
-    case Action::read_casework: return "read_casework";
-    case Action::write_casework: return "write_casework";
-    case Action::authorise_assessment: return "authorise_assessment";
-    case Action::view_team_figures: return "view_team_figures";
-    case Action::view_area_figures: return "view_area_figures";
-    case Action::view_all_figures: return "view_all_figures";
-    case Action::export_returns: return "export_returns";
-    case Action::administer: return "administer";
-    case Action::read_audit: return "read_audit";
+    case Action::read_intake:
+      return "read_intake";
+    case Action::write_intake:
+      return "write_intake";
+    case Action::read_casework:
+      return "read_casework";
+    case Action::write_casework:
+      return "write_casework";
+    case Action::authorise_assessment:
+      return "authorise_assessment";
+    case Action::view_team_figures:
+      return "view_team_figures";
+    case Action::view_area_figures:
+      return "view_area_figures";
+    case Action::view_all_figures:
+      return "view_all_figures";
+    case Action::export_returns:
+      return "export_returns";
+    case Action::administer:
+      return "administer";
+    case Action::read_audit:
+      return "read_audit";
   }
   return "unknown";
 }
@@ -28,11 +39,16 @@ std::optional<Action> parse_action(std::string_view name) noexcept {
 
 std::string_view to_string(Relation relation) noexcept {
   switch (relation) {
-    case Relation::none: return "none";
-    case Relation::own: return "own";
-    case Relation::team: return "team";
-    case Relation::area: return "area";
-    case Relation::other: return "other";
+    case Relation::none:
+      return "none";
+    case Relation::own:
+      return "own";
+    case Relation::team:
+      return "team";
+    case Relation::area:
+      return "area";
+    case Relation::other:
+      return "other";
   }
   return "none";
 }
@@ -51,8 +67,7 @@ bool is_case_action(Action action) noexcept {
 }
 
 bool is_intake_kind(RecordKind kind) noexcept {
-  return kind == RecordKind::child || kind == RecordKind::contact ||
-         kind == RecordKind::referral;
+  return kind == RecordKind::child || kind == RecordKind::contact || kind == RecordKind::referral;
 }
 
 bool permits(Role role, Action action, Relation relation) noexcept {
@@ -69,13 +84,19 @@ bool permits(Role role, Action action, Relation relation) noexcept {
       const bool write = action == Action::write_intake || action == Action::write_casework;
       const bool intake = action == Action::read_intake || action == Action::write_intake;
       switch (role) {
-        case Role::social_worker: return within(Relation::own);
-        case Role::team_manager: return within(Relation::team);
-        case Role::area_manager: return within(Relation::area);
+        case Role::social_worker:
+          return within(Relation::own);
+        case Role::team_manager:
+          return within(Relation::team);
+        case Role::area_manager:
+          return within(Relation::area);
         // The lead reads every case for figures and quality work; writes only their own.
-        case Role::service_lead: return write ? within(Relation::own) : true;
-        case Role::contact_centre: return intake && within(Relation::own);
-        case Role::administrator: return false;
+        case Role::service_lead:
+          return write ? within(Relation::own) : true;
+        case Role::contact_centre:
+          return intake && within(Relation::own);
+        case Role::administrator:
+          return false;
       }
       return false;
     }
@@ -84,8 +105,7 @@ bool permits(Role role, Action action, Relation relation) noexcept {
       if (role == Role::area_manager) return within(Relation::area);
       return false;
     case Action::view_team_figures:
-      return role == Role::team_manager || role == Role::area_manager ||
-             role == Role::service_lead;
+      return role == Role::team_manager || role == Role::area_manager || role == Role::service_lead;
     case Action::view_area_figures:
       return role == Role::area_manager || role == Role::service_lead;
     case Action::view_all_figures:

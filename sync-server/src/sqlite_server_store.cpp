@@ -602,6 +602,16 @@ Status SqliteServerStore::set_worker_active(std::string_view id, bool active) {
   return {};
 }
 
+Status SqliteServerStore::set_worker_role(std::string_view id, Role role) {
+  auto s = stmt("UPDATE worker SET role = ?2 WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id).bind(2, to_string(role));
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(id)};
+  return {};
+}
+
 Result<WorkerCredentials> SqliteServerStore::find_credentials(std::string_view worker_id) {
   auto s = stmt("SELECT password_hash, failed_signins, locked_until FROM worker WHERE id = ?1");
   if (!s.ok()) return s.status();

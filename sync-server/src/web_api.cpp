@@ -5,8 +5,8 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "fieldcase/record.hpp"
 #include "fieldcase/server/admin.hpp"
@@ -31,7 +31,8 @@ void reply(httplib::Response& res, int status, const json& body) {
 }
 
 // The HTTP answer for a failed Status.
-void fail(httplib::Response& res, const Status& st, const std::function<void(const std::string&)>& log) {
+void fail(httplib::Response& res, const Status& st,
+          const std::function<void(const std::string&)>& log) {
   switch (st.code()) {
     case Errc::invalid_argument:
     case Errc::validation:
@@ -103,7 +104,7 @@ bool origin_ok(const httplib::Request& req) {
 }
 
 json worker_json(const Worker& w) {
-  return {{"id", w.id},         {"name", w.name},     {"role", std::string(to_string(w.role))},
+  return {{"id", w.id},           {"name", w.name},     {"role", std::string(to_string(w.role))},
           {"team_id", w.team_id}, {"active", w.active}, {"created_at", w.created_at}};
 }
 
@@ -120,10 +121,18 @@ json device_json(const Device& d) {
 }
 
 json audit_json(const AuditEvent& e) {
-  return {{"seq", e.seq},           {"id", e.id},         {"at", e.at},
-          {"action", e.event},      {"outcome", e.outcome}, {"worker_id", e.worker_id},
-          {"device_id", e.device_id}, {"case_id", e.case_id}, {"record_id", e.record_id},
-          {"tx_id", e.tx_id},       {"relation", e.relation}, {"detail", e.detail},
+  return {{"seq", e.seq},
+          {"id", e.id},
+          {"at", e.at},
+          {"action", e.event},
+          {"outcome", e.outcome},
+          {"worker_id", e.worker_id},
+          {"device_id", e.device_id},
+          {"case_id", e.case_id},
+          {"record_id", e.record_id},
+          {"tx_id", e.tx_id},
+          {"relation", e.relation},
+          {"detail", e.detail},
           {"hash", e.hash}};
 }
 
@@ -217,9 +226,9 @@ class WebApi {
     if (!password.ok()) return fail(res, password.status(), log_);
     auto signed_in = access_.sign_in(*worker, *password, req.remote_addr);
     if (!signed_in.ok()) return fail(res, signed_in.status(), log_);
-    const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(
-                             access_.options().session_absolute)
-                             .count();
+    const auto max_age =
+        std::chrono::duration_cast<std::chrono::seconds>(access_.options().session_absolute)
+            .count();
     res.set_header("Set-Cookie", std::string(kCookie) + "=" + signed_in->session_id +
                                      "; Path=/; Max-Age=" + std::to_string(max_age) +
                                      "; Secure; HttpOnly; SameSite=Strict");
@@ -325,6 +334,19 @@ class WebApi {
     admin_action(req, res, [&](Admin& admin, json& out) -> Status {
       FC_TRY(admin.deactivate_worker(id));
       out = {{"id", id}, {"active", false}};
+      return {};
+    });
+  }
+
+  void set_role(const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1].str();
+    admin_action(req, res, [&](Admin& admin, json& out) -> Status {
+      auto m = members(req, {"role"}, {});
+      if (!m.ok()) return m.status();
+      auto role = parse_role((*m)[0]);
+      if (!role) return {Errc::invalid_argument, "unknown role '" + (*m)[0] + "'"};
+      FC_TRY(admin.set_role(id, *role));
+      out = {{"id", id}, {"role", (*m)[0]}};
       return {};
     });
   }
@@ -484,6 +506,7 @@ void register_web_api(httplib::Server& svr, AccessService& access,
   svr.Post("/v1/admin/workers", bind(&WebApi::create_worker));
   svr.Post(std::string("/v1/admin/workers/") + kId + "/deactivate",
            bind(&WebApi::deactivate_worker));
+  svr.Post(std::string("/v1/admin/workers/") + kId + "/role", bind(&WebApi::set_role));
   svr.Post("/v1/admin/areas", bind(&WebApi::create_area));
   svr.Post("/v1/admin/teams", bind(&WebApi::create_team));
   svr.Post("/v1/admin/allocations", bind(&WebApi::allocate));

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,41 +41,77 @@ struct Row {
 const std::vector<Row>& expected_matrix() {
   static const std::vector<Row> rows{
       {Role::social_worker,
-       {{Action::read_intake, "Y---"}, {Action::write_intake, "Y---"},
-        {Action::read_casework, "Y---"}, {Action::write_casework, "Y---"},
-        {Action::authorise_assessment, "----"}, {Action::view_team_figures, "-"},
-        {Action::view_area_figures, "-"}, {Action::view_all_figures, "-"},
-        {Action::export_returns, "-"}, {Action::administer, "-"}, {Action::read_audit, "-"}}},
+       {{Action::read_intake, "Y---"},
+        {Action::write_intake, "Y---"},
+        {Action::read_casework, "Y---"},
+        {Action::write_casework, "Y---"},
+        {Action::authorise_assessment, "----"},
+        {Action::view_team_figures, "-"},
+        {Action::view_area_figures, "-"},
+        {Action::view_all_figures, "-"},
+        {Action::export_returns, "-"},
+        {Action::administer, "-"},
+        {Action::read_audit, "-"}}},
       {Role::team_manager,
-       {{Action::read_intake, "YY--"}, {Action::write_intake, "YY--"},
-        {Action::read_casework, "YY--"}, {Action::write_casework, "YY--"},
-        {Action::authorise_assessment, "YY--"}, {Action::view_team_figures, "Y"},
-        {Action::view_area_figures, "-"}, {Action::view_all_figures, "-"},
-        {Action::export_returns, "-"}, {Action::administer, "-"}, {Action::read_audit, "-"}}},
+       {{Action::read_intake, "YY--"},
+        {Action::write_intake, "YY--"},
+        {Action::read_casework, "YY--"},
+        {Action::write_casework, "YY--"},
+        {Action::authorise_assessment, "YY--"},
+        {Action::view_team_figures, "Y"},
+        {Action::view_area_figures, "-"},
+        {Action::view_all_figures, "-"},
+        {Action::export_returns, "-"},
+        {Action::administer, "-"},
+        {Action::read_audit, "-"}}},
       {Role::area_manager,
-       {{Action::read_intake, "YYY-"}, {Action::write_intake, "YYY-"},
-        {Action::read_casework, "YYY-"}, {Action::write_casework, "YYY-"},
-        {Action::authorise_assessment, "YYY-"}, {Action::view_team_figures, "Y"},
-        {Action::view_area_figures, "Y"}, {Action::view_all_figures, "-"},
-        {Action::export_returns, "-"}, {Action::administer, "-"}, {Action::read_audit, "-"}}},
+       {{Action::read_intake, "YYY-"},
+        {Action::write_intake, "YYY-"},
+        {Action::read_casework, "YYY-"},
+        {Action::write_casework, "YYY-"},
+        {Action::authorise_assessment, "YYY-"},
+        {Action::view_team_figures, "Y"},
+        {Action::view_area_figures, "Y"},
+        {Action::view_all_figures, "-"},
+        {Action::export_returns, "-"},
+        {Action::administer, "-"},
+        {Action::read_audit, "-"}}},
       {Role::service_lead,
-       {{Action::read_intake, "YYYY"}, {Action::write_intake, "Y---"},
-        {Action::read_casework, "YYYY"}, {Action::write_casework, "Y---"},
-        {Action::authorise_assessment, "----"}, {Action::view_team_figures, "Y"},
-        {Action::view_area_figures, "Y"}, {Action::view_all_figures, "Y"},
-        {Action::export_returns, "Y"}, {Action::administer, "-"}, {Action::read_audit, "-"}}},
+       {{Action::read_intake, "YYYY"},
+        {Action::write_intake, "Y---"},
+        {Action::read_casework, "YYYY"},
+        {Action::write_casework, "Y---"},
+        {Action::authorise_assessment, "----"},
+        {Action::view_team_figures, "Y"},
+        {Action::view_area_figures, "Y"},
+        {Action::view_all_figures, "Y"},
+        {Action::export_returns, "Y"},
+        {Action::administer, "-"},
+        {Action::read_audit, "-"}}},
       {Role::contact_centre,
-       {{Action::read_intake, "Y---"}, {Action::write_intake, "Y---"},
-        {Action::read_casework, "----"}, {Action::write_casework, "----"},
-        {Action::authorise_assessment, "----"}, {Action::view_team_figures, "-"},
-        {Action::view_area_figures, "-"}, {Action::view_all_figures, "-"},
-        {Action::export_returns, "-"}, {Action::administer, "-"}, {Action::read_audit, "-"}}},
+       {{Action::read_intake, "Y---"},
+        {Action::write_intake, "Y---"},
+        {Action::read_casework, "----"},
+        {Action::write_casework, "----"},
+        {Action::authorise_assessment, "----"},
+        {Action::view_team_figures, "-"},
+        {Action::view_area_figures, "-"},
+        {Action::view_all_figures, "-"},
+        {Action::export_returns, "-"},
+        {Action::administer, "-"},
+        {Action::read_audit, "-"}}},
       {Role::administrator,
-       {{Action::read_intake, "----"}, {Action::write_intake, "----"},
-        {Action::read_casework, "----"}, {Action::write_casework, "----"},
-        {Action::authorise_assessment, "----"}, {Action::view_team_figures, "-"},
-        {Action::view_area_figures, "-"}, {Action::view_all_figures, "-"},
-        {Action::export_returns, "-"}, {Action::administer, "Y"}, {Action::read_audit, "Y"}}},
+       {{Action::read_intake, "----"},
+        {Action::write_intake, "----"},
+        {Action::read_casework, "----"},
+        {Action::write_casework, "----"},
+        {Action::authorise_assessment, "----"},
+        {Action::view_team_figures, "-"},
+        {Action::view_area_figures, "-"},
+        {Action::view_all_figures, "-"},
+        {Action::export_returns, "-"},
+        {Action::administer, "Y"},
+        {Action::read_audit, "Y"}}},
   };
   return rows;
 }
@@ -310,11 +346,10 @@ TEST_CASE("security: every cell of the permission matrix over HTTP", "[security]
                                contact_fields(now_text()), now_text());
       auto res = sync_http(c, d.token, {contact});
       CHECK(res.accepted.size() == (expected(role, Action::write_intake, relation) ? 1u : 0u));
-      auto visit = create_tx(d, RecordKind::visit, f.new_id(), case_id,
-                             {{"visit_type", std::string("other")},
-                              {"start_at", now_text()},
-                              {"child_seen", true}},
-                             now_text());
+      auto visit = create_tx(
+          d, RecordKind::visit, f.new_id(), case_id,
+          {{"visit_type", std::string("other")}, {"start_at", now_text()}, {"child_seen", true}},
+          now_text());
       res = sync_http(c, d.token, {visit});
       CHECK(res.accepted.size() == (expected(role, Action::write_casework, relation) ? 1u : 0u));
       if (!res.rejected.empty()) CHECK(res.rejected[0].code == "out_of_scope");
@@ -324,10 +359,10 @@ TEST_CASE("security: every cell of the permission matrix over HTTP", "[security]
       sync::Transaction authorise;
       authorise.tx_id = f.new_id();
       authorise.ops.push_back(set_op(d, RecordKind::assessment, a, case_id, "status",
-                                     std::string("authorised"),
-                                     server_stamp_of(f, a, "status"), now_text()));
-      authorise.ops.push_back(
-          set_op(d, RecordKind::assessment, a, case_id, "authorised_at", now_text(), "", now_text()));
+                                     std::string("authorised"), server_stamp_of(f, a, "status"),
+                                     now_text()));
+      authorise.ops.push_back(set_op(d, RecordKind::assessment, a, case_id, "authorised_at",
+                                     now_text(), "", now_text()));
       authorise.ops.push_back(set_op(d, RecordKind::assessment, a, case_id, "authorised_by",
                                      actor[role], "", now_text()));
       res = sync_http(c, d.token, {authorise});
@@ -405,8 +440,7 @@ TEST_CASE("security: every cell of the permission matrix over HTTP", "[security]
   for (const auto& e : *refused) CHECK(e.outcome == "refused");
 
   // An administrator cannot be given cases.
-  CHECK(f.admin->allocate(f.new_id(), actor[Role::administrator]).code() ==
-        Errc::invalid_argument);
+  CHECK(f.admin->allocate(f.new_id(), actor[Role::administrator]).code() == Errc::invalid_argument);
 }
 
 TEST_CASE("security: device enrollment with one-time codes", "[security][http]") {
@@ -602,8 +636,8 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     auto mixed = c.Delete("/v1/session", swapped);
     REQUIRE(mixed);
     CHECK(mixed->status == 403);
-    auto admin_post = c.Post("/v1/admin/areas", other.headers(false), R"({"name":"X"})",
-                             "application/json");
+    auto admin_post =
+        c.Post("/v1/admin/areas", other.headers(false), R"({"name":"X"})", "application/json");
     REQUIRE(admin_post);
     CHECK(admin_post->status == 403);
     CHECK(code_of(admin_post) == "csrf");
@@ -652,8 +686,7 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     REQUIRE(code);
     REQUIRE(code->status == 201);
     auto enrolled = c.Post(
-        "/v1/enroll",
-        json{{"code", parse(code->body)["code"]}, {"device_name", "tablet 7"}}.dump(),
+        "/v1/enroll", json{{"code", parse(code->body)["code"]}, {"device_name", "tablet 7"}}.dump(),
         "application/json");
     REQUIRE(enrolled);
     REQUIRE(enrolled->status == 201);
@@ -670,9 +703,10 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     REQUIRE(res.instructions.size() == 1);
     CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
 
-    auto created = c.Post("/v1/admin/workers", a.headers(true),
-                          json{{"name", "Nia"}, {"role", "social_worker"}, {"team_id", f.team}}.dump(),
-                          "application/json");
+    auto created =
+        c.Post("/v1/admin/workers", a.headers(true),
+               json{{"name", "Nia"}, {"role", "social_worker"}, {"team_id", f.team}}.dump(),
+               "application/json");
     REQUIRE(created);
     REQUIRE(created->status == 201);
     const std::string nia = parse(created->body)["id"];
@@ -681,6 +715,21 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
                         json{{"case_id", child}, {"worker_id", nia}}.dump(), "application/json");
     REQUIRE(alloc);
     CHECK(alloc->status == 200);
+    auto to_admin = c.Post(("/v1/admin/workers/" + nia + "/role").c_str(), a.headers(true),
+                           json{{"role", "administrator"}}.dump(), "application/json");
+    REQUIRE(to_admin);
+    CHECK(to_admin->status == 400);  // holds a case
+    auto promoted = c.Post(("/v1/admin/workers/" + nia + "/role").c_str(), a.headers(true),
+                           json{{"role", "team_manager"}}.dump(), "application/json");
+    REQUIRE(promoted);
+    CHECK(promoted->status == 200);
+    auto nia_now = f.store->find_worker(nia);
+    REQUIRE(nia_now.ok());
+    CHECK((*nia_now)->role == Role::team_manager);
+    auto roles = f.store->audit_events("worker_role_set");
+    REQUIRE(roles.ok());
+    REQUIRE(roles->size() == 1);
+    CHECK_THAT(roles->front().detail, Catch::Contains("social_worker to team_manager"));
     auto deact = c.Post(("/v1/admin/workers/" + nia + "/deactivate").c_str(), a.headers(true), "",
                         "application/json");
     REQUIRE(deact);
@@ -815,8 +864,8 @@ TEST_CASE("security: each action leaves exactly the expected audit entry", "[sec
   auto in = access.sign_in(f.manager, kPassword, "10.0.0.1");
   REQUIRE(in.ok());
   CHECK(access.sign_in(f.manager, "wrong password!!", "10.0.0.1").code() == Errc::unauthenticated);
-  expect(h, {{"sign_in", "ok", f.manager, "", "", ""},
-             {"sign_in", "refused", f.manager, "", "", ""}});
+  expect(h,
+         {{"sign_in", "ok", f.manager, "", "", ""}, {"sign_in", "refused", f.manager, "", "", ""}});
   h = audit_head(*f.store);
   auto content = access.read_case(in->worker, child);
   REQUIRE(content.ok());
@@ -901,8 +950,8 @@ TEST_CASE("security: the verify command detects edited and deleted audit rows",
     CHECK_THAT(r.out, Catch::Contains("removed from the end"));
   }
   SECTION("the queries answer from the command line") {
-    auto r = run_binary({"admin", "--database", (f.dir / "server.db").string(), "--quiet",
-                         "audit", "list", "--action", "allocate"},
+    auto r = run_binary({"admin", "--database", (f.dir / "server.db").string(), "--quiet", "audit",
+                         "list", "--action", "allocate"},
                         f.dir);
     CHECK(r.exit_code == 0);
     CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);

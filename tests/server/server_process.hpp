@@ -48,7 +48,7 @@ struct Run {
 
 // Runs the binary to completion with the given arguments (no shell involved).
 inline Run run_binary(const std::vector<std::string>& args, const test::TempDir& dir,
-                       const std::vector<std::string>& extra_env = {}) {
+                      const std::vector<std::string>& extra_env = {}) {
   const fs::path out = dir / "run.out", err = dir / "run.err";
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

@@ -36,8 +36,8 @@ class Admin;
 
 struct AccessOptions {
   std::chrono::hours enrollment_ttl{72};
-  int enrollment_attempts = 5;         // wrong guesses that lock one code
-  int source_failures = 10;            // failed enrollments from one address in `source_window`
+  int enrollment_attempts = 5;  // wrong guesses that lock one code
+  int source_failures = 10;     // failed enrollments from one address in `source_window`
   std::chrono::minutes source_window{15};
   std::chrono::minutes session_idle{30};
   std::chrono::hours session_absolute{12};

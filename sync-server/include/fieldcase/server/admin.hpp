@@ -45,6 +45,9 @@ class Admin {
   // Ends the worker's web sessions and refuses their sign-ins, enrollments and allocations
   // from now on. Their devices stay as they are until revoked.
   Status deactivate_worker(std::string_view worker_id);
+  // Changes a worker's role (team and area managers need a team; a worker who holds cases
+  // cannot become an administrator) and ends their web sessions, which carried the old role.
+  Status set_role(std::string_view worker_id, Role role);
   // Sets the worker's web password (Argon2id with `options`' cost), clears a lockout and ends
   // their sessions. The password must meet check_password_policy().
   Status set_password(std::string_view worker_id, std::string_view password,

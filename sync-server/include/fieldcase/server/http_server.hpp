@@ -10,7 +10,7 @@
 //   POST|GET|DELETE /v1/session     web sign-in, who am I, sign-out (cookie
 //                                   __Host-fieldcase_session: HttpOnly, Secure, SameSite=Strict)
 //   GET  /v1/cases/{id}             a case's records, as far as the role may read them
-//   /v1/admin/...                   workers, areas, teams, allocations, enrollment codes,
+//   /v1/admin/...                   workers and roles, areas, teams, allocations, enrollment codes,
 //                                   devices, audit queries and chain verification (administrators)
 // Every state-changing request of a session needs its CSRF token in X-CSRF-Token, and an
 // Origin header, when sent, must be this server's. Every response carries the security

@@ -274,6 +274,7 @@ class ServerStore {
   virtual Result<std::optional<Worker>> find_worker(std::string_view id) = 0;
   virtual Result<std::vector<Worker>> list_workers() = 0;
   virtual Status set_worker_active(std::string_view id, bool active) = 0;
+  virtual Status set_worker_role(std::string_view id, Role role) = 0;
   virtual Result<WorkerCredentials> find_credentials(std::string_view worker_id) = 0;
   // Stores the whole sign-in state of an existing worker.
   virtual Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) = 0;

@@ -37,6 +37,7 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<Worker>> find_worker(std::string_view id) override;
   Result<std::vector<Worker>> list_workers() override;
   Status set_worker_active(std::string_view id, bool active) override;
+  Status set_worker_role(std::string_view id, Role role) override;
   Result<WorkerCredentials> find_credentials(std::string_view worker_id) override;
   Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) override;
 
