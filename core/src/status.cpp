@@ -16,6 +16,8 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::validation: return "validation";
     case Errc::unauthenticated: return "unauthenticated";
     case Errc::cancelled: return "cancelled";
+    case Errc::forbidden: return "forbidden";
+    case Errc::too_many_attempts: return "too_many_attempts";
     case Errc::integrity: return "integrity";
     case Errc::wrong_key: return "wrong_key";
     case Errc::wrong_pin: return "wrong_pin";

@@ -1,9 +1,12 @@
 // The commands that manage the device itself: `fieldcase setup`, `sync` and `status`.
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -21,18 +24,24 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSetupUsage =
-    "usage: fieldcase setup --server URL --worker ID --device ID [--role ROLE] [--dir DIR]\n"
+    "usage: fieldcase setup --server URL --enroll CODE [--name NAME] [--dir DIR]\n"
+    "       fieldcase setup --server URL --worker ID --device ID [--role ROLE] [--dir DIR]\n"
     "\n"
     "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
     "case database under a new PIN, the device token in the workspace's keystore, and\n"
     "device.conf. Refuses if a workspace already exists there.\n"
     "\n"
-    "The device id and token come from 'fieldcase-server admin device issue'. The PIN is asked\n"
-    "for on the terminal, or taken from $FIELDCASE_PIN; the token likewise from\n"
-    "$FIELDCASE_DEVICE_TOKEN. Neither is ever accepted as an argument.\n"
+    "With --enroll, the device enrolls with the one-time code an administrator issued\n"
+    "('fieldcase-server admin enrollment issue'): the server answers with this device's id,\n"
+    "its worker, role and token. Otherwise the device id and token come from\n"
+    "'fieldcase-server admin device issue'. The PIN is asked for on the terminal, or taken\n"
+    "from $FIELDCASE_PIN; an issued token likewise from $FIELDCASE_DEVICE_TOKEN. Neither is\n"
+    "ever accepted as an argument (an enrollment code works once).\n"
     "\n"
     "options:\n"
     "  --server URL   the sync server, http://HOST:PORT or https://HOST\n"
+    "  --enroll CODE  the enrollment code (XXXXX-XXXXX)\n"
+    "  --name NAME    what to call this device at enrollment (default: the host name)\n"
     "  --role ROLE    social_worker (default), team_manager, area_manager, service_lead...\n"
     "\n"
     "environment:\n"
@@ -53,16 +62,72 @@ constexpr std::string_view kStatusUsage =
     "Shows the device: worker, server, changes waiting to sync, the last sync, the sync cursor,\n"
     "the clock offset measured then, and transactions the server rejected.\n";
 
-constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"}, {"--role"}};
-constexpr std::string_view kSetupRequired[] = {"--server", "--worker", "--device"};
+constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"},
+                                        {"--role"},   {"--enroll"}, {"--name"}};
+constexpr std::string_view kSetupRequired[] = {"--server"};
 
-Status create_workspace(const fs::path& dir, const DeviceConfig& config) {
+// What POST /v1/enroll answered.
+struct Enrollment {
+  std::string device_id;
+  std::string worker_id;
+  Role role = Role::social_worker;
+  std::string token;
+};
+
+// Enrolls this device with a one-time code; the token goes straight into the workspace.
+Result<Enrollment> enroll(const std::string& server_url, const std::string& code,
+                          const std::string& name) {
+  platform::HttpTransportOptions options;
+  options.base_url = server_url;
+  options.compress = false;
+  platform::HttpTransport transport(options);
+  const nlohmann::json body{{"code", code}, {"device_name", name}};
+  auto res = transport.post("/v1/enroll", body.dump(), "");
+  if (!res.ok()) return res.status();
+  const auto answer = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status != 201) {
+    std::string message = "the server refused the enrollment (HTTP " +
+                          std::to_string(res->status) + ")";
+    if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
+      message = answer["error"].value("message", message);
+    }
+    return Status(res->status == 429 ? Errc::too_many_attempts : Errc::unauthenticated,
+                  std::move(message));
+  }
+  Enrollment e;
+  if (!answer.is_object() || !answer["device_id"].is_string() ||
+      !answer["worker_id"].is_string() || !answer["role"].is_string() ||
+      !answer["token"].is_string()) {
+    return Status(Errc::invalid_argument, "the server's enrollment answer is malformed");
+  }
+  e.device_id = answer["device_id"].get<std::string>();
+  e.worker_id = answer["worker_id"].get<std::string>();
+  e.token = answer["token"].get<std::string>();
+  auto role = parse_role(answer["role"].get<std::string>());
+  if (!role) return Status(Errc::invalid_argument, "the server named an unknown role");
+  e.role = *role;
+  return e;
+}
+
+// `config` is completed from the enrollment when `enroll_code` is given.
+Status create_workspace(const fs::path& dir, DeviceConfig& config,
+                        const std::optional<std::string>& enroll_code, const std::string& name) {
   if (fs::exists(config_path(dir)) || fs::exists(database_path(dir))) {
     return {Errc::already_exists, "a device workspace already exists in " + dir.string()};
   }
   auto pin = read_secret("FIELDCASE_PIN", "New PIN: ");
   if (!pin.ok()) return pin.status();
-  auto token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
+  Result<std::string> token = std::string();
+  if (enroll_code) {
+    auto enrolled = enroll(config.server_url, *enroll_code, name);
+    if (!enrolled.ok()) return enrolled.status();
+    config.worker_id = enrolled->worker_id;
+    config.device_id = enrolled->device_id;
+    config.role = enrolled->role;
+    token = std::move(enrolled->token);
+  } else {
+    token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
+  }
   if (!token.ok()) return token.status();
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -91,9 +156,27 @@ int setup(Args args, Io& io) {
   int code = kExitOk;
   auto a = parse_args(io, kName, args, kSetupOptions, kSetupRequired, 0, "", code);
   if (!a) return code;
-  DeviceConfig config{*a->get("--server"), *a->get("--worker"), *a->get("--device")};
+  const auto enroll_code = a->get("--enroll");
+  if (enroll_code && (a->has("--worker") || a->has("--device") || a->has("--role"))) {
+    return usage_error(io, kName, "--enroll takes the worker, device and role from the server");
+  }
+  if (!enroll_code && (!a->has("--worker") || !a->has("--device"))) {
+    return usage_error(io, kName, "give --enroll CODE, or --worker and --device");
+  }
+  if (!enroll_code && a->has("--name")) {
+    return usage_error(io, kName, "--name goes with --enroll");
+  }
+  DeviceConfig config{*a->get("--server"), a->get("--worker").value_or(""),
+                      a->get("--device").value_or("")};
   if (!config.server_url.starts_with("http://") && !config.server_url.starts_with("https://")) {
     return usage_error(io, kName, "--server must be an http:// or https:// URL");
+  }
+  std::string name = a->get("--name").value_or("");
+  if (name.empty()) {
+    std::array<char, 256> host{};
+    name = gethostname(host.data(), host.size() - 1) == 0 && host[0] != '\0'
+               ? std::string(host.data())
+               : std::string("fieldcase client");
   }
   if (auto role = a->get("--role")) {
     auto parsed = parse_role(*role);
@@ -101,8 +184,12 @@ int setup(Args args, Io& io) {
     config.role = *parsed;
   }
   const fs::path dir = workspace_dir(*a);
-  Status status = create_workspace(dir, config);
+  Status status = create_workspace(dir, config, enroll_code, name);
   if (!status.ok()) return failure(io, kName, status);
+  if (enroll_code) {
+    io.out << "enrolled as device " << config.device_id << " of worker " << config.worker_id
+           << " (" << to_string(config.role) << ")\n";
+  }
   io.out << "device workspace created in " << dir.string() << "\n";
   return kExitOk;
 }

@@ -1,6 +1,7 @@
 #include "fieldcase/server/admin.hpp"
 
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/permissions.hpp"
 #include "fieldcase/server/tokens.hpp"
 #include "server_changes.hpp"
 
@@ -29,9 +30,11 @@ std::string Admin::now() const { return format_iso_datetime(clock_.wall()); }
 
 Status Admin::audit(std::string_view event, std::string_view device_id, std::string_view worker_id,
                     std::string_view case_id, std::string_view detail) {
+  std::string full(detail);
+  full += (full.empty() ? "by " : "; by ") + actor_;
   return store_.append_audit({new_uuid_v7(clock_), now(), std::string(event),
                               std::string(device_id), std::string(worker_id), std::string(case_id),
-                              "", std::string(detail)});
+                              "", full});
 }
 
 Result<std::string> Admin::create_authority(std::string_view name, std::string_view la_code) {
@@ -116,6 +119,10 @@ Status Admin::allocate(std::string_view case_id, std::string_view worker_id) {
     if (!worker.ok()) return worker.status();
     if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
     if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    if (!permits((*worker)->role, Action::write_intake, Relation::own)) {
+      return {Errc::invalid_argument,
+              "a " + std::string(to_string((*worker)->role)) + " cannot hold cases"};
+    }
     auto previous = store_.find_allocation(case_id);
     if (!previous.ok()) return previous.status();
     if (*previous && (*previous)->worker_id == worker_id) return {};
@@ -175,5 +182,98 @@ Status Admin::revoke_device(std::string_view device_id) {
 }
 
 Result<std::vector<Device>> Admin::list_devices() { return store_.list_devices(); }
+
+Result<std::vector<Worker>> Admin::list_workers() { return store_.list_workers(); }
+
+Status Admin::deactivate_worker(std::string_view worker_id) {
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if (!(*worker)->active) return {};
+    FC_TRY(store_.set_worker_active(worker_id, false));
+    FC_TRY(store_.delete_sessions_of(worker_id));
+    return audit("worker_deactivate", "", worker_id, "", "");
+  });
+}
+
+Status Admin::set_role(std::string_view worker_id, Role role) {
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if ((*worker)->role == role) return {};
+    if ((*worker)->team_id.empty() && (role == Role::team_manager || role == Role::area_manager)) {
+      return {Errc::invalid_argument, std::string("a ") + std::string(to_string(role)) +
+                                          " needs a team"};
+    }
+    if (!permits(role, Action::write_intake, Relation::own)) {
+      Worker holder = **worker;
+      holder.role = Role::social_worker;  // own allocations only
+      auto held = store_.visible_cases(holder);
+      if (!held.ok()) return held.status();
+      if (!held->empty()) {
+        return {Errc::invalid_argument, "the worker holds " + std::to_string(held->size()) +
+                                            " cases: reallocate them first"};
+      }
+    }
+    FC_TRY(store_.set_worker_role(worker_id, role));
+    FC_TRY(store_.delete_sessions_of(worker_id));
+    return audit("worker_role_set", "", worker_id, "",
+                 std::string(to_string((*worker)->role)) + " to " + std::string(to_string(role)));
+  });
+}
+
+Status Admin::set_password(std::string_view worker_id, std::string_view password,
+                           const AccessOptions& options) {
+  FC_TRY(check_password_policy(password));
+  auto hash = hash_password(password, options);
+  if (!hash.ok()) return hash.status();
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    FC_TRY(store_.put_credentials(worker_id, WorkerCredentials{*hash, 0, ""}));
+    FC_TRY(store_.delete_sessions_of(worker_id));
+    return audit("password_set", "", worker_id, "", "");
+  });
+}
+
+Result<IssuedEnrollment> Admin::issue_enrollment_code(std::string_view worker_id,
+                                                      std::chrono::hours ttl) {
+  IssuedEnrollment issued;
+  Status st = store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    // The first group finds the code (attempts are counted against it): draw again while an
+    // unused code already starts with it.
+    for (int tries = 0; tries < 20; ++tries) {
+      auto code = new_enrollment_code();
+      if (!code.ok()) return code.status();
+      const std::string normal = *normalise_enrollment_code(*code);
+      auto clash = store_.find_enrollment(normal.substr(0, 5));
+      if (!clash.ok()) return clash.status();
+      if (*clash && (*clash)->used_at.empty()) continue;
+      issued.code = *code;
+      EnrollmentCode c;
+      c.id = new_uuid_v7(clock_);
+      c.lookup = normal.substr(0, 5);
+      c.code_hash = token_hash(normal);
+      c.worker_id = std::string(worker_id);
+      c.created_at = now();
+      c.expires_at = format_iso_datetime(clock_.wall() + ttl);
+      issued.id = c.id;
+      issued.worker_id = c.worker_id;
+      issued.expires_at = c.expires_at;
+      FC_TRY(store_.insert_enrollment(c));
+      return audit("enrollment_code_issue", "", worker_id, "", "code " + c.id);
+    }
+    return {Errc::internal, "could not draw an unused enrollment code"};
+  });
+  if (!st.ok()) return st;
+  return issued;
+}
 
 }  // namespace fieldcase::server

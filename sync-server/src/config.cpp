@@ -1,5 +1,7 @@
 #include "fieldcase/server/config.hpp"
 
+#include <type_traits>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -8,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 14> kKeys{
+constexpr std::array<std::string_view, 20> kKeys{
     "listen",
     "database",
     "threads",
@@ -23,6 +25,12 @@ constexpr std::array<std::string_view, 14> kKeys{
     "clock_step_seconds",
     "clock_max_age_hours",
     "max_page_bytes",
+    "enrollment_ttl_hours",
+    "enrollment_attempts",
+    "session_idle_minutes",
+    "session_absolute_hours",
+    "signin_lockout_failures",
+    "signin_lockout_minutes",
 };
 
 std::string_view trim(std::string_view s) {
@@ -123,6 +131,38 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     auto v = number(key, value, 1, 1000);
     if (!v.ok()) return v.status();
     c.service.clock.window = static_cast<std::size_t>(*v);
+    return {};
+  }
+  auto whole = [&](std::int64_t min, std::int64_t max, auto& out) -> Status {
+    auto v = number(key, value, min, max);
+    if (!v.ok()) return v.status();
+    out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+    return {};
+  };
+  if (key == "enrollment_ttl_hours") {
+    std::int64_t h = 0;
+    FC_TRY(whole(1, 24 * 30, h));
+    c.access.enrollment_ttl = std::chrono::hours(h);
+    return {};
+  }
+  if (key == "enrollment_attempts") return whole(1, 100, c.access.enrollment_attempts);
+  if (key == "session_idle_minutes") {
+    std::int64_t m = 0;
+    FC_TRY(whole(1, 24 * 60, m));
+    c.access.session_idle = std::chrono::minutes(m);
+    return {};
+  }
+  if (key == "session_absolute_hours") {
+    std::int64_t h = 0;
+    FC_TRY(whole(1, 24 * 7, h));
+    c.access.session_absolute = std::chrono::hours(h);
+    return {};
+  }
+  if (key == "signin_lockout_failures") return whole(1, 100, c.access.signin_failures);
+  if (key == "signin_lockout_minutes") {
+    std::int64_t m = 0;
+    FC_TRY(whole(1, 24 * 60, m));
+    c.access.lockout = std::chrono::minutes(m);
     return {};
   }
   return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};

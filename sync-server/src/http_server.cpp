@@ -9,6 +9,7 @@
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
+#include "web_api.hpp"
 
 namespace fieldcase::server {
 namespace {
@@ -43,6 +44,8 @@ std::string_view reason_for(int status) {
       return "bad_request";
     case 401:
       return "unauthenticated";
+    case 403:
+      return "forbidden";
     case 404:
       return "not_found";
     case 405:
@@ -145,6 +148,10 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions options)
+    : HttpServer(service, nullptr, clock, options) {}
+
+HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock& clock,
+                       HttpOptions options)
     : impl_(std::make_unique<Impl>(service, clock, options)) {
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
@@ -164,9 +171,15 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
   svr.Post("/v1/sync",
            [impl](const httplib::Request& req, httplib::Response& res,
                   const httplib::ContentReader& reader) { impl->sync(req, res, reader); });
+  if (access != nullptr) {
+    detail::register_web_api(svr, *access, [impl](const std::string& line) { impl->log(line); });
+  }
+  svr.set_post_routing_handler(
+      [](const httplib::Request&, httplib::Response& res) { detail::set_security_headers(res); });
   // Every other error gets the same JSON error body.
   httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
                                                      httplib::Response& res) {
+    detail::set_security_headers(res);
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     // A request refused before its body was read leaves the body on the connection.
     if (res.status == 400 || res.status == 413) res.set_header("Connection", "close");

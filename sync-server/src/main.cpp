@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/secure_bytes.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/http_server.hpp"
@@ -47,7 +49,9 @@ constexpr std::string_view kUsage =
     "keep_alive_seconds, "
     "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
-    "clock_max_age_hours, max_page_bytes. Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "clock_max_age_hours, max_page_bytes, enrollment_ttl_hours, enrollment_attempts,\n"
+    "session_idle_minutes, session_absolute_hours, signin_lockout_failures,\n"
+    "signin_lockout_minutes. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 constexpr std::string_view kAdminUsage =
     "usage: fieldcase-server admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
@@ -62,12 +66,30 @@ constexpr std::string_view kAdminUsage =
     "                                               (managers need --team)\n"
     "  allocate --case CHILD_ID --worker WORKER_ID  allocate a child's case (the child may\n"
     "                                               not exist yet); reallocating moves it\n"
+    "  worker list                                  id, name, role, team, active\n"
+    "  worker deactivate --worker WORKER_ID         no more sign-in, enrollment or allocation\n"
+    "  worker set-role --worker WORKER_ID --role ROLE\n"
+    "                                               change a role (ends their web sessions)\n"
+    "  worker set-password --worker WORKER_ID       web sign-in password (12+ characters),\n"
+    "                                               read from $FIELDCASE_PASSWORD or the first\n"
+    "                                               line of standard input, never an argument\n"
+    "  enrollment issue --worker WORKER_ID          a one-time code for a new device (shown\n"
+    "                                               once; expires after enrollment_ttl_hours)\n"
     "  device issue --worker WORKER_ID              issue a device token, shown once\n"
     "  device revoke --device DEVICE_ID             the device is told to wipe itself\n"
-    "  device list                                  id, worker, status, last sync, offset\n"
+    "  device list                                  id, worker, status, last sync, offset, name\n"
+    "  audit verify                                 check the audit log's hash chain\n"
+    "  audit case --case CHILD_ID                   who accessed this child's record, when,\n"
+    "                                               from which device\n"
+    "  audit unallocated [--worker WORKER_ID]       reads and writes of cases not allocated\n"
+    "                                               to the person at the time\n"
+    "  audit list [--worker ID] [--device ID] [--action ACTION] [--limit N]\n"
     "\n"
     "Each create prints \"<kind> <id>\"; with --quiet only the id (device issue prints\n"
-    "\"<device id> <token>\"), so scripts can capture them. Errors go to stderr.\n";
+    "\"<device id> <token>\", enrollment issue \"<code> <expires at>\"), so scripts can capture\n"
+    "them. Audit entries print as tab-separated seq, time, action, outcome, worker, device,\n"
+    "case, record, relation, detail. audit verify exits 1 when the chain is broken. Errors go\n"
+    "to stderr.\n";
 
 int usage_error(std::string_view message, std::string_view usage) {
   std::cerr << "fieldcase-server: " << message << "\n\n" << usage;
@@ -160,13 +182,18 @@ int serve(int argc, char** argv) {
   auto store = SqliteServerStore::open(config.database);
   if (!store.ok()) return failure(store.status());
   SyncService service(**store, fieldcase::SystemClock::instance(), config.service);
+  // Sign-in, enrollment, case reads and administration use their own connection, so a slow
+  // Argon2id check or an audit query never holds up sync.
+  auto access_store = SqliteServerStore::open(config.database);
+  if (!access_store.ok()) return failure(access_store.status());
+  AccessService access(**access_store, fieldcase::SystemClock::instance(), config.access);
   HttpOptions http;
   http.threads = config.threads;
   http.keep_alive = config.keep_alive;
   http.max_body_bytes = config.max_body_bytes;
   http.read_timeout = config.read_timeout;
   http.write_timeout = config.write_timeout;
-  HttpServer server(service, fieldcase::SystemClock::instance(), http);
+  HttpServer server(service, &access, fieldcase::SystemClock::instance(), http);
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());
 
@@ -220,7 +247,8 @@ int admin(int argc, char** argv) {
   Args args;
   Status parsed = parse_args(
       argc, argv, 2,
-      {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device"},
+      {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device",
+       "action", "limit"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
@@ -270,15 +298,148 @@ int admin(int argc, char** argv) {
   } else if (what == "device" && verb == "revoke") {
     device = required(args, "device", missing);
   } else if (what == "device" && verb == "list") {
+  } else if (what == "worker" && verb == "list") {
+  } else if (what == "worker" && (verb == "deactivate" || verb == "set-password")) {
+    worker = required(args, "worker", missing);
+  } else if (what == "worker" && verb == "set-role") {
+    worker = required(args, "worker", missing);
+    std::string role_text = required(args, "role", missing);
+    if (missing.ok()) {
+      auto r = fieldcase::parse_role(role_text);
+      if (!r) return usage_error("unknown role '" + role_text + "'", kAdminUsage);
+      role = *r;
+    }
+  } else if (what == "enrollment" && verb == "issue") {
+    worker = required(args, "worker", missing);
+  } else if (what == "audit" && verb == "verify") {
+  } else if (what == "audit" && verb == "case") {
+    case_id = required(args, "case", missing);
+  } else if (what == "audit" && (verb == "unallocated" || verb == "list")) {
+    worker = optional_value(args, "worker");
+    device = optional_value(args, "device");
   } else {
     return usage_error("unknown admin command '" + what + (verb.empty() ? "" : " " + verb) + "'",
                        kAdminUsage);
   }
   if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
 
+  std::size_t limit = 1000;
+  if (auto text = optional_value(args, "limit"); !text.empty()) {
+    if (text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(text) == 0) {
+      return usage_error("--limit is a whole number from 1 to 999999", kAdminUsage);
+    }
+    limit = std::stoul(text);
+  }
+  // The password comes from the environment or standard input, never from an argument.
+  std::string password;
+  if (verb == "set-password") {
+    if (const char* env = std::getenv("FIELDCASE_PASSWORD")) {
+      password = env;
+    } else if (!std::getline(std::cin, password)) {
+      return usage_error("set-password reads the password from $FIELDCASE_PASSWORD or stdin",
+                         kAdminUsage);
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+  }
+
   auto store = SqliteServerStore::open(config.database);
   if (!store.ok()) return failure(store.status());
   Admin admin(**store, fieldcase::SystemClock::instance());
+
+  auto print_audit = [](const std::vector<AuditEvent>& entries) {
+    for (const auto& e : entries) {
+      std::cout << e.seq << "\t" << e.at << "\t" << e.event << "\t" << e.outcome << "\t"
+                << (e.worker_id.empty() ? "-" : e.worker_id) << "\t"
+                << (e.device_id.empty() ? "-" : e.device_id) << "\t"
+                << (e.case_id.empty() ? "-" : e.case_id) << "\t"
+                << (e.record_id.empty() ? "-" : e.record_id) << "\t"
+                << (e.relation.empty() ? "-" : e.relation) << "\t" << e.detail << "\n";
+    }
+  };
+  if (what == "audit") {
+    if (verb == "verify") {
+      auto v = (*store)->verify_audit();
+      if (!v.ok()) return failure(v.status());
+      if (v->intact) {
+        std::cout << "audit chain intact: " << v->entries << " entries, head " << v->head_hash
+                  << "\n";
+        return 0;
+      }
+      std::cout << "audit chain BROKEN at entry " << v->first_bad_seq << ": " << v->problem
+                << "\n";
+      return 1;
+    }
+    AuditQuery q;
+    q.limit = limit;
+    if (verb == "case") {
+      q.case_id = case_id;
+    } else {
+      q.worker_id = worker;
+      q.device_id = device;
+      q.event = optional_value(args, "action");
+      q.not_allocated = verb == "unallocated";
+    }
+    auto entries = (*store)->query_audit(q);
+    if (!entries.ok()) return failure(entries.status());
+    if (verb == "case") {
+      std::vector<AuditEvent> accesses;
+      for (auto& e : *entries) {
+        if (e.event == "case_read" || e.event == "case_write" || e.event == "permission_refused") {
+          accesses.push_back(std::move(e));
+        }
+      }
+      *entries = std::move(accesses);
+    }
+    if (!args.quiet) {
+      std::cout << "seq\tat\taction\toutcome\tworker\tdevice\tcase\trecord\trelation\tdetail\n";
+    }
+    print_audit(*entries);
+    return 0;
+  }
+  if (what == "worker" && verb == "list") {
+    auto workers = admin.list_workers();
+    if (!workers.ok()) return failure(workers.status());
+    if (!args.quiet) std::cout << "worker\tname\trole\tteam\tactive\n";
+    for (const auto& w : *workers) {
+      std::cout << w.id << "\t" << w.name << "\t" << to_string(w.role) << "\t"
+                << (w.team_id.empty() ? "-" : w.team_id) << "\t" << (w.active ? "yes" : "no")
+                << "\n";
+    }
+    return 0;
+  }
+  if (what == "worker" && verb == "deactivate") {
+    Status done = admin.deactivate_worker(worker);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "worker " << worker << " deactivated\n";
+    return 0;
+  }
+  if (what == "worker" && verb == "set-role") {
+    Status done = admin.set_role(worker, role);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "worker " << worker << " is now " << to_string(role) << "\n";
+    return 0;
+  }
+  if (what == "worker" && verb == "set-password") {
+    Status done = admin.set_password(worker, password, config.access);
+    fieldcase::secure_wipe(
+        std::span(reinterpret_cast<std::uint8_t*>(password.data()), password.size()));
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "password set for worker " << worker << "\n";
+    return 0;
+  }
+  if (what == "enrollment") {
+    auto issued = admin.issue_enrollment_code(worker, config.access.enrollment_ttl);
+    if (!issued.ok()) return failure(issued.status());
+    if (args.quiet) {
+      std::cout << issued->code << " " << issued->expires_at << "\n";
+    } else {
+      std::cout << "enrollment code " << issued->code << "\n"
+                << "expires " << issued->expires_at << "\n"
+                << "The code is shown only now and works once: give it to the worker.\n";
+    }
+    return 0;
+  }
 
   if (what == "authority")
     return print_id(args, "authority", admin.create_authority(name, la_code));
@@ -311,11 +472,12 @@ int admin(int argc, char** argv) {
   }
   auto devices = admin.list_devices();
   if (!devices.ok()) return failure(devices.status());
-  if (!args.quiet) std::cout << "device\tworker\tstatus\tlast_sync\tclock_offset_ms\n";
+  if (!args.quiet) std::cout << "device\tworker\tstatus\tlast_sync\tclock_offset_ms\tname\n";
   for (const auto& d : *devices) {
     std::cout << d.id << "\t" << d.worker_id << "\t" << to_string(d.status) << "\t"
               << (d.last_sync_at.empty() ? "-" : d.last_sync_at) << "\t"
-              << (d.clock_offset_ms ? std::to_string(*d.clock_offset_ms) : "-") << "\n";
+              << (d.clock_offset_ms ? std::to_string(*d.clock_offset_ms) : "-") << "\t"
+              << (d.name.empty() ? "-" : d.name) << "\n";
   }
   return 0;
 }

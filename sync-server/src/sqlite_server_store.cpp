@@ -1,7 +1,11 @@
 #include "fieldcase/server/sqlite_server_store.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <limits>
 #include <sstream>
 
 namespace fieldcase::server {
@@ -91,12 +95,157 @@ std::string scope_sql(Role role) {
       return "SELECT a.case_id FROM allocation a JOIN worker w ON w.id = a.worker_id "
              "JOIN team t ON t.id = w.team_id WHERE a.worker_id = ?1 OR t.area_id = "
              "(SELECT mt.area_id FROM worker m JOIN team mt ON mt.id = m.team_id WHERE m.id = ?1)";
+    case Role::administrator:
+      // No case content at all (the ?1 stays so every scope binds the same parameters).
+      return "SELECT case_id FROM allocation WHERE 0 AND worker_id = ?1";
     case Role::social_worker:
     case Role::contact_centre:
-    case Role::administrator:
       break;
   }
   return "SELECT case_id FROM allocation WHERE worker_id = ?1";
+}
+
+// The record kinds a role may read within its scope, as SQL (empty: every kind).
+std::string kind_filter_sql(Role role, const char* kind_column) {
+  if (role != Role::contact_centre) return {};
+  return std::string(" AND ") + kind_column + " IN ('child', 'contact', 'referral')";
+}
+
+constexpr const char* kZeroHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// The chained hash of an audit entry: BLAKE2b-256 over the previous hash (32 bytes) and the
+// entry's fields, each as an 8-byte little-endian length followed by its bytes, in a fixed
+// order. Lower-case hex.
+std::string audit_hash(const std::string& prev_hex, const AuditEvent& e) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, crypto_generichash_BYTES);
+  std::array<unsigned char, 32> prev{};
+  std::size_t prev_len = 0;
+  if (sodium_hex2bin(prev.data(), prev.size(), prev_hex.data(), prev_hex.size(), nullptr,
+                     &prev_len, nullptr) != 0 ||
+      prev_len != prev.size()) {
+    prev.fill(0xff);  // an unreadable previous hash never matches a real one
+  }
+  crypto_generichash_update(&st, prev.data(), prev.size());
+  auto add = [&st](std::string_view text) {
+    std::array<unsigned char, 8> len{};
+    std::uint64_t n = text.size();
+    for (std::size_t i = 0; i < len.size(); ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    crypto_generichash_update(&st, len.data(), len.size());
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(text.data()),
+                              text.size());
+  };
+  add(std::to_string(e.seq));
+  for (const std::string* f : {&e.id, &e.at, &e.event, &e.outcome, &e.worker_id, &e.device_id,
+                               &e.case_id, &e.record_id, &e.tx_id, &e.relation, &e.detail}) {
+    add(*f);
+  }
+  std::array<unsigned char, crypto_generichash_BYTES> digest{};
+  crypto_generichash_final(&st, digest.data(), digest.size());
+  std::string hex(digest.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  hex.pop_back();
+  return hex;
+}
+
+constexpr const char* kAuditColumns =
+    "seq, id, at, event, outcome, worker_id, device_id, case_id, record_id, tx_id, relation, "
+    "detail, prev_hash, hash";
+
+AuditEvent read_audit(const Statement& s) {
+  AuditEvent e;
+  e.seq = s.column_int(0);
+  e.id = s.column_text(1);
+  e.at = s.column_text(2);
+  e.event = s.column_text(3);
+  e.outcome = s.column_text(4);
+  e.worker_id = s.column_text(5);
+  e.device_id = s.column_text(6);
+  e.case_id = s.column_text(7);
+  e.record_id = s.column_text(8);
+  e.tx_id = s.column_text(9);
+  e.relation = s.column_text(10);
+  e.detail = s.column_text(11);
+  e.prev_hash = s.column_text(12);
+  e.hash = s.column_text(13);
+  return e;
+}
+
+Status insert_audit_row(Statement& ins, const AuditEvent& e) {
+  ins.bind(1, e.seq).bind(2, e.id).bind(3, e.at).bind(4, e.event).bind(5, e.outcome);
+  ins.bind(6, e.worker_id).bind(7, e.device_id).bind(8, e.case_id).bind(9, e.record_id);
+  ins.bind(10, e.tx_id).bind(11, e.relation).bind(12, e.detail).bind(13, e.prev_hash);
+  ins.bind(14, e.hash);
+  return ins.run();
+}
+
+// Version 2: the audit log becomes a hash chain with user, device, record, action, outcome
+// and relation; entries written before are chained in their original order.
+Status migrate_audit_chain(Store& s) {
+  FC_TRY(s.exec(R"sql(
+CREATE TABLE audit_chain (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, event TEXT NOT NULL,
+  outcome TEXT NOT NULL, worker_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  case_id TEXT NOT NULL, record_id TEXT NOT NULL, tx_id TEXT NOT NULL, relation TEXT NOT NULL,
+  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+)sql"));
+  auto old = s.prepare(
+      "SELECT id, at, event, device_id, worker_id, case_id, tx_id, detail FROM audit "
+      "ORDER BY at, id");
+  if (!old.ok()) return old.status();
+  auto ins = s.prepare(std::string("INSERT INTO audit_chain(") + kAuditColumns +
+                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!ins.ok()) return ins.status();
+  std::string prev = kZeroHash;
+  std::int64_t seq = 0;
+  for (;;) {
+    auto row = old->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    AuditEvent e;
+    e.id = old->column_text(0);
+    e.at = old->column_text(1);
+    e.event = old->column_text(2);
+    e.device_id = old->column_text(3);
+    e.worker_id = old->column_text(4);
+    e.case_id = old->column_text(5);
+    e.tx_id = old->column_text(6);
+    e.detail = old->column_text(7);
+    e.outcome = e.event == "out_of_scope" ? "refused" : "ok";
+    e.seq = ++seq;
+    e.prev_hash = prev;
+    e.hash = audit_hash(prev, e);
+    prev = e.hash;
+    FC_TRY(insert_audit_row(*ins, e));
+  }
+  old->reset();
+  auto head = s.prepare("INSERT INTO audit_head(id, seq, hash) VALUES (1, ?1, ?2)");
+  if (!head.ok()) return head.status();
+  head->bind(1, seq).bind(2, prev);
+  FC_TRY(head->run());
+  return s.exec(R"sql(
+DROP TABLE audit;
+ALTER TABLE audit_chain RENAME TO audit;
+CREATE INDEX audit_event ON audit(event, at);
+CREATE INDEX audit_case ON audit(case_id, seq);
+CREATE INDEX audit_worker ON audit(worker_id, seq);
+ALTER TABLE worker ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE worker ADD COLUMN failed_signins BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE worker ADD COLUMN locked_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE device ADD COLUMN name TEXT NOT NULL DEFAULT '';
+CREATE TABLE enrollment_code (
+  id TEXT PRIMARY KEY, lookup TEXT NOT NULL, code_hash TEXT NOT NULL,
+  worker_id TEXT NOT NULL REFERENCES worker(id), created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL, used_at TEXT NOT NULL DEFAULT '', device_id TEXT NOT NULL DEFAULT '',
+  failed_attempts BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX enrollment_code_lookup ON enrollment_code(lookup);
+CREATE TABLE web_session (
+  id_hash TEXT PRIMARY KEY, worker_id TEXT NOT NULL REFERENCES worker(id),
+  created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX web_session_worker ON web_session(worker_id);
+)sql");
 }
 
 // The schema is written for SQLite; the statements that use it stay portable. A PostgreSQL
@@ -179,13 +328,15 @@ CREATE TABLE audit (
 CREATE INDEX audit_event ON audit(event, at);
 )sql");
        }},
+      {2, "chained audit log; passwords, enrollment codes, web sessions, device names",
+       migrate_audit_chain},
   };
   return m;
 }
 
 constexpr const char* kDeviceColumns =
     "id, worker_id, status, created_at, revoked_at, last_sync_at, clock_offset_ms, "
-    "clock_samples";
+    "clock_samples, name";
 
 Device read_device(const Statement& s) {
   Device d;
@@ -197,6 +348,7 @@ Device read_device(const Statement& s) {
   d.last_sync_at = s.column_text(5);
   if (!s.column_is_null(6)) d.clock_offset_ms = s.column_int(6);
   d.clock_samples = samples_from_text(s.column_text(7));
+  d.name = s.column_text(8);
   return d;
 }
 
@@ -273,6 +425,19 @@ Result<StoredConflict> read_conflict(const Statement& s) {
 constexpr const char* kClaimColumns =
     "record_id, field, case_id, kind, claimed, corrected, received_at, offset_ms, device_id, "
     "worker_id, tx_id, after_receipt, before_start, large_offset";
+
+Result<Worker> read_worker(const Statement& s) {
+  Worker w;
+  w.id = s.column_text(0);
+  w.name = s.column_text(1);
+  auto role = parse_role(s.column_text(2));
+  if (!role) return Status(Errc::integrity, "unknown role in the server database");
+  w.role = *role;
+  w.team_id = s.column_text(3);
+  w.active = s.column_int(4) != 0;
+  w.created_at = s.column_text(5);
+  return w;
+}
 
 }  // namespace
 
@@ -418,16 +583,169 @@ Result<std::optional<Worker>> SqliteServerStore::find_worker(std::string_view id
   auto row = u->step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Worker>();
-  Worker w;
-  w.id = u->column_text(0);
-  w.name = u->column_text(1);
-  auto role = parse_role(u->column_text(2));
-  if (!role) return Status(Errc::integrity, "unknown role in the server database");
-  w.role = *role;
-  w.team_id = u->column_text(3);
-  w.active = u->column_int(4) != 0;
-  w.created_at = u->column_text(5);
-  return std::optional<Worker>(std::move(w));
+  auto w = read_worker(*u);
+  if (!w.ok()) return w.status();
+  return std::optional<Worker>(std::move(*w));
+}
+
+Result<std::vector<Worker>> SqliteServerStore::list_workers() {
+  auto s = stmt("SELECT id, name, role, team_id, active, created_at FROM worker ORDER BY id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<Worker> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto w = read_worker(*u);
+    if (!w.ok()) return w.status();
+    out.push_back(std::move(*w));
+  }
+  return out;
+}
+
+Status SqliteServerStore::set_worker_active(std::string_view id, bool active) {
+  auto s = stmt("UPDATE worker SET active = ?2 WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id).bind(2, active ? 1 : 0);
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(id)};
+  return {};
+}
+
+Status SqliteServerStore::set_worker_role(std::string_view id, Role role) {
+  auto s = stmt("UPDATE worker SET role = ?2 WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id).bind(2, to_string(role));
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(id)};
+  return {};
+}
+
+Result<WorkerCredentials> SqliteServerStore::find_credentials(std::string_view worker_id) {
+  auto s = stmt("SELECT password_hash, failed_signins, locked_until FROM worker WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status(Errc::not_found, "no worker " + std::string(worker_id));
+  return WorkerCredentials{u->column_text(0), u->column_int(1), u->column_text(2)};
+}
+
+Status SqliteServerStore::put_credentials(std::string_view worker_id, const WorkerCredentials& c) {
+  auto s = stmt(
+      "UPDATE worker SET password_hash = ?2, failed_signins = ?3, locked_until = ?4 "
+      "WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id).bind(2, c.password_hash).bind(3, c.failed_signins);
+  u->bind(4, c.locked_until);
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(worker_id)};
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment codes and web sessions
+
+Status SqliteServerStore::insert_enrollment(const EnrollmentCode& c) {
+  auto s = stmt(
+      "INSERT INTO enrollment_code(id, lookup, code_hash, worker_id, created_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, c.id).bind(2, c.lookup).bind(3, c.code_hash).bind(4, c.worker_id);
+  u->bind(5, c.created_at).bind(6, c.expires_at);
+  return u->run();
+}
+
+Result<std::optional<EnrollmentCode>> SqliteServerStore::find_enrollment(std::string_view lookup) {
+  auto s = stmt(
+      "SELECT id, lookup, code_hash, worker_id, created_at, expires_at, used_at, device_id, "
+      "failed_attempts FROM enrollment_code WHERE lookup = ?1 ORDER BY used_at = '' DESC, id DESC "
+      "LIMIT 1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, lookup);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<EnrollmentCode>();
+  EnrollmentCode c;
+  c.id = u->column_text(0);
+  c.lookup = u->column_text(1);
+  c.code_hash = u->column_text(2);
+  c.worker_id = u->column_text(3);
+  c.created_at = u->column_text(4);
+  c.expires_at = u->column_text(5);
+  c.used_at = u->column_text(6);
+  c.device_id = u->column_text(7);
+  c.failed_attempts = u->column_int(8);
+  return std::optional<EnrollmentCode>(std::move(c));
+}
+
+Status SqliteServerStore::update_enrollment(const EnrollmentCode& c) {
+  auto s = stmt(
+      "UPDATE enrollment_code SET used_at = ?2, device_id = ?3, failed_attempts = ?4 "
+      "WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, c.id).bind(2, c.used_at).bind(3, c.device_id).bind(4, c.failed_attempts);
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no enrollment code " + c.id};
+  return {};
+}
+
+Status SqliteServerStore::insert_session(const WebSession& w) {
+  auto s = stmt(
+      "INSERT INTO web_session(id_hash, worker_id, created_at, last_seen_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, w.id_hash).bind(2, w.worker_id).bind(3, w.created_at).bind(4, w.last_seen_at);
+  u->bind(5, w.expires_at);
+  return u->run();
+}
+
+Result<std::optional<WebSession>> SqliteServerStore::find_session(std::string_view id_hash) {
+  auto s = stmt(
+      "SELECT id_hash, worker_id, created_at, last_seen_at, expires_at FROM web_session "
+      "WHERE id_hash = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id_hash);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<WebSession>();
+  return std::optional<WebSession>(WebSession{u->column_text(0), u->column_text(1),
+                                              u->column_text(2), u->column_text(3),
+                                              u->column_text(4)});
+}
+
+Status SqliteServerStore::touch_session(std::string_view id_hash, std::string_view last_seen_at) {
+  auto s = stmt("UPDATE web_session SET last_seen_at = ?2 WHERE id_hash = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id_hash).bind(2, last_seen_at);
+  return u->run();
+}
+
+Status SqliteServerStore::delete_session(std::string_view id_hash) {
+  auto s = stmt("DELETE FROM web_session WHERE id_hash = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id_hash);
+  return u->run();
+}
+
+Status SqliteServerStore::delete_sessions_of(std::string_view worker_id) {
+  auto s = stmt("DELETE FROM web_session WHERE worker_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id);
+  return u->run();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,12 +753,12 @@ Result<std::optional<Worker>> SqliteServerStore::find_worker(std::string_view id
 
 Status SqliteServerStore::insert_device(const Device& d, std::string_view token_hash) {
   auto s = stmt(
-      "INSERT INTO device(id, worker_id, token_hash, status, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
+      "INSERT INTO device(id, worker_id, token_hash, status, created_at, name) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!s.ok()) return s.status();
   Use u(*s);
   u->bind(1, d.id).bind(2, d.worker_id).bind(3, token_hash).bind(4, to_string(d.status));
-  u->bind(5, d.created_at);
+  u->bind(5, d.created_at).bind(6, d.name);
   return u->run();
 }
 
@@ -556,6 +874,18 @@ Result<std::optional<Allocation>> SqliteServerStore::find_allocation(std::string
   if (!*row) return std::optional<Allocation>();
   return std::optional<Allocation>(
       Allocation{u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
+}
+
+Result<std::string> SqliteServerStore::previous_worker(std::string_view case_id) {
+  auto s = stmt(
+      "SELECT h.previous_worker_id FROM allocation a JOIN allocation_history h ON h.seq = a.seq "
+      "WHERE a.case_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  return *row ? u->column_text(0) : std::string();
 }
 
 Result<std::set<std::string>> SqliteServerStore::visible_cases(const Worker& viewer) {
@@ -695,7 +1025,8 @@ Result<LogPage> SqliteServerStore::log_after(const Worker& viewer, std::int64_t 
   // reads little more than the page. Across a bootstrap the log is read once.
   auto s = stmt(std::string("SELECT ") + kLogColumns +
                 " FROM change_log WHERE seq > ?2 AND seq <= ?4 AND +case_id IN (" +
-                scope_sql(viewer.role) + ") ORDER BY seq LIMIT ?3");
+                scope_sql(viewer.role) + ")" + kind_filter_sql(viewer.role, "kind") +
+                " ORDER BY seq LIMIT ?3");
   if (!s.ok()) return s.status();
   auto last = head();
   if (!last.ok()) return last.status();
@@ -815,9 +1146,12 @@ Status SqliteServerStore::resolve_conflicts(std::string_view record_id, std::str
 Result<std::vector<StoredConflict>> SqliteServerStore::conflicts_for(const Worker& viewer,
                                                                      std::int64_t cursor) {
   auto s = stmt(std::string("SELECT ") + kConflictColumns + " FROM conflict WHERE case_id IN (" +
-                scope_sql(viewer.role) +
-                ") AND (resolved_seq = 0 OR resolved_seq > ?2) "
-                "ORDER BY id");
+                scope_sql(viewer.role) + ")" +
+                (viewer.role == Role::contact_centre
+                     ? " AND record_id IN (SELECT id FROM record WHERE case_id = conflict.case_id" +
+                           kind_filter_sql(viewer.role, "kind") + ")"
+                     : std::string()) +
+                " AND (resolved_seq = 0 OR resolved_seq > ?2) ORDER BY id");
   if (!s.ok()) return s.status();
   Use u(*s);
   if (viewer.role != Role::service_lead) u->bind(1, viewer.id);
@@ -928,33 +1262,113 @@ Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::str
 // ---------------------------------------------------------------------------------------------
 // Audit
 
-Status SqliteServerStore::append_audit(const AuditEvent& e) {
-  auto s = stmt(
-      "INSERT INTO audit(id, at, event, device_id, worker_id, case_id, tx_id, detail) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!s.ok()) return s.status();
-  Use u(*s);
-  u->bind(1, e.id).bind(2, e.at).bind(3, e.event).bind(4, e.device_id).bind(5, e.worker_id);
-  u->bind(6, e.case_id).bind(7, e.tx_id).bind(8, e.detail);
-  return u->run();
+Status SqliteServerStore::append_audit(const AuditEvent& event) {
+  return store_->transaction([&]() -> Status {
+    AuditEvent e = event;
+    {
+      auto h = stmt("SELECT seq, hash FROM audit_head WHERE id = 1");
+      if (!h.ok()) return h.status();
+      Use u(*h);
+      auto row = u->step();
+      if (!row.ok()) return row.status();
+      if (!*row) return {Errc::integrity, "the audit chain has no head"};
+      e.seq = u->column_int(0) + 1;
+      e.prev_hash = u->column_text(1);
+    }
+    e.hash = audit_hash(e.prev_hash, e);
+    {
+      auto s = stmt(std::string("INSERT INTO audit(") + kAuditColumns +
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      if (!s.ok()) return s.status();
+      Use u(*s);
+      FC_TRY(insert_audit_row(*u, e));
+    }
+    auto up = stmt("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1");
+    if (!up.ok()) return up.status();
+    Use u(*up);
+    u->bind(1, e.seq).bind(2, e.hash);
+    return u->run();
+  });
 }
 
 Result<std::vector<AuditEvent>> SqliteServerStore::audit_events(std::string_view event) {
-  auto s = stmt(
-      "SELECT id, at, event, device_id, worker_id, case_id, tx_id, detail FROM audit "
-      "WHERE event = ?1 ORDER BY at, id");
+  AuditQuery q;
+  q.event = std::string(event);
+  q.limit = std::numeric_limits<std::size_t>::max() / 2;
+  return query_audit(q);
+}
+
+Result<std::vector<AuditEvent>> SqliteServerStore::query_audit(const AuditQuery& q) {
+  auto s = stmt(std::string("SELECT ") + kAuditColumns +
+                " FROM audit WHERE (?1 = '' OR case_id = ?1) AND (?2 = '' OR worker_id = ?2) "
+                "AND (?3 = '' OR device_id = ?3) AND (?4 = '' OR event = ?4) "
+                "AND (?5 = 0 OR (event IN ('case_read', 'case_write') AND outcome = 'ok' "
+                "AND relation NOT IN ('own', ''))) ORDER BY seq LIMIT ?6");
   if (!s.ok()) return s.status();
   Use u(*s);
-  u->bind(1, event);
+  u->bind(1, q.case_id).bind(2, q.worker_id).bind(3, q.device_id).bind(4, q.event);
+  u->bind(5, q.not_allocated ? 1 : 0);
+  u->bind(6, static_cast<std::int64_t>(
+                 std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
   std::vector<AuditEvent> out;
   for (;;) {
     auto row = u->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3),
-                   u->column_text(4), u->column_text(5), u->column_text(6), u->column_text(7)});
+    out.push_back(read_audit(*u));
   }
   return out;
+}
+
+Result<AuditVerification> SqliteServerStore::verify_audit() {
+  AuditVerification v;
+  std::string recorded_head;
+  std::int64_t recorded_seq = 0;
+  {
+    auto h = stmt("SELECT seq, hash FROM audit_head WHERE id = 1");
+    if (!h.ok()) return h.status();
+    Use u(*h);
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      recorded_seq = u->column_int(0);
+      recorded_head = u->column_text(1);
+    }
+  }
+  auto s = stmt(std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY seq");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::string prev = kZeroHash;
+  std::int64_t expected_seq = 1;
+  auto fail = [&v](std::int64_t seq, std::string problem) {
+    if (!v.intact) return;
+    v.intact = false;
+    v.first_bad_seq = seq;
+    v.problem = std::move(problem);
+  };
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    AuditEvent e = read_audit(*u);
+    ++v.entries;
+    if (e.seq != expected_seq) {
+      fail(expected_seq, "entry " + std::to_string(expected_seq) + " is missing");
+    } else if (e.prev_hash != prev) {
+      fail(e.seq, "entry " + std::to_string(e.seq) + " does not follow the previous entry");
+    } else if (audit_hash(prev, e) != e.hash) {
+      fail(e.seq, "entry " + std::to_string(e.seq) + " was changed after it was written");
+    }
+    expected_seq = e.seq + 1;
+    prev = e.hash;  // carry on from the stored hash so one edit is reported once
+  }
+  v.head_hash = prev;
+  if (v.intact && (recorded_seq != expected_seq - 1 || recorded_head != prev)) {
+    fail(recorded_seq, "the chain ends at entry " + std::to_string(expected_seq - 1) +
+                           " but the recorded head is entry " + std::to_string(recorded_seq) +
+                           " (entries were removed from the end)");
+  }
+  return v;
 }
 
 }  // namespace fieldcase::server

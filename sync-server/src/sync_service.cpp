@@ -7,6 +7,8 @@
 
 #include "fieldcase/calendar.hpp"
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/access_service.hpp"
+#include "fieldcase/server/permissions.hpp"
 #include "fieldcase/server/tokens.hpp"
 #include "server_changes.hpp"
 
@@ -88,6 +90,16 @@ struct SyncService::RequestContext {
   std::int64_t offset_ms = 0;
   system_clock::time_point validation_now;
   std::set<std::string> request_tx_ids;
+  std::map<std::string, Relation> relations;  // case -> how it relates to the worker
+
+  // How `case_id` relates to the worker (permissions.hpp), computed once per request.
+  Result<Relation> relation(ServerStore& store, const std::string& case_id) {
+    if (auto it = relations.find(case_id); it != relations.end()) return it->second;
+    auto r = case_relation(store, worker, case_id);
+    if (!r.ok()) return r.status();
+    relations.emplace(case_id, *r);
+    return *r;
+  }
 };
 
 SyncService::SyncService(ServerStore& store, const Clock& clock, ServiceOptions options)
@@ -213,9 +225,10 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
   }
   FC_TRY(store_.put_tx(outcome));
   if (rejection) {
-    if (rejection->code == kRejectOutOfScope) {
-      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "out_of_scope",
-                                  ctx.device.id, ctx.worker.id, "", tx.tx_id, rejection->reason}));
+    if (rejection->code == kRejectOutOfScope || rejection->code == kRejectForbidden) {
+      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, rejection->code,
+                                  ctx.device.id, ctx.worker.id, "", tx.tx_id, rejection->reason,
+                                  "", "refused"}));
     }
     response.rejected.push_back(std::move(*rejection));
   } else {
@@ -237,30 +250,51 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   std::vector<StoredConflict> conflicts;
   std::vector<std::string> new_ops;
   std::set<std::string> seen_ops;
-  std::map<std::string, bool> scope;  // case -> allowed
   std::set<std::string> grace_cases;
   std::set<std::string> new_cases;  // brand-new children: allocated to this worker on commit
 
+  // Whether this worker may write `op` on the case: the permission matrix for the record's
+  // kind and the case's relation to the worker, the grace period after a reallocation, or a
+  // brand-new child recorded in the field.
+  std::map<std::string, bool> grace_ok;  // case -> held and within the grace period
   auto case_allowed = [&](const std::string& case_id, const sync::Op& op) -> Result<bool> {
-    if (auto it = scope.find(case_id); it != scope.end()) return it->second;
-    bool allowed = ctx.visible.contains(case_id);
-    if (!allowed && ctx.held.contains(case_id)) {
-      // Reallocated away from this worker: the device's work on it from before the
-      // reallocation is still accepted for a grace period.
-      auto allocation = store_.find_allocation(case_id);
-      if (!allocation.ok()) return allocation.status();
-      if (*allocation) {
-        auto since = parse_iso_millis((*allocation)->allocated_at);
-        auto grace =
-            std::chrono::duration_cast<std::chrono::milliseconds>(options_.reallocation_grace)
-                .count();
-        if (since && ctx.receipt_ms - *since <= grace) {
-          allowed = true;
-          grace_cases.insert(case_id);
+    if (new_cases.contains(case_id)) return permits(ctx.worker.role, write_action(op.kind),
+                                                    Relation::own);
+    auto relation = ctx.relation(store_, case_id);
+    if (!relation.ok()) return relation.status();
+    const Action action = write_action(op.kind);
+    if (permits(ctx.worker.role, action, *relation)) return true;
+    if (!permits(ctx.worker.role, action, Relation::own)) return false;
+    if (ctx.held.contains(case_id)) {
+      auto it = grace_ok.find(case_id);
+      if (it == grace_ok.end()) {
+        // Reallocated away: the device's work on it from before the reallocation is still
+        // accepted for a grace period, if the worker could write it then.
+        bool ok = false;
+        auto allocation = store_.find_allocation(case_id);
+        if (!allocation.ok()) return allocation.status();
+        if (*allocation) {
+          auto since = parse_iso_millis((*allocation)->allocated_at);
+          auto grace =
+              std::chrono::duration_cast<std::chrono::milliseconds>(options_.reallocation_grace)
+                  .count();
+          ok = since && ctx.receipt_ms - *since <= grace;
         }
+        if (ok) {
+          auto previous = store_.previous_worker(case_id);
+          if (!previous.ok()) return previous.status();
+          auto before = worker_relation(store_, ctx.worker, *previous);
+          if (!before.ok()) return before.status();
+          ok = permits(ctx.worker.role, action, *before);
+        }
+        it = grace_ok.emplace(case_id, ok).first;
+      }
+      if (it->second) {
+        grace_cases.insert(case_id);
+        return true;
       }
     }
-    if (!allowed && op.kind == RecordKind::child && op.op == FieldChange::Op::create) {
+    if (op.kind == RecordKind::child && op.op == FieldChange::Op::create) {
       // A child the server has never seen nor allocated (a device picks a new child's id
       // itself): recorded in the field by this worker, so the case becomes theirs.
       auto allocation = store_.find_allocation(case_id);
@@ -268,12 +302,11 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       auto existing = store_.find_record(case_id);
       if (!existing.ok()) return existing.status();
       if (!*allocation && !*existing) {
-        allowed = true;
         new_cases.insert(case_id);
+        return true;
       }
     }
-    scope.emplace(case_id, allowed);
-    return allowed;
+    return false;
   };
 
   auto load = [&](const std::string& id) -> Result<Work*> {
@@ -510,6 +543,21 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       const bool immutable = w.existed && is_immutable(w.before);
       return reject(immutable ? kRejectImmutable : kRejectValidation, valid.message());
     }
+    // A valid move to authorised or returned still needs the matrix's permission for this case.
+    if (w.after.kind == RecordKind::assessment && w.changed_fields.contains("status")) {
+      auto status = text_field(w.after, "status");
+      auto was = w.existed ? text_field(w.before, "status") : std::nullopt;
+      if (status && (*status == kAssessmentAuthorised || *status == kAssessmentReturned) &&
+          status != was) {
+        auto relation = ctx.relation(store_, w.after.case_id);
+        if (!relation.ok()) return relation.status();
+        if (!permits(ctx.worker.role, Action::authorise_assessment, *relation)) {
+          return reject(kRejectForbidden,
+                        "assessment.status: a " + std::string(to_string(ctx.worker.role)) +
+                            " may not authorise or return assessments of this case");
+        }
+      }
+    }
   }
 
   // Everything holds: make it durable state. Records first (fields refer to them).
@@ -549,9 +597,30 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
                                 "accepted for a case no longer allocated to the worker"}));
   }
 
+  // One audit entry per case the transaction wrote, naming its record when it wrote one.
+  std::map<std::string, std::vector<std::string>> written;  // case -> records
+  for (const auto& id : order) {
+    const Work& w = work.at(id);
+    if (w.touched) written[w.after.case_id].push_back(id);
+  }
+  for (const auto& [case_id, records] : written) {
+    std::string relation = "own";
+    if (!new_cases.contains(case_id)) {
+      auto r = ctx.relation(store_, case_id);
+      if (!r.ok()) return r.status();
+      relation = std::string(to_string(*r));
+    }
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "case_write",
+                                ctx.device.id, ctx.worker.id, case_id, tx.tx_id,
+                                std::to_string(records.size()) + " records",
+                                records.size() == 1 ? records.front() : std::string(), "ok",
+                                relation}));
+  }
+
   // The new cases are this worker's for the rest of the request (savepoint failures after
   // this point abort the whole request).
   ctx.visible.insert(new_cases.begin(), new_cases.end());
+  for (const auto& case_id : new_cases) ctx.relations[case_id] = Relation::own;
 
   // Claimed times: corrected by the device's offset and checked for plausibility.
   auto corrected_of = [&](const std::string& record_id,
@@ -698,6 +767,20 @@ Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,
   auto conflicts = store_.conflicts_for(ctx.worker, request.cursor);
   if (!conflicts.ok()) return conflicts.status();
   for (auto& c : *conflicts) response.conflicts.push_back(std::move(c.conflict));
+
+  // One audit entry per case whose content this answer carries (changes or conflicts).
+  std::map<std::string, std::pair<std::size_t, std::size_t>> read;  // case -> changes, conflicts
+  for (const auto& c : response.changes) ++read[c.case_id].first;
+  for (const auto& c : response.conflicts) ++read[c.case_id].second;
+  for (const auto& [case_id, counts] : read) {
+    auto relation = ctx.relation(store_, case_id);
+    if (!relation.ok()) return relation.status();
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "case_read",
+                                ctx.device.id, ctx.worker.id, case_id, "",
+                                std::to_string(counts.first) + " changes, " +
+                                    std::to_string(counts.second) + " conflicts",
+                                "", "ok", std::string(to_string(*relation))}));
+  }
   return {};
 }
 

@@ -345,6 +345,43 @@ TEST_CASE("cli devices: a reallocated case leaves the old device and reaches the
   CHECK(b.ok({"caseload"}).find(child) != std::string::npos);
 }
 
+TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  const std::string issued = org.admin({"enrollment", "issue", "--worker", ann});
+  const std::string code = issued.substr(0, issued.find(' '));
+  const fs::path home = org.dir / "enrolled";
+  auto setup = [&](const fs::path& dir) {
+    return run(built("platform/cli/fieldcase"),
+               {"setup", "--server", server.url(), "--enroll", code, "--name", "tablet 1", "--dir",
+                dir.string()},
+               environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+  };
+  Run r = setup(home);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("of worker " + ann + " (social_worker)") != std::string::npos);
+  // The token is in the workspace's key store, not printed.
+  CHECK(r.out.find("token") == std::string::npos);
+  const std::string devices = org.admin({"device", "list"});
+  CHECK(devices.find("tablet 1") != std::string::npos);
+  Run synced = run(built("platform/cli/fieldcase"), {"sync", "--dir", home.string()},
+                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+  INFO(synced.err);
+  CHECK(synced.exit_code == 0);
+  CHECK(synced.out.find("rejected: 0") != std::string::npos);
+
+  // The code works once.
+  Run again = setup(org.dir / "second");
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("not valid") != std::string::npos);
+  Run mixed = run(built("platform/cli/fieldcase"),
+                  {"setup", "--server", server.url(), "--enroll", code, "--worker", ann},
+                  environment({}), org.dir);
+  CHECK(mixed.exit_code == 2);
+}
+
 TEST_CASE("cli devices: a wrong PIN fails and says how many attempts are left", "[cli]") {
   Org org;
   Device a(org, "a", org.worker("Ann"), "http://127.0.0.1:9");

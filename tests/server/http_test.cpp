@@ -30,13 +30,8 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace fieldcase;
-using test::admin;
-using test::Run;
-using test::run_binary;
-using test::ServerProcess;
-using test::slurp;
+using namespace fieldcase::test;
 
 std::string gzip(const std::string& data) {
   auto gz = fieldcase::platform::gzip_compress(data);

@@ -48,7 +48,8 @@ struct Run {
 };
 
 // Runs the binary to completion with the given arguments (no shell involved).
-inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir) {
+inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir,
+                      const std::vector<std::string>& extra_env = {}) {
   const fs::path out = dir / "run.out", err = dir / "run.err";
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -59,7 +60,13 @@ inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir) 
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
-  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ) == 0);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
   posix_spawn_file_actions_destroy(&fa);
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);

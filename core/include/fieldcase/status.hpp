@@ -28,6 +28,8 @@ enum class Errc : std::int32_t {
   validation = 9,        // a record breaks a rule; the message names the field and the rule
   unauthenticated = 10,  // the server does not accept this device's credential
   cancelled = 11,        // the caller cancelled the operation
+  forbidden = 12,        // authenticated, but the role does not permit this
+  too_many_attempts = 13,  // locked out after repeated failures; retry later
 
   integrity = 100,       // authentication failed: tampered, truncated, swapped or foreign page
   wrong_key = 101,       // the key does not open this database

@@ -18,6 +18,12 @@
 //   clock_step_seconds          a drop this large restarts the estimate (clock set back)
 //   clock_max_age_hours         samples older than this are forgotten
 //   max_page_bytes              a page of changes stops growing at about this size
+//   enrollment_ttl_hours        how long an enrollment code stays usable (default 72)
+//   enrollment_attempts         wrong guesses that lock one code (default 5)
+//   session_idle_minutes        a web session ends after this long unused (default 30)
+//   session_absolute_hours      ... and this long after sign-in in any case (default 12)
+//   signin_lockout_failures     failed sign-ins in a row that lock an account (default 5)
+//   signin_lockout_minutes      how long the lock lasts (default 15)
 // Value types; thread-safe to copy.
 #pragma once
 
@@ -28,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/status.hpp"
 
@@ -42,6 +49,7 @@ struct ServerConfig {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   ServiceOptions service;
+  AccessOptions access;
 };
 
 // Sets one key; an unknown key or a malformed value is Errc::invalid_argument.

@@ -7,10 +7,12 @@
 // plausibility flags, and an audit trail. SqliteServerStore is the embedded implementation; a
 // PostgreSQL one must implement the same contract, including the scope rule below.
 //
-// Scope rule (visible_cases, log_after, conflicts_for): a worker sees the cases allocated to
-// them; a team_manager also every case allocated to a worker of their team; an area_manager
-// every case allocated to a worker of a team in their team's area; a service_lead every
-// allocated case. Other roles see their own allocations only.
+// Scope rule (visible_cases, log_after, conflicts_for), the read rows of the permission matrix
+// (permissions.hpp): a worker sees the cases allocated to them; a team_manager also every case
+// allocated to a worker of their team; an area_manager every case allocated to a worker of a
+// team in their team's area; a service_lead every allocated case; an administrator none. A
+// contact_centre worker sees their own allocations, and of them only child, contact and
+// referral records (log_after and conflicts_for leave the other kinds out).
 //
 // Sequence numbers: one counter orders the change log and allocation events; reserve_seqs()
 // hands out consecutive numbers inside the caller's transaction, so commit order is seq order.
@@ -77,6 +79,7 @@ struct ClockSample {
 struct Device {
   std::string id;
   std::string worker_id;
+  std::string name;  // what the worker called it at enrollment; empty for issued tokens
   DeviceStatus status = DeviceStatus::active;
   std::string created_at;
   std::string revoked_at;                       // empty while active
@@ -186,12 +189,70 @@ enum class HeldState : std::uint8_t { held, purged };
 struct AuditEvent {
   std::string id;
   std::string at;
-  std::string event;  // e.g. "out_of_scope", "reallocation_grace", "allocate", "device_revoke"
+  std::string event;  // the action, e.g. "case_read", "case_write", "sign_in", "enroll",
+                      // "permission_refused", "out_of_scope", "allocate", "device_revoke"
   std::string device_id;
-  std::string worker_id;
+  std::string worker_id;  // the user who acted (or whom an administrative action concerns)
   std::string case_id;
   std::string tx_id;
-  std::string detail;  // never case data or tokens
+  std::string detail;          // never case data, passwords, codes or tokens
+  std::string record_id{};     // the record read or written, when the entry is about one
+  std::string outcome = "ok";  // "ok", "refused" or "failed"
+  std::string relation{};      // for case access: own, team, area or other (see permissions.hpp)
+  // Kept by the store: the entry's position in the chain and its hashes (lower-case hex).
+  std::int64_t seq = 0;
+  std::string prev_hash{};
+  std::string hash{};
+};
+
+// What an audit query selects; empty fields match everything.
+struct AuditQuery {
+  std::string case_id;
+  std::string worker_id;
+  std::string device_id;
+  std::string event;
+  // Only reads and writes of case data to cases not allocated to the person at the time.
+  bool not_allocated = false;
+  std::size_t limit = 1000;
+};
+
+// The result of checking the audit chain from its first entry.
+struct AuditVerification {
+  bool intact = true;
+  std::int64_t entries = 0;
+  std::int64_t first_bad_seq = 0;  // where the chain breaks (0 when intact)
+  std::string problem;             // what is wrong there
+  std::string head_hash;           // the hash of the last entry: keep a copy outside the server
+};
+
+// A worker's web sign-in state. The password is only ever kept as an Argon2id string.
+struct WorkerCredentials {
+  std::string password_hash;  // crypto_pwhash_str output; empty: no web sign-in
+  std::int64_t failed_signins = 0;
+  std::string locked_until;  // ISO time; empty when not locked
+};
+
+// A one-time enrollment code. The code is never stored: `lookup` is its first group (to count
+// attempts per code) and `code_hash` the BLAKE2b-256 of the whole normalised code.
+struct EnrollmentCode {
+  std::string id;
+  std::string lookup;
+  std::string code_hash;
+  std::string worker_id;
+  std::string created_at;
+  std::string expires_at;
+  std::string used_at;    // empty until used
+  std::string device_id;  // the device it enrolled
+  std::int64_t failed_attempts = 0;
+};
+
+// A web session; the session id itself is never stored, only its hash.
+struct WebSession {
+  std::string id_hash;
+  std::string worker_id;
+  std::string created_at;
+  std::string last_seen_at;
+  std::string expires_at;  // the absolute expiry
 };
 
 class ServerStore {
@@ -211,6 +272,25 @@ class ServerStore {
   virtual Result<std::optional<Team>> find_team(std::string_view id) = 0;
   virtual Status insert_worker(const Worker& worker) = 0;
   virtual Result<std::optional<Worker>> find_worker(std::string_view id) = 0;
+  virtual Result<std::vector<Worker>> list_workers() = 0;
+  virtual Status set_worker_active(std::string_view id, bool active) = 0;
+  virtual Status set_worker_role(std::string_view id, Role role) = 0;
+  virtual Result<WorkerCredentials> find_credentials(std::string_view worker_id) = 0;
+  // Stores the whole sign-in state of an existing worker.
+  virtual Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) = 0;
+
+  // --- Enrollment codes and web sessions ---
+  virtual Status insert_enrollment(const EnrollmentCode& code) = 0;
+  // The unused or used code whose first group is `lookup` (newest first), or nullopt.
+  virtual Result<std::optional<EnrollmentCode>> find_enrollment(std::string_view lookup) = 0;
+  // Stores used_at, device_id and failed_attempts.
+  virtual Status update_enrollment(const EnrollmentCode& code) = 0;
+  virtual Status insert_session(const WebSession& session) = 0;
+  virtual Result<std::optional<WebSession>> find_session(std::string_view id_hash) = 0;
+  virtual Status touch_session(std::string_view id_hash, std::string_view last_seen_at) = 0;
+  virtual Status delete_session(std::string_view id_hash) = 0;
+  // Ends every session of a worker (deactivation, password change).
+  virtual Status delete_sessions_of(std::string_view worker_id) = 0;
 
   // --- Devices ---
   virtual Status insert_device(const Device& device, std::string_view token_hash) = 0;
@@ -229,6 +309,8 @@ class ServerStore {
   virtual Status put_allocation(const Allocation& allocation,
                                 std::string_view previous_worker_id) = 0;
   virtual Result<std::optional<Allocation>> find_allocation(std::string_view case_id) = 0;
+  // The worker the case was allocated to before its current allocation ("" if none).
+  virtual Result<std::string> previous_worker(std::string_view case_id) = 0;
   virtual Result<std::set<std::string>> visible_cases(const Worker& viewer) = 0;
 
   // --- Records ---
@@ -277,8 +359,17 @@ class ServerStore {
                                                                std::string_view field) = 0;
 
   // --- Audit ---
+  // The single way into the audit log. Appends the entry at the end of the hash chain:
+  // seq is the next number, prev_hash the previous entry's hash (64 zeros for the first) and
+  // hash = BLAKE2b-256(prev_hash || canonical bytes of the entry). Runs in its own savepoint,
+  // so concurrent writers (other connections, the admin commands) cannot fork the chain.
   virtual Status append_audit(const AuditEvent& event) = 0;
   virtual Result<std::vector<AuditEvent>> audit_events(std::string_view event) = 0;
+  // Matching entries, oldest first, at most query.limit.
+  virtual Result<std::vector<AuditEvent>> query_audit(const AuditQuery& query) = 0;
+  // Recomputes every hash from the first entry; reports the first break (an edited, deleted
+  // or inserted row) and whether the last entry is still the recorded head.
+  virtual Result<AuditVerification> verify_audit() = 0;
 };
 
 }  // namespace fieldcase::server

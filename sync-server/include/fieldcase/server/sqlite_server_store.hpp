@@ -35,6 +35,20 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<Team>> find_team(std::string_view id) override;
   Status insert_worker(const Worker& worker) override;
   Result<std::optional<Worker>> find_worker(std::string_view id) override;
+  Result<std::vector<Worker>> list_workers() override;
+  Status set_worker_active(std::string_view id, bool active) override;
+  Status set_worker_role(std::string_view id, Role role) override;
+  Result<WorkerCredentials> find_credentials(std::string_view worker_id) override;
+  Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) override;
+
+  Status insert_enrollment(const EnrollmentCode& code) override;
+  Result<std::optional<EnrollmentCode>> find_enrollment(std::string_view lookup) override;
+  Status update_enrollment(const EnrollmentCode& code) override;
+  Status insert_session(const WebSession& session) override;
+  Result<std::optional<WebSession>> find_session(std::string_view id_hash) override;
+  Status touch_session(std::string_view id_hash, std::string_view last_seen_at) override;
+  Status delete_session(std::string_view id_hash) override;
+  Status delete_sessions_of(std::string_view worker_id) override;
 
   Status insert_device(const Device& device, std::string_view token_hash) override;
   Result<std::optional<Device>> find_device(std::string_view id) override;
@@ -46,6 +60,7 @@ class SqliteServerStore final : public ServerStore {
   Result<std::int64_t> head() override;
   Status put_allocation(const Allocation& allocation, std::string_view previous_worker_id) override;
   Result<std::optional<Allocation>> find_allocation(std::string_view case_id) override;
+  Result<std::string> previous_worker(std::string_view case_id) override;
   Result<std::set<std::string>> visible_cases(const Worker& viewer) override;
 
   Result<std::optional<StoredRecord>> find_record(std::string_view id) override;
@@ -80,6 +95,8 @@ class SqliteServerStore final : public ServerStore {
 
   Status append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> audit_events(std::string_view event) override;
+  Result<std::vector<AuditEvent>> query_audit(const AuditQuery& query) override;
+  Result<AuditVerification> verify_audit() override;
 
   // The underlying connection, for tests and read-only reports.
   Store& store() { return *store_; }

@@ -2,12 +2,15 @@
 // SyncRequest with one SyncResponse (docs/sync-protocol.md describes every rule).
 //
 // For each transaction, in order: a tx_id seen before gets the stored answer again; otherwise
-// the transaction is applied in one savepoint (scope check, field-by-field merge by HLC,
+// the transaction is applied in one savepoint (the permission matrix of permissions.hpp for
+// each record's kind and the case's relation to the worker, field-by-field merge by HLC,
 // validate_record() on every touched record with the worker's role) or rejected as a whole
 // with a machine-readable code. Accepted operations go to the server-ordered log; the outcome
 // is stored; the whole request commits durably before the answer is returned. Then the page
 // of visible changes after the request's cursor, the open conflicts, and purge/wipe
-// instructions. Clock offset and claimed-time plausibility are recorded on the way.
+// instructions. Clock offset and claimed-time plausibility are recorded on the way. The audit
+// log gets one case_write entry per case an accepted transaction wrote, one case_read entry per
+// case whose changes or conflicts the answer carries, and one entry per refused transaction.
 //
 // Thread-safe: calls are serialised by an internal mutex (the store is one connection). The
 // store and clock must outlive the service.
@@ -51,6 +54,8 @@ inline constexpr std::string_view kRejectValidation = "validation";
 inline constexpr std::string_view kRejectOutOfScope = "out_of_scope";
 inline constexpr std::string_view kRejectImmutable = "conflict_immutable";
 inline constexpr std::string_view kRejectBadRequest = "bad_request";
+// The role may write the case but not make this change (authorise or return an assessment).
+inline constexpr std::string_view kRejectForbidden = "forbidden";
 
 class SyncService {
  public:
