@@ -100,8 +100,33 @@ Result<std::optional<AuthenticatedDevice>> SyncService::authenticate(std::string
   auto device = store_.find_device_by_token_hash(hash);
   if (!device.ok()) return device.status();
   if (!*device) return std::optional<AuthenticatedDevice>();
+  const DeviceStatus status = (*device)->status;
   return std::optional<AuthenticatedDevice>(AuthenticatedDevice{
-      (*device)->id, (*device)->worker_id, (*device)->status == DeviceStatus::revoked});
+      (*device)->id, (*device)->worker_id,
+      status == DeviceStatus::revoked || status == DeviceStatus::retired, status});
+}
+
+Result<sync::Instruction> SyncService::refuse(const AuthenticatedDevice& device,
+                                              system_clock::time_point receipt) {
+  const std::string reason = device.status == DeviceStatus::retired
+                                 ? "this device has been retired"
+                                 : "this device has been revoked";
+  FC_TRY(audit("wipe_sent", &device, to_string(device.status), receipt));
+  return sync::Instruction{sync::Instruction::Type::wipe, "", reason};
+}
+
+Status SyncService::audit(std::string_view event, const AuthenticatedDevice* device,
+                          std::string_view detail, system_clock::time_point at) {
+  // Details come from hostile input too: bounded, and control characters replaced.
+  std::string clean;
+  for (unsigned char c : detail.substr(0, 300)) clean += (c < 0x20 || c == 0x7f) ? '?' : char(c);
+  if (!is_valid_utf8(clean)) clean = "(not UTF-8)";
+  std::lock_guard lock(mu_);
+  return store_.transaction([&] {
+    return store_.append_audit({new_uuid_v7(clock_), format_iso_datetime(at), std::string(event),
+                                device ? device->device_id : std::string(),
+                                device ? device->worker_id : std::string(), "", "", clean});
+  });
 }
 
 Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device,
@@ -136,12 +161,9 @@ Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& 
   ctx.device = std::move(**device);
   response.cursor = request.cursor;
 
-  if (ctx.device.status == DeviceStatus::revoked) {
-    // Nothing from a revoked device is applied; it is told to erase itself.
-    response.instructions.push_back(
-        {sync::Instruction::Type::wipe, "", "this device has been revoked"});
-    return store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "wipe_sent", ctx.device.id,
-                                ctx.device.worker_id, "", "", ""});
+  if (ctx.device.status == DeviceStatus::revoked || ctx.device.status == DeviceStatus::retired) {
+    // Revoked or retired since the token was checked: nothing is applied (see refuse()).
+    return {Errc::unauthenticated, "this device has been " + std::string(to_string(ctx.device.status))};
   }
   auto worker = store_.find_worker(ctx.device.worker_id);
   if (!worker.ok()) return worker.status();
@@ -176,7 +198,25 @@ Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& 
     ctx.request_tx_ids.insert(tx.tx_id);
     FC_TRY(process_transaction(ctx, tx, response));
   }
-  return pull(ctx, request, response);
+  FC_TRY(pull(ctx, request, response));
+  response.offline_limit_days = options_.offline_limit_days;
+
+  if (ctx.device.status == DeviceStatus::retiring) {
+    // Staff leaving: the work above was accepted as usual; the device is told to erase itself
+    // and, once it has nothing left to send, is retired.
+    response.instructions.push_back(
+        {sync::Instruction::Type::wipe, "", "this device has been retired"});
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "wipe_sent", ctx.device.id,
+                                ctx.worker.id, "", "", "retiring"}));
+    if (request.transactions.empty()) {
+      ctx.device.status = DeviceStatus::retired;
+      ctx.device.revoked_at = ctx.receipt_text;
+      FC_TRY(store_.update_device(ctx.device));
+      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "device_retired",
+                                  ctx.device.id, ctx.worker.id, "", "", ""}));
+    }
+  }
+  return {};
 }
 
 Status SyncService::process_transaction(RequestContext& ctx, const sync::Transaction& tx,
@@ -213,10 +253,13 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
   }
   FC_TRY(store_.put_tx(outcome));
   if (rejection) {
-    if (rejection->code == kRejectOutOfScope) {
-      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "out_of_scope",
-                                  ctx.device.id, ctx.worker.id, "", tx.tx_id, rejection->reason}));
-    }
+    // Every refusal is audited; the reason names a field and a rule, never a value.
+    const bool scope = rejection->code == kRejectOutOfScope;
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text,
+                                scope ? "out_of_scope" : "tx_rejected", ctx.device.id,
+                                ctx.worker.id, "", tx.tx_id,
+                                scope ? rejection->reason
+                                      : rejection->code + ": " + rejection->reason}));
     response.rejected.push_back(std::move(*rejection));
   } else {
     response.accepted.push_back(tx.tx_id);

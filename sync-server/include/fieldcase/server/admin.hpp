@@ -37,7 +37,14 @@ class Admin {
   // the same worker changes nothing.
   Status allocate(std::string_view case_id, std::string_view worker_id);
   Result<IssuedDevice> issue_device(std::string_view worker_id);
+  // Lost or stolen: every further request of the device is refused with a wipe instruction.
   Status revoke_device(std::string_view device_id);
+  // Staff leaving: the device's next sync is accepted as usual and answered with a wipe
+  // instruction; it is refused once it has delivered everything. A revoked device stays revoked.
+  Status retire_device(std::string_view device_id);
+  // The worker can no longer be allocated cases or issued devices, and every device of theirs
+  // that is not already refused is revoked. Idempotent.
+  Status deactivate_worker(std::string_view worker_id);
   Result<std::vector<Device>> list_devices();
 
  private:

@@ -18,6 +18,12 @@
 //   clock_step_seconds          a drop this large restarts the estimate (clock set back)
 //   clock_max_age_hours         samples older than this are forgotten
 //   max_page_bytes              a page of changes stops growing at about this size
+//   body_deadline_seconds       the whole request body must arrive within this time
+//   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
+//   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
+//   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
+//   rate_limit_burst            requests a device may make at once
+//   offline_limit_days          days a device may go without syncing before it locks (0: none)
 // Value types; thread-safe to copy.
 #pragma once
 
@@ -41,6 +47,12 @@ struct ServerConfig {
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
+  std::chrono::seconds body_deadline{60};
+  std::string tls_cert;
+  std::string tls_key;
+  bool allow_plain_http = false;
+  int rate_limit_per_minute = 600;
+  int rate_limit_burst = 120;
   ServiceOptions service;
 };
 
@@ -51,6 +63,8 @@ Status load_config_file(const std::filesystem::path& path, ServerConfig& config)
 // Applies FIELDCASE_<KEY> variables found through `getenv` (std::getenv in the binary).
 Status apply_environment(ServerConfig& config,
                          const std::function<const char*(const char*)>& getenv);
+// Both TLS files or neither.
+Status check_config(const ServerConfig& config);
 // Splits "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6).
 Status parse_listen(std::string_view listen, std::string& host, int& port);
 

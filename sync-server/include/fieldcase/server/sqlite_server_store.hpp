@@ -35,6 +35,7 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<Team>> find_team(std::string_view id) override;
   Status insert_worker(const Worker& worker) override;
   Result<std::optional<Worker>> find_worker(std::string_view id) override;
+  Status set_worker_active(std::string_view id, bool active) override;
 
   Status insert_device(const Device& device, std::string_view token_hash) override;
   Result<std::optional<Device>> find_device(std::string_view id) override;
