@@ -11,6 +11,7 @@
 
 #include "command.hpp"
 #include "device.hpp"
+#include "fieldcase/clock.hpp"
 #include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/sync_engine.hpp"
 
@@ -21,7 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSetupUsage =
-    "usage: fieldcase setup --server URL --worker ID --device ID [--role ROLE] [--dir DIR]\n"
+    "usage: fieldcase setup --server URL --worker ID --device ID [--role ROLE]\n"
+    "                       [--ca-file PEM] [--pin SPKI_SHA256]... [--dir DIR]\n"
     "\n"
     "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
     "case database under a new PIN, the device token in the workspace's keystore, and\n"
@@ -34,6 +36,9 @@ constexpr std::string_view kSetupUsage =
     "options:\n"
     "  --server URL   the sync server, http://HOST:PORT or https://HOST\n"
     "  --role ROLE    social_worker (default), team_manager, area_manager, service_lead...\n"
+    "  --ca-file PEM  trust these CA certificates for https:// instead of the system store\n"
+    "  --pin PIN      the server's public key must match: base64 SHA-256 of its\n"
+    "                 SubjectPublicKeyInfo (repeat for a second, standby key)\n"
     "\n"
     "environment:\n"
     "  FIELDCASE_KDF=minimum   weakest PIN hashing, for tests and demos only\n";
@@ -44,8 +49,9 @@ constexpr std::string_view kSyncUsage =
     "Sends this device's unsynced changes to the server and brings back what changed on your\n"
     "cases. On a terminal shows a progress bar, otherwise one line per round trip. Prints a\n"
     "summary: accepted and rejected transactions (with reasons), changes received, cases\n"
-    "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe,\n"
-    "the device's data is crypto-erased.\n";
+    "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe\n"
+    "(the device was revoked or retired), the device's data is crypto-erased. Works while the\n"
+    "case data is locked for being offline too long, and lifts that lock.\n";
 
 constexpr std::string_view kStatusUsage =
     "usage: fieldcase status [--dir DIR]\n"
@@ -53,7 +59,8 @@ constexpr std::string_view kStatusUsage =
     "Shows the device: worker, server, changes waiting to sync, the last sync, the sync cursor,\n"
     "the clock offset measured then, and transactions the server rejected.\n";
 
-constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"}, {"--role"}};
+constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"},  {"--device"},
+                                        {"--role"},   {"--ca-file"}, {"--pin", true, true}};
 constexpr std::string_view kSetupRequired[] = {"--server", "--worker", "--device"};
 
 Status create_workspace(const fs::path& dir, const DeviceConfig& config) {
@@ -91,7 +98,21 @@ int setup(Args args, Io& io) {
   int code = kExitOk;
   auto a = parse_args(io, kName, args, kSetupOptions, kSetupRequired, 0, "", code);
   if (!a) return code;
-  DeviceConfig config{*a->get("--server"), *a->get("--worker"), *a->get("--device")};
+  DeviceConfig config;
+  config.server_url = *a->get("--server");
+  config.worker_id = *a->get("--worker");
+  config.device_id = *a->get("--device");
+  config.ca_file = a->get("--ca-file").value_or("");
+  config.pins = a->all("--pin");
+  for (const auto& pin : config.pins) {
+    if (pin.size() != 44 || pin.back() != '=' || pin.find(',') != std::string::npos) {
+      return usage_error(io, kName, "--pin must be a base64 SHA-256 (44 characters)");
+    }
+  }
+  if (!config.ca_file.empty()) {
+    std::error_code ec;
+    config.ca_file = fs::absolute(config.ca_file, ec).string();
+  }
   if (!config.server_url.starts_with("http://") && !config.server_url.starts_with("https://")) {
     return usage_error(io, kName, "--server must be an http:// or https:// URL");
   }
@@ -149,24 +170,33 @@ Status run_sync(Io& io, Workspace& ws) {
   const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
   platform::HttpTransportOptions options;
   options.base_url = ws.config().server_url;
+  options.ca_file = ws.config().ca_file;
+  options.pins = ws.config().pins;
   platform::HttpTransport transport(options);
   SyncEngine engine(ws.records(), transport, token_text);
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   auto report = engine.run([&](const SyncProgress& p) { show_progress(io, terminal, p); });
   if (terminal) io.out << "\n";
   if (!report.ok()) return report.status();
-  print_report(io, *report);
   if (report->wipe_requested) {
+    // Revoked (nothing more is accepted) or retired (everything was delivered first).
     FC_TRY(
         ws.wipe(report->wipe_reason.empty() ? "wipe ordered by the server" : report->wipe_reason));
-    io.out << "the server ordered this device wiped: its data has been erased\n";
+    if (!report->device_revoked) print_report(io, *report);
+    io.out << "the server ordered this device wiped ("
+           << (report->wipe_reason.empty() ? "no reason given" : report->wipe_reason)
+           << "): its data has been erased\n";
     return {};
   }
+  print_report(io, *report);
+  FC_TRY(ws.vault().record_contact(SystemClock::instance().wall(), report->offline_limit_days));
   return write_sync_state(ws.dir(), {now_text(), report->clock_offset.count()});
 }
 
 int sync(Args args, Io& io) {
-  return run_device_command(args, io, {"sync", kSyncUsage},
+  CommandSpec spec{"sync", kSyncUsage};
+  spec.access = Workspace::Access::sync;
+  return run_device_command(args, io, spec,
                             [&](const ParsedArgs&, Workspace& ws) { return run_sync(io, ws); });
 }
 
