@@ -177,11 +177,12 @@ struct Device {
   Org& org;
   fs::path home;
   std::string pin = "2468";
+  std::string device_id;
 
   Device(Org& o, const std::string& name, const std::string& worker, const std::string& url)
       : org(o), home(o.dir / name) {
     const std::string issued = org.admin({"device", "issue", "--worker", worker});
-    const std::string device_id = issued.substr(0, issued.find(' '));
+    device_id = issued.substr(0, issued.find(' '));
     const std::string token = issued.substr(issued.find(' ') + 1);
     Run r = run(built("platform/cli/fieldcase"),
                 {"setup", "--server", url, "--worker", worker, "--device", device_id, "--dir",
@@ -304,6 +305,60 @@ TEST_CASE("cli devices: a reallocated case leaves the old device and reaches the
   CHECK(a.ok({"caseload"}).find(child) == std::string::npos);
   b.ok({"sync"});
   CHECK(b.ok({"caseload"}).find(child) != std::string::npos);
+}
+
+TEST_CASE("cli devices: a revoked device is refused, wipes itself and cannot be opened again",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  Device a(org, "a", ann, server.url());
+  const std::string child = add_child(a);
+  a.ok({"sync"});
+  // Work recorded after the device was reported stolen is never accepted.
+  org.admin({"device", "revoke", "--device", a.device_id});
+  a.ok({"visit", "record", "--case", child, "--type", "child_in_need", "--start",
+        "2024-05-01T10:00:00Z", "--seen", "--note", "after the theft"});
+  const std::string out = a.ok({"sync"});
+  CHECK(out.find("the server ordered this device wiped (this device has been revoked)") !=
+        std::string::npos);
+  CHECK(out.find("accepted:") == std::string::npos);
+  CHECK_FALSE(fs::exists(a.home / "case.db"));
+  CHECK_FALSE(fs::exists(a.home / "case.db.key"));
+  Run after = a.cli({"caseload"});
+  CHECK(after.exit_code == 1);
+  CHECK(after.err.find("erased") != std::string::npos);
+  Run again = a.cli({"sync"});
+  CHECK(again.exit_code == 1);
+  const std::string devices = org.admin({"device", "list"});
+  CHECK(devices.find("\trevoked\t") != std::string::npos);
+}
+
+TEST_CASE("cli devices: a retired device delivers its pending work before it wipes itself",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  const std::string meg =
+      org.admin({"worker", "create", "--name", "Meg", "--role", "team_manager", "--team", org.team});
+  Device a(org, "a", ann, server.url());
+  Device m(org, "m", meg, server.url());
+  m.ok({"sync"});
+  // Offline work, never synced, when the worker leaves.
+  const std::string child = add_child(a);
+  org.admin({"device", "retire", "--device", a.device_id});
+  const std::string out = a.ok({"sync"});
+  CHECK(out.find("accepted: 1") != std::string::npos);
+  CHECK(out.find("this device has been retired") != std::string::npos);
+  CHECK_FALSE(fs::exists(a.home / "case.db"));
+  CHECK(a.cli({"caseload"}).exit_code == 1);
+  // The manager receives the work the retired device delivered.
+  m.ok({"sync"});
+  CHECK(m.field(child, "last_name") == "Smith");
+  Run list = run(built("sync-server/fieldcase-server"),
+                 {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
+                 environment({}), org.dir);
+  CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
 }
 
 TEST_CASE("cli devices: a wrong PIN fails and says how many attempts are left", "[cli]") {
