@@ -58,6 +58,17 @@ std::optional<std::int64_t> date_start_ms(std::string_view date) {
   return std::int64_t{d->days_since_epoch()} * 86'400'000;
 }
 
+// Audit details quote hostile input too (field names, decoder messages): bounded, control
+// characters replaced, valid UTF-8.
+std::string audit_detail(std::string_view detail) {
+  std::string clean;
+  for (unsigned char c : detail.substr(0, 300)) {
+    clean += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  }
+  if (!is_valid_utf8(clean)) clean = "(not UTF-8)";
+  return clean;
+}
+
 // A record as a transaction sees it while its operations are applied.
 struct Work {
   bool existed = false;  // in the store before this transaction
@@ -117,10 +128,7 @@ Result<sync::Instruction> SyncService::refuse(const AuthenticatedDevice& device,
 
 Status SyncService::audit(std::string_view event, const AuthenticatedDevice* device,
                           std::string_view detail, system_clock::time_point at) {
-  // Details come from hostile input too: bounded, and control characters replaced.
-  std::string clean;
-  for (unsigned char c : detail.substr(0, 300)) clean += (c < 0x20 || c == 0x7f) ? '?' : char(c);
-  if (!is_valid_utf8(clean)) clean = "(not UTF-8)";
+  const std::string clean = audit_detail(detail);
   std::lock_guard lock(mu_);
   return store_.transaction([&] {
     return store_.append_audit({new_uuid_v7(clock_), format_iso_datetime(at), std::string(event),
@@ -258,8 +266,8 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
     FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text,
                                 scope ? "out_of_scope" : "tx_rejected", ctx.device.id,
                                 ctx.worker.id, "", tx.tx_id,
-                                scope ? rejection->reason
-                                      : rejection->code + ": " + rejection->reason}));
+                                audit_detail(scope ? rejection->reason
+                                                   : rejection->code + ": " + rejection->reason)}));
     response.rejected.push_back(std::move(*rejection));
   } else {
     response.accepted.push_back(tx.tx_id);
