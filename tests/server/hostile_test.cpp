@@ -216,7 +216,7 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   const std::string empty_request = request_of({});
   CHECK(post("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", empty_request) ==
         std::make_pair(401, sync::encode_error("unauthenticated", "the device token is not valid")));
-  for (const std::string forged :
+  for (const std::string& forged :
        {std::string("'; DROP TABLE device; --"), hostile.token.substr(0, 42) + "B",
         hostile.token + "A", std::string(5000, 'A')}) {
     auto [status, body] = post(forged, empty_request);
@@ -279,7 +279,7 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   }
 
   // --- Path traversal in attachment names ---
-  for (const std::string name : {"../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow",
+  for (const std::string& name : std::vector<std::string>{"../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow",
                                  "C:report.pdf", ".htaccess", "a\x01.jpg", "photo.jpg."}) {
     INFO(name);
     const std::string att = new_uuid_v7(SystemClock::instance());
