@@ -57,7 +57,8 @@ constexpr std::string_view kStatusUsage =
     "usage: fieldcase status [--dir DIR]\n"
     "\n"
     "Shows the device: worker, server, changes waiting to sync, the last sync, the sync cursor,\n"
-    "the clock offset measured then, and transactions the server rejected.\n";
+    "the clock offset measured then, the server's offline limit (after it, only 'sync' works\n"
+    "until a sync succeeds), and transactions the server rejected.\n";
 
 constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"},  {"--device"},
                                         {"--role"},   {"--ca-file"}, {"--pin", true, true}};
@@ -211,12 +212,18 @@ int status(Args args, Io& io) {
         if (!state.ok()) return state.status();
         auto rejections = ws.records().rejections();
         if (!rejections.ok()) return rejections.status();
+        auto contact = ws.vault().contact();
+        if (!contact.ok()) return contact.status();
         io.out << "worker: " << ws.config().worker_id << " (" << to_string(ws.config().role)
                << ")\ndevice: " << ws.config().device_id << "\nserver: " << ws.config().server_url
                << "\npending transactions: " << *pending
                << "\nlast sync: " << (state->last_sync.empty() ? "never" : state->last_sync)
                << "\ncursor: " << *cursor << "\nclock offset: " << state->clock_offset_ms
-               << " ms\nrejections: " << rejections->size() << "\n";
+               << " ms\noffline limit: "
+               << (contact->offline_limit_days > 0
+                       ? std::to_string(contact->offline_limit_days) + " days without a sync"
+                       : std::string("none"))
+               << "\nrejections: " << rejections->size() << "\n";
         for (const auto& r : *rejections) {
           io.out << "  " << r.tx_id << " " << r.code << ": " << r.reason << "\n";
         }

@@ -314,7 +314,9 @@ TEST_CASE("cli devices: a revoked device is refused, wipes itself and cannot be 
   const std::string ann = org.worker("Ann");
   Device a(org, "a", ann, server.url());
   const std::string child = add_child(a);
+  CHECK(a.ok({"status"}).find("offline limit: none") != std::string::npos);
   a.ok({"sync"});
+  CHECK(a.ok({"status"}).find("offline limit: 14 days without a sync") != std::string::npos);
   // Work recorded after the device was reported stolen is never accepted.
   org.admin({"device", "revoke", "--device", a.device_id});
   a.ok({"visit", "record", "--case", child, "--type", "child_in_need", "--start",
@@ -359,6 +361,19 @@ TEST_CASE("cli devices: a retired device delivers its pending work before it wip
                  {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
                  environment({}), org.dir);
   CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
+  // Deactivating Ann revokes only her devices that still work; a retired one stays retired.
+  org.admin({"worker", "deactivate", "--worker", ann});
+  list = run(built("sync-server/fieldcase-server"),
+             {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
+             environment({}), org.dir);
+  CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
+  CHECK(list.out.find(m.device_id + "\t" + meg + "\tactive\t") != std::string::npos);
+  Run again = run(built("sync-server/fieldcase-server"),
+                  {"admin", "--database", (org.dir / "server.db").string(), "device", "issue",
+                   "--worker", ann},
+                  environment({}), org.dir);
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("not active") != std::string::npos);
 }
 
 TEST_CASE("cli devices: a wrong PIN fails and says how many attempts are left", "[cli]") {
