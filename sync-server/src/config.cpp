@@ -8,7 +8,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 21> kKeys{
+constexpr std::array<std::string_view, 22> kKeys{
     "listen",
     "database",
     "threads",
@@ -30,6 +30,7 @@ constexpr std::array<std::string_view, 21> kKeys{
     "rate_limit_per_minute",
     "rate_limit_burst",
     "offline_limit_days",
+    "max_queued_connections",
 };
 
 std::string_view trim(std::string_view s) {
@@ -124,6 +125,12 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     auto v = number(key, value, 1024, std::int64_t{1} << 30);
     if (!v.ok()) return v.status();
     c.service.max_page_bytes = static_cast<std::size_t>(*v);
+    return {};
+  }
+  if (key == "max_queued_connections") {
+    auto v = number(key, value, 0, 100'000);
+    if (!v.ok()) return v.status();
+    c.max_queued_connections = static_cast<std::size_t>(*v);
     return {};
   }
   if (key == "body_deadline_seconds") return seconds(c.body_deadline, 1, 3600);

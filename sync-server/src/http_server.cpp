@@ -4,8 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
 #include <map>
+#include <thread>
+#include <vector>
 #include <mutex>
 #include <optional>
 
@@ -25,6 +30,89 @@ void error(httplib::Response& res, int status, std::string_view code, std::strin
 }
 
 bool is_wildcard(std::string_view host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
+
+// The connection pool: `threads` workers each serve one connection for its whole life, and at
+// most `max_queued` more connections wait for one. Connections beyond that go to a small
+// overflow pool whose requests are answered at once with 503 busy (see overflowing()), so a
+// client is told to come back instead of waiting behind slow ones in an unbounded queue.
+class ConnectionPool final : public httplib::TaskQueue {
+ public:
+  static constexpr std::size_t kOverflowThreads = 2;
+
+  ConnectionPool(std::size_t threads, std::size_t max_queued)
+      : threads_(threads), max_queued_(max_queued) {
+    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(false); });
+    for (std::size_t i = 0; i < kOverflowThreads; ++i) {
+      workers_.emplace_back([this] { work(true); });
+    }
+  }
+  ~ConnectionPool() override { shutdown(); }
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (active_ + queue_.size() < threads_ + max_queued_) {
+        queue_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+      overflow_.push_back(std::move(fn));
+    }
+    overflow_cv_.notify_one();
+  }
+
+  // Serves what is queued, then stops the threads.
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    overflow_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // Whether the calling thread serves a connection the pool had no room for.
+  static bool overflowing() { return overflow_thread_; }
+
+ private:
+  void work(bool overflow) {
+    overflow_thread_ = overflow;
+    auto& queue = overflow ? overflow_ : queue_;
+    auto& cv = overflow ? overflow_cv_ : cv_;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv.wait(lock, [&] { return stopping_ || !queue.empty(); });
+        if (queue.empty()) return;  // stopping, and nothing left to serve
+        fn = std::move(queue.front());
+        queue.pop_front();
+        if (!overflow) ++active_;
+      }
+      fn();
+      if (!overflow) {
+        std::lock_guard lock(mu_);
+        --active_;
+      }
+    }
+  }
+
+  static thread_local bool overflow_thread_;
+  const std::size_t threads_;
+  const std::size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_, overflow_cv_;
+  std::deque<std::function<void()>> queue_, overflow_;
+  std::size_t active_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+thread_local bool ConnectionPool::overflow_thread_ = false;
 
 // Token buckets per device: `burst` requests at once, refilled at `per_minute`.
 class RateLimiter {
@@ -260,15 +348,24 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
   Impl* impl = impl_.get();
   const bool plain = !impl_->tls;
   const auto threads = static_cast<std::size_t>(std::max(1, options.threads));
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const std::size_t queued = options.max_queued_connections;
+  svr.new_task_queue = [threads, queued] { return new ConnectionPool(threads, queued); };
   svr.set_payload_max_length(options.max_body_bytes);
   svr.set_read_timeout(static_cast<time_t>(options.read_timeout.count()), 0);
   svr.set_write_timeout(static_cast<time_t>(options.write_timeout.count()), 0);
   svr.set_keep_alive_timeout(static_cast<time_t>(options.keep_alive.count()));
   svr.set_tcp_nodelay(true);  // answers must not wait for the client's delayed ACK
 
-  // Plain HTTP reaches only loopback peers unless explicitly allowed (a wildcard bind).
+  // Connections the pool had no room for are told to come back; then plain HTTP reaches only
+  // loopback peers unless explicitly allowed (a wildcard bind).
   svr.set_pre_routing_handler([impl, plain](const httplib::Request& req, httplib::Response& res) {
+    if (ConnectionPool::overflowing()) {
+      impl->log("refused a connection: every connection thread is busy and the queue is full");
+      res.set_header("Retry-After", "1");
+      res.set_header("Connection", "close");
+      error(res, 503, "busy", "the server is busy; retry shortly");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!plain || impl->options.allow_plain_http || is_loopback_address(req.remote_addr)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }

@@ -47,8 +47,9 @@ constexpr std::string_view kUsage =
     "keep_alive_seconds, "
     "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
-    "clock_max_age_hours, max_page_bytes, body_deadline_seconds, tls_cert, tls_key,\n"
-    "allow_plain_http, rate_limit_per_minute, rate_limit_burst, offline_limit_days.\n"
+    "clock_max_age_hours, max_page_bytes, max_queued_connections, body_deadline_seconds,\n"
+    "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
+    "offline_limit_days.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -171,6 +172,7 @@ int serve(int argc, char** argv) {
   SyncService service(**store, fieldcase::SystemClock::instance(), config.service);
   HttpOptions http;
   http.threads = config.threads;
+  http.max_queued_connections = config.max_queued_connections;
   http.keep_alive = config.keep_alive;
   http.max_body_bytes = config.max_body_bytes;
   http.read_timeout = config.read_timeout;

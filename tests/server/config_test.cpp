@@ -89,6 +89,10 @@ TEST_CASE("server config: transport security, limits and the offline limit", "[s
   REQUIRE(set_config_value(c, "rate_limit_per_minute", "0").ok());
   CHECK(c.rate_limit_per_minute == 0);
   CHECK(set_config_value(c, "rate_limit_burst", "0").code() == Errc::invalid_argument);
+  CHECK(c.max_queued_connections == 256);
+  REQUIRE(set_config_value(c, "max_queued_connections", "0").ok());
+  CHECK(c.max_queued_connections == 0);
+  CHECK(set_config_value(c, "max_queued_connections", "-1").code() == Errc::invalid_argument);
   REQUIRE(set_config_value(c, "body_deadline_seconds", "5").ok());
   CHECK(c.body_deadline == std::chrono::seconds(5));
   REQUIRE(set_config_value(c, "offline_limit_days", "0").ok());

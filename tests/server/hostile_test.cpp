@@ -509,3 +509,43 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   REQUIRE(*st->step());
   CHECK(st->column_int(0) == 1);
 }
+
+TEST_CASE("a connection flood is refused at once instead of queueing behind slow clients",
+          "[security]") {
+  TempDir dir;
+  ServeProcess server(dir, {"FIELDCASE_THREADS=1", "FIELDCASE_MAX_QUEUED_CONNECTIONS=0",
+                            "FIELDCASE_READ_TIMEOUT_SECONDS=3"});
+  REQUIRE_FALSE(server.exited());
+  httplib::Client first("127.0.0.1", server.port());
+  auto ok = first.Get("/v1/health");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  first.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    // A slow client takes the only connection thread...
+    RawConnection slow(server.port());
+    REQUIRE(slow.send_text("GET /v1/health HTTP/1.1\r\nHo"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // ...so the next connection is told at once to come back later.
+    const auto started = std::chrono::steady_clock::now();
+    httplib::Client next("127.0.0.1", server.port());
+    next.set_read_timeout(10, 0);
+    auto busy = next.Get("/v1/health");
+    REQUIRE(busy);
+    CHECK(busy->status == 503);
+    CHECK(error_code(busy->body) == "busy");
+    CHECK(busy->get_header_value("Retry-After") == "1");
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    // The slow client is cut off after the read timeout.
+    CHECK(slow.read_until_closed(std::chrono::seconds(8)).find("<still open>") ==
+          std::string::npos);
+  }
+  httplib::Client after("127.0.0.1", server.port());
+  auto served = after.Get("/v1/health");
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  after.stop();
+  CHECK(server.stop() == 0);
+  CHECK_THAT(server.stderr_text(), Catch::Contains("refused a connection"));
+}

@@ -8,6 +8,7 @@
 //   database                    path of the SQLite database
 //   threads                     HTTP worker threads: connections served at once (each open
 //                               connection holds one; more wait in the accept queue)
+//   max_queued_connections      connections that may wait for a thread; more get 503 busy
 //   keep_alive_seconds          how long an idle connection keeps its thread
 //   max_body_bytes              largest request body accepted, after decompression
 //   read_timeout_seconds, write_timeout_seconds
@@ -43,6 +44,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8480";
   std::filesystem::path database = "fieldcase-server.db";
   int threads = 64;
+  std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};

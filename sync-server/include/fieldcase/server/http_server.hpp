@@ -5,7 +5,8 @@
 //                    Content-Encoding: gzip; answered with a SyncResponse, gzip-compressed when
 //                    the client sends Accept-Encoding: gzip.
 // Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
-// 401 unauthenticated, 403 device_revoked (with a wipe instruction in "instructions") or
+// 401 unauthenticated, 503 busy (also when every connection thread is taken and the accept
+// queue is full), 403 device_revoked (with a wipe instruction in "instructions") or
 // tls_required, 404 not_found, 408 timeout, 413 too_large (the limit applies to the body as
 // sent and once decompressed), 429 rate_limited (Retry-After), 503 busy, 500 internal. Hostile
 // and refused requests are audited (docs/security.md, "Limits"). Requests run on a thread pool
@@ -33,8 +34,10 @@ namespace fieldcase::server {
 
 struct HttpOptions {
   // cpp-httplib gives each open connection a thread for its whole life (keep-alive included),
-  // so `threads` is the number of connections served at once.
+  // so `threads` is the number of connections served at once. At most `max_queued_connections`
+  // more wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
   int threads = 64;
+  std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
