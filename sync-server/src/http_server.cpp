@@ -9,10 +9,10 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <thread>
-#include <vector>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
@@ -29,7 +29,9 @@ void error(httplib::Response& res, int status, std::string_view code, std::strin
   res.set_content(sync::encode_error(code, message, instructions), kJson);
 }
 
-bool is_wildcard(std::string_view host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
+bool is_wildcard(std::string_view host) {
+  return host.empty() || host == "0.0.0.0" || host == "::";
+}
 
 // The connection pool: `threads` workers each serve one connection for its whole life, and at
 // most `max_queued` more connections wait for one. Connections beyond that go to a small
@@ -224,10 +226,10 @@ struct HttpServer::Impl {
         tls(!options.tls_cert.empty() || !options.tls_key.empty()),
         limiter(options.rate_limit_per_minute, options.rate_limit_burst) {}
 
-  void audit(std::string_view event, const AuthenticatedDevice* device,
-             const httplib::Request& req, std::string_view detail) {
-    Status st = service.audit(event, device, std::string(detail) + " (peer " + req.remote_addr + ")",
-                              clock.wall());
+  void audit(std::string_view event, const AuthenticatedDevice* device, const httplib::Request& req,
+             std::string_view detail) {
+    Status st = service.audit(
+        event, device, std::string(detail) + " (peer " + req.remote_addr + ")", clock.wall());
     if (!st.ok()) log("audit failed: " + st.to_string());
   }
 
@@ -288,9 +290,9 @@ struct HttpServer::Impl {
     if (auto wait = limiter.refuse((*device)->device_id, std::chrono::steady_clock::now())) {
       audit("rate_limited", &**device, req, "over the per-device request rate");
       res.set_header("Retry-After", std::to_string(*wait));
-      return error(res, 429, sync::kErrorRateLimited,
-                   "too many requests from this device; retry after " + std::to_string(*wait) +
-                       " s");
+      return error(
+          res, 429, sync::kErrorRateLimited,
+          "too many requests from this device; retry after " + std::to_string(*wait) + " s");
     }
 
     auto request = sync::decode_request(body);
@@ -409,8 +411,8 @@ Result<int> HttpServer::bind(const std::string& host, int port) {
   if (!impl_->server.is_valid()) {
     return Status(Errc::invalid_argument,
                   "TLS needs both tls_cert and tls_key, readable PEM files of a certificate and "
-                  "its private key (" + impl_->options.tls_cert + ", " + impl_->options.tls_key +
-                      ")");
+                  "its private key (" +
+                      impl_->options.tls_cert + ", " + impl_->options.tls_key + ")");
   }
   if (!impl_->tls && !is_loopback_address(host)) {
     if (!impl_->options.allow_plain_http && !is_wildcard(host)) {
@@ -420,10 +422,10 @@ Result<int> HttpServer::bind(const std::string& host, int port) {
     }
     if (impl_->options.allow_plain_http) {
       std::fprintf(stderr,
-                 "fieldcase-server: WARNING: serving PLAIN HTTP on %s (allow_plain_http = true). "
-                 "Device tokens and case data cross the network UNENCRYPTED. Use this only "
-                 "behind a TLS-terminating proxy on a trusted network.\n",
-                 host.c_str());
+                   "fieldcase-server: WARNING: serving PLAIN HTTP on %s (allow_plain_http = true). "
+                   "Device tokens and case data cross the network UNENCRYPTED. Use this only "
+                   "behind a TLS-terminating proxy on a trusted network.\n",
+                   host.c_str());
     }
   }
   if (port == 0) {

@@ -266,10 +266,14 @@ constexpr const char* kClaimColumns =
 
 std::string_view to_string(DeviceStatus status) noexcept {
   switch (status) {
-    case DeviceStatus::active: return "active";
-    case DeviceStatus::revoked: return "revoked";
-    case DeviceStatus::retiring: return "retiring";
-    case DeviceStatus::retired: return "retired";
+    case DeviceStatus::active:
+      return "active";
+    case DeviceStatus::revoked:
+      return "revoked";
+    case DeviceStatus::retiring:
+      return "retiring";
+    case DeviceStatus::retired:
+      return "retired";
   }
   return "revoked";
 }

@@ -171,7 +171,8 @@ Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& 
 
   if (ctx.device.status == DeviceStatus::revoked || ctx.device.status == DeviceStatus::retired) {
     // Revoked or retired since the token was checked: nothing is applied (see refuse()).
-    return {Errc::unauthenticated, "this device has been " + std::string(to_string(ctx.device.status))};
+    return {Errc::unauthenticated,
+            "this device has been " + std::string(to_string(ctx.device.status))};
   }
   auto worker = store_.find_worker(ctx.device.worker_id);
   if (!worker.ok()) return worker.status();
@@ -263,11 +264,10 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
   if (rejection) {
     // Every refusal is audited; the reason names a field and a rule, never a value.
     const bool scope = rejection->code == kRejectOutOfScope;
-    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text,
-                                scope ? "out_of_scope" : "tx_rejected", ctx.device.id,
-                                ctx.worker.id, "", tx.tx_id,
-                                audit_detail(scope ? rejection->reason
-                                                   : rejection->code + ": " + rejection->reason)}));
+    FC_TRY(store_.append_audit(
+        {new_uuid_v7(clock_), ctx.receipt_text, scope ? "out_of_scope" : "tx_rejected",
+         ctx.device.id, ctx.worker.id, "", tx.tx_id,
+         audit_detail(scope ? rejection->reason : rejection->code + ": " + rejection->reason)}));
     response.rejected.push_back(std::move(*rejection));
   } else {
     response.accepted.push_back(tx.tx_id);

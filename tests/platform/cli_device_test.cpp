@@ -341,8 +341,8 @@ TEST_CASE("cli devices: a retired device delivers its pending work before it wip
   Org org;
   Server server(org.dir);
   const std::string ann = org.worker("Ann");
-  const std::string meg =
-      org.admin({"worker", "create", "--name", "Meg", "--role", "team_manager", "--team", org.team});
+  const std::string meg = org.admin(
+      {"worker", "create", "--name", "Meg", "--role", "team_manager", "--team", org.team});
   Device a(org, "a", ann, server.url());
   Device m(org, "m", meg, server.url());
   m.ok({"sync"});
@@ -368,10 +368,10 @@ TEST_CASE("cli devices: a retired device delivers its pending work before it wip
              environment({}), org.dir);
   CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
   CHECK(list.out.find(m.device_id + "\t" + meg + "\tactive\t") != std::string::npos);
-  Run again = run(built("sync-server/fieldcase-server"),
-                  {"admin", "--database", (org.dir / "server.db").string(), "device", "issue",
-                   "--worker", ann},
-                  environment({}), org.dir);
+  Run again = run(
+      built("sync-server/fieldcase-server"),
+      {"admin", "--database", (org.dir / "server.db").string(), "device", "issue", "--worker", ann},
+      environment({}), org.dir);
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("not active") != std::string::npos);
 }

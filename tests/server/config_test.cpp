@@ -113,8 +113,8 @@ TEST_CASE("server config: loopback addresses are told from the others", "[sync][
     INFO(a);
     CHECK(is_loopback_address(a));
   }
-  for (const char* a : {"0.0.0.0", "::", "192.0.2.2", "10.0.0.127", "::ffff:10.0.0.1", "",
-                        "127", "fe80::1", "localhost.example.org"}) {
+  for (const char* a : {"0.0.0.0", "::", "192.0.2.2", "10.0.0.127", "::ffff:10.0.0.1", "", "127",
+                        "fe80::1", "localhost.example.org"}) {
     INFO(a);
     CHECK_FALSE(is_loopback_address(a));
   }

@@ -252,7 +252,7 @@ TEST_CASE("server and devices: a retiring device sends its whole outbox before i
   }
   auto device_id = a.records->identity().device_id;
   REQUIRE(w.admin->retire_device(device_id).ok());
-  w.transport->rate_limited = 2;  // 429 is waited out and retried
+  w.transport->rate_limited = 2;                // 429 is waited out and retried
   SyncReport report = a.sync(*w.transport, 2);  // three requests to empty the outbox
   CHECK(report.wipe_requested);
   CHECK_FALSE(report.device_revoked);

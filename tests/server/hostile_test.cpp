@@ -60,16 +60,15 @@ struct Dev {
   sync::Transaction child_tx(const std::string& child, const std::string& last_name = "Smith") {
     sync::Transaction tx;
     tx.tx_id = new_uuid_v7(SystemClock::instance());
-    tx.ops = {op(FieldChange::Op::create, RecordKind::child, child, child),
-              op(FieldChange::Op::set, RecordKind::child, child, child, "local_id",
-                 std::string("C-1")),
-              op(FieldChange::Op::set, RecordKind::child, child, child, "first_name",
-                 std::string("Alex")),
-              op(FieldChange::Op::set, RecordKind::child, child, child, "last_name", last_name),
-              op(FieldChange::Op::set, RecordKind::child, child, child, "gender",
-                 std::string("1")),
-              op(FieldChange::Op::set, RecordKind::child, child, child, "date_of_birth",
-                 std::string("2015-03-02"))};
+    tx.ops = {
+        op(FieldChange::Op::create, RecordKind::child, child, child),
+        op(FieldChange::Op::set, RecordKind::child, child, child, "local_id", std::string("C-1")),
+        op(FieldChange::Op::set, RecordKind::child, child, child, "first_name",
+           std::string("Alex")),
+        op(FieldChange::Op::set, RecordKind::child, child, child, "last_name", last_name),
+        op(FieldChange::Op::set, RecordKind::child, child, child, "gender", std::string("1")),
+        op(FieldChange::Op::set, RecordKind::child, child, child, "date_of_birth",
+           std::string("2015-03-02"))};
     return tx;
   }
 };
@@ -128,8 +127,8 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   const std::string team_a = server_admin(dir, {"team", "create", "--name", "A", "--area", area});
   const std::string team_b = server_admin(dir, {"team", "create", "--name", "B", "--area", area});
   auto worker = [&](const std::string& name, const std::string& team) {
-    return server_admin(dir, {"worker", "create", "--name", name, "--role", "social_worker",
-                              "--team", team});
+    return server_admin(
+        dir, {"worker", "create", "--name", name, "--role", "social_worker", "--team", team});
   };
   const std::string ann = worker("Ann", team_a), hal = worker("Hal", team_a),
                     rex = worker("Rex", team_a), bob = worker("Bob", team_b);
@@ -145,14 +144,13 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   server_admin(dir, {"allocate", "--case", stolen_child, "--worker", rex});
   server_admin(dir, {"allocate", "--case", other_child, "--worker", bob});
 
-  ServeProcess server(dir, {"FIELDCASE_MAX_BODY_BYTES=262144", "FIELDCASE_READ_TIMEOUT_SECONDS=2",
-                            "FIELDCASE_BODY_DEADLINE_SECONDS=2",
-                            "FIELDCASE_RATE_LIMIT_PER_MINUTE=600",
-                            "FIELDCASE_RATE_LIMIT_BURST=100"});
+  ServeProcess server(dir,
+                      {"FIELDCASE_MAX_BODY_BYTES=262144", "FIELDCASE_READ_TIMEOUT_SECONDS=2",
+                       "FIELDCASE_BODY_DEADLINE_SECONDS=2", "FIELDCASE_RATE_LIMIT_PER_MINUTE=600",
+                       "FIELDCASE_RATE_LIMIT_BURST=100"});
   REQUIRE_FALSE(server.exited());
   const int port = server.port();
-  auto post = [&](const std::string& token, const std::string& body,
-                  httplib::Headers extra = {}) {
+  auto post = [&](const std::string& token, const std::string& body, httplib::Headers extra = {}) {
     httplib::Client cli("127.0.0.1", port);
     cli.set_read_timeout(20, 0);
     if (!token.empty()) extra.emplace("Authorization", "Bearer " + token);
@@ -163,8 +161,9 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
 
   // Setup: each device's own child exists on the server.
   for (auto* d : {&hostile, &stolen, &other}) {
-    const std::string& child =
-        d == &hostile ? hostile_child : d == &stolen ? stolen_child : other_child;
+    const std::string& child = d == &hostile  ? hostile_child
+                               : d == &stolen ? stolen_child
+                                              : other_child;
     auto [status, body] = post(d->token, request_of({d->child_tx(child)}));
     INFO(body);
     REQUIRE(status == 200);
@@ -214,8 +213,9 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
 
   // --- Tokens: forged, malformed, missing, replayed, revoked ---
   const std::string empty_request = request_of({});
-  CHECK(post("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", empty_request) ==
-        std::make_pair(401, sync::encode_error("unauthenticated", "the device token is not valid")));
+  CHECK(
+      post("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", empty_request) ==
+      std::make_pair(401, sync::encode_error("unauthenticated", "the device token is not valid")));
   for (const std::string& forged :
        {std::string("'; DROP TABLE device; --"), hostile.token.substr(0, 42) + "B",
         hostile.token + "A", std::string(5000, 'A')}) {
@@ -279,15 +279,16 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   }
 
   // --- Path traversal in attachment names ---
-  for (const std::string& name : std::vector<std::string>{"../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow",
-                                 "C:report.pdf", ".htaccess", "a\x01.jpg", "photo.jpg."}) {
+  for (const std::string& name :
+       std::vector<std::string>{"../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow",
+                                "C:report.pdf", ".htaccess", "a\x01.jpg", "photo.jpg."}) {
     INFO(name);
     const std::string att = new_uuid_v7(SystemClock::instance());
     sync::Transaction tx;
     tx.tx_id = new_uuid_v7(SystemClock::instance());
     auto set = [&](const std::string& field, Value v) {
-      tx.ops.push_back(hostile.op(FieldChange::Op::set, RecordKind::attachment, att,
-                                  hostile_child, field, std::move(v)));
+      tx.ops.push_back(hostile.op(FieldChange::Op::set, RecordKind::attachment, att, hostile_child,
+                                  field, std::move(v)));
     };
     tx.ops.push_back(
         hostile.op(FieldChange::Op::create, RecordKind::attachment, att, hostile_child));
@@ -308,8 +309,9 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   // --- SQL metacharacters and control characters in every string field ---
   const std::string sql = "x'); DROP TABLE change_log; --";
   const std::string control = "a\\u0000b\\u001b[2J";  // as JSON escapes
-  const std::string base_op = hostile.op(FieldChange::Op::set, RecordKind::child, hostile_child,
-                                         hostile_child, "first_name", std::string("Jo"))
+  const std::string base_op = hostile
+                                  .op(FieldChange::Op::set, RecordKind::child, hostile_child,
+                                      hostile_child, "first_name", std::string("Jo"))
                                   .hlc;
   auto op_json = [&](const std::map<std::string, std::string>& over) {
     std::map<std::string, std::string> m{{"op_id", new_uuid_v7(SystemClock::instance())},
@@ -329,17 +331,15 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   auto body_with = [&](const std::string& tx_id, const std::string& op,
                        const std::string& device_time) {
     return "{\"protocol\":1,\"device_time\":\"" + device_time +
-           "\",\"cursor\":0,\"transactions\":[{\"tx_id\":\"" + tx_id + "\",\"ops\":[" + op +
-           "]}]}";
+           "\",\"cursor\":0,\"transactions\":[{\"tx_id\":\"" + tx_id + "\",\"ops\":[" + op + "]}]}";
   };
   for (const std::string& bad : {sql, control}) {
     INFO("bad text " << bad);
     // Identifier, code and time fields are refused by the decoder.
     for (const char* field : {"op_id", "op", "record_id", "kind", "case_id", "hlc", "base", "at"}) {
       INFO(field);
-      auto [status, body] =
-          post(hostile.token, body_with(new_uuid_v7(SystemClock::instance()),
-                                        op_json({{field, bad}}), now_text()));
+      auto [status, body] = post(hostile.token, body_with(new_uuid_v7(SystemClock::instance()),
+                                                          op_json({{field, bad}}), now_text()));
       CHECK(status == 400);
       CHECK(error_code(body) == "bad_request");
     }
@@ -367,8 +367,8 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
                           "last_name", std::string("Smith\x1b[2J"))};
     sync::Transaction quoted;
     quoted.tx_id = new_uuid_v7(SystemClock::instance());
-    quoted.ops = {hostile.op(FieldChange::Op::set, RecordKind::child, hostile_child,
-                             hostile_child, "last_name", sql)};
+    quoted.ops = {hostile.op(FieldChange::Op::set, RecordKind::child, hostile_child, hostile_child,
+                             "last_name", sql)};
     auto [status, body] = post(hostile.token, request_of({ctl, quoted}));
     REQUIRE(status == 200);
     auto answer = sync::decode_response(body);
@@ -381,8 +381,8 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
 
   // --- Malformed bodies: deeply nested, oversized, invalid UTF-8, not JSON, bad gzip ---
   {
-    const std::string nested = "{\"protocol\":1,\"x\":" + std::string(100'000, '[') +
-                               std::string(100'000, ']') + "}";
+    const std::string nested =
+        "{\"protocol\":1,\"x\":" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
     auto [status, body] = post(hostile.token, nested);
     CHECK(status == 400);
     CHECK(error_code(body) == "bad_request");

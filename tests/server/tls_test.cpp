@@ -37,8 +37,8 @@ struct TestPki {
     cert = p + "-server.pem";
     key = p + "-server.key";
     const std::string csr = p + "-server.csr", ext = p + "-ext.cnf";
-    openssl(dir, {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                  "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj",
+    openssl(dir, {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", ca_key, "-out", ca, "-days", "2", "-subj",
                   "/CN=fieldcase test CA " + name});
     openssl(dir, {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                   "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"});
@@ -211,8 +211,8 @@ TEST_CASE("tls: plain HTTP is served to loopback only unless explicitly allowed"
     REQUIRE_FALSE(server.exited());
     CHECK_THAT(server.stderr_text(), Catch::Contains("WARNING: serving PLAIN HTTP"));
     httplib::Client remote(*external, server.port());
-    auto ok = remote.Post("/v1/sync", {{"Authorization", "Bearer " + org.token}},
-                          empty_request(), "application/json");
+    auto ok = remote.Post("/v1/sync", {{"Authorization", "Bearer " + org.token}}, empty_request(),
+                          "application/json");
     REQUIRE(ok);
     CHECK(ok->status == 200);
     CHECK(server.stop() == 0);

@@ -65,8 +65,8 @@ struct SyncReport {
   bool wipe_requested = false;  // the caller must crypto-erase (Vault::wipe) now
   bool device_revoked = false;  // the server refused this device (403 device_revoked)
   std::string wipe_reason;
-  bool contacted = false;       // at least one answer came from the server
-  int offline_limit_days = 0;   // from the last answer (0: no limit)
+  bool contacted = false;      // at least one answer came from the server
+  int offline_limit_days = 0;  // from the last answer (0: no limit)
   // Server time minus device time, estimated from the last round trip.
   std::chrono::milliseconds clock_offset{0};
 };

@@ -299,15 +299,15 @@ Status Vault::load_contact() {
   FC_TRY(store_->exec(
       "CREATE TABLE IF NOT EXISTS vault_contact(id INTEGER PRIMARY KEY CHECK (id = 1), "
       "last_contact_ms INTEGER NOT NULL, offline_limit_days INTEGER NOT NULL)"));
-  auto st = store_->prepare(
-      "SELECT last_contact_ms, offline_limit_days FROM vault_contact WHERE id = 1");
+  auto st =
+      store_->prepare("SELECT last_contact_ms, offline_limit_days FROM vault_contact WHERE id = 1");
   if (!st.ok()) return st.status();
   auto row = st->step();
   if (!row.ok()) return row.status();
   contact_ = Contact{};
   if (*row) {
-    contact_.last = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(st->column_int(0)));
+    contact_.last =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(st->column_int(0)));
     contact_.offline_limit_days = static_cast<int>(st->column_int(1));
   }
   return {};
@@ -440,11 +440,10 @@ Result<Store*> Vault::store() {
   auto c = contact();
   if (!c.ok()) return c.status();
   if (c->locked) {
-    return Status(Errc::offline_locked,
-                  "this device has not reached the sync server since " +
-                      format_contact_time(*c->last) + ", longer than the " +
-                      std::to_string(c->offline_limit_days) +
-                      "-day limit: connect and sync to unlock the case data");
+    return Status(Errc::offline_locked, "this device has not reached the sync server since " +
+                                            format_contact_time(*c->last) + ", longer than the " +
+                                            std::to_string(c->offline_limit_days) +
+                                            "-day limit: connect and sync to unlock the case data");
   }
   return opened;
 }
@@ -454,8 +453,7 @@ Result<Store*> Vault::store_for_sync() { return open_for_use(); }
 Result<Store*> Vault::open_for_use() {
   if (wiped_) return Status(Errc::wiped, "this device's data was erased");
   if (poll_idle()) {
-    return Status(Errc::locked, "locked after " +
-                                    std::to_string(options_.idle_timeout.count()) +
+    return Status(Errc::locked, "locked after " + std::to_string(options_.idle_timeout.count()) +
                                     " seconds without activity; enter the PIN again");
   }
   if (!unlocked()) return Status(Errc::locked, "the database is locked; enter the PIN");

@@ -84,7 +84,7 @@ struct Device {
   std::string worker_id;
   DeviceStatus status = DeviceStatus::active;
   std::string created_at;
-  std::string revoked_at;  // when it was revoked or retired; empty otherwise
+  std::string revoked_at;                       // when it was revoked or retired; empty otherwise
   std::string last_sync_at;                     // empty before the first sync
   std::vector<ClockSample> clock_samples;       // oldest first
   std::optional<std::int64_t> clock_offset_ms;  // the running estimate (device minus server)

@@ -79,8 +79,8 @@ class SyncService {
 
   // Appends an audit event about a request (hostile or refused input). `device` may be null
   // for requests that named no valid device. `detail` must hold no case data or tokens.
-  Status audit(std::string_view event, const AuthenticatedDevice* device,
-               std::string_view detail, std::chrono::system_clock::time_point at);
+  Status audit(std::string_view event, const AuthenticatedDevice* device, std::string_view detail,
+               std::chrono::system_clock::time_point at);
 
   const ServiceOptions& options() const { return options_; }
 

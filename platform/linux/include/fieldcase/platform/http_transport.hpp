@@ -18,8 +18,8 @@
 namespace fieldcase::platform {
 
 struct HttpTransportOptions {
-  std::string base_url;  // "http://127.0.0.1:8480" or "https://sync.example.gov.uk"
-  std::string ca_file;   // PEM bundle; empty for the system store
+  std::string base_url;           // "http://127.0.0.1:8480" or "https://sync.example.gov.uk"
+  std::string ca_file;            // PEM bundle; empty for the system store
   std::vector<std::string> pins;  // accepted SPKI pins (base64 SHA-256); empty: no pinning
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds read_timeout{60};
