@@ -146,7 +146,7 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
 
   ServeProcess server(dir,
                       {"FIELDCASE_MAX_BODY_BYTES=262144", "FIELDCASE_READ_TIMEOUT_SECONDS=2",
-                       "FIELDCASE_BODY_DEADLINE_SECONDS=2", "FIELDCASE_RATE_LIMIT_PER_MINUTE=600",
+                       "FIELDCASE_BODY_DEADLINE_SECONDS=2", "FIELDCASE_RATE_LIMIT_PER_MINUTE=300",
                        "FIELDCASE_RATE_LIMIT_BURST=100"});
   REQUIRE_FALSE(server.exited());
   const int port = server.port();
@@ -207,7 +207,7 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
         failures.push_back("round " + std::to_string(round) + ": " + problem);
       }
       ++round;
-      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   });
 
@@ -441,7 +441,7 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
     int limited = 0;
     httplib::Client cli("127.0.0.1", port);
     const httplib::Headers auth{{"Authorization", "Bearer " + flood.token}};
-    for (int i = 0; i < 250; ++i) {
+    for (int i = 0; i < 300; ++i) {
       auto res = cli.Post("/v1/sync", auth, empty_request, "application/json");
       REQUIRE(res);
       if (res->status == 429) {
