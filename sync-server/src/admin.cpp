@@ -207,10 +207,8 @@ Status Admin::deactivate_worker(std::string_view worker_id) {
     auto devices = store_.list_devices();
     if (!devices.ok()) return devices.status();
     for (auto& d : *devices) {
-      if (d.worker_id != worker_id || d.status == DeviceStatus::revoked ||
-          d.status == DeviceStatus::retired) {
-        continue;
-      }
+      // A retiring device keeps its chance to deliver the worker's last work, then wipes.
+      if (d.worker_id != worker_id || d.status != DeviceStatus::active) continue;
       const std::string was(to_string(d.status));
       d.status = DeviceStatus::revoked;
       d.revoked_at = now();

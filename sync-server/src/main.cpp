@@ -73,7 +73,8 @@ constexpr std::string_view kAdminUsage =
     "                                               at its next sync, then it wipes itself\n"
     "  device list                                  id, worker, status, last sync, offset\n"
     "  worker deactivate --worker WORKER_ID         the worker leaves: no new devices or cases,\n"
-    "                                               and every device of theirs is revoked\n"
+    "                                               and their active devices are revoked\n"
+    "                                               (retiring ones still deliver, then wipe)\n"
     "\n"
     "Each create prints \"<kind> <id>\"; with --quiet only the id (device issue prints\n"
     "\"<device id> <token>\"), so scripts can capture them. Errors go to stderr.\n";
@@ -307,7 +308,9 @@ int admin(int argc, char** argv) {
   if (what == "worker" && verb == "deactivate") {
     Status done = admin.deactivate_worker(worker);
     if (!done.ok()) return failure(done);
-    if (!args.quiet) std::cout << "worker " << worker << " deactivated; their devices revoked\n";
+    if (!args.quiet) {
+      std::cout << "worker " << worker << " deactivated; their active devices revoked\n";
+    }
     return 0;
   }
   if (what == "worker") return print_id(args, "worker", admin.create_worker(name, role, team));

@@ -549,3 +549,54 @@ TEST_CASE("a connection flood is refused at once instead of queueing behind slow
   CHECK(server.stop() == 0);
   CHECK_THAT(server.stderr_text(), Catch::Contains("refused a connection"));
 }
+
+TEST_CASE("admin: device retire and worker deactivate report usage errors and are audited",
+          "[security]") {
+  TempDir dir;
+  const std::string db = (dir / "server.db").string();
+  const std::string bin = server_binary().string();
+  ProcessRun help = run_program(bin, {"admin", "--help"}, dir);
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("device retire --device DEVICE_ID") &&
+                           Catch::Contains("worker deactivate --worker WORKER_ID"));
+  ProcessRun missing = run_program(bin, {"admin", "--database", db, "device", "retire"}, dir);
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("--device is required"));
+  ProcessRun unknown = run_program(
+      bin, {"admin", "--database", db, "worker", "deactivate", "--worker", "nobody"}, dir);
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("no worker nobody"));
+
+  server_admin(dir, {"authority", "create", "--name", "City", "--la-code", "123"});
+  const std::string area = server_admin(dir, {"area", "create", "--name", "North"});
+  const std::string team = server_admin(dir, {"team", "create", "--name", "A", "--area", area});
+  const std::string ann = server_admin(
+      dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
+  const Dev kept = issue(dir, ann, "kept");
+  const Dev lost = issue(dir, ann, "lost");
+  ProcessRun retired =
+      run_program(bin, {"admin", "--database", db, "device", "retire", "--device", kept.id}, dir);
+  CHECK(retired.exit_code == 0);
+  CHECK(retired.out == "device " + kept.id + " retiring: it wipes at its next sync\n");
+  ProcessRun deactivated =
+      run_program(bin, {"admin", "--database", db, "worker", "deactivate", "--worker", ann}, dir);
+  CHECK(deactivated.exit_code == 0);
+  CHECK(deactivated.out == "worker " + ann + " deactivated; their active devices revoked\n");
+  ProcessRun list = run_program(bin, {"admin", "--database", db, "device", "list"}, dir);
+  CHECK_THAT(list.out, Catch::Contains(kept.id + "\t" + ann + "\tretiring\t") &&
+                           Catch::Contains(lost.id + "\t" + ann + "\trevoked\t"));
+  ProcessRun again =
+      run_program(bin, {"admin", "--database", db, "device", "retire", "--device", lost.id}, dir);
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("the device is revoked; it cannot be retired"));
+
+  auto store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(store.ok());
+  for (const auto& [event, count] : std::vector<std::pair<std::string, std::size_t>>{
+           {"device_retire", 1}, {"worker_deactivate", 1}, {"device_revoke", 1}}) {
+    INFO(event);
+    auto events = (*store)->audit_events(event);
+    REQUIRE(events.ok());
+    CHECK(events->size() == count);
+  }
+}

@@ -895,7 +895,11 @@ TEST_CASE("server sync: deactivating a worker revokes their devices", "[sync][se
   auto d1 = f.device(f.sw1, "dev-1");
   auto d2 = f.device(f.sw1, "dev-2");
   auto other = f.device(f.sw2, "dev-3");
+  auto leaving = f.device(f.sw1, "dev-4");
+  const std::string child = f.new_id();
+  REQUIRE(f.admin->allocate(child, f.sw1).ok());
   REQUIRE(f.admin->revoke_device(d2.auth.device_id).ok());
+  REQUIRE(f.admin->retire_device(leaving.auth.device_id).ok());
   REQUIRE(f.admin->deactivate_worker(f.sw1).ok());
   REQUIRE(f.admin->deactivate_worker(f.sw1).ok());  // idempotent
   for (const auto* d : {&d1, &d2}) {
@@ -906,6 +910,16 @@ TEST_CASE("server sync: deactivating a worker revokes their devices", "[sync][se
   auto still = f.service->authenticate(other.token);
   REQUIRE(still.ok());
   CHECK_FALSE((*still)->revoked);
+  // The device already retiring still delivers the worker's last work, and is told to wipe.
+  auto retiring = f.service->authenticate(leaving.token);
+  REQUIRE(retiring.ok());
+  CHECK((*retiring)->status == server::DeviceStatus::retiring);
+  leaving.auth = **retiring;
+  auto tx = create_tx(leaving, RecordKind::child, child, child, child_fields(), f.now_text());
+  auto res = f.sync(leaving, {tx});
+  CHECK(res.accepted == std::vector<std::string>{tx.tx_id});
+  REQUIRE(res.instructions.size() == 1);
+  CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
   auto worker = f.store->find_worker(f.sw1);
   REQUIRE(worker.ok());
   CHECK_FALSE((*worker)->active);

@@ -42,8 +42,8 @@ class Admin {
   // Staff leaving: the device's next sync is accepted as usual and answered with a wipe
   // instruction; it is refused once it has delivered everything. A revoked device stays revoked.
   Status retire_device(std::string_view device_id);
-  // The worker can no longer be allocated cases or issued devices, and every device of theirs
-  // that is not already refused is revoked. Idempotent.
+  // The worker can no longer be allocated cases or issued devices, and every active device of
+  // theirs is revoked; a retiring one still delivers its work and then wipes. Idempotent.
   Status deactivate_worker(std::string_view worker_id);
   Result<std::vector<Device>> list_devices();
 
