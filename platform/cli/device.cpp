@@ -221,10 +221,16 @@ fs::path database_path(const fs::path& dir) { return dir / "case.db"; }
 fs::path keystore_path(const fs::path& dir) { return dir / "keys"; }
 
 Status write_config(const fs::path& dir, const DeviceConfig& config) {
-  return write_key_values(config_path(dir), {{"server", config.server_url},
-                                             {"worker", config.worker_id},
-                                             {"device", config.device_id},
-                                             {"role", std::string(to_string(config.role))}});
+  std::vector<std::pair<std::string, std::string>> entries{
+      {"server", config.server_url},
+      {"worker", config.worker_id},
+      {"device", config.device_id},
+      {"role", std::string(to_string(config.role))}};
+  if (!config.ca_file.empty()) entries.emplace_back("ca_file", config.ca_file);
+  std::string pins;
+  for (const auto& pin : config.pins) pins += (pins.empty() ? "" : ",") + pin;
+  if (!pins.empty()) entries.emplace_back("pin", pins);
+  return write_key_values(config_path(dir), entries);
 }
 
 Result<DeviceConfig> read_config(const fs::path& dir) {
@@ -235,7 +241,6 @@ Result<DeviceConfig> read_config(const fs::path& dir) {
   }
   auto values = read_key_values(path);
   if (!values.ok()) return values.status();
-  DeviceConfig config;
   auto server = required_key(*values, path, "server");
   auto worker = required_key(*values, path, "worker");
   auto device = required_key(*values, path, "device");
@@ -245,7 +250,19 @@ Result<DeviceConfig> read_config(const fs::path& dir) {
   }
   auto parsed_role = parse_role(*role);
   if (!parsed_role) return Status(Errc::invalid_argument, path.string() + ": unknown role");
-  return DeviceConfig{*server, *worker, *device, *parsed_role};
+  DeviceConfig config{*server, *worker, *device, *parsed_role, {}, {}};
+  if (auto it = values->find("ca_file"); it != values->end()) config.ca_file = it->second;
+  // Several pins (the current key and the next one) are written as comma-separated values.
+  if (auto it = values->find("pin"); it != values->end()) {
+    std::string_view rest = it->second;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string pin = trim(rest.substr(0, comma));
+      if (!pin.empty()) config.pins.push_back(std::move(pin));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return config;
 }
 
 Status write_sync_state(const fs::path& dir, const SyncState& state) {
@@ -277,7 +294,7 @@ VaultOptions vault_options(const fs::path& dir, KeyStore& keystore) {
 
 Workspace::Workspace(fs::path dir) : dir_(std::move(dir)), keystore_(keystore_path(dir_)) {}
 
-Result<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir) {
+Result<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, Access access) {
   std::unique_ptr<Workspace> ws(new Workspace(dir));
   auto config = read_config(dir);
   if (!config.ok()) return config.status();
@@ -288,7 +305,7 @@ Result<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir) {
   auto pin = read_secret("FIELDCASE_PIN", "PIN: ");
   if (!pin.ok()) return pin.status();
   FC_TRY(ws->vault_->unlock(*pin));
-  auto store = ws->vault_->store();
+  auto store = access == Access::sync ? ws->vault_->store_for_sync() : ws->vault_->store();
   if (!store.ok()) return store.status();
   auto records = RecordStore::open(
       **store, Identity{ws->config_.worker_id, ws->config_.device_id, ws->config_.role},
@@ -313,7 +330,7 @@ int run_device_command(Args args, Io& io, const CommandSpec& spec,
   auto parsed = parse_args(io, spec.name, args, spec.options, spec.required, spec.positional_count,
                            spec.positional_names, code);
   if (!parsed) return code;
-  auto ws = Workspace::open(workspace_dir(*parsed));
+  auto ws = Workspace::open(workspace_dir(*parsed), spec.access);
   if (!ws.ok()) return failure(io, spec.name, ws.status());
   Status status = body(*parsed, **ws);
   if (status.ok()) return kExitOk;

@@ -2,7 +2,8 @@
 // workspace (configuration, keystore, vault, record store) and how secrets are read.
 //
 // A workspace is a directory (--dir, else $FIELDCASE_HOME, else ~/.fieldcase) holding
-// device.conf (server URL, worker id, device id, role: plain "key = value", no secrets), the
+// device.conf (server URL, worker id, device id, role, and optionally the CA file and public-key
+// pins that HTTPS to the server must match: plain "key = value", no secrets), the
 // encrypted database case.db with its wrapped key case.db.key, sync.state (last sync time and
 // clock offset) and a FileKeyStore in keys/ holding the device secret and the device token.
 // The PIN comes from $FIELDCASE_PIN or a no-echo prompt on /dev/tty; the device token from
@@ -84,6 +85,8 @@ struct DeviceConfig {
   std::string worker_id;
   std::string device_id;
   Role role = Role::social_worker;
+  std::string ca_file;            // PEM bundle to trust instead of the system store
+  std::vector<std::string> pins;  // SPKI pins (base64 SHA-256) the server's key must match
 };
 
 // The outcome of the last successful sync, as sync.state stores it.
@@ -108,7 +111,11 @@ Result<SyncState> read_sync_state(const std::filesystem::path& dir);
 // An opened workspace: configuration read, vault unlocked with the PIN, records open.
 class Workspace {
  public:
-  static Result<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir);
+  // case_data: every command that shows or changes records; refused while the vault is
+  // offline-locked. sync: the sync command, which must work while offline-locked.
+  enum class Access : std::uint8_t { case_data, sync };
+  static Result<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir,
+                                                 Access access = Access::case_data);
 
   const std::filesystem::path& dir() const { return dir_; }
   const DeviceConfig& config() const { return config_; }
@@ -139,6 +146,7 @@ struct CommandSpec {
   std::span<const std::string_view> required = {};
   std::size_t positional_count = 0;
   std::string_view positional_names = {};
+  Workspace::Access access = Workspace::Access::case_data;
 };
 
 // Answers --help, parses the arguments, opens the workspace and runs `body`. A Status the body

@@ -14,6 +14,7 @@
 
 #include "command.hpp"
 #include "device.hpp"
+#include "fieldcase/clock.hpp"
 #include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/sync_engine.hpp"
 
@@ -24,8 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSetupUsage =
-    "usage: fieldcase setup --server URL --enroll CODE [--name NAME] [--dir DIR]\n"
-    "       fieldcase setup --server URL --worker ID --device ID [--role ROLE] [--dir DIR]\n"
+    "usage: fieldcase setup --server URL --enroll CODE [--name NAME]\n"
+    "                       [--ca-file PEM] [--pin SPKI_SHA256]... [--dir DIR]\n"
+    "       fieldcase setup --server URL --worker ID --device ID [--role ROLE]\n"
+    "                       [--ca-file PEM] [--pin SPKI_SHA256]... [--dir DIR]\n"
     "\n"
     "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
     "case database under a new PIN, the device token in the workspace's keystore, and\n"
@@ -43,6 +46,9 @@ constexpr std::string_view kSetupUsage =
     "  --enroll CODE  the enrollment code (XXXXX-XXXXX)\n"
     "  --name NAME    what to call this device at enrollment (default: the host name)\n"
     "  --role ROLE    social_worker (default), team_manager, area_manager, service_lead...\n"
+    "  --ca-file PEM  trust these CA certificates for https:// instead of the system store\n"
+    "  --pin PIN      the server's public key must match: base64 SHA-256 of its\n"
+    "                 SubjectPublicKeyInfo (repeat for a second, standby key)\n"
     "\n"
     "environment:\n"
     "  FIELDCASE_KDF=minimum   weakest PIN hashing, for tests and demos only\n";
@@ -53,18 +59,30 @@ constexpr std::string_view kSyncUsage =
     "Sends this device's unsynced changes to the server and brings back what changed on your\n"
     "cases. On a terminal shows a progress bar, otherwise one line per round trip. Prints a\n"
     "summary: accepted and rejected transactions (with reasons), changes received, cases\n"
-    "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe,\n"
-    "the device's data is crypto-erased.\n";
+    "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe\n"
+    "(the device was revoked or retired), the device's data is crypto-erased. Works while the\n"
+    "case data is locked for being offline too long, and lifts that lock.\n";
 
 constexpr std::string_view kStatusUsage =
     "usage: fieldcase status [--dir DIR]\n"
     "\n"
     "Shows the device: worker, server, changes waiting to sync, the last sync, the sync cursor,\n"
-    "the clock offset measured then, and transactions the server rejected.\n";
+    "the clock offset measured then, the server's offline limit (after it, only 'sync' works\n"
+    "until a sync succeeds), and transactions the server rejected.\n";
 
 constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"},
-                                        {"--role"},   {"--enroll"}, {"--name"}};
+                                        {"--role"},   {"--enroll"}, {"--name"},
+                                        {"--ca-file"}, {"--pin", true, true}};
 constexpr std::string_view kSetupRequired[] = {"--server"};
+
+// How this device reaches its server: the URL, and for HTTPS the CA file and key pins.
+platform::HttpTransportOptions transport_options(const DeviceConfig& config) {
+  platform::HttpTransportOptions options;
+  options.base_url = config.server_url;
+  options.ca_file = config.ca_file;
+  options.pins = config.pins;
+  return options;
+}
 
 // What POST /v1/enroll answered.
 struct Enrollment {
@@ -75,10 +93,9 @@ struct Enrollment {
 };
 
 // Enrolls this device with a one-time code; the token goes straight into the workspace.
-Result<Enrollment> enroll(const std::string& server_url, const std::string& code,
+Result<Enrollment> enroll(const DeviceConfig& config, const std::string& code,
                           const std::string& name) {
-  platform::HttpTransportOptions options;
-  options.base_url = server_url;
+  auto options = transport_options(config);
   options.compress = false;
   platform::HttpTransport transport(options);
   const nlohmann::json body{{"code", code}, {"device_name", name}};
@@ -119,7 +136,7 @@ Status create_workspace(const fs::path& dir, DeviceConfig& config,
   if (!pin.ok()) return pin.status();
   Result<std::string> token = std::string();
   if (enroll_code) {
-    auto enrolled = enroll(config.server_url, *enroll_code, name);
+    auto enrolled = enroll(config, *enroll_code, name);
     if (!enrolled.ok()) return enrolled.status();
     config.worker_id = enrolled->worker_id;
     config.device_id = enrolled->device_id;
@@ -166,8 +183,21 @@ int setup(Args args, Io& io) {
   if (!enroll_code && a->has("--name")) {
     return usage_error(io, kName, "--name goes with --enroll");
   }
-  DeviceConfig config{*a->get("--server"), a->get("--worker").value_or(""),
-                      a->get("--device").value_or("")};
+  DeviceConfig config;
+  config.server_url = *a->get("--server");
+  config.worker_id = a->get("--worker").value_or("");
+  config.device_id = a->get("--device").value_or("");
+  config.ca_file = a->get("--ca-file").value_or("");
+  config.pins = a->all("--pin");
+  for (const auto& pin : config.pins) {
+    if (pin.size() != 44 || pin.back() != '=' || pin.find(',') != std::string::npos) {
+      return usage_error(io, kName, "--pin must be a base64 SHA-256 (44 characters)");
+    }
+  }
+  if (!config.ca_file.empty()) {
+    std::error_code ec;
+    config.ca_file = fs::absolute(config.ca_file, ec).string();
+  }
   if (!config.server_url.starts_with("http://") && !config.server_url.starts_with("https://")) {
     return usage_error(io, kName, "--server must be an http:// or https:// URL");
   }
@@ -234,26 +264,31 @@ Status run_sync(Io& io, Workspace& ws) {
   if (!token.ok()) return token.status();
   if (!token->has_value()) return {Errc::not_found, "the workspace holds no device token"};
   const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
-  platform::HttpTransportOptions options;
-  options.base_url = ws.config().server_url;
-  platform::HttpTransport transport(options);
+  platform::HttpTransport transport(transport_options(ws.config()));
   SyncEngine engine(ws.records(), transport, token_text);
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   auto report = engine.run([&](const SyncProgress& p) { show_progress(io, terminal, p); });
   if (terminal) io.out << "\n";
   if (!report.ok()) return report.status();
-  print_report(io, *report);
   if (report->wipe_requested) {
+    // Revoked (nothing more is accepted) or retired (everything was delivered first).
     FC_TRY(
         ws.wipe(report->wipe_reason.empty() ? "wipe ordered by the server" : report->wipe_reason));
-    io.out << "the server ordered this device wiped: its data has been erased\n";
+    if (!report->device_revoked) print_report(io, *report);
+    io.out << "the server ordered this device wiped ("
+           << (report->wipe_reason.empty() ? "no reason given" : report->wipe_reason)
+           << "): its data has been erased\n";
     return {};
   }
+  print_report(io, *report);
+  FC_TRY(ws.vault().record_contact(SystemClock::instance().wall(), report->offline_limit_days));
   return write_sync_state(ws.dir(), {now_text(), report->clock_offset.count()});
 }
 
 int sync(Args args, Io& io) {
-  return run_device_command(args, io, {"sync", kSyncUsage},
+  CommandSpec spec{"sync", kSyncUsage};
+  spec.access = Workspace::Access::sync;
+  return run_device_command(args, io, spec,
                             [&](const ParsedArgs&, Workspace& ws) { return run_sync(io, ws); });
 }
 
@@ -268,12 +303,18 @@ int status(Args args, Io& io) {
         if (!state.ok()) return state.status();
         auto rejections = ws.records().rejections();
         if (!rejections.ok()) return rejections.status();
+        auto contact = ws.vault().contact();
+        if (!contact.ok()) return contact.status();
         io.out << "worker: " << ws.config().worker_id << " (" << to_string(ws.config().role)
                << ")\ndevice: " << ws.config().device_id << "\nserver: " << ws.config().server_url
                << "\npending transactions: " << *pending
                << "\nlast sync: " << (state->last_sync.empty() ? "never" : state->last_sync)
                << "\ncursor: " << *cursor << "\nclock offset: " << state->clock_offset_ms
-               << " ms\nrejections: " << rejections->size() << "\n";
+               << " ms\noffline limit: "
+               << (contact->offline_limit_days > 0
+                       ? std::to_string(contact->offline_limit_days) + " days without a sync"
+                       : std::string("none"))
+               << "\nrejections: " << rejections->size() << "\n";
         for (const auto& r : *rejections) {
           io.out << "  " << r.tx_id << " " << r.code << ": " << r.reason << "\n";
         }

@@ -174,28 +174,64 @@ Status Admin::revoke_device(std::string_view device_id) {
     if (!device.ok()) return device.status();
     if (!*device) return {Errc::not_found, "no device " + std::string(device_id)};
     if ((*device)->status == DeviceStatus::revoked) return {};
+    const std::string was(to_string((*device)->status));
     (*device)->status = DeviceStatus::revoked;
     (*device)->revoked_at = now();
     FC_TRY(store_.update_device(**device));
-    return audit("device_revoke", device_id, (*device)->worker_id, "", "");
+    return audit("device_revoke", device_id, (*device)->worker_id, "", "was " + was);
   });
 }
 
-Result<std::vector<Device>> Admin::list_devices() { return store_.list_devices(); }
-
-Result<std::vector<Worker>> Admin::list_workers() { return store_.list_workers(); }
+Status Admin::retire_device(std::string_view device_id) {
+  return store_.transaction([&]() -> Status {
+    auto device = store_.find_device(device_id);
+    if (!device.ok()) return device.status();
+    if (!*device) return {Errc::not_found, "no device " + std::string(device_id)};
+    switch ((*device)->status) {
+      case DeviceStatus::revoked:
+        return {Errc::invalid_argument, "the device is revoked; it cannot be retired"};
+      case DeviceStatus::retiring:
+      case DeviceStatus::retired:
+        return {};
+      case DeviceStatus::active:
+        break;
+    }
+    (*device)->status = DeviceStatus::retiring;
+    FC_TRY(store_.update_device(**device));
+    return audit("device_retire", device_id, (*device)->worker_id, "", "");
+  });
+}
 
 Status Admin::deactivate_worker(std::string_view worker_id) {
   return store_.transaction([&]() -> Status {
     auto worker = store_.find_worker(worker_id);
     if (!worker.ok()) return worker.status();
     if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
-    if (!(*worker)->active) return {};
-    FC_TRY(store_.set_worker_active(worker_id, false));
+    if ((*worker)->active) {
+      FC_TRY(store_.set_worker_active(worker_id, false));
+      FC_TRY(audit("worker_deactivate", "", worker_id, "", ""));
+    }
+    // Sessions go even when the worker was already inactive (one could have survived an
+    // older build's deactivation).
     FC_TRY(store_.delete_sessions_of(worker_id));
-    return audit("worker_deactivate", "", worker_id, "", "");
+    auto devices = store_.list_devices();
+    if (!devices.ok()) return devices.status();
+    for (auto& d : *devices) {
+      // A retiring device keeps its chance to deliver the worker's last work, then wipes.
+      if (d.worker_id != worker_id || d.status != DeviceStatus::active) continue;
+      const std::string was(to_string(d.status));
+      d.status = DeviceStatus::revoked;
+      d.revoked_at = now();
+      FC_TRY(store_.update_device(d));
+      FC_TRY(audit("device_revoke", d.id, worker_id, "", "worker deactivated; was " + was));
+    }
+    return {};
   });
 }
+
+Result<std::vector<Device>> Admin::list_devices() { return store_.list_devices(); }
+
+Result<std::vector<Worker>> Admin::list_workers() { return store_.list_workers(); }
 
 Status Admin::set_role(std::string_view worker_id, Role role) {
   return store_.transaction([&]() -> Status {

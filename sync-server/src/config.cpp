@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 20> kKeys{
+constexpr std::array<std::string_view, 28> kKeys{
     "listen",
     "database",
     "threads",
@@ -31,6 +31,14 @@ constexpr std::array<std::string_view, 20> kKeys{
     "session_absolute_hours",
     "signin_lockout_failures",
     "signin_lockout_minutes",
+    "body_deadline_seconds",
+    "tls_cert",
+    "tls_key",
+    "allow_plain_http",
+    "rate_limit_per_minute",
+    "rate_limit_burst",
+    "offline_limit_days",
+    "max_queued_connections",
 };
 
 std::string_view trim(std::string_view s) {
@@ -127,6 +135,46 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     c.service.max_page_bytes = static_cast<std::size_t>(*v);
     return {};
   }
+  if (key == "max_queued_connections") {
+    auto v = number(key, value, 0, 100'000);
+    if (!v.ok()) return v.status();
+    c.max_queued_connections = static_cast<std::size_t>(*v);
+    return {};
+  }
+  if (key == "body_deadline_seconds") return seconds(c.body_deadline, 1, 3600);
+  if (key == "tls_cert") {
+    c.tls_cert = std::string(value);
+    return {};
+  }
+  if (key == "tls_key") {
+    c.tls_key = std::string(value);
+    return {};
+  }
+  if (key == "allow_plain_http") {
+    if (value != "true" && value != "false") {
+      return {Errc::invalid_argument, "allow_plain_http must be true or false"};
+    }
+    c.allow_plain_http = value == "true";
+    return {};
+  }
+  if (key == "rate_limit_per_minute") {
+    auto v = number(key, value, 0, 1'000'000);
+    if (!v.ok()) return v.status();
+    c.rate_limit_per_minute = static_cast<int>(*v);
+    return {};
+  }
+  if (key == "rate_limit_burst") {
+    auto v = number(key, value, 1, 1'000'000);
+    if (!v.ok()) return v.status();
+    c.rate_limit_burst = static_cast<int>(*v);
+    return {};
+  }
+  if (key == "offline_limit_days") {
+    auto v = number(key, value, 0, 3650);
+    if (!v.ok()) return v.status();
+    c.service.offline_limit_days = static_cast<int>(*v);
+    return {};
+  }
   if (key == "clock_window") {
     auto v = number(key, value, 1, 1000);
     if (!v.ok()) return v.status();
@@ -166,6 +214,13 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};
+}
+
+Status check_config(const ServerConfig& c) {
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return {Errc::invalid_argument, "tls_cert and tls_key must be set together"};
+  }
+  return {};
 }
 
 Status load_config_file(const std::filesystem::path& path, ServerConfig& config) {

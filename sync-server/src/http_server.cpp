@@ -2,9 +2,17 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
@@ -16,10 +24,134 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
-void error(httplib::Response& res, int status, std::string_view code, std::string_view message) {
+void error(httplib::Response& res, int status, std::string_view code, std::string_view message,
+           const std::vector<sync::Instruction>& instructions = {}) {
   res.status = status;
-  res.set_content(sync::encode_error(code, message), kJson);
+  res.set_content(sync::encode_error(code, message, instructions), kJson);
 }
+
+bool is_wildcard(std::string_view host) {
+  return host.empty() || host == "0.0.0.0" || host == "::";
+}
+
+// The connection pool: `threads` workers each serve one connection for its whole life, and at
+// most `max_queued` more connections wait for one. Connections beyond that go to a small
+// overflow pool whose requests are answered at once with 503 busy (see overflowing()), so a
+// client is told to come back instead of waiting behind slow ones in an unbounded queue.
+class ConnectionPool final : public httplib::TaskQueue {
+ public:
+  static constexpr std::size_t kOverflowThreads = 2;
+
+  ConnectionPool(std::size_t threads, std::size_t max_queued)
+      : threads_(threads), max_queued_(max_queued) {
+    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(false); });
+    for (std::size_t i = 0; i < kOverflowThreads; ++i) {
+      workers_.emplace_back([this] { work(true); });
+    }
+  }
+  ~ConnectionPool() override { shutdown(); }
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (active_ + queue_.size() < threads_ + max_queued_) {
+        queue_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+      overflow_.push_back(std::move(fn));
+    }
+    overflow_cv_.notify_one();
+  }
+
+  // Serves what is queued, then stops the threads.
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    overflow_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // Whether the calling thread serves a connection the pool had no room for.
+  static bool overflowing() { return overflow_thread_; }
+
+ private:
+  void work(bool overflow) {
+    overflow_thread_ = overflow;
+    auto& queue = overflow ? overflow_ : queue_;
+    auto& cv = overflow ? overflow_cv_ : cv_;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv.wait(lock, [&] { return stopping_ || !queue.empty(); });
+        if (queue.empty()) return;  // stopping, and nothing left to serve
+        fn = std::move(queue.front());
+        queue.pop_front();
+        if (!overflow) ++active_;
+      }
+      fn();
+      if (!overflow) {
+        std::lock_guard lock(mu_);
+        --active_;
+      }
+    }
+  }
+
+  static thread_local bool overflow_thread_;
+  const std::size_t threads_;
+  const std::size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_, overflow_cv_;
+  std::deque<std::function<void()>> queue_, overflow_;
+  std::size_t active_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+thread_local bool ConnectionPool::overflow_thread_ = false;
+
+// Token buckets per device: `burst` requests at once, refilled at `per_minute`.
+class RateLimiter {
+ public:
+  RateLimiter(int per_minute, int burst) : per_minute_(per_minute), burst_(burst) {}
+
+  // Whether the device may make a request now; if not, how many seconds until it may.
+  std::optional<int> refuse(const std::string& device_id,
+                            std::chrono::steady_clock::time_point now) {
+    if (per_minute_ <= 0) return std::nullopt;
+    std::lock_guard lock(mu_);
+    if (buckets_.size() > 100'000) buckets_.clear();  // bounded memory; devices refill anyway
+    auto [it, fresh] = buckets_.try_emplace(device_id, Bucket{double(burst_), now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      const double minutes = std::chrono::duration<double>(now - b.at).count() / 60.0;
+      b.tokens = std::min<double>(burst_, b.tokens + minutes * per_minute_);
+      b.at = now;
+    }
+    if (b.tokens >= 1.0) {
+      b.tokens -= 1.0;
+      return std::nullopt;
+    }
+    return std::max(1, static_cast<int>((1.0 - b.tokens) * 60.0 / per_minute_ + 0.999));
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  int per_minute_;
+  int burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
 
 // The token of an "Authorization: Bearer <token>" header, or empty.
 std::string bearer_token(const httplib::Request& req) {
@@ -48,6 +180,8 @@ std::string_view reason_for(int status) {
       return "forbidden";
     case 404:
       return "not_found";
+    case 408:
+      return "timeout";
     case 405:
       return "method_not_allowed";
     case 413:
@@ -61,15 +195,44 @@ std::string_view reason_for(int status) {
 
 }  // namespace
 
+bool is_loopback_address(std::string_view a) noexcept {
+  if (a.starts_with("::ffff:")) a.remove_prefix(7);
+  return a == "localhost" || a == "::1" || a.starts_with("127.");
+}
+
 struct HttpServer::Impl {
   SyncService& service;
   const Clock& clock;
   HttpOptions options;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& server;
+  bool tls = false;
+  RateLimiter limiter;
   std::atomic<bool> stop_requested{false};
   std::mutex log_mu;
 
-  Impl(SyncService& s, const Clock& c, HttpOptions o) : service(s), clock(c), options(o) {}
+  static std::unique_ptr<httplib::Server> make_server(const HttpOptions& o) {
+    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+      return std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+    }
+    return std::make_unique<httplib::Server>();
+  }
+
+  Impl(SyncService& s, const Clock& c, HttpOptions o)
+      : service(s),
+        clock(c),
+        options(std::move(o)),
+        owned(make_server(options)),
+        server(*owned),
+        tls(!options.tls_cert.empty() || !options.tls_key.empty()),
+        limiter(options.rate_limit_per_minute, options.rate_limit_burst) {}
+
+  void audit(std::string_view event, const AuthenticatedDevice* device, const httplib::Request& req,
+             std::string_view detail) {
+    Status st = service.audit(
+        event, device, std::string(detail) + " (peer " + req.remote_addr + ")", clock.wall());
+    if (!st.ok()) log("audit failed: " + st.to_string());
+  }
 
   void log(const std::string& line) {
     if (!options.log_requests) return;
@@ -82,11 +245,16 @@ struct HttpServer::Impl {
     // Receipt is when the request arrived, before its body was read: the closest the server
     // gets to when the device sent it.
     const auto receipt = clock.wall();
+    const auto started = std::chrono::steady_clock::now();
     std::string body;
-    bool too_large = false;
+    bool too_large = false, too_slow = false;
     const bool read = reader([&](const char* data, std::size_t n) {
       if (body.size() + n > options.max_body_bytes) {
         too_large = true;
+        return false;
+      }
+      if (std::chrono::steady_clock::now() - started > options.body_deadline) {
+        too_slow = true;  // a slow drip: every read arrives in time, the whole never does
         return false;
       }
       body.append(data, n);
@@ -96,24 +264,44 @@ struct HttpServer::Impl {
     // ask the client to close it (cpp-httplib, OkHttp and URLSession all honour this).
     if (too_large || !read) res.set_header("Connection", "close");
     if (too_large || (!read && res.status == 413)) {
+      audit("too_large", nullptr, req, "body over " + std::to_string(options.max_body_bytes));
       return error(
           res, 413, "too_large",
           "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes");
     }
+    if (too_slow || (!read && std::chrono::steady_clock::now() - started >= options.read_timeout)) {
+      audit("request_timeout", nullptr, req, "the body did not arrive in time");
+      res.set_header("Connection", "close");
+      return error(res, 408, "timeout", "the request body did not arrive in time");
+    }
     if (!read) {
+      audit("bad_request", nullptr, req, "unreadable body");
       return error(res, 400, "bad_request", "the request body could not be read or decompressed");
     }
 
     const std::string token = bearer_token(req);
     if (token.empty()) {
+      audit("auth_failed", nullptr, req, "no bearer token");
       return error(res, 401, "unauthenticated", "an Authorization: Bearer token is required");
     }
     auto device = service.authenticate(token);
     if (!device.ok()) return internal(res, device.status());
-    if (!*device) return error(res, 401, "unauthenticated", "the device token is not valid");
+    if (!*device) {
+      audit("auth_failed", nullptr, req, "unknown token");
+      return error(res, 401, "unauthenticated", "the device token is not valid");
+    }
+    if ((*device)->revoked) return refuse(res, **device, receipt);
+    if (auto wait = limiter.refuse((*device)->device_id, std::chrono::steady_clock::now())) {
+      audit("rate_limited", &**device, req, "over the per-device request rate");
+      res.set_header("Retry-After", std::to_string(*wait));
+      return error(
+          res, 429, sync::kErrorRateLimited,
+          "too many requests from this device; retry after " + std::to_string(*wait) + " s");
+    }
 
     auto request = sync::decode_request(body);
     if (!request.ok()) {
+      audit("bad_request", &**device, req, request.status().message());
       if (request.code() == Errc::unsupported) {
         return error(res, 400, "unsupported_protocol", request.status().message());
       }
@@ -122,11 +310,16 @@ struct HttpServer::Impl {
     auto response = service.handle(**device, *request, receipt);
     if (!response.ok()) {
       switch (response.code()) {
-        case Errc::unauthenticated:
-          return error(res, 401, "unauthenticated", "the device token is not valid");
+        case Errc::unauthenticated: {
+          AuthenticatedDevice refused = **device;
+          refused.revoked = true;
+          refused.status = DeviceStatus::revoked;
+          return refuse(res, refused, receipt);
+        }
         case Errc::unsupported:
           return error(res, 400, "unsupported_protocol", response.status().message());
         case Errc::invalid_argument:
+          audit("bad_request", &**device, req, response.status().message());
           return error(res, 400, "bad_request", response.status().message());
         default:
           return internal(res, response.status());
@@ -134,6 +327,14 @@ struct HttpServer::Impl {
     }
     res.status = 200;
     res.set_content(sync::encode(*response), kJson);
+  }
+
+  // 403 device_revoked with the wipe instruction: nothing of the request is applied.
+  void refuse(httplib::Response& res, const AuthenticatedDevice& device,
+              std::chrono::system_clock::time_point receipt) {
+    auto wipe = service.refuse(device, receipt);
+    if (!wipe.ok()) return internal(res, wipe.status());
+    error(res, 403, sync::kErrorDeviceRevoked, wipe->reason, {*wipe});
   }
 
   void internal(httplib::Response& res, const Status& st) {
@@ -155,14 +356,35 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock&
     : impl_(std::make_unique<Impl>(service, clock, options)) {
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
+  const bool plain = !impl_->tls;
   const auto threads = static_cast<std::size_t>(std::max(1, options.threads));
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const std::size_t queued = options.max_queued_connections;
+  svr.new_task_queue = [threads, queued] { return new ConnectionPool(threads, queued); };
   svr.set_payload_max_length(options.max_body_bytes);
   svr.set_read_timeout(static_cast<time_t>(options.read_timeout.count()), 0);
   svr.set_write_timeout(static_cast<time_t>(options.write_timeout.count()), 0);
   svr.set_keep_alive_timeout(static_cast<time_t>(options.keep_alive.count()));
   svr.set_tcp_nodelay(true);  // answers must not wait for the client's delayed ACK
 
+  // Connections the pool had no room for are told to come back; then plain HTTP reaches only
+  // loopback peers unless explicitly allowed (a wildcard bind).
+  svr.set_pre_routing_handler([impl, plain](const httplib::Request& req, httplib::Response& res) {
+    if (ConnectionPool::overflowing()) {
+      impl->log("refused a connection: every connection thread is busy and the queue is full");
+      res.set_header("Retry-After", "1");
+      res.set_header("Connection", "close");
+      error(res, 503, "busy", "the server is busy; retry shortly");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!plain || impl->options.allow_plain_http || is_loopback_address(req.remote_addr)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    impl->audit("tls_required", nullptr, req, "plain HTTP from a non-loopback peer");
+    res.set_header("Connection", "close");
+    error(res, 403, "tls_required",
+          "this server accepts plain HTTP from this machine only; use HTTPS");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   svr.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(
         std::string(R"({"status":"ok","version":")") + std::string(fieldcase::version()) + "\"}",
@@ -202,6 +424,26 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock&
 HttpServer::~HttpServer() { stop(); }
 
 Result<int> HttpServer::bind(const std::string& host, int port) {
+  if (!impl_->server.is_valid()) {
+    return Status(Errc::invalid_argument,
+                  "TLS needs both tls_cert and tls_key, readable PEM files of a certificate and "
+                  "its private key (" +
+                      impl_->options.tls_cert + ", " + impl_->options.tls_key + ")");
+  }
+  if (!impl_->tls && !is_loopback_address(host)) {
+    if (!impl_->options.allow_plain_http && !is_wildcard(host)) {
+      return Status(Errc::invalid_argument,
+                    "refusing to serve plain HTTP on the non-loopback address " + host +
+                        ": configure tls_cert and tls_key, or set allow_plain_http = true");
+    }
+    if (impl_->options.allow_plain_http) {
+      std::fprintf(stderr,
+                   "fieldcase-server: WARNING: serving PLAIN HTTP on %s (allow_plain_http = true). "
+                   "Device tokens and case data cross the network UNENCRYPTED. Use this only "
+                   "behind a TLS-terminating proxy on a trusted network.\n",
+                   host.c_str());
+    }
+  }
   if (port == 0) {
     int bound = impl_->server.bind_to_any_port(host);
     if (bound <= 0) return Status(Errc::io, "cannot listen on " + host + " (any port)");

@@ -51,7 +51,11 @@ constexpr std::string_view kUsage =
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
     "clock_max_age_hours, max_page_bytes, enrollment_ttl_hours, enrollment_attempts,\n"
     "session_idle_minutes, session_absolute_hours, signin_lockout_failures,\n"
-    "signin_lockout_minutes. Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "signin_lockout_minutes, max_queued_connections, body_deadline_seconds,\n"
+    "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
+    "offline_limit_days.\n"
+    "Without tls_cert and tls_key the server listens on loopback only, unless\n"
+    "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 constexpr std::string_view kAdminUsage =
     "usage: fieldcase-server admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
@@ -67,7 +71,9 @@ constexpr std::string_view kAdminUsage =
     "  allocate --case CHILD_ID --worker WORKER_ID  allocate a child's case (the child may\n"
     "                                               not exist yet); reallocating moves it\n"
     "  worker list                                  id, name, role, team, active\n"
-    "  worker deactivate --worker WORKER_ID         no more sign-in, enrollment or allocation\n"
+    "  worker deactivate --worker WORKER_ID         the worker leaves: no sign-in, enrollment,\n"
+    "                                               devices or cases; their active devices are\n"
+    "                                               revoked (retiring ones deliver, then wipe)\n"
     "  worker set-role --worker WORKER_ID --role ROLE\n"
     "                                               change a role (ends their web sessions)\n"
     "  worker set-password --worker WORKER_ID       web sign-in password (12+ characters),\n"
@@ -76,7 +82,10 @@ constexpr std::string_view kAdminUsage =
     "  enrollment issue --worker WORKER_ID          a one-time code for a new device (shown\n"
     "                                               once; expires after enrollment_ttl_hours)\n"
     "  device issue --worker WORKER_ID              issue a device token, shown once\n"
-    "  device revoke --device DEVICE_ID             the device is told to wipe itself\n"
+    "  device revoke --device DEVICE_ID             lost or stolen: every request is refused\n"
+    "                                               and the device is told to wipe itself\n"
+    "  device retire --device DEVICE_ID             staff leaving: its pending work is accepted\n"
+    "                                               at its next sync, then it wipes itself\n"
     "  device list                                  id, worker, status, last sync, offset, name\n"
     "  audit verify                                 check the audit log's hash chain\n"
     "  audit case --case CHILD_ID                   who accessed this child's record, when,\n"
@@ -166,6 +175,7 @@ int serve(int argc, char** argv) {
   if (!args.words.empty()) return usage_error("serve takes no arguments", kUsage);
   ServerConfig config;
   Status st = load_config(args, config);
+  if (st.ok()) st = check_config(config);
   if (!st.ok()) return usage_error(st.message(), kUsage);
   std::string host;
   int port = 0;
@@ -189,10 +199,17 @@ int serve(int argc, char** argv) {
   AccessService access(**access_store, fieldcase::SystemClock::instance(), config.access);
   HttpOptions http;
   http.threads = config.threads;
+  http.max_queued_connections = config.max_queued_connections;
   http.keep_alive = config.keep_alive;
   http.max_body_bytes = config.max_body_bytes;
   http.read_timeout = config.read_timeout;
   http.write_timeout = config.write_timeout;
+  http.body_deadline = config.body_deadline;
+  http.tls_cert = config.tls_cert;
+  http.tls_key = config.tls_key;
+  http.allow_plain_http = config.allow_plain_http;
+  http.rate_limit_per_minute = config.rate_limit_per_minute;
+  http.rate_limit_burst = config.rate_limit_burst;
   HttpServer server(service, &access, fieldcase::SystemClock::instance(), http);
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());
@@ -207,7 +224,8 @@ int serve(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  std::cout << "fieldcase-server " << fieldcase::version() << " listening on http://"
+  std::cout << "fieldcase-server " << fieldcase::version() << " listening on "
+            << (config.tls_cert.empty() ? "http://" : "https://")
             << (host.find(':') != std::string::npos ? "[" + host + "]" : host) << ":" << *bound
             << std::endl;
   Status ran = server.run();
@@ -295,7 +313,7 @@ int admin(int argc, char** argv) {
     worker = required(args, "worker", missing);
   } else if (what == "device" && verb == "issue") {
     worker = required(args, "worker", missing);
-  } else if (what == "device" && verb == "revoke") {
+  } else if (what == "device" && (verb == "revoke" || verb == "retire")) {
     device = required(args, "device", missing);
   } else if (what == "device" && verb == "list") {
   } else if (what == "worker" && verb == "list") {
@@ -408,12 +426,6 @@ int admin(int argc, char** argv) {
     }
     return 0;
   }
-  if (what == "worker" && verb == "deactivate") {
-    Status done = admin.deactivate_worker(worker);
-    if (!done.ok()) return failure(done);
-    if (!args.quiet) std::cout << "worker " << worker << " deactivated\n";
-    return 0;
-  }
   if (what == "worker" && verb == "set-role") {
     Status done = admin.set_role(worker, role);
     if (!done.ok()) return failure(done);
@@ -445,6 +457,14 @@ int admin(int argc, char** argv) {
     return print_id(args, "authority", admin.create_authority(name, la_code));
   if (what == "area") return print_id(args, "area", admin.create_area(name));
   if (what == "team") return print_id(args, "team", admin.create_team(name, area));
+  if (what == "worker" && verb == "deactivate") {
+    Status done = admin.deactivate_worker(worker);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) {
+      std::cout << "worker " << worker << " deactivated; their active devices revoked\n";
+    }
+    return 0;
+  }
   if (what == "worker") return print_id(args, "worker", admin.create_worker(name, role, team));
   if (what == "allocate") {
     Status done = admin.allocate(case_id, worker);
@@ -468,6 +488,12 @@ int admin(int argc, char** argv) {
     Status done = admin.revoke_device(device);
     if (!done.ok()) return failure(done);
     if (!args.quiet) std::cout << "device " << device << " revoked\n";
+    return 0;
+  }
+  if (verb == "retire") {
+    Status done = admin.retire_device(device);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "device " << device << " retiring: it wipes at its next sync\n";
     return 0;
   }
   auto devices = admin.list_devices();

@@ -342,7 +342,7 @@ Device read_device(const Statement& s) {
   Device d;
   d.id = s.column_text(0);
   d.worker_id = s.column_text(1);
-  d.status = s.column_text(2) == "revoked" ? DeviceStatus::revoked : DeviceStatus::active;
+  d.status = parse_device_status(s.column_text(2)).value_or(DeviceStatus::revoked);
   d.created_at = s.column_text(3);
   d.revoked_at = s.column_text(4);
   d.last_sync_at = s.column_text(5);
@@ -442,7 +442,25 @@ Result<Worker> read_worker(const Statement& s) {
 }  // namespace
 
 std::string_view to_string(DeviceStatus status) noexcept {
-  return status == DeviceStatus::revoked ? "revoked" : "active";
+  switch (status) {
+    case DeviceStatus::active:
+      return "active";
+    case DeviceStatus::revoked:
+      return "revoked";
+    case DeviceStatus::retiring:
+      return "retiring";
+    case DeviceStatus::retired:
+      return "retired";
+  }
+  return "revoked";
+}
+
+std::optional<DeviceStatus> parse_device_status(std::string_view text) noexcept {
+  for (auto s : {DeviceStatus::active, DeviceStatus::revoked, DeviceStatus::retiring,
+                 DeviceStatus::retired}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
 }
 
 Record StoredRecord::to_record() const {
@@ -573,6 +591,16 @@ Status SqliteServerStore::insert_worker(const Worker& w) {
   }
   u->bind(6, w.created_at);
   return u->run();
+}
+
+Status SqliteServerStore::set_worker_active(std::string_view id, bool active) {
+  auto s = stmt("UPDATE worker SET active = ?2 WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id).bind(2, active ? 1 : 0);
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(id)};
+  return {};
 }
 
 Result<std::optional<Worker>> SqliteServerStore::find_worker(std::string_view id) {

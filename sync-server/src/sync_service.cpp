@@ -60,6 +60,17 @@ std::optional<std::int64_t> date_start_ms(std::string_view date) {
   return std::int64_t{d->days_since_epoch()} * 86'400'000;
 }
 
+// Audit details quote hostile input too (field names, decoder messages): bounded, control
+// characters replaced, valid UTF-8.
+std::string audit_detail(std::string_view detail) {
+  std::string clean;
+  for (unsigned char c : detail.substr(0, 300)) {
+    clean += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  }
+  if (!is_valid_utf8(clean)) clean = "(not UTF-8)";
+  return clean;
+}
+
 // A record as a transaction sees it while its operations are applied.
 struct Work {
   bool existed = false;  // in the store before this transaction
@@ -112,8 +123,30 @@ Result<std::optional<AuthenticatedDevice>> SyncService::authenticate(std::string
   auto device = store_.find_device_by_token_hash(hash);
   if (!device.ok()) return device.status();
   if (!*device) return std::optional<AuthenticatedDevice>();
+  const DeviceStatus status = (*device)->status;
   return std::optional<AuthenticatedDevice>(AuthenticatedDevice{
-      (*device)->id, (*device)->worker_id, (*device)->status == DeviceStatus::revoked});
+      (*device)->id, (*device)->worker_id,
+      status == DeviceStatus::revoked || status == DeviceStatus::retired, status});
+}
+
+Result<sync::Instruction> SyncService::refuse(const AuthenticatedDevice& device,
+                                              system_clock::time_point receipt) {
+  const std::string reason = device.status == DeviceStatus::retired
+                                 ? "this device has been retired"
+                                 : "this device has been revoked";
+  FC_TRY(audit("wipe_sent", &device, to_string(device.status), receipt));
+  return sync::Instruction{sync::Instruction::Type::wipe, "", reason};
+}
+
+Status SyncService::audit(std::string_view event, const AuthenticatedDevice* device,
+                          std::string_view detail, system_clock::time_point at) {
+  const std::string clean = audit_detail(detail);
+  std::lock_guard lock(mu_);
+  return store_.transaction([&] {
+    return store_.append_audit({new_uuid_v7(clock_), format_iso_datetime(at), std::string(event),
+                                device ? device->device_id : std::string(),
+                                device ? device->worker_id : std::string(), "", "", clean});
+  });
 }
 
 Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device,
@@ -148,12 +181,10 @@ Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& 
   ctx.device = std::move(**device);
   response.cursor = request.cursor;
 
-  if (ctx.device.status == DeviceStatus::revoked) {
-    // Nothing from a revoked device is applied; it is told to erase itself.
-    response.instructions.push_back(
-        {sync::Instruction::Type::wipe, "", "this device has been revoked"});
-    return store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "wipe_sent", ctx.device.id,
-                                ctx.device.worker_id, "", "", ""});
+  if (ctx.device.status == DeviceStatus::revoked || ctx.device.status == DeviceStatus::retired) {
+    // Revoked or retired since the token was checked: nothing is applied (see refuse()).
+    return {Errc::unauthenticated,
+            "this device has been " + std::string(to_string(ctx.device.status))};
   }
   auto worker = store_.find_worker(ctx.device.worker_id);
   if (!worker.ok()) return worker.status();
@@ -188,7 +219,25 @@ Status SyncService::handle_locked(RequestContext& ctx, const sync::SyncRequest& 
     ctx.request_tx_ids.insert(tx.tx_id);
     FC_TRY(process_transaction(ctx, tx, response));
   }
-  return pull(ctx, request, response);
+  FC_TRY(pull(ctx, request, response));
+  response.offline_limit_days = options_.offline_limit_days;
+
+  if (ctx.device.status == DeviceStatus::retiring) {
+    // Staff leaving: the work above was accepted as usual; the device is told to erase itself
+    // and, once it has nothing left to send, is retired.
+    response.instructions.push_back(
+        {sync::Instruction::Type::wipe, "", "this device has been retired"});
+    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "wipe_sent", ctx.device.id,
+                                ctx.worker.id, "", "", "retiring"}));
+    if (request.transactions.empty()) {
+      ctx.device.status = DeviceStatus::retired;
+      ctx.device.revoked_at = ctx.receipt_text;
+      FC_TRY(store_.update_device(ctx.device));
+      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "device_retired",
+                                  ctx.device.id, ctx.worker.id, "", "", ""}));
+    }
+  }
+  return {};
 }
 
 Status SyncService::process_transaction(RequestContext& ctx, const sync::Transaction& tx,
@@ -225,11 +274,15 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
   }
   FC_TRY(store_.put_tx(outcome));
   if (rejection) {
-    if (rejection->code == kRejectOutOfScope || rejection->code == kRejectForbidden) {
-      FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, rejection->code,
-                                  ctx.device.id, ctx.worker.id, "", tx.tx_id, rejection->reason,
-                                  "", "refused"}));
-    }
+    // Every refusal is audited; the reason names a field and a rule, never a value.
+    const bool refused_access =
+        rejection->code == kRejectOutOfScope || rejection->code == kRejectForbidden;
+    FC_TRY(store_.append_audit(
+        {new_uuid_v7(clock_), ctx.receipt_text, refused_access ? rejection->code : "tx_rejected",
+         ctx.device.id, ctx.worker.id, "", tx.tx_id,
+         audit_detail(refused_access ? rejection->reason
+                                     : rejection->code + ": " + rejection->reason),
+         "", "refused"}));
     response.rejected.push_back(std::move(*rejection));
   } else {
     response.accepted.push_back(tx.tx_id);

@@ -69,6 +69,7 @@ class InProcessServer {
     server::HttpOptions o;
     o.threads = threads;
     o.log_requests = false;
+    o.rate_limit_per_minute = 0;  // measures sync itself: simulated devices send back to back
     http_ = std::make_unique<server::HttpServer>(*service_, system_clock(), o);
     port_ = check(http_->bind("127.0.0.1", 0), "bind");
     serving_ = std::thread([this] { served_ = http_->run(); });

@@ -106,4 +106,27 @@ TEST_CASE("sync responses round-trip through JSON", "[sync]") {
   CHECK(back->instructions[0].case_id == kCase);
   CHECK(back->instructions[1].type == Instruction::Type::wipe);
   CHECK(back->more);
+  CHECK(back->offline_limit_days == 0);
+  res.offline_limit_days = 14;
+  back = decode_response(encode(res));
+  REQUIRE(back.ok());
+  CHECK(back->offline_limit_days == 14);
+}
+
+TEST_CASE("error bodies carry a refused device's wipe instruction", "[sync][security]") {
+  const std::string body = encode_error(kErrorDeviceRevoked, "this device has been revoked",
+                                        {{Instruction::Type::wipe, "", "revoked"}});
+  auto back = decode_error(body);
+  REQUIRE(back.ok());
+  CHECK(back->code == "device_revoked");
+  CHECK(back->message == "this device has been revoked");
+  REQUIRE(back->instructions.size() == 1);
+  CHECK(back->instructions[0].type == Instruction::Type::wipe);
+  auto plain = decode_error(encode_error("bad_request", "no"));
+  REQUIRE(plain.ok());
+  CHECK(plain->instructions.empty());
+  CHECK(decode_error("{}").code() == Errc::invalid_argument);
+  CHECK(decode_error("[1]").code() == Errc::invalid_argument);
+  CHECK(decode_response(R"({"protocol":1,"server_time":"x","cursor":0,"offline_limit_days":-1})")
+            .code() == Errc::invalid_argument);
 }

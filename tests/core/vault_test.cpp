@@ -353,3 +353,49 @@ TEST_CASE("Argon2id calibration reaches the target cost", "[crypto]") {
   CHECK(cheap.opslimit == KdfCost::minimum().opslimit);
   CHECK(dear.opslimit > cheap.opslimit + 2);
 }
+
+TEST_CASE("vault locks case data after the offline limit until the device syncs again",
+          "[store][security]") {
+  VaultEnv env;
+  auto created = Vault::create(env.options(), "2468");
+  REQUIRE(created.ok());
+  Vault& v = **created;
+  write_visit(v, "seen at home");
+
+  // Before any contact there is no limit to exceed.
+  auto contact = v.contact();
+  REQUIRE(contact.ok());
+  CHECK_FALSE(contact->last.has_value());
+  CHECK_FALSE(contact->locked);
+  env.clock.set_wall(env.clock.wall() + std::chrono::hours(24 * 400));
+  CHECK(v.store().ok());
+
+  // A sync records the contact and the server's limit of 7 days.
+  const auto synced = env.clock.wall();
+  REQUIRE(v.record_contact(synced, 7).ok());
+  env.clock.set_wall(synced + std::chrono::hours(24 * 7));
+  CHECK(v.store().ok());  // exactly at the limit: still open
+  env.clock.set_wall(synced + std::chrono::hours(24 * 7) + std::chrono::seconds(1));
+  auto refused = v.store();
+  CHECK(refused.code() == Errc::offline_locked);
+  CHECK_THAT(refused.status().message(),
+             Catch::Contains("7-day limit") && Catch::Contains("sync to unlock"));
+  CHECK(errc_name(Errc::offline_locked) == "offline_locked");
+
+  // The lock survives locking and unlocking the vault (it is kept in the database).
+  v.lock();
+  REQUIRE(v.unlock("2468").ok());
+  CHECK(v.store().code() == Errc::offline_locked);
+  // The sync engine still gets the database, and a successful sync lifts the lock.
+  auto for_sync = v.store_for_sync();
+  REQUIRE(for_sync.ok());
+  REQUIRE(v.record_contact(env.clock.wall(), 7).ok());
+  CHECK(visits(v) == 1);
+  // A limit of 0 turns the lock off.
+  REQUIRE(v.record_contact(env.clock.wall(), 0).ok());
+  env.clock.set_wall(env.clock.wall() + std::chrono::hours(24 * 1000));
+  CHECK(v.store().ok());
+  CHECK(v.record_contact(env.clock.wall(), -1).code() == Errc::invalid_argument);
+  v.lock();
+  CHECK(v.record_contact(env.clock.wall(), 7).code() == Errc::locked);
+}

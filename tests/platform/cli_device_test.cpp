@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,7 +100,9 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 // `fieldcase-server serve` on a free loopback port, killed at the end.
 class Server {
  public:
-  explicit Server(const fieldcase::test::TempDir& dir) {
+  // `extra_env` ("NAME=value") configures it, e.g. FIELDCASE_TLS_CERT and FIELDCASE_TLS_KEY.
+  explicit Server(const fieldcase::test::TempDir& dir,
+                  const std::vector<std::string>& extra_env = {}) {
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     posix_spawn_file_actions_t fa;
@@ -115,7 +118,11 @@ class Server {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    REQUIRE(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ) == 0);
+    std::vector<std::string> env_strings = environment(extra_env);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     fd_ = fds[0];
@@ -132,7 +139,8 @@ class Server {
       line.append(buf, static_cast<std::size_t>(n));
     }
     line = first_line(line);
-    url_ = "http://127.0.0.1:" + line.substr(line.rfind(':') + 1);
+    url_ = (extra_env.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+           line.substr(line.rfind(':') + 1);
   }
   ~Server() {
     kill(pid_, SIGKILL);
@@ -177,15 +185,19 @@ struct Device {
   Org& org;
   fs::path home;
   std::string pin = "2468";
+  std::string device_id;
 
-  Device(Org& o, const std::string& name, const std::string& worker, const std::string& url)
+  // `setup_extra`: more options for `fieldcase setup` (--ca-file, --pin).
+  Device(Org& o, const std::string& name, const std::string& worker, const std::string& url,
+         const std::vector<std::string>& setup_extra = {})
       : org(o), home(o.dir / name) {
     const std::string issued = org.admin({"device", "issue", "--worker", worker});
-    const std::string device_id = issued.substr(0, issued.find(' '));
+    device_id = issued.substr(0, issued.find(' '));
     const std::string token = issued.substr(issued.find(' ') + 1);
-    Run r = run(built("platform/cli/fieldcase"),
-                {"setup", "--server", url, "--worker", worker, "--device", device_id, "--dir",
-                 home.string()},
+    std::vector<std::string> args{"setup",    "--server", url,     "--worker",   worker,
+                                  "--device", device_id,  "--dir", home.string()};
+    args.insert(args.end(), setup_extra.begin(), setup_extra.end());
+    Run r = run(built("platform/cli/fieldcase"), args,
                 environment({"FIELDCASE_PIN=" + pin, "FIELDCASE_DEVICE_TOKEN=" + token,
                              "FIELDCASE_KDF=minimum"}),
                 org.dir);
@@ -380,6 +392,128 @@ TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][se
                   {"setup", "--server", server.url(), "--enroll", code, "--worker", ann},
                   environment({}), org.dir);
   CHECK(mixed.exit_code == 2);
+}
+
+TEST_CASE("cli devices: a revoked device is refused, wipes itself and cannot be opened again",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  Device a(org, "a", ann, server.url());
+  const std::string child = add_child(a);
+  CHECK(a.ok({"status"}).find("offline limit: none") != std::string::npos);
+  a.ok({"sync"});
+  CHECK(a.ok({"status"}).find("offline limit: 14 days without a sync") != std::string::npos);
+  // Work recorded after the device was reported stolen is never accepted.
+  org.admin({"device", "revoke", "--device", a.device_id});
+  a.ok({"visit", "record", "--case", child, "--type", "child_in_need", "--start",
+        "2024-05-01T10:00:00Z", "--seen", "--note", "after the theft"});
+  const std::string out = a.ok({"sync"});
+  CHECK(out.find("the server ordered this device wiped (this device has been revoked)") !=
+        std::string::npos);
+  CHECK(out.find("accepted:") == std::string::npos);
+  CHECK_FALSE(fs::exists(a.home / "case.db"));
+  CHECK_FALSE(fs::exists(a.home / "case.db.key"));
+  Run after = a.cli({"caseload"});
+  CHECK(after.exit_code == 1);
+  CHECK(after.err.find("erased") != std::string::npos);
+  Run again = a.cli({"sync"});
+  CHECK(again.exit_code == 1);
+  const std::string devices = org.admin({"device", "list"});
+  CHECK(devices.find("\trevoked\t") != std::string::npos);
+}
+
+TEST_CASE("cli devices: a retired device delivers its pending work before it wipes itself",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  const std::string meg = org.admin(
+      {"worker", "create", "--name", "Meg", "--role", "team_manager", "--team", org.team});
+  Device a(org, "a", ann, server.url());
+  Device m(org, "m", meg, server.url());
+  m.ok({"sync"});
+  // Offline work, never synced, when the worker leaves.
+  const std::string child = add_child(a);
+  org.admin({"device", "retire", "--device", a.device_id});
+  const std::string out = a.ok({"sync"});
+  CHECK(out.find("accepted: 1") != std::string::npos);
+  CHECK(out.find("this device has been retired") != std::string::npos);
+  CHECK_FALSE(fs::exists(a.home / "case.db"));
+  CHECK(a.cli({"caseload"}).exit_code == 1);
+  // The manager receives the work the retired device delivered.
+  m.ok({"sync"});
+  CHECK(m.field(child, "last_name") == "Smith");
+  Run list = run(built("sync-server/fieldcase-server"),
+                 {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
+                 environment({}), org.dir);
+  CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
+  // Deactivating Ann revokes only her devices that still work; a retired one stays retired.
+  org.admin({"worker", "deactivate", "--worker", ann});
+  list = run(built("sync-server/fieldcase-server"),
+             {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
+             environment({}), org.dir);
+  CHECK(list.out.find(a.device_id + "\t" + ann + "\tretired\t") != std::string::npos);
+  CHECK(list.out.find(m.device_id + "\t" + meg + "\tactive\t") != std::string::npos);
+  Run again = run(
+      built("sync-server/fieldcase-server"),
+      {"admin", "--database", (org.dir / "server.db").string(), "device", "issue", "--worker", ann},
+      environment({}), org.dir);
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("not active") != std::string::npos);
+}
+
+TEST_CASE("cli devices: sync over HTTPS checks the CA file and the pinned key", "[cli][security]") {
+  Org org;
+  const std::string p = (org.dir / "pki").string();
+  const std::string ca = p + "-ca.pem", ca_key = p + "-ca.key", cert = p + "-server.pem",
+                    key = p + "-server.key", csr = p + "-server.csr", ext = p + "-ext.cnf";
+  auto openssl = [&](const std::vector<std::string>& args) {
+    Run r = run("/usr/bin/openssl", args, environment({}), org.dir);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=fieldcase test CA"});
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+           "-out", csr, "-subj", "/CN=127.0.0.1"});
+  { std::ofstream(ext) << "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"; }
+  openssl({"x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+           "-days", "2", "-extfile", ext});
+  // The pin as the documentation computes it, in steps (no shell).
+  const std::string der = p + "-spki.der", digest = p + "-spki.sha256";
+  { std::ofstream(p + "-spki.pem") << openssl({"x509", "-in", cert, "-pubkey", "-noout"}); }
+  openssl({"pkey", "-pubin", "-in", p + "-spki.pem", "-outform", "der", "-out", der});
+  openssl({"dgst", "-sha256", "-binary", "-out", digest, der});
+  std::string pin = openssl({"base64", "-A", "-in", digest});
+  REQUIRE(pin.size() == 44);
+
+  Server server(org.dir, {"FIELDCASE_TLS_CERT=" + cert, "FIELDCASE_TLS_KEY=" + key});
+  REQUIRE(server.url().starts_with("https://"));
+  const std::string ann = org.worker("Ann");
+  Device good(org, "good", ann, server.url(), {"--ca-file", ca, "--pin", pin});
+  add_child(good);
+  CHECK(good.ok({"sync"}).find("accepted: 1") != std::string::npos);
+
+  std::string wrong_pin = pin;
+  wrong_pin[0] = wrong_pin[0] == 'A' ? 'B' : 'A';
+  Device pinned(org, "pinned", ann, server.url(), {"--ca-file", ca, "--pin", wrong_pin});
+  Run refused = pinned.cli({"sync"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("does not match the pinned key") != std::string::npos);
+
+  Device system(org, "system", ann, server.url());
+  Run untrusted = system.cli({"sync"});
+  CHECK(untrusted.exit_code == 1);
+  CHECK(untrusted.err.find("certificate is not trusted") != std::string::npos);
+
+  Run bad = run(built("platform/cli/fieldcase"),
+                {"setup", "--server", server.url(), "--worker", ann, "--device", "d", "--pin",
+                 "not-a-pin", "--dir", (org.dir / "bad").string()},
+                environment({"FIELDCASE_PIN=2468", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--pin must be a base64 SHA-256") != std::string::npos);
 }
 
 TEST_CASE("cli devices: a wrong PIN fails and says how many attempts are left", "[cli]") {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "fieldcase/server/config.hpp"
+#include "fieldcase/server/http_server.hpp"
 #include "temp_dir.hpp"
 
 using namespace fieldcase;
@@ -68,4 +69,53 @@ TEST_CASE("server config: mistakes name the file line and the setting", "[sync]"
   REQUIRE(parse_listen("[::1]:8080", host, port).ok());
   CHECK(host == "::1");
   CHECK(port == 8080);
+}
+
+TEST_CASE("server config: transport security, limits and the offline limit", "[sync][security]") {
+  ServerConfig c;
+  CHECK(c.tls_cert.empty());
+  CHECK_FALSE(c.allow_plain_http);
+  CHECK(c.service.offline_limit_days == 14);
+  REQUIRE(check_config(c).ok());
+  REQUIRE(set_config_value(c, "tls_cert", "/etc/fieldcase/server.pem").ok());
+  Status half = check_config(c);
+  CHECK(half.code() == Errc::invalid_argument);
+  CHECK(half.message() == "tls_cert and tls_key must be set together");
+  REQUIRE(set_config_value(c, "tls_key", "/etc/fieldcase/server.key").ok());
+  CHECK(check_config(c).ok());
+  REQUIRE(set_config_value(c, "allow_plain_http", "true").ok());
+  CHECK(c.allow_plain_http);
+  CHECK(set_config_value(c, "allow_plain_http", "yes").code() == Errc::invalid_argument);
+  REQUIRE(set_config_value(c, "rate_limit_per_minute", "0").ok());
+  CHECK(c.rate_limit_per_minute == 0);
+  CHECK(set_config_value(c, "rate_limit_burst", "0").code() == Errc::invalid_argument);
+  CHECK(c.max_queued_connections == 256);
+  REQUIRE(set_config_value(c, "max_queued_connections", "0").ok());
+  CHECK(c.max_queued_connections == 0);
+  CHECK(set_config_value(c, "max_queued_connections", "-1").code() == Errc::invalid_argument);
+  REQUIRE(set_config_value(c, "body_deadline_seconds", "5").ok());
+  CHECK(c.body_deadline == std::chrono::seconds(5));
+  REQUIRE(set_config_value(c, "offline_limit_days", "0").ok());
+  CHECK(c.service.offline_limit_days == 0);
+  CHECK(set_config_value(c, "offline_limit_days", "-3").code() == Errc::invalid_argument);
+  std::map<std::string, std::string> env{{"FIELDCASE_OFFLINE_LIMIT_DAYS", "30"},
+                                         {"FIELDCASE_ALLOW_PLAIN_HTTP", "false"}};
+  REQUIRE(apply_environment(c, [&](const char* name) -> const char* {
+            auto it = env.find(name);
+            return it == env.end() ? nullptr : it->second.c_str();
+          }).ok());
+  CHECK(c.service.offline_limit_days == 30);
+  CHECK_FALSE(c.allow_plain_http);
+}
+
+TEST_CASE("server config: loopback addresses are told from the others", "[sync][security]") {
+  for (const char* a : {"127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "localhost"}) {
+    INFO(a);
+    CHECK(is_loopback_address(a));
+  }
+  for (const char* a : {"0.0.0.0", "::", "192.0.2.2", "10.0.0.127", "::ffff:10.0.0.1", "", "127",
+                        "fe80::1", "localhost.example.org"}) {
+    INFO(a);
+    CHECK_FALSE(is_loopback_address(a));
+  }
 }

@@ -25,18 +25,32 @@ namespace {
 class LoopbackTransport final : public Transport {
  public:
   explicit LoopbackTransport(server::SyncService& service) : service_(service) {}
+  int rate_limited = 0;  // answer this many requests with 429 first
+  int requests = 0;      // requests that reached the service
   Result<HttpResponse> post(std::string_view path, std::string_view body,
                             std::string_view token) override {
     if (path != "/v1/sync") return HttpResponse{404, sync::encode_error("not_found", ""), 0, 0};
     const auto receipt = std::chrono::system_clock::now();
+    if (rate_limited > 0) {
+      --rate_limited;
+      return HttpResponse{429, sync::encode_error("rate_limited", "retry after 1 s"), 0, 0};
+    }
     auto device = service_.authenticate(token);
     if (!device.ok()) return device.status();
     if (!*device) return HttpResponse{401, sync::encode_error("unauthenticated", ""), 0, 0};
+    ++requests;
+    auto refuse = [&]() -> Result<HttpResponse> {
+      auto wipe = service_.refuse(**device, receipt);
+      if (!wipe.ok()) return wipe.status();
+      return HttpResponse{403, sync::encode_error("device_revoked", wipe->reason, {*wipe}), 0, 0};
+    };
+    if ((*device)->revoked) return refuse();
     auto request = sync::decode_request(body);
     if (!request.ok()) {
       return HttpResponse{400, sync::encode_error("bad_request", request.status().message()), 0, 0};
     }
     auto response = service_.handle(**device, *request, receipt);
+    if (response.code() == Errc::unauthenticated) return refuse();
     if (!response.ok()) return HttpResponse{500, sync::encode_error("internal", ""), 0, 0};
     std::string json = sync::encode(*response);
     const std::size_t n = json.size();
@@ -53,8 +67,9 @@ struct Device {
   std::unique_ptr<RecordStore> records;
   std::string token;
 
-  SyncReport sync(Transport& transport) {
+  SyncReport sync(Transport& transport, std::size_t per_request = 100) {
     SyncOptions o;
+    o.max_transactions_per_request = per_request;
     o.sleep = [](std::chrono::milliseconds) {};
     SyncEngine engine(*records, transport, token, o);
     auto report = engine.run();
@@ -223,4 +238,63 @@ TEST_CASE("server and devices: edits made offline on several devices converge", 
   // The manager of the team still sees it (both workers are in the team).
   manager.sync(*w.transport);
   CHECK(manager.get(*child).has_value());
+}
+
+TEST_CASE("server and devices: a retiring device sends its whole outbox before it is told to wipe",
+          "[sync][security]") {
+  World w;
+  Device a = w.device(w.sw1, Role::social_worker, "a");
+  std::vector<std::string> children;
+  for (int i = 0; i < 5; ++i) {
+    auto id = a.records->create(RecordKind::child, {}, child_fields());
+    REQUIRE(id.ok());
+    children.push_back(*id);
+  }
+  auto device_id = a.records->identity().device_id;
+  REQUIRE(w.admin->retire_device(device_id).ok());
+  w.transport->rate_limited = 2;                // 429 is waited out and retried
+  SyncReport report = a.sync(*w.transport, 2);  // three requests to empty the outbox
+  CHECK(report.wipe_requested);
+  CHECK_FALSE(report.device_revoked);
+  CHECK(report.wipe_reason == "this device has been retired");
+  CHECK(report.accepted == 5);
+  CHECK(report.round_trips == 4);  // 2 + 2 + 1 transactions, then the empty request
+  for (const auto& id : children) {
+    auto r = w.server_store->find_record(id);
+    REQUIRE(r.ok());
+    CHECK(r->has_value());
+  }
+  auto device = w.server_store->find_device(device_id);
+  REQUIRE(device.ok());
+  CHECK((*device)->status == server::DeviceStatus::retired);
+  // Any later request is refused with the wipe instruction.
+  SyncReport again = a.sync(*w.transport);
+  CHECK(again.wipe_requested);
+  CHECK(again.device_revoked);
+  CHECK(again.wipe_reason == "this device has been retired");
+}
+
+TEST_CASE("server and devices: a revoked device is refused and told to wipe, nothing applied",
+          "[sync][security]") {
+  World w;
+  Device a = w.device(w.sw1, Role::social_worker, "a");
+  auto child = a.records->create(RecordKind::child, {}, child_fields());
+  REQUIRE(child.ok());
+  REQUIRE(w.admin->revoke_device(a.records->identity().device_id).ok());
+  SyncReport report = a.sync(*w.transport);
+  CHECK(report.wipe_requested);
+  CHECK(report.device_revoked);
+  CHECK(report.wipe_reason == "this device has been revoked");
+  CHECK(report.accepted == 0);
+  CHECK(report.round_trips == 1);
+  CHECK(report.contacted);
+  auto r = w.server_store->find_record(*child);
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->has_value());
+  // An active device learns the offline limit from every answer.
+  Device b = w.device(w.sw2, Role::social_worker, "b");
+  SyncReport ok = b.sync(*w.transport);
+  CHECK_FALSE(ok.wipe_requested);
+  CHECK(ok.contacted);
+  CHECK(ok.offline_limit_days == 14);
 }

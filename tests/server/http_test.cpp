@@ -195,15 +195,16 @@ TEST_CASE("server http: the real process answers sync over gzip with the documen
   CHECK(missing->status == 404);
   CHECK(error_code(missing->body) == "not_found");
 
-  // A revoked device is told to wipe.
+  // A revoked device is refused and told to wipe.
   CHECK(admin(dir, {"device", "revoke", "--device", device_id}).empty());  // --quiet
   auto wiped = cli.Post("/v1/sync", auth,
                         sync::encode(sync::SyncRequest{sync::kProtocolVersion, now, 0, 10, {}}),
                         "application/json");
   REQUIRE(wiped);
-  CHECK(wiped->status == 200);
-  auto wipe = sync::decode_response(wiped->body);
+  CHECK(wiped->status == 403);
+  auto wipe = sync::decode_error(wiped->body);
   REQUIRE(wipe.ok());
+  CHECK(wipe->code == "device_revoked");
   REQUIRE(wipe->instructions.size() == 1);
   CHECK(wipe->instructions[0].type == sync::Instruction::Type::wipe);
 

@@ -1,6 +1,7 @@
-// The real fieldcase-server binary for tests: one-shot runs (admin commands) and a `serve`
-// child process on loopback that a test can stop with SIGTERM or kill with SIGKILL.
-// CTest sets FIELDCASE_BUILD_DIR so the binary is found. Not thread-safe.
+// The real fieldcase-server binary for tests: one-shot runs (admin commands, other programs)
+// and a `serve` child process on loopback, with extra settings in its environment, that a test
+// can stop with SIGTERM or kill with SIGKILL. CTest sets FIELDCASE_BUILD_DIR so the binary is
+// found. Not thread-safe.
 #pragma once
 
 #include <fcntl.h>
@@ -41,32 +42,48 @@ inline std::string slurp(const fs::path& path) {
   return {bytes.begin(), bytes.end()};
 }
 
+// This process's environment with `extra` ("NAME=value") added; an extra entry replaces a
+// variable of the same name.
+inline std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    bool replaced = false;
+    for (const auto& x : extra) replaced = replaced || name_of(x) == name_of(entry);
+    if (!replaced) env.push_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
 struct Run {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
 
-// Runs the binary to completion with the given arguments (no shell involved).
-inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir,
-                      const std::vector<std::string>& extra_env = {}) {
+// Runs `program` (found on PATH when it has no slash) with `args` to completion: no shell,
+// standard input from /dev/null, the environment plus `extra_env`.
+inline Run run_program(const std::string& program, const std::vector<std::string>& args,
+                       const TempDir& dir, const std::vector<std::string>& extra_env = {}) {
   const fs::path out = dir / "run.out", err = dir / "run.err";
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  const std::string bin = server_binary().string();
-  std::vector<char*> argv{const_cast<char*>(bin.c_str())};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  std::vector<std::string> argv_strings{program};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t pid = -1;
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  auto env_strings = environment_with(extra_env);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
+  pid_t pid = -1;
+  REQUIRE(posix_spawnp(&pid, program.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
   posix_spawn_file_actions_destroy(&fa);
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
@@ -74,6 +91,13 @@ inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir,
   return {WEXITSTATUS(status), slurp(out), slurp(err)};
 }
 
+// Runs fieldcase-server with the given arguments to completion.
+inline Run run_binary(const std::vector<std::string>& args, const TempDir& dir,
+                      const std::vector<std::string>& extra_env = {}) {
+  return run_program(server_binary().string(), args, dir, extra_env);
+}
+
+// `fieldcase-server admin --database <dir>/server.db --quiet ARGS`; must succeed; first line.
 inline std::string admin(const TempDir& dir, const std::vector<std::string>& args) {
   std::vector<std::string> full{"admin", "--database", (dir / "server.db").string(), "--quiet"};
   full.insert(full.end(), args.begin(), args.end());
@@ -83,7 +107,8 @@ inline std::string admin(const TempDir& dir, const std::vector<std::string>& arg
   return r.out.substr(0, r.out.find('\n'));
 }
 
-// `fieldcase-server serve` as a child process, stopped with SIGTERM (or killed) at the end.
+// `fieldcase-server serve --listen LISTEN` on <dir>/server.db as a child process. The
+// constructor waits for the "listening on" line, or for the process to exit (see exited()).
 class ServerProcess {
  public:
   // `listen` is HOST:PORT; port 0 picks a free one (port() tells which).
@@ -93,15 +118,15 @@ class ServerProcess {
     REQUIRE(pipe(fds) == 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
     err_path_ = dir / "serve.err";
     posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back("FIELDCASE_DATABASE=" + (dir / "server.db").string());
-    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<std::string> extra{"FIELDCASE_DATABASE=" + (dir / "server.db").string()};
+    extra.insert(extra.end(), extra_env.begin(), extra_env.end());
+    auto env_strings = environment_with(extra);
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -118,16 +143,19 @@ class ServerProcess {
     std::string line;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (line.find('\n') == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - std::chrono::steady_clock::now())
-                      .count();
       INFO(slurp(err_path_));
-      REQUIRE(left > 0);
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
       pollfd p{out_fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      if (poll(&p, 1, 100) <= 0) continue;
       char buf[256];
-      ssize_t n = read(out_fd_, buf, sizeof buf);
-      REQUIRE(n > 0);
+      const ssize_t n = read(out_fd_, buf, sizeof buf);
+      if (n <= 0) {  // the process ended without listening
+        int status = 0;
+        REQUIRE(waitpid(pid_, &status, 0) == pid_);
+        pid_ = -1;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        return;
+      }
       line.append(buf, static_cast<std::size_t>(n));
     }
     first_line_ = line.substr(0, line.find('\n'));
@@ -143,15 +171,17 @@ class ServerProcess {
     }
     if (out_fd_ >= 0) close(out_fd_);
   }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // SIGTERM, then the exit status (or -1 if it did not exit within the timeout).
+  // SIGTERM, then the exit status (-1 if it did not exit within 10 s).
   int stop() {
+    REQUIRE(pid_ > 0);
     REQUIRE(kill(pid_, SIGTERM) == 0);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       }
@@ -167,6 +197,9 @@ class ServerProcess {
     pid_ = -1;
   }
 
+  // True when the process exited before it listened (a refused configuration).
+  bool exited() const { return exit_code_ >= 0; }
+  int exit_code() const { return exit_code_; }
   int port() const { return port_; }
   const std::string& first_line() const { return first_line_; }
   std::string stderr_text() const { return slurp(err_path_); }
@@ -175,6 +208,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int port_ = 0;
+  int exit_code_ = -1;
   std::string first_line_;
   fs::path err_path_;
 };

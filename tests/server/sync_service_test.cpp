@@ -777,16 +777,27 @@ TEST_CASE("server sync: unknown tokens are refused and revoked devices are told 
   REQUIRE(auth.ok());
   REQUIRE(auth->has_value());
   CHECK((*auth)->revoked);
-  auto res =
-      f.sync(d, {create_tx(d, RecordKind::child, child, child, child_fields(), f.now_text())});
-  REQUIRE(res.instructions.size() == 1);
-  CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
-  CHECK(res.accepted.empty());
-  CHECK(res.changes.empty());
+  CHECK((*auth)->status == server::DeviceStatus::revoked);
+  // Nothing of a revoked device's request is applied; refuse() gives the wipe instruction.
+  sync::SyncRequest revoked_req;
+  revoked_req.device_time = f.now_text();
+  revoked_req.transactions = {
+      create_tx(d, RecordKind::child, child, child, child_fields(), f.now_text())};
+  auto refused = f.service->handle(**auth, revoked_req, f.clock.wall());
+  CHECK(refused.code() == Errc::unauthenticated);
   CHECK_FALSE(f.record(child).has_value());
+  auto wipe = f.service->refuse(**auth, f.clock.wall());
+  REQUIRE(wipe.ok());
+  CHECK(wipe->type == sync::Instruction::Type::wipe);
+  CHECK(wipe->reason == "this device has been revoked");
+  auto wipes = f.store->audit_events("wipe_sent");
+  REQUIRE(wipes.ok());
+  REQUIRE(wipes->size() == 1);
+  CHECK((*wipes)[0].device_id == d.auth.device_id);
 
   // A device id that does not exist is unauthenticated.
-  server::AuthenticatedDevice ghost{"01890a5d-ac96-774b-bcce-b302099a8057", f.sw1, false};
+  server::AuthenticatedDevice ghost{"01890a5d-ac96-774b-bcce-b302099a8057", f.sw1, false,
+                                    server::DeviceStatus::active};
   sync::SyncRequest req;
   req.device_time = f.now_text();
   auto ghost_res = f.service->handle(ghost, req, f.clock.wall());
@@ -836,4 +847,122 @@ TEST_CASE("server sync: managers see the cases of their team area or authority",
   for (const auto& c : f.pull_all(far_dev, c2)) far_cases.insert(c.case_id);
   CHECK(lead_cases == Cases{north_case, south_case});
   CHECK(far_cases == Cases{south_case});
+}
+
+TEST_CASE("server sync: a retiring device delivers its work, is told to wipe, then is refused",
+          "[sync][security]") {
+  ServerFixture f;
+  auto d = f.device(f.sw1, "dev-r");
+  const std::string child = f.new_id();
+  REQUIRE(f.admin->allocate(child, f.sw1).ok());
+  REQUIRE(f.admin->retire_device(d.auth.device_id).ok());
+  REQUIRE(f.admin->retire_device(d.auth.device_id).ok());  // idempotent
+  auto auth = f.service->authenticate(d.token);
+  REQUIRE(auth.ok());
+  REQUIRE(auth->has_value());
+  CHECK_FALSE((*auth)->revoked);
+  CHECK((*auth)->status == server::DeviceStatus::retiring);
+
+  // Its pending work is accepted, and the answer carries the wipe instruction.
+  auto tx = create_tx(d, RecordKind::child, child, child, child_fields(), f.now_text());
+  auto res = f.sync(d, {tx});
+  CHECK(res.accepted == std::vector<std::string>{tx.tx_id});
+  REQUIRE(res.instructions.size() == 1);
+  CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
+  CHECK(res.instructions[0].reason == "this device has been retired");
+  CHECK(f.record(child).has_value());
+  auto device = f.store->find_device(d.auth.device_id);
+  REQUIRE(device.ok());
+  CHECK((*device)->status == server::DeviceStatus::retiring);
+
+  // Its request with nothing left to send retires it; from then on it is refused.
+  auto last = f.sync(d, {}, res.cursor);
+  REQUIRE(last.instructions.size() == 1);
+  CHECK(last.instructions[0].type == sync::Instruction::Type::wipe);
+  device = f.store->find_device(d.auth.device_id);
+  REQUIRE(device.ok());
+  CHECK((*device)->status == server::DeviceStatus::retired);
+  CHECK_FALSE((*device)->revoked_at.empty());
+  auth = f.service->authenticate(d.token);
+  REQUIRE(auth.ok());
+  CHECK((*auth)->revoked);
+  sync::SyncRequest req;
+  req.device_time = f.now_text();
+  CHECK(f.service->handle(**auth, req, f.clock.wall()).code() == Errc::unauthenticated);
+  for (const char* event : {"device_retire", "device_retired"}) {
+    auto audit = f.store->audit_events(event);
+    REQUIRE(audit.ok());
+    CHECK(audit->size() == 1);
+  }
+  // A retired device is not revoked or retired again by mistake.
+  CHECK(f.admin->retire_device(d.auth.device_id).ok());
+  CHECK(f.admin->retire_device("01890a5d-ac96-774b-bcce-b302099a8057").code() ==
+        Errc::not_found);
+}
+
+TEST_CASE("server sync: deactivating a worker revokes their devices", "[sync][security]") {
+  ServerFixture f;
+  auto d1 = f.device(f.sw1, "dev-1");
+  auto d2 = f.device(f.sw1, "dev-2");
+  auto other = f.device(f.sw2, "dev-3");
+  auto leaving = f.device(f.sw1, "dev-4");
+  const std::string child = f.new_id();
+  REQUIRE(f.admin->allocate(child, f.sw1).ok());
+  REQUIRE(f.admin->revoke_device(d2.auth.device_id).ok());
+  REQUIRE(f.admin->retire_device(leaving.auth.device_id).ok());
+  REQUIRE(f.admin->deactivate_worker(f.sw1).ok());
+  REQUIRE(f.admin->deactivate_worker(f.sw1).ok());  // idempotent
+  for (const auto* d : {&d1, &d2}) {
+    auto auth = f.service->authenticate(d->token);
+    REQUIRE(auth.ok());
+    CHECK((*auth)->revoked);
+  }
+  auto still = f.service->authenticate(other.token);
+  REQUIRE(still.ok());
+  CHECK_FALSE((*still)->revoked);
+  // The device already retiring still delivers the worker's last work, and is told to wipe.
+  auto retiring = f.service->authenticate(leaving.token);
+  REQUIRE(retiring.ok());
+  CHECK((*retiring)->status == server::DeviceStatus::retiring);
+  leaving.auth = **retiring;
+  auto tx = create_tx(leaving, RecordKind::child, child, child, child_fields(), f.now_text());
+  auto res = f.sync(leaving, {tx});
+  CHECK(res.accepted == std::vector<std::string>{tx.tx_id});
+  REQUIRE(res.instructions.size() == 1);
+  CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
+  auto worker = f.store->find_worker(f.sw1);
+  REQUIRE(worker.ok());
+  CHECK_FALSE((*worker)->active);
+  CHECK(f.admin->issue_device(f.sw1).code() == Errc::invalid_argument);
+  CHECK(f.admin->allocate(f.new_id(), f.sw1).code() == Errc::invalid_argument);
+  auto revokes = f.store->audit_events("device_revoke");
+  REQUIRE(revokes.ok());
+  CHECK(revokes->size() == 2);  // d2 by hand, d1 by the deactivation
+  auto deactivations = f.store->audit_events("worker_deactivate");
+  REQUIRE(deactivations.ok());
+  CHECK(deactivations->size() == 1);
+  CHECK(f.admin->deactivate_worker("01890a5d-ac96-774b-bcce-b302099a8057").code() ==
+        Errc::not_found);
+}
+
+TEST_CASE("server sync: every answer carries the offline limit and refusals are audited",
+          "[sync][security]") {
+  server::ServiceOptions options;
+  options.offline_limit_days = 9;
+  ServerFixture f(options);
+  auto d = f.device(f.sw1, "dev-o");
+  auto res = f.sync(d, {});
+  CHECK(res.offline_limit_days == 9);
+  const std::string child = f.new_id();
+  REQUIRE(f.admin->allocate(child, f.sw1).ok());
+  Fields bad = child_fields();
+  bad["gender"] = std::string("X");
+  auto tx = create_tx(d, RecordKind::child, child, child, bad, f.now_text());
+  res = f.sync(d, {tx});
+  REQUIRE(res.rejected.size() == 1);
+  auto audit = f.store->audit_events("tx_rejected");
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 1);
+  CHECK((*audit)[0].tx_id == tx.tx_id);
+  CHECK((*audit)[0].detail == "validation: child.gender: is not one of the allowed codes");
 }

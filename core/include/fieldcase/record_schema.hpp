@@ -80,5 +80,13 @@ std::string format_iso_datetime(std::chrono::system_clock::time_point t);
 
 // Attachment limits.
 inline constexpr std::size_t kMaxAttachmentBytes = 10u << 20;
+inline constexpr std::size_t kMaxAttachmentNameBytes = 255;
+
+// Whether `name` is safe as an attachment's file name wherever it is used (stored, shown,
+// exported, or written to a file system by a host): a plain name of 1 to 255 bytes of valid
+// UTF-8, with no path separator ('/' or '\\'), no drive or stream separator (':'), no control
+// characters (C0, DEL, C1), not starting with '.' (so neither "." nor ".." nor a hidden file) and
+// not ending with a space or '.'. Errc::validation "attachment.filename: <rule>" otherwise.
+Status check_attachment_name(std::string_view name);
 
 }  // namespace fieldcase

@@ -38,6 +38,7 @@ enum class Errc : std::int32_t {
   locked = 104,          // the vault is locked (explicitly or after idle time)
   not_a_database = 105,  // the file is not a fieldcase database (plain SQLite or other)
   schema = 106,          // a migration failed or the schema is newer than this build
+  offline_locked = 107,  // not synced for longer than the server's offline limit: sync first
 };
 
 // Short machine-readable name of a code ("integrity", "wrong_pin"...).

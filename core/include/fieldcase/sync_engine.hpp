@@ -4,8 +4,17 @@
 // more changes: each round sends whole local transactions (bounded chunks), applies the answer
 // in one local transaction (see RecordStore::apply_sync_response) and advances the cursor, so
 // an interrupted run resumes where it stopped and a retried request is harmless (the server
-// deduplicates). Failures to reach the server are retried with exponential backoff; a 413
-// answer (the chunk exceeds the server's body limit) halves the chunk and sends again.
+// deduplicates). Failures to reach the server are retried with exponential backoff, and so is
+// 429 rate_limited; a 413 answer (the chunk exceeds the server's body limit) halves the chunk
+// and sends again.
+//
+// Wipe instructions: a revoked (or already retired) device is refused with 403 device_revoked
+// carrying a wipe instruction; a retiring device gets 200 answers carrying one. In both cases
+// the report has wipe_requested and the caller must crypto-erase (Vault::wipe) at once. A
+// retiring device first sends everything left in its outbox (its work is accepted), then one
+// last empty request so the server records the retirement. A run that exchanged at least one
+// answer with the server sets `contacted`: the caller records it (Vault::record_contact) with
+// the server's offline_limit_days.
 //
 // Runs on its own thread with its own RecordStore/Store connection; local recording on other
 // connections is not blocked beyond SQLite's short write locks. Not thread-safe itself.
@@ -55,7 +64,10 @@ struct SyncReport {
   std::vector<sync::Rejection> rejections;
   std::vector<std::string> purged_cases;
   bool wipe_requested = false;  // the caller must crypto-erase (Vault::wipe) now
+  bool device_revoked = false;  // the server refused this device (403 device_revoked)
   std::string wipe_reason;
+  bool contacted = false;      // at least one answer came from the server
+  int offline_limit_days = 0;  // from the last answer (0: no limit)
   // Server time minus device time, estimated from the last round trip.
   std::chrono::milliseconds clock_offset{0};
 };
@@ -71,7 +83,11 @@ class SyncEngine {
                          const std::atomic<bool>* cancel = nullptr);
 
  private:
-  Result<sync::SyncResponse> exchange(const sync::SyncRequest& request, SyncProgress& progress);
+  struct Answer {
+    sync::SyncResponse response;
+    bool refused = false;  // 403 device_revoked: response holds only its instructions
+  };
+  Result<Answer> exchange(const sync::SyncRequest& request, SyncProgress& progress);
   RecordStore& records_;
   Transport& transport_;
   std::string token_;

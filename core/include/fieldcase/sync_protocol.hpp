@@ -101,14 +101,31 @@ struct SyncResponse {
   std::int64_t cursor = 0;
   bool more = false;                // more changes are waiting: ask again
   std::vector<Instruction> instructions;
+  // Days a device may stay out of contact before it locks its case data (0: no limit).
+  int offline_limit_days = 0;
 };
+
+// The body of a 4xx/5xx answer. A refused revoked or retired device (403 device_revoked) also
+// finds its wipe instruction here.
+struct ErrorBody {
+  std::string code;
+  std::string message;
+  std::vector<Instruction> instructions;
+};
+
+// Error codes of the HTTP layer that a client acts on.
+inline constexpr std::string_view kErrorDeviceRevoked = "device_revoked";
+inline constexpr std::string_view kErrorRateLimited = "rate_limited";
 
 std::string encode(const SyncRequest& request);
 Result<SyncRequest> decode_request(std::string_view json);
 std::string encode(const SyncResponse& response);
 Result<SyncResponse> decode_response(std::string_view json);
 
-// The JSON error body every 4xx/5xx answer carries: {"error":{"code":...,"message":...}}.
-std::string encode_error(std::string_view code, std::string_view message);
+// The JSON error body every 4xx/5xx answer carries: {"error":{"code":...,"message":...}},
+// plus "instructions" when there are any.
+std::string encode_error(std::string_view code, std::string_view message,
+                         const std::vector<Instruction>& instructions = {});
+Result<ErrorBody> decode_error(std::string_view json);
 
 }  // namespace fieldcase::sync

@@ -11,6 +11,12 @@
 // database with VACUUM INTO and swaps it in atomically, recoverable at any crash point.
 // Locking (explicitly or after idle_timeout) closes the database and wipes keys from memory.
 //
+// Offline lock: the vault keeps, inside the encrypted database, when the device last reached
+// the sync server and the server's offline limit (record_contact). Once the device has been
+// out of contact for longer than that limit, store() refuses with Errc::offline_locked; only
+// store_for_sync() still opens the database, so the sync engine can reach the server and lift
+// the lock. A limit of 0 (or no contact recorded yet) means no offline lock.
+//
 // Not thread-safe: one Vault per database, used from one thread (or externally serialised).
 #pragma once
 
@@ -18,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "fieldcase/clock.hpp"
@@ -72,8 +79,22 @@ class Vault {
   // The open database; Errc::locked when locked or idle for longer than idle_timeout (which
   // locks it). Each successful call counts as activity.
   Result<Store*> store();
+  // The open database for the sync engine only: like store(), but also while offline-locked.
+  // Hosts must not use it to show or change case data.
+  Result<Store*> store_for_sync();
   // Locks if idle for longer than idle_timeout; for the host's timer. Returns true if it locked.
   bool poll_idle();
+
+  // Records a successful exchange with the sync server at `at`, and the server's offline limit
+  // in days (0: none). The vault must be unlocked (store_for_sync() suffices).
+  Status record_contact(std::chrono::system_clock::time_point at, int offline_limit_days);
+  struct Contact {
+    std::optional<std::chrono::system_clock::time_point> last;  // none before the first sync
+    int offline_limit_days = 0;
+    bool locked = false;  // out of contact for longer than the limit
+  };
+  // The recorded contact and whether it offline-locks the vault now. Needs an unlocked vault.
+  Result<Contact> contact();
 
   Status change_pin(std::string_view old_pin, std::string_view new_pin);
   // Re-encrypts the database under a new random key. The vault must be unlocked.
@@ -99,6 +120,8 @@ class Vault {
   Status persist_failures(Blob& blob, const SecureBytes& device_secret, int count);
   Status finish_interrupted_rotation(Blob& blob, SecureBytes& dek, const SecureBytes& pending);
   Status open_store(std::span<const std::uint8_t> dek);
+  Result<Store*> open_for_use();
+  Status load_contact();
   std::string keystore_name(const Blob& blob) const;
 
   VaultOptions options_;
@@ -108,6 +131,7 @@ class Vault {
   int failed_ = 0;
   bool wiped_ = false;
   std::chrono::steady_clock::time_point last_activity_{};
+  Contact contact_{};  // loaded at unlock, kept by record_contact()
 };
 
 }  // namespace fieldcase

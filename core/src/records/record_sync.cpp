@@ -188,10 +188,12 @@ Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
       if (!current.ok()) return current.status();
       if (!*current) continue;
       Record r = std::move(**current);
+      // A structured binding cannot be captured by clang 14: name the id for the lambda.
+      const std::string& id = record_id;
       auto run = [&](const char* sql, std::string_view field = {}) -> Status {
         auto st = store_.prepare(sql);
         if (!st.ok()) return st.status();
-        st->bind(1, record_id);
+        st->bind(1, id);
         if (!field.empty()) st->bind(2, field);
         return st->run();
       };

@@ -453,11 +453,7 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
       if (size && (*size < 0 || static_cast<std::uint64_t>(*size) > kMaxAttachmentBytes)) {
         return fail(r.kind, "size_bytes", "is over the attachment size limit");
       }
-      auto name = text_of(f, "filename");
-      if (name && (name->empty() || *name == "." || *name == ".." ||
-                   name->find_first_of("/\\") != sv::npos || (*name)[0] == '.')) {
-        return fail(r.kind, "filename", "must be a plain file name");
-      }
+      if (auto name = text_of(f, "filename")) FC_TRY(check_attachment_name(*name));
       auto sha = text_of(f, "sha256");
       if (sha && (sha->size() != 64 || sha->find_first_not_of("0123456789abcdef") != sv::npos)) {
         return fail(r.kind, "sha256", "must be 64 lower-case hex digits");
@@ -471,6 +467,26 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
 }  // namespace
 
 const KindSpec& kind_spec(RecordKind kind) { return kSpecs[static_cast<std::size_t>(kind)]; }
+
+Status check_attachment_name(std::string_view name) {
+  auto bad = [](std::string_view rule) { return fail(RecordKind::attachment, "filename", rule); };
+  constexpr std::string_view kPlain = "must be a plain file name";
+  if (name.empty()) return bad(kPlain);
+  if (name.size() > kMaxAttachmentNameBytes) return bad("is longer than 255 bytes");
+  if (!is_valid_utf8(name)) return bad("is not valid UTF-8");
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) return bad("contains control characters");
+    // C1 controls U+0080..U+009F are encoded as C2 80..C2 9F.
+    if (c == 0xc2 && i + 1 < name.size()) {
+      const auto n = static_cast<unsigned char>(name[i + 1]);
+      if (n >= 0x80 && n <= 0x9f) return bad("contains control characters");
+    }
+    if (c == '/' || c == '\\' || c == ':') return bad(kPlain);
+  }
+  if (name.front() == '.' || name.back() == '.' || name.back() == ' ') return bad(kPlain);
+  return {};
+}
 
 const FieldSpec* find_field(const KindSpec& spec, std::string_view name) {
   for (const auto& f : spec.fields) {

@@ -55,6 +55,15 @@ Status validate_pin(std::string_view pin) {
   return {};
 }
 
+std::string format_contact_time(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
 std::string utc_now_iso() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -279,7 +288,56 @@ Status Vault::open_store(std::span<const std::uint8_t> dek) {
   if (!store.ok()) return store.status();
   store_ = std::move(store.value());
   last_activity_ = options_.clock->monotonic();
+  Status contact = load_contact();
+  if (!contact.ok()) store_.reset();
+  return contact;
+}
+
+// The last contact with the sync server lives in the encrypted database, in one row of a table
+// the vault owns (it travels with the data through key rotation and VACUUM INTO).
+Status Vault::load_contact() {
+  FC_TRY(store_->exec(
+      "CREATE TABLE IF NOT EXISTS vault_contact(id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "last_contact_ms INTEGER NOT NULL, offline_limit_days INTEGER NOT NULL)"));
+  auto st =
+      store_->prepare("SELECT last_contact_ms, offline_limit_days FROM vault_contact WHERE id = 1");
+  if (!st.ok()) return st.status();
+  auto row = st->step();
+  if (!row.ok()) return row.status();
+  contact_ = Contact{};
+  if (*row) {
+    contact_.last =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(st->column_int(0)));
+    contact_.offline_limit_days = static_cast<int>(st->column_int(1));
+  }
   return {};
+}
+
+Status Vault::record_contact(std::chrono::system_clock::time_point at, int offline_limit_days) {
+  if (wiped_) return {Errc::wiped, "this device's data was erased"};
+  if (!unlocked()) return {Errc::locked, "the database is locked; enter the PIN"};
+  if (offline_limit_days < 0) return {Errc::invalid_argument, "the offline limit is negative"};
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  auto st = store_->prepare(
+      "INSERT INTO vault_contact(id, last_contact_ms, offline_limit_days) VALUES (1, ?1, ?2) "
+      "ON CONFLICT(id) DO UPDATE SET last_contact_ms = excluded.last_contact_ms, "
+      "offline_limit_days = excluded.offline_limit_days");
+  if (!st.ok()) return st.status();
+  st->bind(1, static_cast<std::int64_t>(ms)).bind(2, offline_limit_days);
+  FC_TRY(st->run());
+  contact_.last = at;
+  contact_.offline_limit_days = offline_limit_days;
+  return {};
+}
+
+Result<Vault::Contact> Vault::contact() {
+  if (wiped_) return Status(Errc::wiped, "this device's data was erased");
+  if (!unlocked()) return Status(Errc::locked, "the database is locked; enter the PIN");
+  Contact c = contact_;
+  c.locked = c.last.has_value() && c.offline_limit_days > 0 &&
+             options_.clock->wall() - *c.last > std::chrono::hours(24) * c.offline_limit_days;
+  return c;
 }
 
 // The key file, device secret and keys that a correct PIN yields.
@@ -377,10 +435,25 @@ void Vault::lock() {
 }
 
 Result<Store*> Vault::store() {
+  auto opened = open_for_use();
+  if (!opened.ok()) return opened;
+  auto c = contact();
+  if (!c.ok()) return c.status();
+  if (c->locked) {
+    return Status(Errc::offline_locked, "this device has not reached the sync server since " +
+                                            format_contact_time(*c->last) + ", longer than the " +
+                                            std::to_string(c->offline_limit_days) +
+                                            "-day limit: connect and sync to unlock the case data");
+  }
+  return opened;
+}
+
+Result<Store*> Vault::store_for_sync() { return open_for_use(); }
+
+Result<Store*> Vault::open_for_use() {
   if (wiped_) return Status(Errc::wiped, "this device's data was erased");
   if (poll_idle()) {
-    return Status(Errc::locked, "locked after " +
-                                    std::to_string(options_.idle_timeout.count()) +
+    return Status(Errc::locked, "locked after " + std::to_string(options_.idle_timeout.count()) +
                                     " seconds without activity; enter the PIN again");
   }
   if (!unlocked()) return Status(Errc::locked, "the database is locked; enter the PIN");

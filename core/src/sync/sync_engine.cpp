@@ -31,7 +31,7 @@ SyncEngine::SyncEngine(RecordStore& records, Transport& transport, std::string d
   }
 }
 
-Result<sync::SyncResponse> SyncEngine::exchange(const sync::SyncRequest& request,
+Result<SyncEngine::Answer> SyncEngine::exchange(const sync::SyncRequest& request,
                                                 SyncProgress& progress) {
   const std::string body = sync::encode(request);
   std::chrono::milliseconds backoff = options_.first_backoff;
@@ -47,12 +47,24 @@ Result<sync::SyncResponse> SyncEngine::exchange(const sync::SyncRequest& request
           return Status(Errc::io, "the server's answer could not be read: " +
                                       decoded.status().message());
         }
-        return decoded;
+        return Answer{std::move(decoded.value()), false};
+      }
+      auto error = sync::decode_error(answer->body);
+      if (answer->status == 403 && error.ok() && error->code == sync::kErrorDeviceRevoked) {
+        Answer refused;
+        refused.refused = true;
+        refused.response.instructions = std::move(error->instructions);
+        if (refused.response.instructions.empty()) {
+          refused.response.instructions.push_back(
+              {sync::Instruction::Type::wipe, "", error->message});
+        }
+        return refused;
       }
       if (answer->status == 413) {
         return Status(Errc::invalid_argument, kTooLarge);  // run() sends less and tries again
       }
       last = status_for_http(answer->status, answer->body);
+      if (answer->status == 429) last = Status(Errc::io, last.message());  // wait and retry
       if (last.code() != Errc::io) return last;  // 4xx: retrying the same request cannot help
     } else {
       last = answer.status();
@@ -103,8 +115,8 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     request.transactions = std::move(outbox.value());
     const std::size_t sending = request.transactions.size();
 
-    auto response = exchange(request, progress);
-    if (!response.ok() && response.status().message() == kTooLarge) {
+    auto answer = exchange(request, progress);
+    if (!answer.ok() && answer.status().message() == kTooLarge) {
       if (sending <= 1) {
         return Status(Errc::invalid_argument,
                       "a local transaction is larger than the server accepts in one request; "
@@ -114,10 +126,24 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
       max_ops = std::max<std::size_t>(1, max_ops / 2);
       continue;  // not a round trip that counts: nothing was applied
     }
-    if (!response.ok()) return response.status();
+    if (!answer.ok()) return answer.status();
     const auto received_at = std::chrono::system_clock::now();
     ++report.round_trips;
+    report.contacted = true;
+    report.bytes_sent = progress.bytes_sent;
+    report.bytes_received = progress.bytes_received;
+    if (answer->refused) {
+      // Revoked: nothing was accepted; the device must erase itself now.
+      report.device_revoked = true;
+      report.wipe_requested = true;
+      for (const auto& ins : answer->response.instructions) {
+        if (ins.type == sync::Instruction::Type::wipe) report.wipe_reason = ins.reason;
+      }
+      return report;
+    }
+    auto* response = &answer->response;
     FC_TRY(records_.apply_sync_response(*response));
+    report.offline_limit_days = response->offline_limit_days;
 
     if (auto server = parse_iso_datetime(response->server_time)) {
       auto midpoint = sent_at + (received_at - sent_at) / 2;
@@ -143,7 +169,6 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     if (progress_cb) progress_cb(progress);
     report.bytes_sent = progress.bytes_sent;
     report.bytes_received = progress.bytes_received;
-    if (report.wipe_requested) return report;
 
     // The server must acknowledge or reject every transaction it was sent; if it did neither,
     // stop rather than send the same ones forever.
@@ -152,6 +177,12 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     }
     auto left = records_.pending_transactions();
     if (!left.ok()) return left.status();
+    if (report.wipe_requested) {
+      // Retiring: deliver the rest of the outbox first, then one empty request that tells the
+      // server nothing is left (it records the retirement).
+      if (*left == 0 && sending == 0) return report;
+      continue;
+    }
     if (!response->more && *left == 0) return report;
   }
   return Status(Errc::io, "sync did not finish within " + std::to_string(options_.max_rounds) +

@@ -147,6 +147,42 @@ Status decode_op(const json& j, const std::string& path, Op& op) {
   return {};
 }
 
+json instructions_json(const std::vector<Instruction>& list) {
+  json instructions = json::array();
+  for (const auto& i : list) {
+    json o{{"type", i.type == Instruction::Type::wipe ? "wipe" : "purge_case"},
+           {"reason", i.reason}};
+    if (i.type == Instruction::Type::purge_case) o["case_id"] = i.case_id;
+    instructions.push_back(std::move(o));
+  }
+  return instructions;
+}
+
+Status decode_instructions(const Reader& r, const std::string& path,
+                           std::vector<Instruction>& out) {
+  auto instructions = r.array("instructions", 10000);
+  if (!instructions.ok()) return instructions.status();
+  if (*instructions == nullptr) return {};
+  for (const auto& ij : **instructions) {
+    if (!ij.is_object()) return bad(path + ".instructions must hold objects");
+    Reader ir(ij, path + ".instructions[]");
+    Instruction ins;
+    std::string type;
+    FC_TRY(ir.string("type", type));
+    FC_TRY(ir.string("reason", ins.reason, false));
+    if (type == "wipe") {
+      ins.type = Instruction::Type::wipe;
+    } else if (type == "purge_case") {
+      ins.type = Instruction::Type::purge_case;
+      FC_TRY(ir.string("case_id", ins.case_id));
+    } else {
+      return bad(path + ".instructions[].type '" + type + "' is unknown");
+    }
+    out.push_back(std::move(ins));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string encode(const SyncRequest& req) {
@@ -253,18 +289,12 @@ std::string encode(const SyncResponse& res) {
                          {"lost_author", c.lost_author},
                          {"resolved", c.resolved}});
   }
-  json instructions = json::array();
-  for (const auto& i : res.instructions) {
-    json o{{"type", i.type == Instruction::Type::wipe ? "wipe" : "purge_case"},
-           {"reason", i.reason}};
-    if (i.type == Instruction::Type::purge_case) o["case_id"] = i.case_id;
-    instructions.push_back(std::move(o));
-  }
   json j{{"protocol", res.protocol},   {"server_time", res.server_time},
          {"accepted", res.accepted},   {"rejected", std::move(rejected)},
          {"changes", std::move(changes)}, {"conflicts", std::move(conflicts)},
          {"cursor", res.cursor},       {"more", res.more},
-         {"instructions", std::move(instructions)}};
+         {"instructions", instructions_json(res.instructions)}};
+  if (res.offline_limit_days > 0) j["offline_limit_days"] = res.offline_limit_days;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -348,32 +378,34 @@ Result<SyncResponse> decode_response(std::string_view text) {
       res.conflicts.push_back(std::move(c));
     }
   }
-  auto instructions = r.array("instructions", 10000);
-  if (!instructions.ok()) return instructions.status();
-  if (*instructions != nullptr) {
-    for (const auto& ij : **instructions) {
-      if (!ij.is_object()) return bad("response.instructions must hold objects");
-      Reader ir(ij, "response.instructions[]");
-      Instruction ins;
-      std::string type;
-      FC_TRY(ir.string("type", type));
-      FC_TRY(ir.string("reason", ins.reason, false));
-      if (type == "wipe") {
-        ins.type = Instruction::Type::wipe;
-      } else if (type == "purge_case") {
-        ins.type = Instruction::Type::purge_case;
-        FC_TRY(ir.string("case_id", ins.case_id));
-      } else {
-        return bad("response.instructions[].type '" + type + "' is unknown");
-      }
-      res.instructions.push_back(std::move(ins));
-    }
-  }
+  FC_TRY(decode_instructions(r, "response", res.instructions));
+  std::int64_t limit = 0;
+  FC_TRY(r.integer("offline_limit_days", limit, false));
+  if (limit < 0 || limit > 3650) return bad("response.offline_limit_days is out of range");
+  res.offline_limit_days = static_cast<int>(limit);
   return res;
 }
 
-std::string encode_error(std::string_view code, std::string_view message) {
-  return json{{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string encode_error(std::string_view code, std::string_view message,
+                         const std::vector<Instruction>& instructions) {
+  json j{{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}};
+  if (!instructions.empty()) j["instructions"] = instructions_json(instructions);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<ErrorBody> decode_error(std::string_view text) {
+  auto parsed = parse(text);
+  if (!parsed.ok()) return parsed.status();
+  const json& j = *parsed;
+  auto e = j.find("error");
+  if (e == j.end() || !e->is_object()) return bad("error is required");
+  ErrorBody body;
+  Reader er(*e, "error");
+  FC_TRY(er.string("code", body.code));
+  FC_TRY(er.string("message", body.message, false));
+  Reader r(j, "body");
+  FC_TRY(decode_instructions(r, "body", body.instructions));
+  return body;
 }
 
 }  // namespace fieldcase::sync

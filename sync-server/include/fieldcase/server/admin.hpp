@@ -42,9 +42,6 @@ class Admin {
   // team_id may be empty except for team and area managers (their scope comes from it).
   Result<std::string> create_worker(std::string_view name, Role role, std::string_view team_id);
   Result<std::vector<Worker>> list_workers();
-  // Ends the worker's web sessions and refuses their sign-ins, enrollments and allocations
-  // from now on. Their devices stay as they are until revoked.
-  Status deactivate_worker(std::string_view worker_id);
   // Changes a worker's role (team and area managers need a team; a worker who holds cases
   // cannot become an administrator) and ends their web sessions, which carried the old role.
   Status set_role(std::string_view worker_id, Role role);
@@ -60,7 +57,15 @@ class Admin {
   // cases (not an administrator). Re-allocating to the same worker changes nothing.
   Status allocate(std::string_view case_id, std::string_view worker_id);
   Result<IssuedDevice> issue_device(std::string_view worker_id);
+  // Lost or stolen: every further request of the device is refused with a wipe instruction.
   Status revoke_device(std::string_view device_id);
+  // Staff leaving: the device's next sync is accepted as usual and answered with a wipe
+  // instruction; it is refused once it has delivered everything. A revoked device stays revoked.
+  Status retire_device(std::string_view device_id);
+  // The worker can no longer sign in, enroll, be allocated cases or issued devices; their web
+  // sessions end and every active device of theirs is revoked (a retiring one still delivers
+  // its work and then wipes). Idempotent.
+  Status deactivate_worker(std::string_view worker_id);
   Result<std::vector<Device>> list_devices();
 
  private:

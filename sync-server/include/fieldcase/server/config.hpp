@@ -8,6 +8,7 @@
 //   database                    path of the SQLite database
 //   threads                     HTTP worker threads: connections served at once (each open
 //                               connection holds one; more wait in the accept queue)
+//   max_queued_connections      connections that may wait for a thread; more get 503 busy
 //   keep_alive_seconds          how long an idle connection keeps its thread
 //   max_body_bytes              largest request body accepted, after decompression
 //   read_timeout_seconds, write_timeout_seconds
@@ -24,6 +25,12 @@
 //   session_absolute_hours      ... and this long after sign-in in any case (default 12)
 //   signin_lockout_failures     failed sign-ins in a row that lock an account (default 5)
 //   signin_lockout_minutes      how long the lock lasts (default 15)
+//   body_deadline_seconds       the whole request body must arrive within this time
+//   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
+//   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
+//   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
+//   rate_limit_burst            requests a device may make at once
+//   offline_limit_days          days a device may go without syncing before it locks (0: none)
 // Value types; thread-safe to copy.
 #pragma once
 
@@ -44,10 +51,17 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8480";
   std::filesystem::path database = "fieldcase-server.db";
   int threads = 64;
+  std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
+  std::chrono::seconds body_deadline{60};
+  std::string tls_cert;
+  std::string tls_key;
+  bool allow_plain_http = false;
+  int rate_limit_per_minute = 600;
+  int rate_limit_burst = 120;
   ServiceOptions service;
   AccessOptions access;
 };
@@ -59,6 +73,8 @@ Status load_config_file(const std::filesystem::path& path, ServerConfig& config)
 // Applies FIELDCASE_<KEY> variables found through `getenv` (std::getenv in the binary).
 Status apply_environment(ServerConfig& config,
                          const std::function<const char*(const char*)>& getenv);
+// Both TLS files or neither.
+Status check_config(const ServerConfig& config);
 // Splits "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6).
 Status parse_listen(std::string_view listen, std::string& host, int& port);
 

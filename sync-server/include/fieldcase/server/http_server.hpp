@@ -18,11 +18,19 @@
 // X-Content-Type-Options: nosniff, X-Frame-Options, Referrer-Policy, Cache-Control: no-store).
 //
 // Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
-// 401 unauthenticated, 403 forbidden / csrf, 404 not_found, 409 conflict, 413 too_large (the
-// limit applies to the body as sent and once decompressed), 429 too_many_attempts, 503 busy,
-// 500 internal. Requests run on a thread pool with read and
-// write timeouts. Request logs name the time, method, path and status only: never tokens or
-// bodies.
+// 401 unauthenticated, 403 forbidden / csrf / device_revoked (with a wipe instruction in
+// "instructions") / tls_required, 404 not_found, 408 timeout, 409 conflict, 413 too_large (the
+// limit applies to the body as sent and once decompressed), 429 too_many_attempts or
+// rate_limited (Retry-After), 503 busy (also when every connection thread is taken and the
+// accept queue is full), 500 internal. Hostile and refused requests are audited
+// (docs/security.md, "Limits"). Requests run on a thread pool with read and write timeouts and
+// a deadline for the whole body. Request logs name the time, method, path and status only:
+// never tokens or bodies.
+//
+// Transport security: with tls_cert and tls_key the server speaks HTTPS only. Without them it
+// refuses to bind a specific non-loopback address unless allow_plain_http is set (which prints
+// a warning), and on a wildcard address it serves plain HTTP to loopback peers only (others get
+// 403 tls_required).
 //
 // bind() and run() are called from one thread; stop() may be called from any thread.
 #pragma once
@@ -41,14 +49,31 @@ namespace fieldcase::server {
 
 struct HttpOptions {
   // cpp-httplib gives each open connection a thread for its whole life (keep-alive included),
-  // so `threads` is the number of connections served at once.
+  // so `threads` is the number of connections served at once. At most `max_queued_connections`
+  // more wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
   int threads = 64;
+  std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
   std::size_t max_body_bytes = 8u << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
+  // The whole request body must have arrived within this time after the headers (slow drip).
+  std::chrono::seconds body_deadline{60};
   bool log_requests = true;  // one line per request on stderr
+  // PEM files of the server's certificate chain and private key: HTTPS when both are set.
+  std::string tls_cert;
+  std::string tls_key;
+  // Plain HTTP on a non-loopback address, for a trusted network or a TLS-terminating proxy.
+  bool allow_plain_http = false;
+  // Per-device token bucket on /v1/sync: `rate_limit_burst` requests at once, refilled at
+  // `rate_limit_per_minute`. 0 turns it off.
+  int rate_limit_per_minute = 600;
+  int rate_limit_burst = 120;
 };
+
+// Whether an address (as a listen host or a peer) is loopback: 127.0.0.0/8, ::1, an
+// IPv4-mapped 127.x address, or "localhost".
+bool is_loopback_address(std::string_view address) noexcept;
 
 class HttpServer {
  public:

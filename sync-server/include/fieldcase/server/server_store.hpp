@@ -67,8 +67,13 @@ struct Worker {
   std::string created_at;
 };
 
-enum class DeviceStatus : std::uint8_t { active, revoked };
+// active: syncs normally. revoked (lost or stolen): every request is refused with a wipe
+// instruction. retiring (staff leaving): syncs normally and every answer carries a wipe
+// instruction; it becomes retired at its first request with no transactions left to send.
+// retired: refused like a revoked device.
+enum class DeviceStatus : std::uint8_t { active, revoked, retiring, retired };
 std::string_view to_string(DeviceStatus status) noexcept;
+std::optional<DeviceStatus> parse_device_status(std::string_view text) noexcept;
 
 // One clock observation: device time minus server receipt time, in milliseconds.
 struct ClockSample {
@@ -82,7 +87,7 @@ struct Device {
   std::string name;  // what the worker called it at enrollment; empty for issued tokens
   DeviceStatus status = DeviceStatus::active;
   std::string created_at;
-  std::string revoked_at;                       // empty while active
+  std::string revoked_at;                       // when it was revoked or retired; empty otherwise
   std::string last_sync_at;                     // empty before the first sync
   std::vector<ClockSample> clock_samples;       // oldest first
   std::optional<std::int64_t> clock_offset_ms;  // the running estimate (device minus server)

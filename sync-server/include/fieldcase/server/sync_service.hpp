@@ -41,12 +41,16 @@ struct ServiceOptions {
   ClockEstimatorOptions clock;
   // A page of changes stops growing once its values reach this size (at least one change).
   std::size_t max_page_bytes = 4u << 20;
+  // Days a device may stay out of contact before it locks its case data; sent in every
+  // answer (0: no limit).
+  int offline_limit_days = 14;
 };
 
 struct AuthenticatedDevice {
   std::string device_id;
   std::string worker_id;
-  bool revoked = false;
+  bool revoked = false;  // refused: revoked, or retired (see DeviceStatus)
+  DeviceStatus status = DeviceStatus::active;
 };
 
 // Rejection codes (Rejection::code).
@@ -66,10 +70,22 @@ class SyncService {
   Result<std::optional<AuthenticatedDevice>> authenticate(std::string_view token);
 
   // Answers one request. `receipt` is when the server received it. A failure is a storage or
-  // internal error (nothing of this request is acknowledged; the device retries).
+  // internal error (nothing of this request is acknowledged; the device retries), or
+  // Errc::unauthenticated when the device is refused (revoked or retired meanwhile: answer
+  // with refuse()). A retiring device's answer carries a wipe instruction; its first request
+  // with no transactions makes it retired (audited device_retired).
   Result<sync::SyncResponse> handle(const AuthenticatedDevice& device,
                                     const sync::SyncRequest& request,
                                     std::chrono::system_clock::time_point receipt);
+
+  // The wipe instruction for a refused (revoked or retired) device; audits wipe_sent.
+  Result<sync::Instruction> refuse(const AuthenticatedDevice& device,
+                                   std::chrono::system_clock::time_point receipt);
+
+  // Appends an audit event about a request (hostile or refused input). `device` may be null
+  // for requests that named no valid device. `detail` must hold no case data or tokens.
+  Status audit(std::string_view event, const AuthenticatedDevice* device, std::string_view detail,
+               std::chrono::system_clock::time_point at);
 
   const ServiceOptions& options() const { return options_; }
 
