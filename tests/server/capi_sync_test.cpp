@@ -123,6 +123,8 @@ TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
       {FC_ERR_VALIDATION, Errc::validation},
       {FC_ERR_UNAUTHENTICATED, Errc::unauthenticated},
       {FC_ERR_CANCELLED, Errc::cancelled},
+      {FC_ERR_FORBIDDEN, Errc::forbidden},
+      {FC_ERR_TOO_MANY_ATTEMPTS, Errc::too_many_attempts},
       {FC_ERR_INTEGRITY, Errc::integrity},
       {FC_ERR_WRONG_KEY, Errc::wrong_key},
       {FC_ERR_WRONG_PIN, Errc::wrong_pin},
@@ -130,6 +132,7 @@ TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
       {FC_ERR_LOCKED, Errc::locked},
       {FC_ERR_NOT_A_DATABASE, Errc::not_a_database},
       {FC_ERR_SCHEMA, Errc::schema},
+      {FC_ERR_OFFLINE_LOCKED, Errc::offline_locked},
   };
   for (const auto& [c, errc] : codes) {
     CHECK(c == static_cast<int>(errc));

@@ -96,13 +96,17 @@ typedef enum fc_fieldcase_code {
   FC_ERR_VALIDATION = 9,       /* a record breaks a rule: "<kind>.<field>: <rule>" */
   FC_ERR_UNAUTHENTICATED = 10, /* the server refuses this device's token */
   FC_ERR_CANCELLED = 11,       /* the caller cancelled (fc_device_cancel_sync, progress callback) */
+  FC_ERR_FORBIDDEN = 12,       /* authenticated, but the worker's role does not permit this */
+  FC_ERR_TOO_MANY_ATTEMPTS = 13, /* locked out after repeated failures; retry later */
   FC_ERR_INTEGRITY = 100,      /* authentication of stored data failed: tampered or damaged */
   FC_ERR_WRONG_KEY = 101,      /* the key does not open this database */
   FC_ERR_WRONG_PIN = 102,      /* wrong PIN; attempts remain (fc_device_attempts_left) */
   FC_ERR_WIPED = 103,          /* the data was crypto-erased (failed unlocks or a wipe order) */
   FC_ERR_LOCKED = 104,         /* the device is locked (explicitly or after idle time) */
   FC_ERR_NOT_A_DATABASE = 105, /* the file is not a fieldcase database */
-  FC_ERR_SCHEMA = 106          /* a migration failed or the database is newer than this build */
+  FC_ERR_SCHEMA = 106,         /* a migration failed or the database is newer than this build */
+  FC_ERR_OFFLINE_LOCKED = 107  /* not synced for longer than the server's offline limit: only
+                                  fc_device_sync works until a sync succeeds */
 } fc_fieldcase_code;
 
 /* FC_DOMAIN_API codes: programming errors in the caller, reported instead of crashing. */
@@ -483,10 +487,13 @@ typedef bool (*fc_sync_progress_fn)(void* FC_NULLABLE context,
  * round trip until both sides are done, through the configured transport with the device token
  * (fc_device_set_token). Returns the report as JSON: {"round_trips", "accepted", "rejected",
  * "changes_received", "bytes_sent", "bytes_received", "rejections": [...], "purged_cases":
- * [...], "clock_offset_ms", "wiped", "wipe_reason"}. Cases reallocated away are purged; if the
- * server orders a wipe the device is crypto-erased before returning ("wiped": true). Errors:
- * FC_ERR_IO (offline, unreachable after retries), FC_ERR_UNAUTHENTICATED, FC_ERR_CANCELLED,
- * FC_ERR_NOT_FOUND (no token). progress may be NULL. Blocks: call it off the UI thread.
+ * [...], "clock_offset_ms", "offline_limit_days", "wiped", "wipe_reason"}. Cases reallocated
+ * away are purged; if the server orders a wipe (device revoked, or retired once its work is
+ * delivered) the device is crypto-erased before returning ("wiped": true). Works while the
+ * device is offline-locked, and a successful exchange lifts the lock; every other call on case
+ * data fails with FC_ERR_OFFLINE_LOCKED once the device has gone longer than the server's
+ * offline_limit_days without a sync. Errors: FC_ERR_IO (offline, unreachable after retries),
+ * FC_ERR_UNAUTHENTICATED, FC_ERR_CANCELLED, FC_ERR_NOT_FOUND (no token). progress may be NULL. Blocks: call it off the UI thread.
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_sync(
     fc_device* FC_NULLABLE device, fc_sync_progress_fn FC_NULLABLE progress,

@@ -187,6 +187,10 @@ const char* fc_error_code_name(int32_t domain, int32_t code) {
           return "unauthenticated";
         case FC_ERR_CANCELLED:
           return "cancelled";
+        case FC_ERR_FORBIDDEN:
+          return "forbidden";
+        case FC_ERR_TOO_MANY_ATTEMPTS:
+          return "too_many_attempts";
         case FC_ERR_INTEGRITY:
           return "integrity";
         case FC_ERR_WRONG_KEY:
@@ -201,6 +205,8 @@ const char* fc_error_code_name(int32_t domain, int32_t code) {
           return "not_a_database";
         case FC_ERR_SCHEMA:
           return "schema";
+        case FC_ERR_OFFLINE_LOCKED:
+          return "offline_locked";
         default:
           return "unknown";
       }

@@ -130,7 +130,8 @@ struct Device {
   void refresh_state() noexcept;
   void log(int32_t level, const std::string& message) const noexcept;
   // The open record store; Errc::locked (and the records closed) when the vault is locked.
-  Result<RecordStore*> open_records();
+  // `for_sync`: also while offline-locked (only the sync engine may, to lift the lock).
+  Result<RecordStore*> open_records(bool for_sync = false);
   void close_records() { records.reset(); }
 };
 

@@ -129,6 +129,7 @@ std::string sync_report_json(const SyncReport& r, bool wiped) {
                    {"rejections", rejections},
                    {"purged_cases", r.purged_cases},
                    {"clock_offset_ms", r.clock_offset.count()},
+                   {"offline_limit_days", r.offline_limit_days},
                    {"wiped", wiped},
                    {"wipe_reason", r.wipe_reason}};
   return j.dump();
@@ -168,9 +169,10 @@ void Device::refresh_state() noexcept {
   attempts_left.store(vault ? vault->attempts_left() : 0);
 }
 
-Result<RecordStore*> Device::open_records() {
+Result<RecordStore*> Device::open_records(bool for_sync) {
   if (!vault) return Status(Errc::locked, "the device is locked");
-  auto store = vault->store();  // locks the vault when it has been idle too long
+  // Locks the vault when it has been idle too long; store() also enforces the offline limit.
+  auto store = for_sync ? vault->store_for_sync() : vault->store();
   if (!store.ok()) {
     records.reset();
     return store.status();
@@ -552,7 +554,8 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);
     d->cancel.store(false);
-    auto rs = records_of(*d);
+    if (d->wiped) return Status(Errc::wiped, "the device was wiped");
+    auto rs = d->open_records(/*for_sync=*/true);
     if (!rs.ok()) return rs.status();
     if (d->connectivity.state != nullptr &&
         d->connectivity.state(d->connectivity.context) != FC_CONNECTIVITY_ONLINE) {
@@ -590,6 +593,9 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
       d->wiped = true;
       wiped = true;
       d->log(FC_LOG_WARNING, "device wiped on the server's order");
+    } else if (report->contacted) {
+      // The exchange lifts an offline lock and renews the server's offline limit.
+      FC_TRY(d->vault->record_contact(d->clock->wall(), report->offline_limit_days));
     }
     d->log(FC_LOG_INFO, "sync finished: " + std::to_string(report->accepted) + " accepted, " +
                             std::to_string(report->changes_received) + " changes received, " +

@@ -21,6 +21,10 @@ public final class ErrorCode {
   public static final int VALIDATION = 9;
   public static final int UNAUTHENTICATED = 10;
   public static final int CANCELLED = 11;
+  /** Authenticated, but the worker's role does not permit this. */
+  public static final int FORBIDDEN = 12;
+  /** Locked out after repeated failures; retry later. */
+  public static final int TOO_MANY_ATTEMPTS = 13;
   public static final int INTEGRITY = 100;
   public static final int WRONG_KEY = 101;
   /** Wrong PIN; attempts remain ({@link Device#attemptsLeft()}). */
@@ -30,6 +34,8 @@ public final class ErrorCode {
   public static final int LOCKED = 104;
   public static final int NOT_A_DATABASE = 105;
   public static final int SCHEMA = 106;
+  /** Not synced for longer than the server's offline limit: only {@link Device#sync} works. */
+  public static final int OFFLINE_LOCKED = 107;
 
   // ErrorDomain.API
   public static final int API_NULL_ARGUMENT = 1;
