@@ -7,6 +7,7 @@
 
 #include "fieldcase/calendar.hpp"
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/tokens.hpp"
 #include "server_changes.hpp"
 
@@ -636,7 +637,13 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       FC_TRY(store_.put_claimed_time(c));
     }
   }
-  return {};
+
+  // The figures of every case the transaction changed, in the same store transaction.
+  std::set<std::string> figure_cases;
+  for (const auto& id : order) {
+    if (work.at(id).touched) figure_cases.insert(work.at(id).after.case_id);
+  }
+  return figures::refresh_cases(store_, figure_cases);
 }
 
 Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,

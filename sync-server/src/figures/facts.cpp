@@ -1,0 +1,204 @@
+// Figure facts: the raw events of each record for each indicator, derived from a case's
+// records and the server's claimed times, and kept current per case.
+#include <algorithm>
+#include <map>
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/figures.hpp"
+
+namespace fieldcase::server::figures {
+
+namespace {
+
+std::string text(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return {};
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return {};
+  const auto* s = std::get_if<std::string>(&it->second.value);
+  return s ? *s : std::string();
+}
+
+bool flag_true(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return false;
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return false;
+  const auto* b = std::get_if<bool>(&it->second.value);
+  return b != nullptr && *b;
+}
+
+// An event's value as figures read it, with what the server's clock checks said of it.
+struct Event {
+  std::string value;
+  std::string received_at;  // set for claimed times
+  std::set<std::string> flags;
+};
+
+using ById = std::map<std::string, const StoredRecord*, std::less<>>;
+
+Result<Event> field_event(ServerStore& store, const StoredRecord& r, std::string_view field) {
+  Event e;
+  e.value = text(r, field);
+  if (e.value.empty()) return e;
+  auto claim = store.find_claimed_time(r.id, field);
+  if (!claim.ok()) return claim.status();
+  // The corrected claim of the value the record holds now (a claim of an earlier value is
+  // stale and ignored).
+  if (*claim && (*claim)->claimed == e.value) {
+    const ClaimedTime& c = **claim;
+    e.value = c.corrected;
+    e.received_at = c.received_at;
+    if (c.after_receipt) e.flags.insert(std::string(kFlagClockAfterReceipt));
+    if (c.before_start) e.flags.insert(std::string(kFlagClockBeforeStart));
+    if (c.large_offset) e.flags.insert(std::string(kFlagClockOffset));
+  }
+  return e;
+}
+
+Result<Event> resolve(ServerStore& store, const StoredRecord& r, const ById& by_id,
+                      const EventSource& src) {
+  if (!src.via.empty()) {
+    const std::string ref = text(r, src.via);
+    if (!ref.empty()) {
+      const StoredRecord* target = nullptr;
+      std::optional<StoredRecord> loaded;
+      if (auto it = by_id.find(ref); it != by_id.end()) {
+        target = it->second;
+      } else {
+        auto found = store.find_record(ref);
+        if (!found.ok()) return found.status();
+        loaded = std::move(*found);
+        if (loaded) target = &*loaded;
+      }
+      if (target != nullptr && !target->deleted) {
+        auto e = field_event(store, *target, src.via_field);
+        if (!e.ok() || !e->value.empty()) return e;
+      }
+    }
+  }
+  auto e = field_event(store, r, src.field);
+  if (!e.ok() || !e->value.empty() || src.fallback.empty()) return e;
+  return field_event(store, r, src.fallback);
+}
+
+std::string date_part(const std::string& v) { return v.size() >= 10 ? v.substr(0, 10) : v; }
+
+bool matches(const IndicatorDefinition& def, const StoredRecord& r) {
+  if (r.deleted || r.kind != def.kind) return false;
+  if (!def.filter_field.empty() && text(r, def.filter_field) != def.filter_value) return false;
+  return !flag_true(r, def.exclude_if_true);
+}
+
+bool relation_holds(const IndicatorDefinition& def, const StoredRecord& r,
+                    const std::vector<StoredRecord>& records, const std::string& start,
+                    const std::string& end) {
+  switch (def.relation) {
+    case Relation::none:
+      return false;
+    case Relation::referral_has_assessment:
+      return std::any_of(records.begin(), records.end(), [&](const StoredRecord& a) {
+        return !a.deleted && a.kind == RecordKind::assessment && text(a, "referral_id") == r.id;
+      });
+    case Relation::earlier_plan_for_child: {
+      if (start.empty()) return false;
+      return std::any_of(records.begin(), records.end(), [&](const StoredRecord& p) {
+        if (p.deleted || p.kind != RecordKind::cp_plan || p.id == r.id) return false;
+        const std::string s = text(p, "start_date");
+        return !s.empty() && s < start;
+      });
+    }
+    case Relation::lasted_two_years: {
+      auto s = Date::parse(date_part(start));
+      auto e = Date::parse(date_part(end));
+      if (!s.ok() || !e.ok()) return false;
+      auto anniversary = s->add_years(2);
+      return anniversary.ok() && *e >= *anniversary;
+    }
+    case Relation::child_not_uasc: {
+      auto child = std::find_if(records.begin(), records.end(), [&](const StoredRecord& c) {
+        return c.kind == RecordKind::child && c.id == r.case_id;
+      });
+      return child == records.end() || !flag_true(*child, "uasc");
+    }
+  }
+  return false;
+}
+
+std::string join(const std::set<std::string>& flags) {
+  std::string out;
+  for (const auto& f : flags) {
+    if (!out.empty()) out += ',';
+    out += f;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id) {
+  auto records = store.case_records(case_id);
+  if (!records.ok()) return records.status();
+  ById by_id;
+  for (const auto& r : *records) by_id.emplace(r.id, &r);
+
+  std::vector<FigureFact> facts;
+  for (const auto& def : definitions()) {
+    if (!def.sources.empty()) continue;  // reads another indicator's facts
+    for (const auto& r : *records) {
+      if (!matches(def, r)) continue;
+      auto start = resolve(store, r, by_id, def.start);
+      if (!start.ok()) return start.status();
+      Event end;
+      if (!def.end.field.empty()) {
+        auto e = resolve(store, r, by_id, def.end);
+        if (!e.ok()) return e.status();
+        end = std::move(*e);
+      }
+      FigureFact f;
+      f.indicator = std::string(def.id);
+      f.record_id = r.id;
+      f.case_id = r.case_id;
+      f.start = start->value;
+      f.end = end.value;
+      // When the server received the end (or, failing that, the start) of the work.
+      f.end_received_at = !end.received_at.empty() ? end.received_at : start->received_at;
+      if (def.kind == RecordKind::visit) f.detail = text(r, "visit_type");
+      f.hit = relation_holds(def, r, *records, f.start, f.end);
+      std::set<std::string> flags = start->flags;
+      flags.insert(end.flags.begin(), end.flags.end());
+      if (f.start.empty()) flags.insert(std::string(kFlagMissingStart));
+      if (!f.start.empty() && !f.end.empty()) {
+        const bool both_times = f.start.size() > 10 && f.end.size() > 10;
+        const bool before = both_times ? parse_iso_datetime(f.end) < parse_iso_datetime(f.start)
+                                       : date_part(f.end) < date_part(f.start);
+        if (before) flags.insert(std::string(kFlagEndBeforeStart));
+      }
+      f.flags = join(flags);
+      facts.push_back(std::move(f));
+    }
+  }
+  std::sort(facts.begin(), facts.end(), [](const FigureFact& a, const FigureFact& b) {
+    return std::tie(a.indicator, a.record_id) < std::tie(b.indicator, b.record_id);
+  });
+  return facts;
+}
+
+Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids) {
+  for (const auto& case_id : case_ids) {
+    if (case_id.empty()) continue;
+    auto facts = derive_case_facts(store, case_id);
+    if (!facts.ok()) return facts.status();
+    FC_TRY(store.replace_figure_facts(case_id, *facts));
+  }
+  return {};
+}
+
+Status recompute(ServerStore& store) {
+  return store.transaction([&]() -> Status {
+    FC_TRY(store.clear_figure_facts());
+    auto ids = store.case_ids();
+    if (!ids.ok()) return ids.status();
+    return refresh_cases(store, std::set<std::string>(ids->begin(), ids->end()));
+  });
+}
+
+}  // namespace fieldcase::server::figures
