@@ -15,8 +15,8 @@
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/admin.hpp"
-#include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/config.hpp"
+#include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/http_server.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
@@ -248,11 +248,11 @@ int figures_command(const Args& args, const ServerConfig& config) {
     auto p = fg::parse_period(period);
     if (!p.ok()) return usage_error(p.status().message(), kAdminUsage);
     q.period = *p;
-    auto level = fg::parse_level(optional_value(args, "level").empty()
-                                     ? std::string("authority")
-                                     : optional_value(args, "level"));
-    if (!level) return usage_error("unknown level '" + optional_value(args, "level") + "'",
-                                   kAdminUsage);
+    auto level =
+        fg::parse_level(optional_value(args, "level").empty() ? std::string("authority")
+                                                              : optional_value(args, "level"));
+    if (!level)
+      return usage_error("unknown level '" + optional_value(args, "level") + "'", kAdminUsage);
     q.level = *level;
     q.id = optional_value(args, "id");
     if (q.level != fg::Level::authority && q.id.empty()) {
@@ -289,11 +289,11 @@ int figures_command(const Args& args, const ServerConfig& config) {
 
 int admin(int argc, char** argv) {
   Args args;
-  Status parsed = parse_args(
-      argc, argv, 2,
-      {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device",
-       "indicator", "period", "level", "id", "as-of", "population", "drill"},
-      args);
+  Status parsed =
+      parse_args(argc, argv, 2,
+                 {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker",
+                  "device", "indicator", "period", "level", "id", "as-of", "population", "drill"},
+                 args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
     if (args.help) {

@@ -641,7 +641,10 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   // The figures of every case the transaction changed, in the same store transaction.
   std::set<std::string> figure_cases;
   for (const auto& id : order) {
-    if (work.at(id).touched) figure_cases.insert(work.at(id).after.case_id);
+    const Work& w = work.at(id);
+    if (w.touched && figures::affects_figures(w.after.kind)) {
+      figure_cases.insert(w.after.case_id);
+    }
   }
   return figures::refresh_cases(store_, figure_cases);
 }

@@ -95,9 +95,8 @@ class FiguresFixture : public ServerFixture {
   // An assessment started on `start`, linked to `referral_id` when given.
   std::string assessment(TestDevice& d, const std::string& case_id, const std::string& kind,
                          const std::string& start, const std::string& referral_id = "") {
-    Fields f{{"assessment_kind", kind},
-             {"start_date", start},
-             {"status", std::string("in_progress")}};
+    Fields f{
+        {"assessment_kind", kind}, {"start_date", start}, {"status", std::string("in_progress")}};
     if (!referral_id.empty()) f["referral_id"] = referral_id;
     return create(d, RecordKind::assessment, case_id, f);
   }
@@ -173,7 +172,7 @@ TEST_CASE("figures: the registry declares every indicator once", "[figures]") {
     CHECK(!d.counting.empty());
     for (auto src : d.sources) CHECK(fg::find_definition(src) != nullptr);
   }
-  for (auto id : {"ni59", "ni60", "single45", "contact1", "icpc15", "ni68", "ni64", "ni65",
+  for (auto id : {"ni59", "ni60", "single45", "contact1", "icpc15", "ni68", "ni64", "ni65", "ni67",
                   "lac_count", "lac_rate", "assessments_outstanding", "assessments_overdue",
                   "authorisation_delay", "recording_delay"}) {
     CHECK(fg::find_definition(id) != nullptr);
@@ -273,8 +272,7 @@ TEST_CASE("figures: NI 59 across Easter and the end of the financial year", "[fi
   CHECK(f.fig("ni59", "2024-04").numerator == 5);
 }
 
-TEST_CASE("figures: contact decisions over Christmas substitute days and weekends",
-          "[figures]") {
+TEST_CASE("figures: contact decisions over Christmas substitute days and weekends", "[figures]") {
   FiguresFixture f;
   f.at("2021-12-24T16:00:00Z");
   const std::string c = f.child(f.d1);
@@ -346,8 +344,7 @@ TEST_CASE("figures: NI 60, single assessments and initial conferences", "[figure
   auto icpc = f.fig("icpc15", "2024-06");
   // Ids made in the same millisecond are not ordered: compare as sets.
   auto icpc_ids = ids_of(icpc);
-  CHECK(std::set<std::string>(icpc_ids.begin(), icpc_ids.end()) ==
-        std::set<std::string>{e1, e2});
+  CHECK(std::set<std::string>(icpc_ids.begin(), icpc_ids.end()) == std::set<std::string>{e1, e2});
   CHECK(row_of(icpc, e1).measured == 15);
   CHECK(row_of(icpc, e2).measured == 16);
   CHECK(icpc.numerator == 1);
@@ -374,7 +371,8 @@ TEST_CASE("figures: a returned assessment counts once, on its final completion",
   FiguresFixture f;
   f.at("2024-04-08T09:00:00Z");
   const std::string c = f.child(f.d1);
-  const std::string a = f.assessment(f.d1, c, "initial", "2024-04-08", f.referral(f.d1, c, "2024-04-08"));
+  const std::string a =
+      f.assessment(f.d1, c, "initial", "2024-04-08", f.referral(f.d1, c, "2024-04-08"));
   f.at("2024-04-10T09:00:00Z");
   f.complete(f.d1, a, c);  // 2 working days
   CHECK(f.fig("ni59", "2024-04").denominator == 1);
@@ -382,7 +380,8 @@ TEST_CASE("figures: a returned assessment counts once, on its final completion",
   // the backlog.
   f.at("2024-04-11T09:00:00Z");
   f.set(f.dm, RecordKind::assessment, a, c,
-        {{"status", std::string("returned")}, {"completed_at", Value{}},
+        {{"status", std::string("returned")},
+         {"completed_at", Value{}},
          {"returned_reason", std::string("analysis missing")}});
   CHECK(f.fig("ni59", "2024-04").denominator == 0);
   CHECK(f.fig("assessments_outstanding", "2024-04", fg::Level::authority, "", "2024-04-11")
@@ -396,14 +395,14 @@ TEST_CASE("figures: a returned assessment counts once, on its final completion",
   CHECK(row_of(april, a).measured == 9);
 }
 
-TEST_CASE("figures: the backlog of outstanding and overdue assessments on any day",
-          "[figures]") {
+TEST_CASE("figures: the backlog of outstanding and overdue assessments on any day", "[figures]") {
   FiguresFixture f;
   f.at("2024-04-08T09:00:00Z");
   const std::string c = f.child(f.d1);
   // An initial assessment referred Mon 8 April, never completed: 7 working days on Wed 17
   // April (outstanding, not overdue), 8 on Thu 18 April (overdue).
-  const std::string a = f.assessment(f.d1, c, "initial", "2024-04-08", f.referral(f.d1, c, "2024-04-08"));
+  const std::string a =
+      f.assessment(f.d1, c, "initial", "2024-04-08", f.referral(f.d1, c, "2024-04-08"));
   // A core assessment started Mon 8 April, completed Fri 12 April: outstanding on 8-11 April.
   const std::string b = f.assessment(f.d1, c, "core", "2024-04-08");
   f.at("2024-04-12T09:00:00Z");
@@ -471,6 +470,56 @@ TEST_CASE("figures: NI 68, NI 64 and NI 65", "[figures]") {
   CHECK(f.fig("ni64", "2024-01").denominator == 1);
 }
 
+TEST_CASE("figures: NI 67, child protection plans reviewed within timescale", "[figures]") {
+  FiguresFixture f;
+  f.at("2024-12-31T09:00:00Z");
+  const std::string c = f.child(f.d1);
+  auto plan = [&](const std::string& start, const std::string& end, CodeList reviews) {
+    Fields p{{"start_date", start}, {"initial_category", std::string("EMO")}};
+    if (!end.empty()) p["end_date"] = end;
+    if (!reviews.empty()) p["review_dates"] = reviews;
+    return f.create(f.d1, RecordKind::cp_plan, c, p);
+  };
+  // The plan starts at the initial conference; the first review is due within 3 months, each
+  // later one within 6 months of the previous.
+  // p1: reviews 15 Apr (due 15 Apr) and 10 Oct (due 15 Oct); next due 10 Apr 2025: on time.
+  const std::string p1 = plan("2024-01-15", "", {"2024-04-15", "2024-10-10"});
+  // p2: first review 16 April, a day late: not on time.
+  const std::string p2 = plan("2024-01-15", "", {"2024-04-16", "2024-10-10"});
+  // p3: reviewed 10 April; the next was due 10 October and has not happened by 31 December.
+  const std::string p3 = plan("2024-01-15", "", {"2024-04-10"});
+  // p4: started 1 November: not due a review by 31 December, so not in the population.
+  const std::string p4 = plan("2024-11-01", "", {});
+  // p5: ended 20 November after a review on 30 August (due 1 September); the next (28 Feb
+  // 2025) was not due before it ended: on time, counted in the quarter it ended.
+  const std::string p5 = plan("2024-06-01", "2024-11-20", {"2024-08-30"});
+  // p6: ended in March, outside the quarter.
+  plan("2024-01-15", "2024-03-01", {});
+  // 2024-Q4 on 31 December: p1 and p5 of p1, p2, p3, p5 = 50% (target 100%: red).
+  auto q4 = f.fig("ni67", "2024-Q4");
+  CHECK(q4.denominator == 4);
+  CHECK(q4.numerator == 2);
+  CHECK(row_of(q4, p1).in_numerator);
+  CHECK_FALSE(row_of(q4, p2).in_numerator);
+  CHECK_FALSE(row_of(q4, p3).in_numerator);
+  CHECK(row_of(q4, p5).in_numerator);
+  CHECK(q4.rag == fg::Rag::red);
+  (void)p4;
+  // On 9 October: p3's next review (10 October) is not overdue yet; p1 counts its April
+  // review only; p5 is open and had its review: p1, p3, p5 of p1, p2, p3, p5.
+  auto early = f.fig("ni67", "2024-Q4", fg::Level::authority, "", "2024-10-09");
+  CHECK(early.denominator == 4);
+  CHECK(early.numerator == 3);
+  CHECK(row_of(early, p1).measured == 1);
+  // A review dated before the plan started is a data problem: left out and noted.
+  const std::string p7 = plan("2024-03-01", "", {"2024-02-01"});
+  auto noted = f.fig("ni67", "2024-Q4");
+  CHECK(noted.denominator == 4);
+  CHECK(noted.quality.excluded == 1);
+  CHECK(noted.quality.by_flag.at("review_date_invalid") == 1);
+  (void)p7;
+}
+
 TEST_CASE("figures: looked-after children, count and rate, UASC excluded", "[figures]") {
   FiguresFixture f;
   f.at("2024-04-15T09:00:00Z");
@@ -505,8 +554,7 @@ TEST_CASE("figures: looked-after children, count and rate, UASC excluded", "[fig
   CHECK_FALSE(f.fig("lac_rate", "FY2023-24", fg::Level::team, f.team).value.has_value());
 }
 
-TEST_CASE("figures: attribution follows the case's allocation through team and area",
-          "[figures]") {
+TEST_CASE("figures: attribution follows the case's allocation through team and area", "[figures]") {
   FiguresFixture f;
   f.at("2024-04-08T09:00:00Z");
   const std::string c1 = f.child(f.d1);
@@ -588,10 +636,10 @@ TEST_CASE("figures: recording delay against the recording standard", "[figures]"
   // v2: other visit Mon 10 June 09:00, received 11:00: 2 hours, on time.
   // v3: statutory visit Mon 3 June 09:00, received Thu 6 June 09:00: 72 hours; due by the end
   // of Wed 5 June: late. Median of {2, 72, 106} is 72, 90th percentile 106; 2 of 3 on time.
-  const std::string v3 = visit("cp_statutory", "2024-06-03T09:00:00Z", "2024-06-03T10:00:00Z",
-                               "2024-06-06T09:00:00Z");
-  const std::string v1 = visit("cp_statutory", "2024-06-07T10:00:00Z", "2024-06-07T12:00:00Z",
-                               "2024-06-11T20:00:00Z");
+  const std::string v3 =
+      visit("cp_statutory", "2024-06-03T09:00:00Z", "2024-06-03T10:00:00Z", "2024-06-06T09:00:00Z");
+  const std::string v1 =
+      visit("cp_statutory", "2024-06-07T10:00:00Z", "2024-06-07T12:00:00Z", "2024-06-11T20:00:00Z");
   const std::string v2 = visit("child_in_need", "2024-06-10T09:00:00Z", "2024-06-10T10:00:00Z",
                                "2024-06-10T11:00:00Z");
   auto r = f.fig("recording_delay", "2024-06");
@@ -621,7 +669,8 @@ TEST_CASE("figures: clock-flagged and late-synced times are in the data-quality 
   // a2 was completed on 10 April but reached the server on 22 April (12 days later).
   f.at("2024-04-22T09:00:00Z");
   f.set(f.d1, RecordKind::assessment, a2, c,
-        {{"status", std::string("completed")}, {"completed_at", std::string("2024-04-10T09:00:00Z")}});
+        {{"status", std::string("completed")},
+         {"completed_at", std::string("2024-04-10T09:00:00Z")}});
   auto r = f.fig("ni60", "2024-04");
   CHECK(r.denominator == 2);
   CHECK(row_of(r, a1).end == "2024-04-09T09:00:00.000Z");  // corrected back to the server's clock

@@ -78,8 +78,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "icpc15";
-    i.title = "Initial child protection conferences within 15 working days of the strategy "
-              "discussion";
+    i.title =
+        "Initial child protection conferences within 15 working days of the strategy "
+        "discussion";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::s47_enquiry;
     i.exclude_if_true = "conference_not_required";
@@ -115,8 +116,9 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.relation = Relation::lasted_two_years;
     i.direction = Direction::fall_is_good;
     i.unit = "%";
-    i.counting = "plans ending in the period; numerator: end date on or after the second "
-                 "anniversary of the start date (calendar years)";
+    i.counting =
+        "plans ending in the period; numerator: end date on or after the second "
+        "anniversary of the start date (calendar years)";
     d.push_back(i);
   }
   {
@@ -130,8 +132,28 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.relation = Relation::earlier_plan_for_child;
     i.direction = Direction::bell_shaped;
     i.unit = "%";
-    i.counting = "plans starting in the period; numerator: the child had a plan that started "
-                 "earlier, ever";
+    i.counting =
+        "plans starting in the period; numerator: the child had a plan that started "
+        "earlier, ever";
+    d.push_back(i);
+  }
+  {
+    IndicatorDefinition i;
+    i.id = "ni67";
+    i.title = "Child protection plans reviewed within timescale (NI 67)";
+    i.measure = Measure::reviews_on_time;
+    i.kind = RecordKind::cp_plan;
+    i.start = {"start_date"};
+    i.end = {"end_date"};
+    i.detail_field = "review_dates";
+    i.limit = LimitKind::cp_reviews;
+    i.target = 100.0;
+    i.unit = "%";
+    i.counting =
+        "plans open on the day for 3 months or more, or ended in the period after 3 "
+        "months or more; numerator: the first review within 3 months of the start "
+        "(the initial conference), each later one within 6 months of the previous, "
+        "and the next not yet overdue on the day (or the end)";
     d.push_back(i);
   }
   {
@@ -179,8 +201,9 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.sources = {"ni59", "ni60", "single45"};
     i.direction = Direction::fall_is_good;
     i.unit = "count";
-    i.counting = "outstanding on the day and its duration to the day already over the limit "
-                 "of its kind";
+    i.counting =
+        "outstanding on the day and its duration to the day already over the limit "
+        "of its kind";
     d.push_back(i);
   }
   {
@@ -205,11 +228,13 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.start = {"start_at"};
     i.end = {"recorded_at"};
     i.period_event = PeriodEvent::start;
+    i.detail_field = "visit_type";
     i.limit = LimitKind::recording_standard;
     i.direction = Direction::fall_is_good;
     i.unit = "hours";
-    i.counting = "hours from the visit's start to the server's receipt; within the standard "
-                 "when received by TimescaleSettings' recording due time";
+    i.counting =
+        "hours from the visit's start to the server's receipt; within the standard "
+        "when received by TimescaleSettings' recording due time";
     d.push_back(i);
   }
   return d;
@@ -220,6 +245,13 @@ std::vector<IndicatorDefinition> make_definitions() {
 const std::vector<IndicatorDefinition>& definitions() {
   static const std::vector<IndicatorDefinition> d = make_definitions();
   return d;
+}
+
+bool affects_figures(RecordKind kind) noexcept {
+  if (kind == RecordKind::child) return true;  // relations read the child (UASC)
+  const auto& d = definitions();
+  return std::any_of(d.begin(), d.end(),
+                     [&](const auto& i) { return i.sources.empty() && i.kind == kind; });
 }
 
 const IndicatorDefinition* find_definition(std::string_view id) {

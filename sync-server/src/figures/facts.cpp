@@ -18,6 +18,22 @@ std::string text(const StoredRecord& r, std::string_view field) {
   return s ? *s : std::string();
 }
 
+// A text field, or a code list joined by commas.
+std::string detail_of(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return {};
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return {};
+  if (const auto* s = std::get_if<std::string>(&it->second.value)) return *s;
+  std::string out;
+  if (const auto* list = std::get_if<CodeList>(&it->second.value)) {
+    for (const auto& c : *list) {
+      if (!out.empty()) out += ',';
+      out += c;
+    }
+  }
+  return out;
+}
+
 bool flag_true(const StoredRecord& r, std::string_view field) {
   if (field.empty()) return false;
   auto it = r.fields.find(field);
@@ -161,7 +177,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       f.end = end.value;
       // When the server received the end (or, failing that, the start) of the work.
       f.end_received_at = !end.received_at.empty() ? end.received_at : start->received_at;
-      if (def.kind == RecordKind::visit) f.detail = text(r, "visit_type");
+      f.detail = detail_of(r, def.detail_field);
       f.hit = relation_holds(def, r, *records, f.start, f.end);
       std::set<std::string> flags = start->flags;
       flags.insert(end.flags.begin(), end.flags.end());

@@ -37,7 +37,7 @@ std::optional<CivilTime> civil_of(const std::string& v) {
   return CivilTime{*d, static_cast<std::int32_t>(*s - day * 86'400)};
 }
 
-std::vector<std::string> split_flags(const std::string& flags) {
+std::vector<std::string> split_commas(const std::string& flags) {
   std::vector<std::string> out;
   std::size_t pos = 0;
   while (pos < flags.size()) {
@@ -64,6 +64,7 @@ std::int32_t limit_of(const Timescales& t, LimitKind kind) {
       return s.initial_conference_working_days;
     case LimitKind::none:
     case LimitKind::recording_standard:
+    case LimitKind::cp_reviews:
       break;
   }
   return 0;
@@ -310,7 +311,7 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
     row.worker_id = who->worker;
     row.start = f.start;
     row.end = f.end;
-    row.flags = split_flags(f.flags);
+    row.flags = split_commas(f.flags);
     const bool bad_dates = !start || std::find(row.flags.begin(), row.flags.end(),
                                                kFlagEndBeforeStart) != row.flags.end();
     bool include = false;
@@ -359,6 +360,48 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
         include = true;
         break;
       }
+      case Measure::reviews_on_time: {
+        if (!start) break;
+        const bool open_on_day = *start <= day && (!end || *end > day);
+        const bool ended_in_period = end && in_period(end);
+        if (!open_on_day && !ended_in_period) break;
+        const Date until = open_on_day ? day : *end;
+        auto first_due = start->add_months(config.timescales.settings().cp_first_review_months);
+        if (!first_due.ok() || until < *first_due) break;  // not yet due a review
+        if (bad_dates) {
+          excluded = true;
+          break;
+        }
+        std::vector<Date> reviews;
+        bool readable = true;
+        for (const auto& text : split_commas(f.detail)) {
+          auto r = Date::parse(text);
+          if (!r.ok() || *r < *start) {
+            readable = false;
+            break;
+          }
+          if (*r <= until) reviews.push_back(*r);
+        }
+        if (!readable) {
+          row.flags.emplace_back(kFlagBadReview);
+          excluded = true;
+          break;
+        }
+        std::sort(reviews.begin(), reviews.end());
+        bool on_time = true;
+        std::optional<Date> last;
+        for (Date r : reviews) {
+          auto due = config.timescales.review_conference_due(*start, last);
+          on_time = on_time && due.ok() && r <= *due;
+          last = r;
+        }
+        auto next = config.timescales.review_conference_due(*start, last);
+        on_time = on_time && next.ok() && *next >= until;
+        row.measured = static_cast<double>(reviews.size());
+        row.in_numerator = on_time;
+        include = true;
+        break;
+      }
       case Measure::delay: {
         const auto& when = def->period_event == PeriodEvent::start ? start : end;
         if (!in_period(when)) break;
@@ -398,7 +441,10 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
     if (excluded) {
       ++out.quality.excluded;
       for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
-      if (!start) ++out.quality.by_flag[std::string(kFlagMissingStart)];
+      if (!start &&
+          std::find(row.flags.begin(), row.flags.end(), kFlagMissingStart) == row.flags.end()) {
+        ++out.quality.by_flag[std::string(kFlagMissingStart)];  // a start that is not a date
+      }
       continue;
     }
     if (!include) continue;
@@ -421,9 +467,10 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
   switch (def->measure) {
     case Measure::timeliness:
     case Measure::proportion:
+    case Measure::reviews_on_time:
       if (out.denominator > 0) {
-        out.value = 100.0 * static_cast<double>(out.numerator) /
-                    static_cast<double>(out.denominator);
+        out.value =
+            100.0 * static_cast<double>(out.numerator) / static_cast<double>(out.denominator);
       }
       break;
     case Measure::count_as_of:
@@ -433,8 +480,8 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
         // The population is known for the whole authority only.
         out.denominator = query.level == Level::authority ? config.population_under_18 : 0;
         if (out.denominator > 0) {
-          out.value = 10'000.0 * static_cast<double>(out.numerator) /
-                      static_cast<double>(out.denominator);
+          out.value =
+              10'000.0 * static_cast<double>(out.numerator) / static_cast<double>(out.denominator);
         }
       } else {
         out.value = static_cast<double>(out.numerator);

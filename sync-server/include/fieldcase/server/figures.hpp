@@ -35,12 +35,14 @@
 namespace fieldcase::server::figures {
 
 enum class Measure : std::uint8_t {
-  timeliness,   // share of completed work whose duration is within the limit (by end date)
-  proportion,   // share of the population (by the period event) for which `hit` holds
-  count_as_of,  // records open on the as-of date and counted (hit); optional rate
+  timeliness,           // share of work ended in the period whose duration is within the limit
+  proportion,           // share of the population (by the period event) for which `hit` holds
+  count_as_of,          // records open on the as-of date and counted (hit); optional rate
   backlog_outstanding,  // source records started and not ended on the as-of date
   backlog_overdue,      // ...of which past their due date on the as-of date
   delay,                // distribution of end - start over work ending in the period
+  reviews_on_time,      // plans due a review on the day (or ended in the period) whose every
+                        // review conference was held within timescale (NI 67)
 };
 
 enum class Direction : std::uint8_t { rise_is_good, fall_is_good, bell_shaped };
@@ -54,6 +56,7 @@ enum class LimitKind : std::uint8_t {
   single_assessment,
   initial_conference,
   recording_standard,  // per record: statutory visits or other (TimescaleSettings)
+  cp_reviews,          // review conferences: cp_first_review_months, cp_review_interval_months
 };
 
 // A date of the population record: when `via` (a ref field) names a record that has
@@ -79,24 +82,25 @@ enum class Relation : std::uint8_t {
 enum class PeriodEvent : std::uint8_t { start, end };
 
 struct IndicatorDefinition {
-  std::string_view id;     // stable key: "ni59", "contact_decision_1wd", ...
+  std::string_view id;  // stable key: "ni59", "contact1", ...
   std::string_view title;
   Measure measure = Measure::timeliness;
-  RecordKind kind = RecordKind::assessment;   // the population's record kind
-  std::string_view filter_field = {};          // only records whose code field...
-  std::string_view filter_value = {};          // ...has this value
-  std::string_view exclude_if_true = {};       // a boolean field that takes a record out
+  RecordKind kind = RecordKind::assessment;  // the population's record kind
+  std::string_view filter_field = {};        // only records whose code field...
+  std::string_view filter_value = {};        // ...has this value
+  std::string_view exclude_if_true = {};     // a boolean field that takes a record out
   EventSource start;
-  EventSource end;                             // empty field: no end event
+  EventSource end;  // empty field: no end event
   PeriodEvent period_event = PeriodEvent::end;
+  std::string_view detail_field = {};  // copied to the fact's detail (codes joined by ',')
   LimitKind limit = LimitKind::none;
   Relation relation = Relation::none;
-  std::vector<std::string_view> sources;       // backlog: the indicators whose facts it reads
+  std::vector<std::string_view> sources;  // backlog: the indicators whose facts it reads
   Direction direction = Direction::rise_is_good;
-  std::optional<double> target;                // in the figure's unit
+  std::optional<double> target;  // in the figure's unit
   std::optional<double> baseline;
-  std::string_view unit;                       // "%", "count", "per 10,000", "hours", ...
-  std::string_view counting;                   // the counting convention, in words
+  std::string_view unit;      // "%", "count", "per 10,000", "hours", ...
+  std::string_view counting;  // the counting convention, in words
 };
 
 // Every indicator, in a fixed order. Ids are unique.
@@ -111,6 +115,11 @@ inline constexpr std::string_view kFlagEndBeforeStart = "end_before_start";
 inline constexpr std::string_view kFlagClockAfterReceipt = "clock_after_receipt";
 inline constexpr std::string_view kFlagClockBeforeStart = "clock_before_start";
 inline constexpr std::string_view kFlagClockOffset = "clock_large_offset";
+// A review date that is unreadable or before the plan started.
+inline constexpr std::string_view kFlagBadReview = "review_date_invalid";
+
+// Whether records of this kind feed any indicator (the sync refreshes facts only then).
+bool affects_figures(RecordKind kind) noexcept;
 
 // The facts of every record of one case (deleted records have none), from the store.
 Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id);
@@ -175,9 +184,9 @@ struct DrillRow {
 };
 
 struct DataQuality {
-  std::int64_t records = 0;  // records in the figure
-  std::int64_t flagged = 0;  // of which carry at least one flag
-  std::int64_t excluded = 0; // records of the population left out for a data problem
+  std::int64_t records = 0;   // records in the figure
+  std::int64_t flagged = 0;   // of which carry at least one flag
+  std::int64_t excluded = 0;  // records of the population left out for a data problem
   std::map<std::string, std::int64_t> by_flag;
   std::string note;  // one line for people
 };
