@@ -173,8 +173,8 @@ TEST_CASE("figures: the registry declares every indicator once", "[figures]") {
     for (auto src : d.sources) CHECK(fg::find_definition(src) != nullptr);
   }
   for (auto id : {"ni59", "ni60", "single45", "contact1", "icpc15", "ni68", "ni64", "ni65", "ni67",
-                  "lac_count", "lac_rate", "assessments_outstanding", "assessments_overdue",
-                  "authorisation_delay", "recording_delay"}) {
+                  "cp_visits", "lac_visits", "lac_count", "lac_rate", "assessments_outstanding",
+                  "assessments_overdue", "authorisation_delay", "recording_delay"}) {
     CHECK(fg::find_definition(id) != nullptr);
   }
   CHECK(fg::find_definition("ni99") == nullptr);
@@ -520,6 +520,84 @@ TEST_CASE("figures: NI 67, child protection plans reviewed within timescale", "[
   (void)p7;
 }
 
+TEST_CASE("figures: child protection and looked-after statutory visits", "[figures]") {
+  FiguresFixture f;
+  f.at("2025-06-10T09:00:00Z");
+  const std::string c = f.child(f.d1);
+  const std::string l = f.child(f.d1);
+  auto visit = [&](const std::string& child, const std::string& type, const std::string& at) {
+    return f.create(f.d1, RecordKind::visit, child,
+                    {{"visit_type", type}, {"start_at", at}, {"child_seen", true}});
+  };
+  // Child protection: a plan from Mon 3 June 2024; visits within 10 working days of the
+  // previous one (the plan's start for the first). Made out of order on purpose: the previous
+  // visit is worked out from the dates, not from the order of recording.
+  f.create(f.d1, RecordKind::cp_plan, c,
+           {{"start_date", std::string("2024-06-03")}, {"initial_category", std::string("NEG")}});
+  // v3 Mon 15 July: from 1 July, 2-5 and 8-12 July and 15 July = 10: in time.
+  const std::string v3 = visit(c, "cp_statutory", "2024-07-15T10:00:00Z");
+  // v1 Fri 14 June: from the plan's start, 4-7 and 10-14 June = 9: in time.
+  const std::string v1 = visit(c, "cp_statutory", "2024-06-14T10:00:00Z");
+  // v2 Mon 1 July: from 14 June, 17-21 and 24-28 June and 1 July = 11: late.
+  const std::string v2 = visit(c, "cp_statutory", "2024-07-01T10:00:00Z");
+  // v4 Fri 16 Aug (late: 24 working days after v3); v5 Mon 2 Sep: 19-23 and 27-30 August
+  // (Mon 26 is the summer bank holiday) and 2 September = 10: in time.
+  const std::string v4 = visit(c, "cp_statutory", "2024-08-16T10:00:00Z");
+  const std::string v5 = visit(c, "cp_statutory", "2024-09-02T10:00:00Z");
+  // Before the plan, and a visit of another type: neither is a child protection visit.
+  const std::string v0 = visit(c, "cp_statutory", "2024-05-31T10:00:00Z");
+  visit(c, "child_in_need", "2024-06-28T10:00:00Z");
+  auto june = f.fig("cp_visits", "2024-06");
+  CHECK(ids_of(june) == std::vector<std::string>{v1});
+  CHECK(row_of(june, v1).measured == 9);
+  auto july = f.fig("cp_visits", "2024-07");
+  CHECK(july.denominator == 2);
+  CHECK(july.numerator == 1);
+  CHECK(row_of(july, v2).measured == 11);
+  CHECK(row_of(july, v2).start == "2024-06-14");
+  CHECK(row_of(july, v3).measured == 10);
+  CHECK(row_of(f.fig("cp_visits", "2024-08"), v4).measured == 24);
+  CHECK(row_of(f.fig("cp_visits", "2024-09"), v5).measured == 10);
+  CHECK(f.fig("cp_visits", "2024-05").denominator == 0);
+  (void)v0;
+
+  // Looked after: episode from 2 January 2024, placement from Fri 1 March, intended to last
+  // until 18 (first anniversary 1 March 2025).
+  const std::string ep = f.create(f.d1, RecordKind::lac_episode, l,
+                                  {{"start_date", std::string("2024-01-02")},
+                                   {"placement_start", std::string("2024-03-01")},
+                                   {"placement_until_18", true}});
+  // w1 Fri 8 March: first visit due within 7 days of the placement start (8 March): in time.
+  const std::string w1 = visit(l, "lac_statutory", "2024-03-08T10:00:00Z");
+  // w2 Fri 19 April: 42 days after w1, the last day of the 6 weeks: in time.
+  const std::string w2 = visit(l, "lac_statutory", "2024-04-19T10:00:00Z");
+  // w3 Sat 1 June: 43 days after w2 (due 31 May): late.
+  const std::string w3 = visit(l, "lac_statutory", "2024-06-01T10:00:00Z");
+  // w5 Mon 3 March 2025: 275 days after w3 (due 13 July 2024): late. w6 Tue 3 June 2025:
+  // after the first year, 3 months (until 18) from w5: due 3 June, in time.
+  const std::string w5 = visit(l, "lac_statutory", "2025-03-03T10:00:00Z");
+  const std::string w6 = visit(l, "lac_statutory", "2025-06-03T10:00:00Z");
+  // Before the placement started: not counted.
+  visit(l, "lac_statutory", "2024-02-15T10:00:00Z");
+  auto q1 = f.fig("lac_visits", "2024-Q1");
+  CHECK(ids_of(q1) == std::vector<std::string>{w1});
+  CHECK(row_of(q1, w1).measured == 7);
+  CHECK(q1.numerator == 1);
+  auto q2 = f.fig("lac_visits", "2024-Q2");
+  CHECK(q2.denominator == 2);
+  CHECK(q2.numerator == 1);
+  CHECK(row_of(q2, w2).measured == 42);
+  CHECK(row_of(q2, w3).measured == 43);
+  CHECK_FALSE(row_of(q2, w3).in_numerator);
+  CHECK(row_of(f.fig("lac_visits", "2025-03"), w5).measured == 275);
+  auto q2_25 = f.fig("lac_visits", "2025-Q2");
+  CHECK(row_of(q2_25, w6).in_numerator);
+  CHECK(row_of(q2_25, w6).measured == 92);
+  // Not intended to last until 18: 6 weeks after the first year too, so w6 is late.
+  f.set(f.d1, RecordKind::lac_episode, ep, l, {{"placement_until_18", false}});
+  CHECK_FALSE(row_of(f.fig("lac_visits", "2025-Q2"), w6).in_numerator);
+}
+
 TEST_CASE("figures: looked-after children, count and rate, UASC excluded", "[figures]") {
   FiguresFixture f;
   f.at("2024-04-15T09:00:00Z");
@@ -733,6 +811,10 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
         const std::string& c = children[pick(static_cast<int>(children.size()))];
         Fields p{{"start_date", day}, {"initial_category", std::string("PHY")}};
         plans.emplace_back(f.create(f.d1, RecordKind::cp_plan, c, p), c);
+        f.create(f.d1, RecordKind::visit, c,
+                 {{"visit_type", std::string("cp_statutory")},
+                  {"start_at", f.now_text(-7200s)},
+                  {"child_seen", true}});
         break;
       }
       case 4: {

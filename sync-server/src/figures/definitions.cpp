@@ -93,6 +93,42 @@ std::vector<IndicatorDefinition> make_definitions() {
   }
   {
     IndicatorDefinition i;
+    i.id = "cp_visits";
+    i.title = "Child protection visits within the local interval of the previous visit";
+    i.measure = Measure::timeliness;
+    i.kind = RecordKind::visit;
+    i.filter_field = "visit_type";
+    i.filter_value = "cp_statutory";
+    i.end = {"start_at"};
+    i.span_kind = RecordKind::cp_plan;
+    i.span_start = {"start_date"};
+    i.limit = LimitKind::cp_visit;
+    i.unit = "%";
+    i.counting =
+        "statutory visits made in the period during a plan; duration from the previous "
+        "visit in the plan (else the plan's start), working days";
+    d.push_back(i);
+  }
+  {
+    IndicatorDefinition i;
+    i.id = "lac_visits";
+    i.title = "Looked-after children's statutory visits on time (regulation 28)";
+    i.measure = Measure::lac_visit_schedule;
+    i.kind = RecordKind::visit;
+    i.filter_field = "visit_type";
+    i.filter_value = "lac_statutory";
+    i.end = {"start_at"};
+    i.span_kind = RecordKind::lac_episode;
+    i.span_start = {"placement_start", {}, {}, "start_date"};
+    i.unit = "%";
+    i.counting =
+        "statutory visits made in the period while looked after; on time when on or "
+        "before the regulation 28 due date from the previous visit in the placement "
+        "(else the placement start), calendar days";
+    d.push_back(i);
+  }
+  {
+    IndicatorDefinition i;
     i.id = "ni68";
     i.title = "Referrals going on to assessment (NI 68)";
     i.measure = Measure::proportion;

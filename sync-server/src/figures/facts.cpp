@@ -148,6 +148,53 @@ std::string join(const std::set<std::string>& flags) {
   return out;
 }
 
+// A statutory visit's start: the previous visit of the same type within the plan or episode
+// that covers it, else the span's start. nullopt when no span covers the visit. `detail` gets
+// "<previous visit date or none>,<until18|other>" (what the looked-after schedule needs).
+Result<std::optional<Event>> span_events(ServerStore& store, const IndicatorDefinition& def,
+                                         const StoredRecord& visit,
+                                         const std::vector<StoredRecord>& records,
+                                         const ById& by_id, const std::string& when,
+                                         std::string& detail) {
+  if (when.empty()) return std::optional<Event>();
+  const std::string day = date_part(when);
+  const StoredRecord* span = nullptr;
+  std::string span_begin;
+  for (const auto& s : records) {
+    if (s.deleted || s.kind != *def.span_kind) continue;
+    auto begin = resolve(store, s, by_id, def.span_start);
+    if (!begin.ok()) return begin.status();
+    const std::string b = date_part(begin->value);
+    const std::string e = text(s, "end_date");
+    if (b.empty() || b > day || (!e.empty() && e < day)) continue;
+    if (span == nullptr || b > span_begin) {
+      span = &s;
+      span_begin = b;
+    }
+  }
+  if (span == nullptr) return std::optional<Event>();
+  std::string previous;
+  for (const auto& v : records) {
+    if (v.deleted || v.id == visit.id || !matches(def, v)) continue;
+    auto t = resolve(store, v, by_id, def.end);
+    if (!t.ok()) return t.status();
+    if (t->value.empty() || date_part(t->value) < span_begin) continue;
+    if (parse_iso_datetime(t->value) < parse_iso_datetime(when) &&
+        (previous.empty() || parse_iso_datetime(t->value) > parse_iso_datetime(previous))) {
+      previous = t->value;
+    }
+  }
+  detail = (previous.empty() ? std::string("none") : date_part(previous)) +
+           (flag_true(*span, "placement_until_18") ? ",until18" : ",other");
+  Event start;
+  // The looked-after schedule runs from the placement start (with the previous visit in the
+  // detail); the child protection interval from the previous visit.
+  start.value = def.measure == Measure::lac_visit_schedule || previous.empty()
+                    ? span_begin
+                    : date_part(previous);
+  return std::optional<Event>(std::move(start));
+}
+
 }  // namespace
 
 Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id) {
@@ -161,13 +208,22 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
     if (!def.sources.empty()) continue;  // reads another indicator's facts
     for (const auto& r : *records) {
       if (!matches(def, r)) continue;
-      auto start = resolve(store, r, by_id, def.start);
-      if (!start.ok()) return start.status();
       Event end;
       if (!def.end.field.empty()) {
         auto e = resolve(store, r, by_id, def.end);
         if (!e.ok()) return e.status();
         end = std::move(*e);
+      }
+      Result<Event> start = Event{};
+      std::string span_detail;
+      if (def.span_kind) {
+        auto spanned = span_events(store, def, r, *records, by_id, end.value, span_detail);
+        if (!spanned.ok()) return spanned.status();
+        if (!*spanned) continue;  // not during a plan or episode: not in the population
+        start = std::move(**spanned);
+      } else {
+        start = resolve(store, r, by_id, def.start);
+        if (!start.ok()) return start.status();
       }
       FigureFact f;
       f.indicator = std::string(def.id);
@@ -177,7 +233,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       f.end = end.value;
       // When the server received the end (or, failing that, the start) of the work.
       f.end_received_at = !end.received_at.empty() ? end.received_at : start->received_at;
-      f.detail = detail_of(r, def.detail_field);
+      f.detail = def.span_kind ? span_detail : detail_of(r, def.detail_field);
       f.hit = relation_holds(def, r, *records, f.start, f.end);
       std::set<std::string> flags = start->flags;
       flags.insert(end.flags.begin(), end.flags.end());

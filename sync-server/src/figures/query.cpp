@@ -62,6 +62,8 @@ std::int32_t limit_of(const Timescales& t, LimitKind kind) {
       return s.single_assessment_working_days;
     case LimitKind::initial_conference:
       return s.initial_conference_working_days;
+    case LimitKind::cp_visit:
+      return s.cp_visit_interval_working_days;
     case LimitKind::none:
     case LimitKind::recording_standard:
     case LimitKind::cp_reviews:
@@ -360,6 +362,26 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
         include = true;
         break;
       }
+      case Measure::lac_visit_schedule: {
+        if (!in_period(end)) break;
+        const auto parts = split_commas(f.detail);
+        std::optional<Date> last;
+        if (!parts.empty() && parts[0] != "none") last = date_of(parts[0]);
+        if (bad_dates || parts.size() != 2 || (parts[0] != "none" && !last)) {
+          excluded = true;
+          break;
+        }
+        auto due = config.timescales.lac_visit_due(*start, last, parts[1] == "until18");
+        if (!due.ok()) {
+          excluded = true;
+          break;
+        }
+        row.start = last ? last->to_string() : f.start;
+        row.measured = (last ? *last : *start).days_until(*end);  // calendar days
+        row.in_numerator = *end <= *due;
+        include = true;
+        break;
+      }
       case Measure::reviews_on_time: {
         if (!start) break;
         const bool open_on_day = *start <= day && (!end || *end > day);
@@ -468,6 +490,7 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
     case Measure::timeliness:
     case Measure::proportion:
     case Measure::reviews_on_time:
+    case Measure::lac_visit_schedule:
       if (out.denominator > 0) {
         out.value =
             100.0 * static_cast<double>(out.numerator) / static_cast<double>(out.denominator);

@@ -41,6 +41,8 @@ enum class Measure : std::uint8_t {
   backlog_outstanding,  // source records started and not ended on the as-of date
   backlog_overdue,      // ...of which past their due date on the as-of date
   delay,                // distribution of end - start over work ending in the period
+  lac_visit_schedule,   // looked-after visits made in the period on or before their due date
+                        // under regulation 28 (calendar days, Timescales::lac_visit_due)
   reviews_on_time,      // plans due a review on the day (or ended in the period) whose every
                         // review conference was held within timescale (NI 67)
 };
@@ -57,6 +59,7 @@ enum class LimitKind : std::uint8_t {
   initial_conference,
   recording_standard,  // per record: statutory visits or other (TimescaleSettings)
   cp_reviews,          // review conferences: cp_first_review_months, cp_review_interval_months
+  cp_visit,            // cp_visit_interval_working_days
 };
 
 // A date of the population record: when `via` (a ref field) names a record that has
@@ -92,7 +95,12 @@ struct IndicatorDefinition {
   EventSource start;
   EventSource end;  // empty field: no end event
   PeriodEvent period_event = PeriodEvent::end;
-  std::string_view detail_field = {};  // copied to the fact's detail (codes joined by ',')
+  std::string_view detail_field = {};
+  // Statutory visits: only events inside a record of `span_kind` (a child protection plan, a
+  // looked-after episode) count; the start is the previous visit of the same type in that
+  // span, else the span's start (`span_start`). Absent for other indicators.
+  std::optional<RecordKind> span_kind;
+  EventSource span_start;  // copied to the fact's detail (codes joined by ',')
   LimitKind limit = LimitKind::none;
   Relation relation = Relation::none;
   std::vector<std::string_view> sources;  // backlog: the indicators whose facts it reads
