@@ -774,7 +774,7 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
   std::vector<std::pair<std::string, std::string>> others;  // (kind, id/case) for deletion
   std::vector<std::pair<std::string, std::string>> plans;   // (id, case)
   const char* kinds[] = {"initial", "core", "single"};
-  for (int step = 0; step < 60; ++step) {
+  for (int step = 0; step < 150; ++step) {
     f.clock.advance(std::chrono::hours(5 + pick(40)));
     const std::string day = f.today();
     const int action = children.empty() ? 0 : pick(8);

@@ -51,11 +51,20 @@ struct Event {
 
 using ById = std::map<std::string, const StoredRecord*, std::less<>>;
 
-Result<Event> field_event(ServerStore& store, const StoredRecord& r, std::string_view field) {
+// The store, and the events already read while deriving one case's facts (each claimed time
+// is looked up once, however many indicators and visit intervals read it).
+struct Reader {
+  ServerStore& store;
+  std::map<std::pair<std::string, std::string>, Event> memo;
+};
+
+Result<Event> field_event(Reader& rd, const StoredRecord& r, std::string_view field) {
+  auto key = std::make_pair(r.id, std::string(field));
+  if (auto it = rd.memo.find(key); it != rd.memo.end()) return it->second;
   Event e;
   e.value = text(r, field);
   if (e.value.empty()) return e;
-  auto claim = store.find_claimed_time(r.id, field);
+  auto claim = rd.store.find_claimed_time(r.id, field);
   if (!claim.ok()) return claim.status();
   // The corrected claim of the value the record holds now (a claim of an earlier value is
   // stale and ignored).
@@ -67,10 +76,11 @@ Result<Event> field_event(ServerStore& store, const StoredRecord& r, std::string
     if (c.before_start) e.flags.insert(std::string(kFlagClockBeforeStart));
     if (c.large_offset) e.flags.insert(std::string(kFlagClockOffset));
   }
+  rd.memo.emplace(std::move(key), e);
   return e;
 }
 
-Result<Event> resolve(ServerStore& store, const StoredRecord& r, const ById& by_id,
+Result<Event> resolve(Reader& rd, const StoredRecord& r, const ById& by_id,
                       const EventSource& src) {
   if (!src.via.empty()) {
     const std::string ref = text(r, src.via);
@@ -80,20 +90,20 @@ Result<Event> resolve(ServerStore& store, const StoredRecord& r, const ById& by_
       if (auto it = by_id.find(ref); it != by_id.end()) {
         target = it->second;
       } else {
-        auto found = store.find_record(ref);
+        auto found = rd.store.find_record(ref);
         if (!found.ok()) return found.status();
         loaded = std::move(*found);
         if (loaded) target = &*loaded;
       }
       if (target != nullptr && !target->deleted) {
-        auto e = field_event(store, *target, src.via_field);
+        auto e = field_event(rd, *target, src.via_field);
         if (!e.ok() || !e->value.empty()) return e;
       }
     }
   }
-  auto e = field_event(store, r, src.field);
+  auto e = field_event(rd, r, src.field);
   if (!e.ok() || !e->value.empty() || src.fallback.empty()) return e;
-  return field_event(store, r, src.fallback);
+  return field_event(rd, r, src.fallback);
 }
 
 std::string date_part(const std::string& v) { return v.size() >= 10 ? v.substr(0, 10) : v; }
@@ -151,7 +161,7 @@ std::string join(const std::set<std::string>& flags) {
 // A statutory visit's start: the previous visit of the same type within the plan or episode
 // that covers it, else the span's start. nullopt when no span covers the visit. `detail` gets
 // "<previous visit date or none>,<until18|other>" (what the looked-after schedule needs).
-Result<std::optional<Event>> span_events(ServerStore& store, const IndicatorDefinition& def,
+Result<std::optional<Event>> span_events(Reader& rd, const IndicatorDefinition& def,
                                          const StoredRecord& visit,
                                          const std::vector<StoredRecord>& records,
                                          const ById& by_id, const std::string& when,
@@ -162,7 +172,7 @@ Result<std::optional<Event>> span_events(ServerStore& store, const IndicatorDefi
   std::string span_begin;
   for (const auto& s : records) {
     if (s.deleted || s.kind != *def.span_kind) continue;
-    auto begin = resolve(store, s, by_id, def.span_start);
+    auto begin = resolve(rd, s, by_id, def.span_start);
     if (!begin.ok()) return begin.status();
     const std::string b = date_part(begin->value);
     const std::string e = text(s, "end_date");
@@ -176,7 +186,7 @@ Result<std::optional<Event>> span_events(ServerStore& store, const IndicatorDefi
   std::string previous;
   for (const auto& v : records) {
     if (v.deleted || v.id == visit.id || !matches(def, v)) continue;
-    auto t = resolve(store, v, by_id, def.end);
+    auto t = resolve(rd, v, by_id, def.end);
     if (!t.ok()) return t.status();
     if (t->value.empty() || date_part(t->value) < span_begin) continue;
     if (parse_iso_datetime(t->value) < parse_iso_datetime(when) &&
@@ -202,6 +212,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
   if (!records.ok()) return records.status();
   ById by_id;
   for (const auto& r : *records) by_id.emplace(r.id, &r);
+  Reader rd{store, {}};
 
   std::vector<FigureFact> facts;
   for (const auto& def : definitions()) {
@@ -210,19 +221,19 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       if (!matches(def, r)) continue;
       Event end;
       if (!def.end.field.empty()) {
-        auto e = resolve(store, r, by_id, def.end);
+        auto e = resolve(rd, r, by_id, def.end);
         if (!e.ok()) return e.status();
         end = std::move(*e);
       }
       Result<Event> start = Event{};
       std::string span_detail;
       if (def.span_kind) {
-        auto spanned = span_events(store, def, r, *records, by_id, end.value, span_detail);
+        auto spanned = span_events(rd, def, r, *records, by_id, end.value, span_detail);
         if (!spanned.ok()) return spanned.status();
         if (!*spanned) continue;  // not during a plan or episode: not in the population
         start = std::move(**spanned);
       } else {
-        start = resolve(store, r, by_id, def.start);
+        start = resolve(rd, r, by_id, def.start);
         if (!start.ok()) return start.status();
       }
       FigureFact f;
