@@ -8,6 +8,7 @@
 
 #include "fieldcase/server/figures.hpp"
 #include "server_fixture.hpp"
+#include "server_process.hpp"
 
 namespace fieldcase::test {
 namespace {
@@ -758,6 +759,37 @@ TEST_CASE("figures: clock-flagged and late-synced times are in the data-quality 
   CHECK(r.quality.note == "2 records; 2 flagged (1 clock_large_offset, 1 synced_late)");
   // Both still count: 1 and 2 working days.
   CHECK(r.numerator == 2);
+}
+
+TEST_CASE("figures: the admin command prints a figure, its records, and recomputes", "[figures]") {
+  FiguresFixture f;
+  f.at("2024-04-08T09:00:00Z");
+  const std::string c = f.child(f.d1);
+  const std::string a =
+      f.assessment(f.d1, c, "initial", "2024-04-08", f.referral(f.d1, c, "2024-04-08"));
+  f.at("2024-04-10T09:00:00Z");
+  f.complete(f.d1, a, c);  // 2 working days: in time
+  const std::string db = (f.dir / "server.db").string();
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"admin", "--database", db, "figures"});
+    return run_binary(args, f.dir);
+  };
+  Run one = run({"--indicator", "ni59", "--period", "2024-04", "--level", "team", "--id", f.team,
+                 "--drill", "yes"});
+  INFO(one.err);
+  CHECK(one.exit_code == 0);
+  CHECK_THAT(one.out, Catch::StartsWith("ni59 2024-04: 1/1 = 100.0% target 80.0 green | 1 record; "
+                                        "no data-quality flags\n" +
+                                        a + "\t" + c + "\t" + f.sw1 + "\t2024-04-08\t"));
+  Run list = run({"list"});
+  CHECK_THAT(list.out, Catch::Contains("lac_rate\t"));
+  Run recompute = run({"recompute"});
+  CHECK(recompute.exit_code == 0);
+  CHECK(recompute.out == "figures recomputed\n");
+  CHECK(run({"--indicator", "ni59", "--period", "2024-Q5"}).exit_code == 2);
+  CHECK(run({"--indicator", "ni99", "--period", "2024-Q1"}).exit_code == 2);
+  CHECK(run({"--indicator", "ni59", "--period", "2024-Q1", "--level", "team"}).exit_code == 2);
+  CHECK(run({"--period", "2024-Q1"}).exit_code == 2);
 }
 
 TEST_CASE("figures: incremental facts equal a full recomputation after every random sync",

@@ -4,7 +4,7 @@
 // record kind, optionally narrowed by a code field), where its start and end events come from,
 // its limit in working days (from the authority's TimescaleSettings), how it is measured, its
 // direction, target and baseline. Adding an indicator is adding a definition; the measures
-// (timeliness, proportion, count, backlog, delay) are shared code.
+// (timeliness, proportion, count, backlog, delay, review and visit schedules) are shared code.
 //
 // Figures are kept current by "figure facts": one row per record per indicator with the raw
 // event dates of that record (start, end, the server receipt of the end), the case it belongs
