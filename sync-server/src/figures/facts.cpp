@@ -158,51 +158,67 @@ std::string join(const std::set<std::string>& flags) {
   return out;
 }
 
-// A statutory visit's start: the previous visit of the same type within the plan or episode
-// that covers it, else the span's start. nullopt when no span covers the visit. `detail` gets
-// "<previous visit date or none>,<until18|other>" (what the looked-after schedule needs).
-Result<std::optional<Event>> span_events(Reader& rd, const IndicatorDefinition& def,
-                                         const StoredRecord& visit,
-                                         const std::vector<StoredRecord>& records,
-                                         const ById& by_id, const std::string& when,
-                                         std::string& detail) {
-  if (when.empty()) return std::optional<Event>();
-  const std::string day = date_part(when);
-  const StoredRecord* span = nullptr;
-  std::string span_begin;
+// The plans or episodes of one case and its visits of one type, read once per derivation.
+struct SpanIndex {
+  struct Span {
+    std::string begin;  // date
+    std::string end;    // date; empty while open
+    const StoredRecord* record = nullptr;
+  };
+  std::vector<Span> spans;
+  std::vector<std::pair<std::int64_t, std::string>> visits;  // (seconds, value), by time
+};
+
+Result<SpanIndex> index_spans(Reader& rd, const IndicatorDefinition& def,
+                              const std::vector<StoredRecord>& records, const ById& by_id) {
+  SpanIndex index;
   for (const auto& s : records) {
     if (s.deleted || s.kind != *def.span_kind) continue;
     auto begin = resolve(rd, s, by_id, def.span_start);
     if (!begin.ok()) return begin.status();
-    const std::string b = date_part(begin->value);
-    const std::string e = text(s, "end_date");
-    if (b.empty() || b > day || (!e.empty() && e < day)) continue;
-    if (span == nullptr || b > span_begin) {
-      span = &s;
-      span_begin = b;
-    }
+    if (begin->value.empty()) continue;
+    index.spans.push_back({date_part(begin->value), text(s, "end_date"), &s});
   }
-  if (span == nullptr) return std::optional<Event>();
-  std::string previous;
   for (const auto& v : records) {
-    if (v.deleted || v.id == visit.id || !matches(def, v)) continue;
+    if (!matches(def, v)) continue;
     auto t = resolve(rd, v, by_id, def.end);
     if (!t.ok()) return t.status();
-    if (t->value.empty() || date_part(t->value) < span_begin) continue;
-    if (parse_iso_datetime(t->value) < parse_iso_datetime(when) &&
-        (previous.empty() || parse_iso_datetime(t->value) > parse_iso_datetime(previous))) {
-      previous = t->value;
-    }
+    if (auto secs = parse_iso_datetime(t->value)) index.visits.emplace_back(*secs, t->value);
+  }
+  std::sort(index.visits.begin(), index.visits.end());
+  return index;
+}
+
+// A statutory visit's start: the previous visit of the same type within the plan or episode
+// that covers it (the latest-starting one when several do), else the span's start. nullopt
+// when no span covers the visit. `detail` gets "<previous visit date or none>,<until18|other>"
+// (what the looked-after schedule needs).
+std::optional<Event> span_events(const IndicatorDefinition& def, const SpanIndex& index,
+                                 const std::string& when, std::string& detail) {
+  const auto secs = parse_iso_datetime(when);
+  if (!secs) return std::nullopt;
+  const std::string day = date_part(when);
+  const SpanIndex::Span* span = nullptr;
+  for (const auto& s : index.spans) {
+    if (s.begin > day || (!s.end.empty() && s.end < day)) continue;
+    if (span == nullptr || s.begin > span->begin) span = &s;
+  }
+  if (span == nullptr) return std::nullopt;
+  std::string previous;
+  auto it = std::lower_bound(index.visits.begin(), index.visits.end(),
+                             std::make_pair(*secs, std::string()));
+  if (it != index.visits.begin() && date_part(std::prev(it)->second) >= span->begin) {
+    previous = std::prev(it)->second;
   }
   detail = (previous.empty() ? std::string("none") : date_part(previous)) +
-           (flag_true(*span, "placement_until_18") ? ",until18" : ",other");
+           (flag_true(*span->record, "placement_until_18") ? ",until18" : ",other");
   Event start;
   // The looked-after schedule runs from the placement start (with the previous visit in the
   // detail); the child protection interval from the previous visit.
   start.value = def.measure == Measure::lac_visit_schedule || previous.empty()
-                    ? span_begin
+                    ? span->begin
                     : date_part(previous);
-  return std::optional<Event>(std::move(start));
+  return start;
 }
 
 }  // namespace
@@ -217,6 +233,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
   std::vector<FigureFact> facts;
   for (const auto& def : definitions()) {
     if (!def.sources.empty()) continue;  // reads another indicator's facts
+    std::optional<SpanIndex> span_index;
     for (const auto& r : *records) {
       if (!matches(def, r)) continue;
       Event end;
@@ -228,10 +245,14 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       Result<Event> start = Event{};
       std::string span_detail;
       if (def.span_kind) {
-        auto spanned = span_events(rd, def, r, *records, by_id, end.value, span_detail);
-        if (!spanned.ok()) return spanned.status();
-        if (!*spanned) continue;  // not during a plan or episode: not in the population
-        start = std::move(**spanned);
+        if (!span_index) {
+          auto built = index_spans(rd, def, *records, by_id);
+          if (!built.ok()) return built.status();
+          span_index = std::move(*built);
+        }
+        auto spanned = span_events(def, *span_index, end.value, span_detail);
+        if (!spanned) continue;  // not during a plan or episode: not in the population
+        start = std::move(*spanned);
       } else {
         start = resolve(rd, r, by_id, def.start);
         if (!start.ok()) return start.status();
