@@ -422,9 +422,23 @@ TEST_CASE("figures: the backlog of outstanding and overdue assessments on any da
   CHECK(row_of(overdue, a).measured == 8);
   // Without an as-of day the month's last day is used (30 April: 16 working days).
   CHECK(f.fig("assessments_overdue", "2024-04").numerator == 1);
-  // The trend: month by month.
-  CHECK(f.fig("assessments_outstanding", "2024-03").numerator == 0);
-  CHECK(f.fig("assessments_outstanding", "2024-05").numerator == 1);
+  // The trend: month by month, each at the month's end. 31 March: nothing started; 30 April
+  // and 31 May: a is still open (and overdue).
+  fg::FigureQuery q;
+  q.indicator = "assessments_overdue";
+  auto series = fg::monthly_series(*f.store, f.config, q, Date::parse("2024-03-10").value(),
+                                   Date::parse("2024-05-01").value());
+  REQUIRE(series.ok());
+  REQUIRE(series->size() == 3);
+  CHECK((*series)[0].period == "2024-03");
+  CHECK((*series)[0].numerator == 0);
+  CHECK((*series)[1].numerator == 1);
+  CHECK((*series)[2].period == "2024-05");
+  CHECK((*series)[2].numerator == 1);
+  CHECK(fg::monthly_series(*f.store, f.config, q, Date::parse("2024-05-01").value(),
+                           Date::parse("2024-03-01").value())
+            .status()
+            .code() == Errc::invalid_argument);
 }
 
 TEST_CASE("figures: NI 68, NI 64 and NI 65", "[figures]") {

@@ -529,6 +529,22 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
   return out;
 }
 
+Result<std::vector<FigureResult>> monthly_series(ServerStore& store, const FiguresConfig& config,
+                                                 FigureQuery query, Date first, Date last) {
+  if (last < first) return Status{Errc::invalid_argument, "a series ends before it starts"};
+  std::vector<FigureResult> out;
+  for (Period p = month_of(first); p.first <= last;) {
+    query.period = p;
+    auto r = compute(store, config, query);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+    auto next = p.last.add_days(1);
+    if (!next.ok()) break;
+    p = month_of(*next);
+  }
+  return out;
+}
+
 std::string format_result(const FigureResult& r) {
   std::string s = r.indicator + " " + r.period + ": ";
   if (r.unit == "%") {

@@ -220,6 +220,12 @@ struct FigureResult {
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
                              const FigureQuery& query);
 
+// The figure for each month from the month of `first` to the month of `last`, in order (a
+// trend: for count and backlog measures, the value at each month's end). `query.period` is
+// replaced month by month; its as_of still caps every month.
+Result<std::vector<FigureResult>> monthly_series(ServerStore& store, const FiguresConfig& config,
+                                                 FigureQuery query, Date first, Date last);
+
 // One line per figure for people ("ni59 team T 2025-Q3: 3/4 = 75.0% (target 80%, red) ...").
 std::string format_result(const FigureResult& result);
 
