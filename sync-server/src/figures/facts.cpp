@@ -1,7 +1,14 @@
 // Figure facts: the raw events of each record for each indicator, derived from a case's
 // records and the server's claimed times, and kept current per case.
 #include <algorithm>
+#include <iterator>
 #include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/figures.hpp"

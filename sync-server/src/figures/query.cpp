@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/figures.hpp"
