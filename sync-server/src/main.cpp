@@ -18,6 +18,7 @@
 #include "fieldcase/secure_bytes.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/config.hpp"
+#include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/http_server.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
@@ -93,6 +94,13 @@ constexpr std::string_view kAdminUsage =
     "  audit unallocated [--worker WORKER_ID]       reads and writes of cases not allocated\n"
     "                                               to the person at the time\n"
     "  audit list [--worker ID] [--device ID] [--action ACTION] [--limit N]\n"
+    "  figures --indicator ID --period P [--level L --id ID] [--as-of DATE] [--population N]\n"
+    "                                               one figure: P is YYYY-MM, YYYY-Qn or\n"
+    "                                               FYYYYY-YY; L authority (default), area,\n"
+    "                                               team or worker; --drill yes lists the\n"
+    "                                               records behind it\n"
+    "  figures list                                 the indicators\n"
+    "  figures recompute                            rebuild every figure fact from the records\n"
     "\n"
     "Each create prints \"<kind> <id>\"; with --quiet only the id (device issue prints\n"
     "\"<device id> <token>\", enrollment issue \"<code> <expires at>\"), so scripts can capture\n"
@@ -261,12 +269,75 @@ int print_id(const Args& args, std::string_view kind, const fieldcase::Result<st
   return 0;
 }
 
+// admin figures: one figure, the list of indicators, or a full recomputation of the facts.
+int figures_command(const Args& args, const ServerConfig& config) {
+  namespace fg = fieldcase::server::figures;
+  const std::string verb = args.words.size() > 1 ? args.words[1] : std::string();
+  if (args.words.size() > 2 || (!verb.empty() && verb != "list" && verb != "recompute")) {
+    return usage_error("unknown admin figures command '" + verb + "'", kAdminUsage);
+  }
+  if (verb == "list") {
+    for (const auto& d : fg::definitions()) std::cout << d.id << "\t" << d.title << "\n";
+    return 0;
+  }
+  fg::FigureQuery q;
+  fg::FiguresConfig figures_config;
+  if (verb.empty()) {
+    Status missing;
+    q.indicator = required(args, "indicator", missing);
+    const std::string period = required(args, "period", missing);
+    if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
+    if (fg::find_definition(q.indicator) == nullptr) {
+      return usage_error("unknown indicator '" + q.indicator + "'", kAdminUsage);
+    }
+    auto p = fg::parse_period(period);
+    if (!p.ok()) return usage_error(p.status().message(), kAdminUsage);
+    q.period = *p;
+    auto level =
+        fg::parse_level(optional_value(args, "level").empty() ? std::string("authority")
+                                                              : optional_value(args, "level"));
+    if (!level)
+      return usage_error("unknown level '" + optional_value(args, "level") + "'", kAdminUsage);
+    q.level = *level;
+    q.id = optional_value(args, "id");
+    if (q.level != fg::Level::authority && q.id.empty()) {
+      return usage_error("--level " + optional_value(args, "level") + " needs --id", kAdminUsage);
+    }
+    if (const std::string as_of = optional_value(args, "as-of"); !as_of.empty()) {
+      auto d = fieldcase::Date::parse(as_of);
+      if (!d.ok()) return usage_error(d.status().message(), kAdminUsage);
+      q.as_of = *d;
+    }
+    if (const std::string pop = optional_value(args, "population"); !pop.empty()) {
+      figures_config.population_under_18 = std::strtoll(pop.c_str(), nullptr, 10);
+    }
+  }
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  if (verb == "recompute") {
+    Status done = fg::recompute(**store);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "figures recomputed\n";
+    return 0;
+  }
+  auto result = fg::compute(**store, figures_config, q);
+  if (!result.ok()) return failure(result.status());
+  std::cout << fg::format_result(*result) << "\n";
+  if (optional_value(args, "drill") == "yes") {
+    for (const auto& r : result->records) {
+      std::cout << r.record_id << "\t" << r.case_id << "\t" << r.worker_id << "\t" << r.start
+                << "\t" << r.end << "\t" << (r.in_numerator ? "yes" : "no") << "\n";
+    }
+  }
+  return 0;
+}
+
 int admin(int argc, char** argv) {
   Args args;
   Status parsed = parse_args(
       argc, argv, 2,
       {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device",
-       "action", "limit"},
+       "action", "limit", "indicator", "period", "level", "id", "as-of", "population", "drill"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
@@ -279,6 +350,8 @@ int admin(int argc, char** argv) {
   ServerConfig config;
   Status st = load_config(args, config);
   if (!st.ok()) return usage_error(st.message(), kAdminUsage);
+
+  if (args.words[0] == "figures") return figures_command(args, config);
 
   const std::string what = args.words[0];
   const std::string verb = args.words.size() > 1 ? args.words[1] : std::string();

@@ -330,6 +330,17 @@ CREATE INDEX audit_event ON audit(event, at);
        }},
       {2, "chained audit log; passwords, enrollment codes, web sessions, device names",
        migrate_audit_chain},
+      {3, "figure facts",
+       [](Store& s) {
+         return s.exec(R"sql(
+CREATE TABLE figure_fact (
+  indicator TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,
+  start_at TEXT NOT NULL, end_at TEXT NOT NULL, end_received_at TEXT NOT NULL,
+  detail TEXT NOT NULL, hit INTEGER NOT NULL, flags TEXT NOT NULL,
+  PRIMARY KEY (indicator, record_id));
+CREATE INDEX figure_fact_case ON figure_fact(case_id);
+)sql");
+       }},
   };
   return m;
 }
@@ -1285,6 +1296,80 @@ Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::str
   c.before_start = u->column_int(12) != 0;
   c.large_offset = u->column_int(13) != 0;
   return std::optional<ClaimedTime>(std::move(c));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figure facts
+
+Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
+                                               const std::vector<FigureFact>& facts) {
+  auto del = stmt("DELETE FROM figure_fact WHERE case_id = ?1");
+  if (!del.ok()) return del.status();
+  {
+    Use u(*del);
+    u->bind(1, case_id);
+    FC_TRY(u->run());
+  }
+  auto ins = stmt(
+      "INSERT INTO figure_fact(indicator, record_id, case_id, start_at, end_at, "
+      "end_received_at, detail, hit, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!ins.ok()) return ins.status();
+  for (const auto& f : facts) {
+    Use u(*ins);
+    u->bind(1, f.indicator).bind(2, f.record_id).bind(3, f.case_id).bind(4, f.start);
+    u->bind(5, f.end).bind(6, f.end_received_at).bind(7, f.detail).bind(8, f.hit ? 1 : 0);
+    u->bind(9, f.flags);
+    FC_TRY(u->run());
+  }
+  return {};
+}
+
+Result<std::vector<FigureFact>> SqliteServerStore::figure_facts(std::string_view indicator) {
+  auto s = stmt(
+      "SELECT indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, "
+      "flags FROM figure_fact WHERE ?1 = '' OR indicator = ?1 ORDER BY indicator, record_id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, indicator);
+  std::vector<FigureFact> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    FigureFact f;
+    f.indicator = u->column_text(0);
+    f.record_id = u->column_text(1);
+    f.case_id = u->column_text(2);
+    f.start = u->column_text(3);
+    f.end = u->column_text(4);
+    f.end_received_at = u->column_text(5);
+    f.detail = u->column_text(6);
+    f.hit = u->column_int(7) != 0;
+    f.flags = u->column_text(8);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Status SqliteServerStore::clear_figure_facts() {
+  auto s = stmt("DELETE FROM figure_fact");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  return u->run();
+}
+
+Result<std::vector<std::string>> SqliteServerStore::case_ids() {
+  auto s = stmt("SELECT DISTINCT case_id FROM record WHERE case_id <> '' ORDER BY case_id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(u->column_text(0));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/permissions.hpp"
+#include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/tokens.hpp"
 #include "server_changes.hpp"
 
@@ -758,7 +759,16 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       FC_TRY(store_.put_claimed_time(c));
     }
   }
-  return {};
+
+  // The figures of every case the transaction changed, in the same store transaction.
+  std::set<std::string> figure_cases;
+  for (const auto& id : order) {
+    const Work& w = work.at(id);
+    if (w.touched && figures::affects_figures(w.after.kind)) {
+      figure_cases.insert(w.after.case_id);
+    }
+  }
+  return figures::refresh_cases(store_, figure_cases);
 }
 
 Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,

@@ -188,6 +188,22 @@ struct ClaimedTime {
   bool large_offset = false;   // |offset| beyond the configured threshold
 };
 
+// One record's raw events for one indicator (figures.hpp derives them; the store keeps them).
+// Dates are "YYYY-MM-DD" or ISO datetimes as the record holds them; empty when absent.
+struct FigureFact {
+  std::string indicator;
+  std::string record_id;
+  std::string case_id;
+  std::string start;
+  std::string end;
+  std::string end_received_at;  // when the server received the end event, if known
+  std::string detail;           // indicator-specific (the visit type of a recording delay)
+  bool hit = false;             // proportion and count measures: counted in the numerator
+  std::string flags;            // data-quality flags, comma separated, sorted
+
+  friend bool operator==(const FigureFact&, const FigureFact&) = default;
+};
+
 // Whether a device may still hold a case: held until it acknowledges a purge instruction.
 enum class HeldState : std::uint8_t { held, purged };
 
@@ -362,6 +378,16 @@ class ServerStore {
   virtual Status delete_claimed_time(std::string_view record_id, std::string_view field) = 0;
   virtual Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                                std::string_view field) = 0;
+
+  // --- Figure facts ---
+  // Replaces every fact of the case with `facts`.
+  virtual Status replace_figure_facts(std::string_view case_id,
+                                      const std::vector<FigureFact>& facts) = 0;
+  // The facts of one indicator (every fact when empty), by indicator then record id.
+  virtual Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) = 0;
+  virtual Status clear_figure_facts() = 0;
+  // The distinct case ids of all records (deleted ones included), in order.
+  virtual Result<std::vector<std::string>> case_ids() = 0;
 
   // --- Audit ---
   // The single way into the audit log. Appends the entry at the end of the hash chain:

@@ -93,6 +93,12 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                        std::string_view field) override;
 
+  Status replace_figure_facts(std::string_view case_id,
+                              const std::vector<FigureFact>& facts) override;
+  Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
+  Status clear_figure_facts() override;
+  Result<std::vector<std::string>> case_ids() override;
+
   Status append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> audit_events(std::string_view event) override;
   Result<std::vector<AuditEvent>> query_audit(const AuditQuery& query) override;

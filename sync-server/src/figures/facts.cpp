@@ -1,0 +1,315 @@
+// Figure facts: the raw events of each record for each indicator, derived from a case's
+// records and the server's claimed times, and kept current per case.
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/figures.hpp"
+
+namespace fieldcase::server::figures {
+
+namespace {
+
+std::string text(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return {};
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return {};
+  const auto* s = std::get_if<std::string>(&it->second.value);
+  return s ? *s : std::string();
+}
+
+// A text field, or a code list joined by commas.
+std::string detail_of(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return {};
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return {};
+  if (const auto* s = std::get_if<std::string>(&it->second.value)) return *s;
+  std::string out;
+  if (const auto* list = std::get_if<CodeList>(&it->second.value)) {
+    for (const auto& c : *list) {
+      if (!out.empty()) out += ',';
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool flag_true(const StoredRecord& r, std::string_view field) {
+  if (field.empty()) return false;
+  auto it = r.fields.find(field);
+  if (it == r.fields.end()) return false;
+  const auto* b = std::get_if<bool>(&it->second.value);
+  return b != nullptr && *b;
+}
+
+// An event's value as figures read it, with what the server's clock checks said of it.
+struct Event {
+  std::string value;
+  std::string received_at;  // set for claimed times
+  std::set<std::string> flags;
+};
+
+using ById = std::map<std::string, const StoredRecord*, std::less<>>;
+
+// The store, and the events already read while deriving one case's facts (each claimed time
+// is looked up once, however many indicators and visit intervals read it).
+struct Reader {
+  ServerStore& store;
+  std::map<std::pair<std::string, std::string>, Event> memo;
+};
+
+Result<Event> field_event(Reader& rd, const StoredRecord& r, std::string_view field) {
+  auto key = std::make_pair(r.id, std::string(field));
+  if (auto it = rd.memo.find(key); it != rd.memo.end()) return it->second;
+  Event e;
+  e.value = text(r, field);
+  if (e.value.empty()) return e;
+  auto claim = rd.store.find_claimed_time(r.id, field);
+  if (!claim.ok()) return claim.status();
+  // The corrected claim of the value the record holds now (a claim of an earlier value is
+  // stale and ignored).
+  if (*claim && (*claim)->claimed == e.value) {
+    const ClaimedTime& c = **claim;
+    e.value = c.corrected;
+    e.received_at = c.received_at;
+    if (c.after_receipt) e.flags.insert(std::string(kFlagClockAfterReceipt));
+    if (c.before_start) e.flags.insert(std::string(kFlagClockBeforeStart));
+    if (c.large_offset) e.flags.insert(std::string(kFlagClockOffset));
+  }
+  rd.memo.emplace(std::move(key), e);
+  return e;
+}
+
+Result<Event> resolve(Reader& rd, const StoredRecord& r, const ById& by_id,
+                      const EventSource& src) {
+  if (!src.via.empty()) {
+    const std::string ref = text(r, src.via);
+    if (!ref.empty()) {
+      const StoredRecord* target = nullptr;
+      std::optional<StoredRecord> loaded;
+      if (auto it = by_id.find(ref); it != by_id.end()) {
+        target = it->second;
+      } else {
+        auto found = rd.store.find_record(ref);
+        if (!found.ok()) return found.status();
+        loaded = std::move(*found);
+        if (loaded) target = &*loaded;
+      }
+      if (target != nullptr && !target->deleted) {
+        auto e = field_event(rd, *target, src.via_field);
+        if (!e.ok() || !e->value.empty()) return e;
+      }
+    }
+  }
+  auto e = field_event(rd, r, src.field);
+  if (!e.ok() || !e->value.empty() || src.fallback.empty()) return e;
+  return field_event(rd, r, src.fallback);
+}
+
+std::string date_part(const std::string& v) { return v.size() >= 10 ? v.substr(0, 10) : v; }
+
+bool matches(const IndicatorDefinition& def, const StoredRecord& r) {
+  if (r.deleted || r.kind != def.kind) return false;
+  if (!def.filter_field.empty() && text(r, def.filter_field) != def.filter_value) return false;
+  return !flag_true(r, def.exclude_if_true);
+}
+
+bool relation_holds(const IndicatorDefinition& def, const StoredRecord& r,
+                    const std::vector<StoredRecord>& records, const std::string& start,
+                    const std::string& end) {
+  switch (def.relation) {
+    case Relation::none:
+      return false;
+    case Relation::referral_has_assessment:
+      return std::any_of(records.begin(), records.end(), [&](const StoredRecord& a) {
+        return !a.deleted && a.kind == RecordKind::assessment && text(a, "referral_id") == r.id;
+      });
+    case Relation::earlier_plan_for_child: {
+      if (start.empty()) return false;
+      return std::any_of(records.begin(), records.end(), [&](const StoredRecord& p) {
+        if (p.deleted || p.kind != RecordKind::cp_plan || p.id == r.id) return false;
+        const std::string s = text(p, "start_date");
+        return !s.empty() && s < start;
+      });
+    }
+    case Relation::lasted_two_years: {
+      auto s = Date::parse(date_part(start));
+      auto e = Date::parse(date_part(end));
+      if (!s.ok() || !e.ok()) return false;
+      auto anniversary = s->add_years(2);
+      return anniversary.ok() && *e >= *anniversary;
+    }
+    case Relation::child_not_uasc: {
+      auto child = std::find_if(records.begin(), records.end(), [&](const StoredRecord& c) {
+        return c.kind == RecordKind::child && c.id == r.case_id;
+      });
+      return child == records.end() || !flag_true(*child, "uasc");
+    }
+  }
+  return false;
+}
+
+std::string join(const std::set<std::string>& flags) {
+  std::string out;
+  for (const auto& f : flags) {
+    if (!out.empty()) out += ',';
+    out += f;
+  }
+  return out;
+}
+
+// The plans or episodes of one case and its visits of one type, read once per derivation.
+struct SpanIndex {
+  struct Span {
+    std::string begin;  // date
+    std::string end;    // date; empty while open
+    const StoredRecord* record = nullptr;
+  };
+  std::vector<Span> spans;
+  std::vector<std::pair<std::int64_t, std::string>> visits;  // (seconds, value), by time
+};
+
+Result<SpanIndex> index_spans(Reader& rd, const IndicatorDefinition& def,
+                              const std::vector<StoredRecord>& records, const ById& by_id) {
+  SpanIndex index;
+  for (const auto& s : records) {
+    if (s.deleted || s.kind != *def.span_kind) continue;
+    auto begin = resolve(rd, s, by_id, def.span_start);
+    if (!begin.ok()) return begin.status();
+    if (begin->value.empty()) continue;
+    index.spans.push_back({date_part(begin->value), text(s, "end_date"), &s});
+  }
+  for (const auto& v : records) {
+    if (!matches(def, v)) continue;
+    auto t = resolve(rd, v, by_id, def.end);
+    if (!t.ok()) return t.status();
+    if (auto secs = parse_iso_datetime(t->value)) index.visits.emplace_back(*secs, t->value);
+  }
+  std::sort(index.visits.begin(), index.visits.end());
+  return index;
+}
+
+// A statutory visit's start: the previous visit of the same type within the plan or episode
+// that covers it (the latest-starting one when several do), else the span's start. nullopt
+// when no span covers the visit. `detail` gets "<previous visit date or none>,<until18|other>"
+// (what the looked-after schedule needs).
+std::optional<Event> span_events(const IndicatorDefinition& def, const SpanIndex& index,
+                                 const std::string& when, std::string& detail) {
+  const auto secs = parse_iso_datetime(when);
+  if (!secs) return std::nullopt;
+  const std::string day = date_part(when);
+  const SpanIndex::Span* span = nullptr;
+  for (const auto& s : index.spans) {
+    if (s.begin > day || (!s.end.empty() && s.end < day)) continue;
+    if (span == nullptr || s.begin > span->begin) span = &s;
+  }
+  if (span == nullptr) return std::nullopt;
+  std::string previous;
+  auto it = std::lower_bound(index.visits.begin(), index.visits.end(),
+                             std::make_pair(*secs, std::string()));
+  if (it != index.visits.begin() && date_part(std::prev(it)->second) >= span->begin) {
+    previous = std::prev(it)->second;
+  }
+  detail = (previous.empty() ? std::string("none") : date_part(previous)) +
+           (flag_true(*span->record, "placement_until_18") ? ",until18" : ",other");
+  Event start;
+  // The looked-after schedule runs from the placement start (with the previous visit in the
+  // detail); the child protection interval from the previous visit.
+  start.value = def.measure == Measure::lac_visit_schedule || previous.empty()
+                    ? span->begin
+                    : date_part(previous);
+  return start;
+}
+
+}  // namespace
+
+Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id) {
+  auto records = store.case_records(case_id);
+  if (!records.ok()) return records.status();
+  ById by_id;
+  for (const auto& r : *records) by_id.emplace(r.id, &r);
+  Reader rd{store, {}};
+
+  std::vector<FigureFact> facts;
+  for (const auto& def : definitions()) {
+    if (!def.sources.empty()) continue;  // reads another indicator's facts
+    std::optional<SpanIndex> span_index;
+    for (const auto& r : *records) {
+      if (!matches(def, r)) continue;
+      Event end;
+      if (!def.end.field.empty()) {
+        auto e = resolve(rd, r, by_id, def.end);
+        if (!e.ok()) return e.status();
+        end = std::move(*e);
+      }
+      Result<Event> start = Event{};
+      std::string span_detail;
+      if (def.span_kind) {
+        if (!span_index) {
+          auto built = index_spans(rd, def, *records, by_id);
+          if (!built.ok()) return built.status();
+          span_index = std::move(*built);
+        }
+        auto spanned = span_events(def, *span_index, end.value, span_detail);
+        if (!spanned) continue;  // not during a plan or episode: not in the population
+        start = std::move(*spanned);
+      } else {
+        start = resolve(rd, r, by_id, def.start);
+        if (!start.ok()) return start.status();
+      }
+      FigureFact f;
+      f.indicator = std::string(def.id);
+      f.record_id = r.id;
+      f.case_id = r.case_id;
+      f.start = start->value;
+      f.end = end.value;
+      // When the server received the end (or, failing that, the start) of the work.
+      f.end_received_at = !end.received_at.empty() ? end.received_at : start->received_at;
+      f.detail = def.span_kind ? span_detail : detail_of(r, def.detail_field);
+      f.hit = relation_holds(def, r, *records, f.start, f.end);
+      std::set<std::string> flags = start->flags;
+      flags.insert(end.flags.begin(), end.flags.end());
+      if (f.start.empty()) flags.insert(std::string(kFlagMissingStart));
+      if (!f.start.empty() && !f.end.empty()) {
+        const bool both_times = f.start.size() > 10 && f.end.size() > 10;
+        const bool before = both_times ? parse_iso_datetime(f.end) < parse_iso_datetime(f.start)
+                                       : date_part(f.end) < date_part(f.start);
+        if (before) flags.insert(std::string(kFlagEndBeforeStart));
+      }
+      f.flags = join(flags);
+      facts.push_back(std::move(f));
+    }
+  }
+  std::sort(facts.begin(), facts.end(), [](const FigureFact& a, const FigureFact& b) {
+    return std::tie(a.indicator, a.record_id) < std::tie(b.indicator, b.record_id);
+  });
+  return facts;
+}
+
+Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids) {
+  for (const auto& case_id : case_ids) {
+    if (case_id.empty()) continue;
+    auto facts = derive_case_facts(store, case_id);
+    if (!facts.ok()) return facts.status();
+    FC_TRY(store.replace_figure_facts(case_id, *facts));
+  }
+  return {};
+}
+
+Status recompute(ServerStore& store) {
+  return store.transaction([&]() -> Status {
+    FC_TRY(store.clear_figure_facts());
+    auto ids = store.case_ids();
+    if (!ids.ok()) return ids.status();
+    return refresh_cases(store, std::set<std::string>(ids->begin(), ids->end()));
+  });
+}
+
+}  // namespace fieldcase::server::figures

@@ -1,0 +1,569 @@
+// Answers figure queries from the facts: attribution, periods, measures, RAG, data quality.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fieldcase/record_schema.hpp"
+#include "fieldcase/server/figures.hpp"
+
+namespace fieldcase::server::figures {
+
+namespace {
+
+std::string date_part(const std::string& v) { return v.size() >= 10 ? v.substr(0, 10) : v; }
+
+std::optional<Date> date_of(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  auto d = Date::parse(date_part(v));
+  return d.ok() ? std::optional<Date>(*d) : std::nullopt;
+}
+
+// Seconds since the epoch of a datetime, or of the start of a date's day.
+std::optional<std::int64_t> seconds_of(const std::string& v) {
+  if (v.size() > 10) return parse_iso_datetime(v);
+  auto d = date_of(v);
+  if (!d) return std::nullopt;
+  return static_cast<std::int64_t>(d->days_since_epoch()) * 86'400;
+}
+
+std::optional<CivilTime> civil_of(const std::string& v) {
+  auto s = seconds_of(v);
+  if (!s) return std::nullopt;
+  const std::int64_t day = (*s >= 0 ? *s : *s - 86'399) / 86'400;
+  auto d = Date::from_days_since_epoch(day);
+  if (!d.ok()) return std::nullopt;
+  return CivilTime{*d, static_cast<std::int32_t>(*s - day * 86'400)};
+}
+
+std::vector<std::string> split_commas(const std::string& flags) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < flags.size()) {
+    std::size_t comma = flags.find(',', pos);
+    if (comma == std::string::npos) comma = flags.size();
+    if (comma > pos) out.push_back(flags.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::int32_t limit_of(const Timescales& t, LimitKind kind) {
+  const auto& s = t.settings();
+  switch (kind) {
+    case LimitKind::contact_decision:
+      return s.contact_decision_working_days;
+    case LimitKind::initial_assessment:
+      return s.initial_assessment_working_days;
+    case LimitKind::core_assessment:
+      return s.core_assessment_working_days;
+    case LimitKind::single_assessment:
+      return s.single_assessment_working_days;
+    case LimitKind::initial_conference:
+      return s.initial_conference_working_days;
+    case LimitKind::cp_visit:
+      return s.cp_visit_interval_working_days;
+    case LimitKind::none:
+    case LimitKind::recording_standard:
+    case LimitKind::cp_reviews:
+      break;
+  }
+  return 0;
+}
+
+// Who a case is attributed to: its current allocation, and that worker's team and area.
+struct Attribution {
+  std::string worker, team, area;
+};
+
+class Attributor {
+ public:
+  explicit Attributor(ServerStore& store) : store_(store) {}
+
+  Result<Attribution> of_case(const std::string& case_id) {
+    if (auto it = cases_.find(case_id); it != cases_.end()) return it->second;
+    Attribution a;
+    auto alloc = store_.find_allocation(case_id);
+    if (!alloc.ok()) return alloc.status();
+    if (*alloc) {
+      a.worker = (*alloc)->worker_id;
+      auto worker = store_.find_worker(a.worker);
+      if (!worker.ok()) return worker.status();
+      if (*worker && !(*worker)->team_id.empty()) {
+        a.team = (*worker)->team_id;
+        auto team = store_.find_team(a.team);
+        if (!team.ok()) return team.status();
+        if (*team) a.area = (*team)->area_id;
+      }
+    }
+    cases_.emplace(case_id, a);
+    return a;
+  }
+
+ private:
+  ServerStore& store_;
+  std::map<std::string, Attribution> cases_;
+};
+
+bool in_scope(const Attribution& a, const FigureQuery& q) {
+  switch (q.level) {
+    case Level::authority:
+      return true;
+    case Level::area:
+      return a.area == q.id;
+    case Level::team:
+      return a.team == q.id;
+    case Level::worker:
+      return a.worker == q.id;
+  }
+  return false;
+}
+
+// Nearest rank: the smallest value with at least p of the values at or below it.
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+  if (rank == 0) rank = 1;
+  return values[rank - 1];
+}
+
+Rag rag_of(const IndicatorDefinition& def, std::optional<double> value) {
+  if (!def.target || !value || def.direction == Direction::bell_shaped) return Rag::none;
+  const double t = *def.target;
+  if (def.direction == Direction::rise_is_good) {
+    if (*value >= t) return Rag::green;
+    return *value >= t * 0.9 ? Rag::amber : Rag::red;
+  }
+  if (*value <= t) return Rag::green;
+  return *value <= t * 1.1 ? Rag::amber : Rag::red;
+}
+
+std::string fmt(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+std::string quality_note(const DataQuality& q) {
+  if (q.records == 0 && q.excluded == 0) return "no records";
+  std::string note = std::to_string(q.records) + " record" + (q.records == 1 ? "" : "s");
+  if (q.flagged == 0 && q.excluded == 0) return note + "; no data-quality flags";
+  if (q.flagged > 0) {
+    note += "; " + std::to_string(q.flagged) + " flagged (";
+    bool first = true;
+    for (const auto& [flag, n] : q.by_flag) {
+      if (!first) note += ", ";
+      first = false;
+      note += std::to_string(n) + " " + flag;
+    }
+    note += ")";
+  }
+  if (q.excluded > 0) {
+    note += "; " + std::to_string(q.excluded) + " left out for missing or inconsistent dates";
+  }
+  return note;
+}
+
+}  // namespace
+
+std::string_view to_string(Level level) noexcept {
+  switch (level) {
+    case Level::authority:
+      return "authority";
+    case Level::area:
+      return "area";
+    case Level::team:
+      return "team";
+    case Level::worker:
+      return "worker";
+  }
+  return "authority";
+}
+
+std::optional<Level> parse_level(std::string_view text) noexcept {
+  for (Level l : {Level::authority, Level::area, Level::team, Level::worker}) {
+    if (to_string(l) == text) return l;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Rag rag) noexcept {
+  switch (rag) {
+    case Rag::none:
+      return "none";
+    case Rag::red:
+      return "red";
+    case Rag::amber:
+      return "amber";
+    case Rag::green:
+      return "green";
+  }
+  return "none";
+}
+
+Period month_of(Date date) {
+  Period p;
+  p.kind = PeriodKind::month;
+  p.first = Date::from_ymd(date.year(), date.month(), 1).value();
+  p.last = p.first.add_months(1).value().add_days(-1).value();
+  p.label = p.first.to_string().substr(0, 7);
+  return p;
+}
+
+Period quarter_of(Date date) {
+  Period p;
+  p.kind = PeriodKind::quarter;
+  const int q = (date.month() - 1) / 3;
+  p.first = Date::from_ymd(date.year(), q * 3 + 1, 1).value();
+  p.last = p.first.add_months(3).value().add_days(-1).value();
+  p.label = std::to_string(date.year()) + "-Q" + std::to_string(q + 1);
+  return p;
+}
+
+Period financial_year_of(Date date) {
+  Period p;
+  p.kind = PeriodKind::financial_year;
+  const int y = date.month() >= 4 ? date.year() : date.year() - 1;
+  p.first = Date::from_ymd(y, 4, 1).value();
+  p.last = Date::from_ymd(y + 1, 3, 31).value();
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "FY%04d-%02d", y, (y + 1) % 100);
+  p.label = buf;
+  return p;
+}
+
+Result<Period> parse_period(std::string_view text) {
+  auto number = [](std::string_view s) -> std::optional<int> {
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+  };
+  const Status bad{Errc::invalid_argument,
+                   "a period is YYYY-MM, YYYY-Qn or FYYYYY-YY: " + std::string(text)};
+  if (text.size() == 9 && text.substr(0, 2) == "FY" && text[6] == '-') {
+    auto y = number(text.substr(2, 4));
+    auto y2 = number(text.substr(7, 2));
+    if (!y || !y2 || (*y + 1) % 100 != *y2) return bad;
+    auto d = Date::from_ymd(*y, 4, 1);
+    if (!d.ok()) return bad;
+    return financial_year_of(*d);
+  }
+  if (text.size() == 7 && text[4] == '-' && text[5] == 'Q') {
+    auto y = number(text.substr(0, 4));
+    auto q = number(text.substr(6, 1));
+    if (!y || !q || *q < 1 || *q > 4) return bad;
+    auto d = Date::from_ymd(*y, (*q - 1) * 3 + 1, 1);
+    if (!d.ok()) return bad;
+    return quarter_of(*d);
+  }
+  if (text.size() == 7 && text[4] == '-') {
+    auto y = number(text.substr(0, 4));
+    auto m = number(text.substr(5, 2));
+    if (!y || !m) return bad;
+    auto d = Date::from_ymd(*y, *m, 1);
+    if (!d.ok()) return bad;
+    return month_of(*d);
+  }
+  return bad;
+}
+
+Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
+                             const FigureQuery& query) {
+  const IndicatorDefinition* def = find_definition(query.indicator);
+  if (def == nullptr) return Status{Errc::not_found, "no indicator " + query.indicator};
+  const WorkingCalendar& cal = config.timescales.calendar();
+
+  FigureResult out;
+  out.indicator = std::string(def->id);
+  out.title = std::string(def->title);
+  out.period = query.period.label;
+  out.unit = std::string(def->unit);
+  out.direction = def->direction;
+  out.target = def->target;
+  out.baseline = def->baseline;
+
+  std::vector<FigureFact> facts;
+  std::vector<std::string_view> sources = def->sources;
+  if (sources.empty()) sources.push_back(def->id);
+  for (auto src : sources) {
+    auto f = store.figure_facts(src);
+    if (!f.ok()) return f.status();
+    facts.insert(facts.end(), f->begin(), f->end());
+  }
+
+  const Date day = std::min(query.as_of, query.period.last);  // count and backlog measures
+  const auto in_period = [&](const std::optional<Date>& d) {
+    return d && *d >= query.period.first && *d <= query.period.last && *d <= query.as_of;
+  };
+  std::vector<double> measured_values;
+  std::vector<double> device_values;
+  Attributor attributor(store);
+
+  for (const auto& f : facts) {
+    auto who = attributor.of_case(f.case_id);
+    if (!who.ok()) return who.status();
+    if (!in_scope(*who, query)) continue;
+    const auto start = date_of(f.start);
+    const auto end = date_of(f.end);
+    DrillRow row;
+    row.record_id = f.record_id;
+    row.case_id = f.case_id;
+    row.worker_id = who->worker;
+    row.start = f.start;
+    row.end = f.end;
+    row.flags = split_commas(f.flags);
+    const bool bad_dates = !start || std::find(row.flags.begin(), row.flags.end(),
+                                               kFlagEndBeforeStart) != row.flags.end();
+    bool include = false;
+    bool excluded = false;
+
+    switch (def->measure) {
+      case Measure::timeliness: {
+        if (!in_period(end)) break;
+        if (bad_dates) {
+          excluded = true;
+          break;
+        }
+        const std::int32_t duration = cal.working_days_between(*start, *end);
+        row.measured = duration;
+        row.in_numerator = duration <= limit_of(config.timescales, def->limit);
+        include = true;
+        break;
+      }
+      case Measure::proportion: {
+        const auto& when = def->period_event == PeriodEvent::start ? start : end;
+        if (!in_period(when)) break;
+        if (def->period_event == PeriodEvent::end && bad_dates) {
+          excluded = true;
+          break;
+        }
+        row.in_numerator = f.hit;
+        include = true;
+        break;
+      }
+      case Measure::count_as_of: {
+        if (!start || *start > day || (end && *end <= day)) break;
+        if (!f.hit) break;  // not counted (an unaccompanied asylum-seeking child)
+        row.in_numerator = true;
+        include = true;
+        break;
+      }
+      case Measure::backlog_outstanding:
+      case Measure::backlog_overdue: {
+        if (!start || *start > day || (end && *end <= day)) break;
+        const std::int32_t so_far = cal.working_days_between(*start, day);
+        row.measured = so_far;
+        const IndicatorDefinition* src = find_definition(f.indicator);
+        const bool overdue = src != nullptr && so_far > limit_of(config.timescales, src->limit);
+        if (def->measure == Measure::backlog_overdue && !overdue) break;
+        row.in_numerator = true;
+        include = true;
+        break;
+      }
+      case Measure::lac_visit_schedule: {
+        if (!in_period(end)) break;
+        const auto parts = split_commas(f.detail);
+        std::optional<Date> last;
+        if (!parts.empty() && parts[0] != "none") last = date_of(parts[0]);
+        if (bad_dates || parts.size() != 2 || (parts[0] != "none" && !last)) {
+          excluded = true;
+          break;
+        }
+        auto due = config.timescales.lac_visit_due(*start, last, parts[1] == "until18");
+        if (!due.ok()) {
+          excluded = true;
+          break;
+        }
+        row.start = last ? last->to_string() : f.start;
+        row.measured = (last ? *last : *start).days_until(*end);  // calendar days
+        row.in_numerator = *end <= *due;
+        include = true;
+        break;
+      }
+      case Measure::reviews_on_time: {
+        if (!start) break;
+        const bool open_on_day = *start <= day && (!end || *end > day);
+        const bool ended_in_period = end && in_period(end);
+        if (!open_on_day && !ended_in_period) break;
+        const Date until = open_on_day ? day : *end;
+        auto first_due = start->add_months(config.timescales.settings().cp_first_review_months);
+        if (!first_due.ok() || until < *first_due) break;  // not yet due a review
+        if (bad_dates) {
+          excluded = true;
+          break;
+        }
+        std::vector<Date> reviews;
+        bool readable = true;
+        for (const auto& text : split_commas(f.detail)) {
+          auto r = Date::parse(text);
+          if (!r.ok() || *r < *start) {
+            readable = false;
+            break;
+          }
+          if (*r <= until) reviews.push_back(*r);
+        }
+        if (!readable) {
+          row.flags.emplace_back(kFlagBadReview);
+          excluded = true;
+          break;
+        }
+        std::sort(reviews.begin(), reviews.end());
+        bool on_time = true;
+        std::optional<Date> last;
+        for (Date r : reviews) {
+          auto due = config.timescales.review_conference_due(*start, last);
+          on_time = on_time && due.ok() && r <= *due;
+          last = r;
+        }
+        auto next = config.timescales.review_conference_due(*start, last);
+        on_time = on_time && next.ok() && *next >= until;
+        row.measured = static_cast<double>(reviews.size());
+        row.in_numerator = on_time;
+        include = true;
+        break;
+      }
+      case Measure::delay: {
+        const auto& when = def->period_event == PeriodEvent::start ? start : end;
+        if (!in_period(when)) break;
+        if (def->limit == LimitKind::recording_standard) {
+          // Visit start to the server's receipt, in hours.
+          auto s = seconds_of(f.start);
+          auto r = seconds_of(f.end_received_at);
+          auto contact = civil_of(f.start);
+          auto received = civil_of(f.end_received_at);
+          if (!s || !r || !contact || !received || *r < *s) {
+            excluded = true;
+            break;
+          }
+          row.measured = static_cast<double>(*r - *s) / 3600.0;
+          if (auto rec = seconds_of(f.end); rec && *rec >= *s) {
+            device_values.push_back(static_cast<double>(*rec - *s) / 3600.0);
+          }
+          const RecordingKind kind = f.detail == "cp_statutory" || f.detail == "lac_statutory"
+                                         ? RecordingKind::statutory_visit
+                                         : RecordingKind::other;
+          auto due = config.timescales.recording_due(kind, *contact);
+          row.in_numerator = due.ok() && *received <= *due;
+        } else {
+          if (!end) break;  // not ended yet
+          if (bad_dates) {
+            excluded = true;
+            break;
+          }
+          row.measured = cal.working_days_between(*start, *end);
+        }
+        measured_values.push_back(*row.measured);
+        include = true;
+        break;
+      }
+    }
+
+    if (excluded) {
+      ++out.quality.excluded;
+      for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
+      if (!start &&
+          std::find(row.flags.begin(), row.flags.end(), kFlagMissingStart) == row.flags.end()) {
+        ++out.quality.by_flag[std::string(kFlagMissingStart)];  // a start that is not a date
+      }
+      continue;
+    }
+    if (!include) continue;
+    // Synced late: the server received the work more than late_sync_days after it was done.
+    const std::string& done = f.end.empty() ? f.start : f.end;
+    auto done_s = seconds_of(done);
+    auto recv_s = seconds_of(f.end_received_at);
+    if (done_s && recv_s &&
+        *recv_s - *done_s > static_cast<std::int64_t>(config.late_sync_days) * 86'400) {
+      row.flags.emplace_back("synced_late");
+    }
+    ++out.quality.records;
+    if (!row.flags.empty()) ++out.quality.flagged;
+    for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
+    if (row.in_numerator) ++out.numerator;
+    ++out.denominator;
+    out.records.push_back(std::move(row));
+  }
+
+  switch (def->measure) {
+    case Measure::timeliness:
+    case Measure::proportion:
+    case Measure::reviews_on_time:
+    case Measure::lac_visit_schedule:
+      if (out.denominator > 0) {
+        out.value =
+            100.0 * static_cast<double>(out.numerator) / static_cast<double>(out.denominator);
+      }
+      break;
+    case Measure::count_as_of:
+    case Measure::backlog_outstanding:
+    case Measure::backlog_overdue:
+      if (def->unit == "per 10,000") {
+        // The population is known for the whole authority only.
+        out.denominator = query.level == Level::authority ? config.population_under_18 : 0;
+        if (out.denominator > 0) {
+          out.value =
+              10'000.0 * static_cast<double>(out.numerator) / static_cast<double>(out.denominator);
+        }
+      } else {
+        out.value = static_cast<double>(out.numerator);
+      }
+      break;
+    case Measure::delay:
+      if (!measured_values.empty()) {
+        out.median = percentile(measured_values, 0.5);
+        out.p90 = percentile(measured_values, 0.9);
+        out.value = out.median;
+      }
+      if (def->limit != LimitKind::recording_standard) out.numerator = 0;
+      break;
+  }
+  out.rag = rag_of(*def, out.value);
+  out.quality.note = quality_note(out.quality);
+  if (def->limit == LimitKind::recording_standard && !device_values.empty()) {
+    out.quality.note += "; median to the device " + fmt(percentile(device_values, 0.5)) + " h";
+  }
+  std::sort(out.records.begin(), out.records.end(),
+            [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; });
+  return out;
+}
+
+Result<std::vector<FigureResult>> monthly_series(ServerStore& store, const FiguresConfig& config,
+                                                 FigureQuery query, Date first, Date last) {
+  if (last < first) return Status{Errc::invalid_argument, "a series ends before it starts"};
+  std::vector<FigureResult> out;
+  for (Period p = month_of(first); p.first <= last;) {
+    query.period = p;
+    auto r = compute(store, config, query);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+    auto next = p.last.add_days(1);
+    if (!next.ok()) break;
+    p = month_of(*next);
+  }
+  return out;
+}
+
+std::string format_result(const FigureResult& r) {
+  std::string s = r.indicator + " " + r.period + ": ";
+  if (r.unit == "%") {
+    s += std::to_string(r.numerator) + "/" + std::to_string(r.denominator) + " = " +
+         (r.value ? fmt(*r.value) + "%" : std::string("n/a"));
+  } else {
+    s += (r.value ? fmt(*r.value) : std::string("n/a")) + " " + r.unit;
+    if (r.p90) s += " (median; 90th percentile " + fmt(*r.p90) + ")";
+    if (r.denominator > 0 && r.unit != "count") {
+      s += " [" + std::to_string(r.numerator) + "/" + std::to_string(r.denominator) + "]";
+    }
+  }
+  if (r.target) s += " target " + fmt(*r.target);
+  if (r.rag != Rag::none) s += " " + std::string(to_string(r.rag));
+  s += " | " + r.quality.note;
+  return s;
+}
+
+}  // namespace fieldcase::server::figures
