@@ -604,16 +604,6 @@ Status SqliteServerStore::insert_worker(const Worker& w) {
   return u->run();
 }
 
-Status SqliteServerStore::set_worker_active(std::string_view id, bool active) {
-  auto s = stmt("UPDATE worker SET active = ?2 WHERE id = ?1");
-  if (!s.ok()) return s.status();
-  Use u(*s);
-  u->bind(1, id).bind(2, active ? 1 : 0);
-  FC_TRY(u->run());
-  if (store_->changes() == 0) return {Errc::not_found, "no worker " + std::string(id)};
-  return {};
-}
-
 Result<std::optional<Worker>> SqliteServerStore::find_worker(std::string_view id) {
   auto s = stmt("SELECT id, name, role, team_id, active, created_at FROM worker WHERE id = ?1");
   if (!s.ok()) return s.status();
