@@ -288,7 +288,14 @@
         el("p", { class: "meta counts" }, f.unit === "%" || f.indicator === "recording_delay"
           ? el("span", { class: "fraction" }, f.numerator + " of " + f.denominator)
           : el("span", { class: "fraction" }, f.denominator + " records")),
-        chart({ type: "line", data: { labels, datasets }, options: { plugins: { legend: { display: false } }, scales: { x: { display: false } } } }, summary, trendTable),
+        chart({
+          type: "line",
+          data: { labels, datasets },
+          options: {
+            plugins: { legend: { display: false } },
+            scales: { x: { display: false }, y: f.unit === "%" ? { min: 0, max: 100 } : { beginAtZero: true } },
+          },
+        }, summary, trendTable),
         el("p", { class: "meta quality" }, "Data quality: " + f.quality.note));
     });
     const unit = data.unit;

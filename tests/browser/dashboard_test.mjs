@@ -130,6 +130,12 @@ function hoursAgo(hours) {
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+// 10:00 UTC on the 10th of the month `months` before this one.
+function monthsAgo(months) {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - months, 10, 10)).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 function daysAgo(days) {
   return new Date(Date.now() - days * 86400 * 1000).toISOString().slice(0, 10);
 }
@@ -170,9 +176,9 @@ async function main() {
     cli(dir, "setup", "--server", url, "--enroll", code, "--name", "tablet");
   }
 
-  // Ann: three initial assessments completed today, started 2, 3 and 20 working-ish days ago
-  // (7 working days is the limit: the first two are in time, the third is late), one still
-  // open from 30 days ago (outstanding and overdue), and two visits.
+  // Ann: three initial assessments completed today, started 2, 3 and 30 days ago (7 working
+  // days is the limit: the first two are in time, the third is late), one still open from 30
+  // days ago (outstanding and overdue), and two visits this month.
   const annChild = cli(annDir, "child", "add", "--first", "Alex", "--last", "Smith", "--dob", "2015-03-02", "--gender", "1");
   const annChild2 = cli(annDir, "child", "add", "--first", "Sam", "--last", "Jones", "--dob", "2017-08-14", "--gender", "2");
   const started = [daysAgo(2), daysAgo(3), daysAgo(30)];
@@ -183,6 +189,15 @@ async function main() {
   cli(annDir, "assessment", "start", "--case", annChild2, "--kind", "initial", "--start", daysAgo(30));
   cli(annDir, "visit", "record", "--case", annChild, "--type", "child_in_need", "--start", hoursAgo(1), "--seen");
   cli(annDir, "visit", "record", "--case", annChild2, "--type", "child_in_need", "--start", hoursAgo(30), "--seen");
+  // History for the trends: a visit in each of the last five months, each recorded only now
+  // (so late), and three assessments started 150, 100 and 60 days ago and still open (a
+  // backlog that grew).
+  for (let m = 1; m <= 5; m++) {
+    cli(annDir, "visit", "record", "--case", annChild2, "--type", "child_in_need", "--start", monthsAgo(m), "--seen");
+  }
+  for (const days of [150, 100, 60]) {
+    cli(annDir, "assessment", "start", "--case", annChild2, "--kind", "initial", "--start", daysAgo(days));
+  }
   cli(annDir, "sync");
   // Bea: one initial assessment completed late (started 25 days ago) and one visit.
   const beaChild = cli(beaDir, "child", "add", "--first", "Kim", "--last", "Lee", "--dob", "2012-01-20", "--gender", "1");
@@ -300,8 +315,13 @@ async function main() {
   await screenshot(page, "backlog");
   const backlog = await apiJson("/v1/figures/backlog");
   const last = backlog.body.series[backlog.body.series.length - 1];
-  equal(last.outstanding, 1, "assessments outstanding today");
-  equal(last.overdue, 1, "assessments overdue today");
+  equal(last.outstanding, 4, "assessments outstanding today");
+  equal(last.overdue, 4, "assessments overdue today");
+  const outstanding = backlog.body.series.map((p) => p.outstanding);
+  check(outstanding[outstanding.length - 6] < outstanding[outstanding.length - 2],
+    "the backlog did not grow over the last months: " + outstanding);
+  const drawn = await page.$$eval("main table tbody tr", (trs) => trs.map((tr) => tr.children[2].textContent));
+  equal(drawn.join(","), outstanding.join(","), "the backlog table on the page");
   await page.goto(url + "/dashboard/#/recording-delay");
   await page.waitForSelector("#delay-visits");
   await page.waitForTimeout(300);
