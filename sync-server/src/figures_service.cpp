@@ -171,9 +171,15 @@ Result<FiguresUnit> FiguresService::authorise(const Worker& actor, const Figures
 
 void FiguresService::expire_cache() {
   const std::uint64_t v = version();
-  if (v != cache_version_) {
+  const auto now = std::chrono::steady_clock::now();
+  if (v != cache_version_ || (facts_ && now - facts_read_at_ >= options_.cache_seconds)) {
     cache_.clear();
+    facts_.reset();
     cache_version_ = v;
+  }
+  if (!facts_) {
+    facts_ = std::make_unique<fg::FactsCache>(store_);
+    facts_read_at_ = now;
   }
 }
 
@@ -191,21 +197,17 @@ fg::FigureQuery FiguresService::query_of(const std::string& indicator,
 Result<fg::FigureResult> FiguresService::compute(const std::string& indicator,
                                                  const FiguresRequest& request, bool keep_records) {
   const fg::FigureQuery q = query_of(indicator, request);
-  if (keep_records) return fg::compute(store_, options_.figures, q);
   expire_cache();
+  if (keep_records) return fg::compute(*facts_, options_.figures, q);
   const std::string key = indicator + "|" + std::string(fg::to_string(q.level)) + "|" + q.id + "|" +
                           q.period.first.to_string() + "|" + q.period.last.to_string() + "|" +
                           q.as_of.to_string();
-  const auto now = std::chrono::steady_clock::now();
-  if (auto it = cache_.find(key);
-      it != cache_.end() && now - it->second.first < options_.cache_seconds) {
-    return it->second.second;
-  }
-  auto r = fg::compute(store_, options_.figures, q);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  auto r = fg::compute(*facts_, options_.figures, q);
   if (!r.ok()) return r.status();
   fg::FigureResult slim = without_records(std::move(*r));
   if (cache_.size() >= 4096) cache_.clear();  // bounded memory
-  cache_[key] = {now, slim};
+  cache_[key] = slim;
   return slim;
 }
 

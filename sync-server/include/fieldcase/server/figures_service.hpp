@@ -15,8 +15,9 @@
 // The version starts at the server's start time in milliseconds, so it does not repeat across
 // restarts.
 //
-// Results are cached per query until the version changes or `cache_seconds` pass, so a page
-// that many managers have open is computed once per sync.
+// The facts and attributions figures are computed from are read once and kept, with the
+// results, until the version changes or `cache_seconds` pass, so a page that many managers have
+// open is computed once per sync.
 //
 // Thread-safe: queries are serialised by an internal mutex (the store is one connection, which
 // must not be used by others in this process); the feed has its own lock, and waiting never
@@ -28,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -184,9 +186,10 @@ class FiguresService {
   ServerStore& store_;
   const Clock& clock_;
   FiguresServiceOptions options_;
-  std::mutex mu_;  // the store and the cache
-  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, figures::FigureResult>>
-      cache_;
+  std::mutex mu_;                               // the store and the cache
+  std::unique_ptr<figures::FactsCache> facts_;  // null until a figure is asked for
+  std::chrono::steady_clock::time_point facts_read_at_;
+  std::map<std::string, figures::FigureResult> cache_;  // results without records, by query
   std::uint64_t cache_version_ = 0;
 
   mutable std::mutex feed_mu_;
