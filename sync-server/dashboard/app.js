@@ -209,13 +209,16 @@
 
   // The unit and period pickers, and the CSV link of the view's main table.
   function controls(page, arg, sel, csvHref, withPeriod = true) {
-    const unitSelect = el("select", { id: "unit-select" },
-      state.scope.units.map((u) => el("option", {
-        value: u.level + ":" + u.id,
-        selected: u.level === sel.level && (u.level === "authority" || u.id === sel.unit),
-        text: (u.level === "area" ? "— " : u.level === "team" ? "—— " : u.level === "worker" ? "——— " : "") +
-          u.name + " (" + u.level + ")",
-      })));
+    const option = (u) => el("option", {
+      value: u.level + ":" + u.id,
+      selected: u.level === sel.level && (u.level === "authority" || u.id === sel.unit),
+      text: u.name,
+    });
+    const groups = [["authority", "Authority"], ["area", "Areas"], ["team", "Teams"], ["worker", "Workers"]]
+      .map(([level, label]) => [label, state.scope.units.filter((u) => u.level === level)])
+      .filter(([, units]) => units.length > 0)
+      .map(([label, units]) => el("optgroup", { label }, units.map(option)));
+    const unitSelect = el("select", { id: "unit-select" }, groups);
     const periods = periodOptions();
     if (!periods.includes(sel.period)) periods.unshift(sel.period);
     const periodSelect = el("select", { id: "period-select" },
@@ -495,7 +498,11 @@
     if (seq !== state.renderSeq) return; // a later render started meanwhile
     destroyCharts();
     const target = $("view");
+    // A redraw keeps the number tables the reader had opened.
+    const open = live ? [...target.querySelectorAll("details")].map((d) => d.open) : [];
     target.replaceChildren(...nodes);
+    const details = target.querySelectorAll("details");
+    if (open.length === details.length) details.forEach((d, i) => { d.open = open[i]; });
     document.title = (nodes[0] && nodes[0].textContent ? nodes[0].textContent + " – " : "") + "fieldcase dashboard";
     if (live) {
       const now = new Date();

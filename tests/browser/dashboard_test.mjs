@@ -333,12 +333,15 @@ async function main() {
   await page.evaluate(() => { window.notReloaded = true; });
   const before = await page.$eval('.card[data-indicator="recording_delay"] .fraction', (e) => e.textContent);
   equal(before, "3 of 3", "visits before the new sync");
+  await page.click('.card[data-indicator="recording_delay"] summary'); // the reader opens its numbers
   await page.waitForTimeout(500); // the page is waiting on the change feed
   cli(beaDir, "visit", "record", "--case", beaChild, "--type", "child_in_need", "--start", hoursAgo(0.2), "--seen");
   cli(beaDir, "sync");
   await page.waitForFunction(() => document.querySelector('.card[data-indicator="recording_delay"] .fraction').textContent === "4 of 4",
     null, { timeout: 30000 }).catch(() => fail("the overview did not show the synced visit within 30 s"));
   check(await page.evaluate(() => window.notReloaded === true), "the page was reloaded to show the new visit");
+  check(await page.$eval('.card[data-indicator="recording_delay"] details', (d) => d.open),
+    "the numbers the reader had opened were closed by the update");
   const live = await page.$eval("#live", (e) => e.textContent);
   check(live.startsWith("Figures updated"), "the update was not announced: " + JSON.stringify(live));
 
