@@ -411,25 +411,24 @@ class FiguresApi {
   void backlog(const httplib::Request& req, httplib::Response& res) {
     auto call = begin(req, res, 1);
     if (!call) return;
-    auto series = figures_.backlog(call->session.worker, call->request);
-    if (!series.ok()) return web_fail(res, series.status(), log_);
-    auto scope_unit = FiguresUnit{call->request.level, call->request.unit, "", ""};
+    auto backlog = figures_.backlog(call->session.worker, call->request);
+    if (!backlog.ok()) return web_fail(res, backlog.status(), log_);
     if (call->csv) {
       Csv csv{"month", "day", "outstanding", "overdue"};
-      for (const auto& p : *series) {
+      for (const auto& p : backlog->series) {
         csv.add({Csv::text(p.month), Csv::text(p.day), Csv::number(p.outstanding),
                  Csv::number(p.overdue)});
       }
-      return send_csv(res, file_name("backlog", scope_unit, call->request.period), csv);
+      return send_csv(res, file_name("backlog", backlog->unit, call->request.period), csv);
     }
     json points = json::array();
-    for (const auto& p : *series) {
+    for (const auto& p : backlog->series) {
       points.push_back({{"month", p.month},
                         {"day", p.day},
                         {"outstanding", p.outstanding},
                         {"overdue", p.overdue}});
     }
-    json out{{"unit", unit_json(scope_unit)},
+    json out{{"unit", unit_json(backlog->unit)},
              {"as_of", call->request.as_of.to_string()},
              {"series", points}};
     res.set_content(out.dump(), kJson);

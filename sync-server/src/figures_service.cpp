@@ -135,10 +135,12 @@ Result<FiguresScope> FiguresService::scope_locked(const Worker& actor) {
   std::sort(workers.begin(), workers.end(), by_name);
   if (all) {
     scope.home = {fg::Level::authority, "", org->authority_name, ""};
-  } else if (area) {
-    scope.home = areas.empty() ? FiguresUnit{} : areas.front();
+  } else if (area && !areas.empty()) {
+    scope.home = areas.front();
+  } else if (!area && !teams.empty()) {
+    scope.home = teams.front();
   } else {
-    scope.home = teams.empty() ? FiguresUnit{} : teams.front();
+    return refuse(actor, "without an area");  // their team names no area on record
   }
   scope.units.push_back(scope.home);
   for (auto* list : {&areas, &teams, &workers}) {
@@ -329,12 +331,12 @@ Result<FigureRecordsPage> FiguresService::records(const Worker& actor, std::stri
   return out;
 }
 
-Result<std::vector<BacklogPoint>> FiguresService::backlog(const Worker& actor,
-                                                          const FiguresRequest& request) {
+Result<FiguresBacklog> FiguresService::backlog(const Worker& actor, const FiguresRequest& request) {
   std::lock_guard lock(mu_);
   auto unit = authorise(actor, request);
   if (!unit.ok()) return unit.status();
-  std::vector<BacklogPoint> out;
+  FiguresBacklog out;
+  out.unit = *unit;
   for (const auto& m : trend_months(request)) {
     FiguresRequest month = request;
     month.period = m;
@@ -347,7 +349,7 @@ Result<std::vector<BacklogPoint>> FiguresService::backlog(const Worker& actor,
     p.day = std::min(request.as_of, m.last).to_string();
     p.outstanding = outstanding->numerator;
     p.overdue = overdue->numerator;
-    out.push_back(std::move(p));
+    out.series.push_back(std::move(p));
   }
   return out;
 }

@@ -264,6 +264,7 @@ TEST_CASE("figures API: numbers, drill-down and audited records", "[figures][htt
 
   // Backlog: nothing outstanding; the series has one point per month.
   auto backlog = parse(lead.get("/v1/figures/backlog?months=4")->body);
+  CHECK(backlog["unit"]["name"] == "City");
   REQUIRE(backlog["series"].size() == 4);
   CHECK(backlog["series"].back()["outstanding"] == 0);
 }

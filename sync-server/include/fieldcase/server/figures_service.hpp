@@ -113,6 +113,11 @@ struct BacklogPoint {
   std::int64_t overdue = 0;
 };
 
+struct FiguresBacklog {
+  FiguresUnit unit;
+  std::vector<BacklogPoint> series;  // oldest month first
+};
+
 // How long visits took to reach the server, in hours.
 struct DelayBin {
   double from_hours = 0;
@@ -153,7 +158,7 @@ class FiguresService {
                                     std::size_t limit, std::string_view what);
   // Outstanding and overdue assessments at each month's end (or the as-of day) for `months`
   // months.
-  Result<std::vector<BacklogPoint>> backlog(const Worker& actor, const FiguresRequest& request);
+  Result<FiguresBacklog> backlog(const Worker& actor, const FiguresRequest& request);
   // The recording-delay distribution for the period.
   Result<DelayDistribution> recording_delay(const Worker& actor, const FiguresRequest& request);
 
