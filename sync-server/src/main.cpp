@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -212,6 +213,8 @@ int serve(int argc, char** argv) {
   if (!figures_store.ok()) return failure(figures_store.status());
   FiguresServiceOptions figures_options;
   figures_options.figures.population_under_18 = config.population_under_18;
+  // Waiting pages may take at most a quarter of the connection threads.
+  figures_options.max_waiters = static_cast<std::size_t>(std::max(1, config.threads / 4));
   FiguresService figures(**figures_store, fieldcase::SystemClock::instance(), figures_options);
   service.on_figures_changed([&figures] { figures.figures_changed(); });
   HttpOptions http;

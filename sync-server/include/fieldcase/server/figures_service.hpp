@@ -48,7 +48,7 @@ namespace fieldcase::server {
 struct FiguresServiceOptions {
   figures::FiguresConfig figures;
   // Long-polls waiting at once; a wait beyond this is refused (Errc::busy) so that waiting
-  // pages never take every connection thread.
+  // pages never take every connection thread (the server sets a quarter of its threads).
   std::size_t max_waiters = 16;
   std::chrono::seconds max_wait{25};
   std::chrono::seconds cache_seconds{60};
