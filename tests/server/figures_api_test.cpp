@@ -9,11 +9,14 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/figures_service.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
@@ -442,4 +445,46 @@ TEST_CASE("dashboard: pages are served with their own Content-Security-Policy", 
   CHECK(
       c.Get("/v1/health")->get_header_value("Content-Security-Policy").find("default-src 'none'") ==
       0);
+}
+
+TEST_CASE("figures service: waits are bounded in number and end when the server stops",
+          "[figures]") {
+  ServerFixture f;
+  auto store = SqliteServerStore::open(f.dir / "server.db");
+  REQUIRE(store.ok());
+  FiguresServiceOptions options;
+  options.max_waiters = 1;
+  FiguresService figures(**store, f.clock, options);
+  const auto v = figures.version();
+
+  // A changed version is answered at once; an unchanged one waits out its timeout.
+  auto now = figures.wait_for_change(v - 1, std::chrono::seconds(5));
+  REQUIRE(now.ok());
+  CHECK(*now == v);
+  auto idle = figures.wait_for_change(v, std::chrono::milliseconds(50));
+  REQUIRE(idle.ok());
+  CHECK(*idle == v);
+
+  // One waiter at a time: the second is refused while the first waits; a change wakes it.
+  auto first = std::async(std::launch::async,
+                          [&] { return figures.wait_for_change(v, std::chrono::seconds(20)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto second = figures.wait_for_change(v, std::chrono::seconds(20));
+  CHECK(second.status().code() == Errc::busy);
+  figures.figures_changed();
+  auto woken = first.get();
+  REQUIRE(woken.ok());
+  CHECK(*woken == v + 1);
+
+  // close() ends a wait at once, and later waits do not start.
+  auto waiting = std::async(
+      std::launch::async, [&] { return figures.wait_for_change(v + 1, std::chrono::seconds(20)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto t0 = std::chrono::steady_clock::now();
+  figures.close();
+  REQUIRE(waiting.get().ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  const auto t1 = std::chrono::steady_clock::now();
+  REQUIRE(figures.wait_for_change(v + 1, std::chrono::seconds(20)).ok());
+  CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(1));
 }
