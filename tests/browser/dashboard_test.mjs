@@ -126,7 +126,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 function hoursAgo(hours) {
   const now = new Date();
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1, 0, 1);
-  const t = Math.max(now.getTime() - hours * 3600 * 1000, monthStart);
+  const t = Math.min(now.getTime(), Math.max(now.getTime() - hours * 3600 * 1000, monthStart));
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
