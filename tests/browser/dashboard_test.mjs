@@ -388,6 +388,12 @@ async function main() {
   check(overflow <= 0, `the overview is ${overflow}px wider than a 768px screen`);
   await screenshot(page, "overview-portrait");
 
+  // Sign out: the sign-in form returns and the session no longer reads figures.
+  await page.click("#sign-out");
+  await page.waitForSelector("#signin-form", { state: "visible" });
+  equal((await apiJson("/v1/figures/scope")).status, 401, "figures after signing out");
+  problems.splice(0, problems.length, ...problems.filter((p) => p !== "HTTP 401 for GET /v1/figures/scope"));
+
   // A team manager sees their team; another team is refused.
   const other = await context.newPage();
   await other.goto(url + "/dashboard/");
