@@ -409,7 +409,11 @@
             ],
           },
           options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-        }, summary, table("Backlog by month", ["Month", "Taken on", "Outstanding", "Overdue"], rows, [2, 3]), true, false)),
+        }, summary, table("Backlog by month", ["Month", "Taken on", "Outstanding", "Overdue"], rows, [2, 3]), true, false),
+        el("p", {},
+          el("a", { href: href("indicator", "assessments_outstanding", sel) }, "Outstanding assessments by " + childLevel(sel.level) + ", and the records"),
+          " · ",
+          el("a", { href: href("indicator", "assessments_overdue", sel) }, "Overdue assessments by " + childLevel(sel.level) + ", and the records"))),
     ];
   }
 
