@@ -274,9 +274,9 @@ TEST_CASE("C API: the offline lock refuses case data until a sync succeeds", "[C
   t.auth = d.auth;
   fc_transport transport{&t, post, destroy};
   HostClock host;
-  host.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     f.clock.wall().time_since_epoch())
-                     .count();
+  host.wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(f.clock.wall().time_since_epoch())
+          .count();
   fc_clock clock{&host, host_wall_ms, host_monotonic_ns, nullptr};
   const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
   fc_device_config config;

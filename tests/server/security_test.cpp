@@ -702,10 +702,10 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     // A revoked device is refused outright, with the order to wipe itself.
     sync::SyncRequest after;
     after.device_time = format_iso_datetime(std::chrono::system_clock::now());
-    auto refused = c.Post("/v1/sync",
-                          {{"Authorization",
-                            "Bearer " + parse(enrolled->body)["token"].get<std::string>()}},
-                          sync::encode(after), "application/json");
+    auto refused =
+        c.Post("/v1/sync",
+               {{"Authorization", "Bearer " + parse(enrolled->body)["token"].get<std::string>()}},
+               sync::encode(after), "application/json");
     REQUIRE(refused);
     CHECK(refused->status == 403);
     auto refusal = sync::decode_error(refused->body);
