@@ -110,6 +110,30 @@ void record_visits(fc_device* device, const std::string& child, int n) {
   }
 }
 
+// A new device for `worker` in `dir` with the device token of `issued`, syncing through
+// `transport` (one attempt per sync), on the host's `clock` when given.
+fc_device* create_device(const TempDir& dir, const std::string& worker,
+                         const fieldcase::test::TestDevice& issued, const fc_transport& transport,
+                         const fc_clock* clock = nullptr) {
+  const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
+  fc_device_config config;
+  fc_device_config_init(&config);
+  config.database = db.c_str();
+  config.keystore_dir = keys.c_str();
+  config.worker_id = worker.c_str();
+  config.device_id = issued.auth.device_id.c_str();
+  config.kdf = FC_KDF_MINIMUM;
+  config.sync_attempts = 1;
+  config.transport = &transport;
+  config.clock = clock;
+  fc_error err;
+  fc_device* device = fc_device_create(&config, "2468", &err);
+  INFO(err.message);
+  REQUIRE(device != nullptr);
+  REQUIRE(fc_device_set_token(device, issued.token.c_str(), &err));
+  return device;
+}
+
 }  // namespace
 
 TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
@@ -161,21 +185,8 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
   t.fixture = &f;
   t.auth = d.auth;
   fc_transport transport{&t, post, destroy};
-  const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
-  fc_device_config config;
-  fc_device_config_init(&config);
-  config.database = db.c_str();
-  config.keystore_dir = keys.c_str();
-  config.worker_id = f.sw1.c_str();
-  config.device_id = d.auth.device_id.c_str();
-  config.kdf = FC_KDF_MINIMUM;
-  config.sync_attempts = 1;
-  config.transport = &transport;
   fc_error err;
-  fc_device* device = fc_device_create(&config, "2468", &err);
-  INFO(err.message);
-  REQUIRE(device != nullptr);
-  REQUIRE(fc_device_set_token(device, d.token.c_str(), &err));
+  fc_device* device = create_device(dir, f.sw1, d, transport);
   const std::string child_fields =
       R"({"first_name": "Alex", "last_name": "Smith", "date_of_birth": "2015-03-02",
           "gender": "1", "local_id": "C-1", "allocated_worker": ")" +
@@ -278,22 +289,8 @@ TEST_CASE("C API: the offline lock refuses case data until a sync succeeds", "[C
       std::chrono::duration_cast<std::chrono::milliseconds>(f.clock.wall().time_since_epoch())
           .count();
   fc_clock clock{&host, host_wall_ms, host_monotonic_ns, nullptr};
-  const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
-  fc_device_config config;
-  fc_device_config_init(&config);
-  config.database = db.c_str();
-  config.keystore_dir = keys.c_str();
-  config.worker_id = f.sw1.c_str();
-  config.device_id = d.auth.device_id.c_str();
-  config.kdf = FC_KDF_MINIMUM;
-  config.sync_attempts = 1;
-  config.transport = &transport;
-  config.clock = &clock;
   fc_error err;
-  fc_device* device = fc_device_create(&config, "2468", &err);
-  INFO(err.message);
-  REQUIRE(device != nullptr);
-  REQUIRE(fc_device_set_token(device, d.token.c_str(), &err));
+  fc_device* device = create_device(dir, f.sw1, d, transport, &clock);
 
   // Before any contact there is no limit to break.
   constexpr int64_t kDay = 24LL * 3600 * 1000;
