@@ -103,7 +103,7 @@ struct SyncService::RequestContext {
   system_clock::time_point validation_now;
   std::set<std::string> request_tx_ids;
   std::map<std::string, Relation> relations;  // case -> how it relates to the worker
-  bool figures_changed = false;  // a transaction refreshed figure facts
+  bool figures_changed = false;               // a transaction refreshed figure facts
 
   // How `case_id` relates to the worker (permissions.hpp), computed once per request.
   Result<Relation> relation(ServerStore& store, const std::string& case_id) {
