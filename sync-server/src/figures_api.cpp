@@ -470,7 +470,8 @@ class FiguresApi {
   }
 
   void changes(const httplib::Request& req, httplib::Response& res) {
-    auto session = web_session(access_, req, res, log_);
+    // Waiting for changes is the page's doing, not its reader's: no restart of the idle clock.
+    auto session = web_session(access_, req, res, log_, true);
     if (!session) return;
     if (!permits(session->worker.role, Action::view_team_figures, Relation::none)) {
       auto refused = figures_.scope(session->worker);  // audits the refusal

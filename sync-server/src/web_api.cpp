@@ -450,13 +450,15 @@ class WebApi {
 
 std::optional<Session> web_session(AccessService& access, const httplib::Request& req,
                                    httplib::Response& res,
-                                   const std::function<void(const std::string&)>& log) {
+                                   const std::function<void(const std::string&)>& log,
+                                   bool background) {
   const std::string id = session_cookie(req);
   if (id.empty()) {
     error(res, 401, "unauthenticated", "sign in first");
     return std::nullopt;
   }
-  auto session = access.session(id);
+  background = background || req.get_header_value("X-Fieldcase-Background") == "1";
+  auto session = access.session(id, !background);
   if (!session.ok()) {
     fail(res, session.status(), log);
     return std::nullopt;
