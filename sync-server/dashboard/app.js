@@ -29,8 +29,12 @@
     }
   }
 
+  // A request to the server. Requests the page makes by itself (the change feed and the redraw
+  // after a change) say so, and do not keep an unattended session alive.
   async function api(path, options = {}) {
     const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+    if (options.background) headers["X-Fieldcase-Background"] = "1";
+    delete options.background;
     if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = state.csrf;
     const res = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
     if (res.status === 204) return null;
@@ -269,7 +273,7 @@
   async function viewOverview(r) {
     const sel = selection(r.params);
     const q = apiQuery(sel, { months: 12 });
-    const data = await api("/v1/figures/overview?" + q);
+    const data = await r.api("/v1/figures/overview?" + q);
     const cards = data.figures.map((f) => {
       const labels = f.trend.map((t) => t.period);
       const values = f.trend.map((t) => t.value);
@@ -318,7 +322,7 @@
   async function viewIndicator(r) {
     const sel = selection(r.params);
     const id = r.arg;
-    const data = await api("/v1/figures/indicators/" + encodeURIComponent(id) + "?" + apiQuery(sel));
+    const data = await r.api("/v1/figures/indicators/" + encodeURIComponent(id) + "?" + apiQuery(sel));
     const f = data.figure;
     const recordsLink = href("records", id, sel);
     const rows = data.breakdown.map((b) => [
@@ -363,7 +367,7 @@
     const id = r.arg;
     const offset = Number(r.params.get("offset") || 0);
     const limit = 50;
-    const data = await api("/v1/figures/indicators/" + encodeURIComponent(id) + "/records?" + apiQuery(sel, { offset, limit }));
+    const data = await r.api("/v1/figures/indicators/" + encodeURIComponent(id) + "/records?" + apiQuery(sel, { offset, limit }));
     const f = data.figure;
     const measuredUnit = f.unit === "%" ? "working days" : f.unit === "hours" ? "hours" : "";
     const rows = data.records.map((rec) => [
@@ -389,7 +393,7 @@
 
   async function viewBacklog(r) {
     const sel = selection(r.params);
-    const data = await api("/v1/figures/backlog?" + apiQuery(sel, { months: 12 }));
+    const data = await r.api("/v1/figures/backlog?" + apiQuery(sel, { months: 12 }));
     const labels = data.series.map((p) => periodLabel(p.month));
     const rows = data.series.map((p) => [periodLabel(p.month), p.day, p.outstanding, p.overdue]);
     const summary = "Outstanding and overdue assessments at each month's end: " +
@@ -419,7 +423,7 @@
 
   async function viewDelay(r) {
     const sel = selection(r.params);
-    const data = await api("/v1/figures/recording-delay?" + apiQuery(sel));
+    const data = await r.api("/v1/figures/recording-delay?" + apiQuery(sel));
     const binLabel = (b) => {
       const h = (x) => (x >= 48 && x % 24 === 0 ? x / 24 + " days" : x + " h");
       return b.to_hours === null ? h(b.from_hours) + " or more" : h(b.from_hours) + " to " + h(b.to_hours);
@@ -453,7 +457,7 @@
     const sel = selection(r.params);
     let data;
     try {
-      data = await api(path + "?" + apiQuery(sel));
+      data = await r.api(path + "?" + apiQuery(sel));
     } catch (e) {
       if (e.status === 404) {
         return [el("h1", {}, title), el("p", {}, "This server does not provide the " + title.toLowerCase() + ".")];
@@ -493,6 +497,8 @@
     }
     const focusedId = document.activeElement && document.activeElement.id;
     let nodes;
+    // A view fetches through r.api: in the background when it redraws after a change.
+    r.api = (path) => api(path, { background: live });
     try {
       nodes = await view(r);
     } catch (e) {
@@ -521,6 +527,17 @@
     document.body.dataset.rendered = String(state.renderSeq);
   }
 
+  // A list of records is case data, and reading it is audited: after a change it is not read
+  // again by itself, the reader is offered the current list instead.
+  function staleRecords() {
+    if ($("stale-records")) return;
+    const button = el("button", { type: "button", id: "refresh-records" }, "Show the current records");
+    button.addEventListener("click", () => render());
+    $("view").prepend(el("p", { class: "stale", id: "stale-records" },
+      "The figures have changed since these records were read. ", button));
+    $("live").textContent = "The figures have changed since these records were read.";
+  }
+
   // The change feed: waits for the figures version to move on, then redraws.
   async function poll() {
     if (state.polling) return;
@@ -531,7 +548,8 @@
         const res = await api("/v1/figures/changes" + since);
         const changed = state.version !== null && res.version !== state.version;
         state.version = res.version;
-        if (changed) await render(true);
+        if (changed && route().page === "records") staleRecords();
+        else if (changed) await render(true);
       } catch (e) {
         if (e.status === 401) break;
         await new Promise((resolve) => setTimeout(resolve, 5000));

@@ -345,6 +345,23 @@ async function main() {
   const live = await page.$eval("#live", (e) => e.textContent);
   check(live.startsWith("Figures updated"), "the update was not announced: " + JSON.stringify(live));
 
+  // An open list of records is not read again by itself (reading it is audited): the page
+  // offers the current list, which the reader asks for.
+  await page.goto(url + "/dashboard/#/records/recording_delay");
+  await page.waitForSelector("main table tbody tr");
+  equal((await page.$$("main table tbody tr")).length, 4, "visits listed before another sync");
+  const readsBefore = execFileSync(serverBin, ["admin", "--database", db, "--quiet", "audit", "list", "--worker", flo, "--action", "case_read"], { encoding: "utf8" }).trim().split("\n").length;
+  await page.waitForTimeout(500);
+  cli(annDir, "visit", "record", "--case", annChild, "--type", "child_in_need", "--start", hoursAgo(0.1), "--seen");
+  cli(annDir, "sync");
+  await page.waitForSelector("#stale-records", { timeout: 30000 }).catch(() => fail("the records page did not say the figures changed"));
+  equal((await page.$$("main table tbody tr")).length, 4, "visits listed before the reader asks again");
+  const readsAfter = execFileSync(serverBin, ["admin", "--database", db, "--quiet", "audit", "list", "--worker", flo, "--action", "case_read"], { encoding: "utf8" }).trim().split("\n").length;
+  equal(readsAfter, readsBefore, "case reads audited while the reader did nothing");
+  await page.click("#refresh-records");
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 5, null, { timeout: 10000 })
+    .catch(() => fail("the current records were not shown after asking"));
+
   // Keyboard: the skip link comes first and moves focus to the content; Tab then reaches the
   // navigation, the pickers, the CSV link and every figure's link; Enter opens a figure.
   await page.goto(url + "/dashboard/#/overview");

@@ -488,3 +488,24 @@ TEST_CASE("figures service: waits are bounded in number and end when the server 
   REQUIRE(figures.wait_for_change(v + 1, std::chrono::seconds(20)).ok());
   CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(1));
 }
+
+TEST_CASE("web sessions: requests a page makes by itself do not keep the session alive",
+          "[security][figures]") {
+  ServerFixture f;
+  REQUIRE(f.admin->set_password(f.manager, kPassword, AccessOptions{}).ok());
+  AccessService access(*f.store, f.clock);
+  auto alive = [&](const std::string& id, bool activity) {
+    auto s = access.session(id, activity);
+    REQUIRE(s.ok());
+    return s->has_value();
+  };
+  auto polled = access.sign_in(f.manager, kPassword, "test");
+  auto used = access.sign_in(f.manager, kPassword, "test");
+  REQUIRE((polled.ok() && used.ok()));
+  f.clock.advance(std::chrono::minutes(20));
+  CHECK(alive(polled->session_id, false));  // a page waiting for changes
+  CHECK(alive(used->session_id, true));     // its reader opening a page
+  f.clock.advance(std::chrono::minutes(11));
+  CHECK_FALSE(alive(polled->session_id, false));  // 31 minutes without its reader
+  CHECK(alive(used->session_id, true));           // 11 minutes since the reader's last request
+}
