@@ -323,7 +323,7 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
   return out;
 }
 
-Result<std::optional<Session>> AccessService::session(std::string_view session_id) {
+Result<std::optional<Session>> AccessService::session(std::string_view session_id, bool activity) {
   if (!looks_like_token(session_id)) return std::optional<Session>();
   const std::string id_hash = token_hash(session_id);
   std::lock_guard lock(mu_);
@@ -343,7 +343,7 @@ Result<std::optional<Session>> AccessService::session(std::string_view session_i
     return std::optional<Session>();
   }
   // The idle clock restarts; written at most once a minute to spare the database.
-  if (now_ms - iso_ms((*found)->last_seen_at) >= 60'000) {
+  if (activity && now_ms - iso_ms((*found)->last_seen_at) >= 60'000) {
     FC_TRY(store_.touch_session(id_hash, format_iso_datetime(now)));
   }
   return std::optional<Session>(

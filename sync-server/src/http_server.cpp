@@ -17,6 +17,7 @@
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
+#include "figures_api.hpp"
 #include "web_api.hpp"
 
 namespace fieldcase::server {
@@ -202,6 +203,7 @@ bool is_loopback_address(std::string_view a) noexcept {
 
 struct HttpServer::Impl {
   SyncService& service;
+  FiguresService* figures = nullptr;
   const Clock& clock;
   HttpOptions options;
   std::unique_ptr<httplib::Server> owned;
@@ -353,7 +355,12 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
 
 HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock& clock,
                        HttpOptions options)
+    : HttpServer(service, access, nullptr, clock, std::move(options)) {}
+
+HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresService* figures,
+                       const Clock& clock, HttpOptions options)
     : impl_(std::make_unique<Impl>(service, clock, options)) {
+  impl_->figures = figures;
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
   const bool plain = !impl_->tls;
@@ -395,6 +402,11 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock&
                   const httplib::ContentReader& reader) { impl->sync(req, res, reader); });
   if (access != nullptr) {
     detail::register_web_api(svr, *access, [impl](const std::string& line) { impl->log(line); });
+    if (figures != nullptr) {
+      detail::register_figures_api(svr, *access, *figures,
+                                   [impl](const std::string& line) { impl->log(line); });
+      detail::register_dashboard(svr);
+    }
   }
   svr.set_post_routing_handler(
       [](const httplib::Request&, httplib::Response& res) { detail::set_security_headers(res); });
@@ -465,6 +477,7 @@ Status HttpServer::run() {
 
 void HttpServer::stop() {
   impl_->stop_requested.store(true);
+  if (impl_->figures != nullptr) impl_->figures->close();  // long-polls answer at once
   impl_->server.stop();
 }
 

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/http_server.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
@@ -54,7 +56,7 @@ constexpr std::string_view kUsage =
     "session_idle_minutes, session_absolute_hours, signin_lockout_failures,\n"
     "signin_lockout_minutes, max_queued_connections, body_deadline_seconds,\n"
     "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
-    "offline_limit_days.\n"
+    "offline_limit_days, population_under_18.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -205,6 +207,16 @@ int serve(int argc, char** argv) {
   auto access_store = SqliteServerStore::open(config.database);
   if (!access_store.ok()) return failure(access_store.status());
   AccessService access(**access_store, fieldcase::SystemClock::instance(), config.access);
+  // The dashboard's figures have a connection of their own too: a long computation never holds
+  // up sync or sign-in. Each sync that changes figure facts moves the change feed on.
+  auto figures_store = SqliteServerStore::open(config.database);
+  if (!figures_store.ok()) return failure(figures_store.status());
+  FiguresServiceOptions figures_options;
+  figures_options.figures.population_under_18 = config.population_under_18;
+  // Waiting pages may take at most a quarter of the connection threads.
+  figures_options.max_waiters = static_cast<std::size_t>(std::max(1, config.threads / 4));
+  FiguresService figures(**figures_store, fieldcase::SystemClock::instance(), figures_options);
+  service.on_figures_changed([&figures] { figures.figures_changed(); });
   HttpOptions http;
   http.threads = config.threads;
   http.max_queued_connections = config.max_queued_connections;
@@ -218,7 +230,7 @@ int serve(int argc, char** argv) {
   http.allow_plain_http = config.allow_plain_http;
   http.rate_limit_per_minute = config.rate_limit_per_minute;
   http.rate_limit_burst = config.rate_limit_burst;
-  HttpServer server(service, &access, fieldcase::SystemClock::instance(), http);
+  HttpServer server(service, &access, &figures, fieldcase::SystemClock::instance(), http);
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());
 
@@ -282,6 +294,7 @@ int figures_command(const Args& args, const ServerConfig& config) {
   }
   fg::FigureQuery q;
   fg::FiguresConfig figures_config;
+  figures_config.population_under_18 = config.population_under_18;
   if (verb.empty()) {
     Status missing;
     q.indicator = required(args, "indicator", missing);

@@ -108,6 +108,21 @@ TEST_CASE("server config: transport security, limits and the offline limit", "[s
   CHECK_FALSE(c.allow_plain_http);
 }
 
+TEST_CASE("server config: the under-18 population for the looked-after rate", "[sync][figures]") {
+  ServerConfig c;
+  CHECK(c.population_under_18 == 0);
+  REQUIRE(set_config_value(c, "population_under_18", "52000").ok());
+  CHECK(c.population_under_18 == 52000);
+  CHECK(set_config_value(c, "population_under_18", "-1").code() == Errc::invalid_argument);
+  CHECK(set_config_value(c, "population_under_18", "many").code() == Errc::invalid_argument);
+  std::map<std::string, std::string> env{{"FIELDCASE_POPULATION_UNDER_18", "61000"}};
+  REQUIRE(apply_environment(c, [&](const char* name) -> const char* {
+            auto it = env.find(name);
+            return it == env.end() ? nullptr : it->second.c_str();
+          }).ok());
+  CHECK(c.population_under_18 == 61000);
+}
+
 TEST_CASE("server config: loopback addresses are told from the others", "[sync][security]") {
   for (const char* a : {"127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "localhost"}) {
     INFO(a);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -272,7 +273,35 @@ Result<Period> parse_period(std::string_view text) {
   return bad;
 }
 
+struct FactsCache::Impl {
+  explicit Impl(ServerStore& s) : store(s), attributor(s) {}
+
+  // The facts of one indicator, read from the store the first time.
+  Result<const std::vector<FigureFact>*> of(std::string_view indicator) {
+    auto it = facts.find(indicator);
+    if (it == facts.end()) {
+      auto f = store.figure_facts(indicator);
+      if (!f.ok()) return f.status();
+      it = facts.emplace(std::string(indicator), std::move(*f)).first;
+    }
+    return &it->second;
+  }
+
+  ServerStore& store;
+  Attributor attributor;
+  std::map<std::string, std::vector<FigureFact>, std::less<>> facts;
+};
+
+FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
+FactsCache::~FactsCache() = default;
+
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
+                             const FigureQuery& query) {
+  FactsCache cache(store);
+  return compute(cache, config, query);
+}
+
+Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
                              const FigureQuery& query) {
   const IndicatorDefinition* def = find_definition(query.indicator);
   if (def == nullptr) return Status{Errc::not_found, "no indicator " + query.indicator};
@@ -287,13 +316,13 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
   out.target = def->target;
   out.baseline = def->baseline;
 
-  std::vector<FigureFact> facts;
+  std::vector<const std::vector<FigureFact>*> facts;
   std::vector<std::string_view> sources = def->sources;
   if (sources.empty()) sources.push_back(def->id);
   for (auto src : sources) {
-    auto f = store.figure_facts(src);
+    auto f = cache.impl().of(src);
     if (!f.ok()) return f.status();
-    facts.insert(facts.end(), f->begin(), f->end());
+    facts.push_back(*f);
   }
 
   const Date day = std::min(query.as_of, query.period.last);  // count and backlog measures
@@ -302,9 +331,12 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
   };
   std::vector<double> measured_values;
   std::vector<double> device_values;
-  Attributor attributor(store);
+  Attributor& attributor = cache.impl().attributor;
 
-  for (const auto& f : facts) {
+  const auto all_facts =
+      facts | std::views::transform([](const auto* list) -> const auto& { return *list; }) |
+      std::views::join;
+  for (const FigureFact& f : all_facts) {
     auto who = attributor.of_case(f.case_id);
     if (!who.ok()) return who.status();
     if (!in_scope(*who, query)) continue;
@@ -535,10 +567,11 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
 Result<std::vector<FigureResult>> monthly_series(ServerStore& store, const FiguresConfig& config,
                                                  FigureQuery query, Date first, Date last) {
   if (last < first) return Status{Errc::invalid_argument, "a series ends before it starts"};
+  FactsCache cache(store);
   std::vector<FigureResult> out;
   for (Period p = month_of(first); p.first <= last;) {
     query.period = p;
-    auto r = compute(store, config, query);
+    auto r = compute(cache, config, query);
     if (!r.ok()) return r.status();
     out.push_back(std::move(*r));
     auto next = p.last.add_days(1);

@@ -113,9 +113,10 @@ class AccessService {
   // says until when).
   Result<SignedIn> sign_in(std::string_view worker_id, std::string_view password,
                            std::string_view source);
-  // The live session for a cookie value (idle and absolute expiry applied; the idle clock is
-  // restarted), or nullopt.
-  Result<std::optional<Session>> session(std::string_view session_id);
+  // The live session for a cookie value (idle and absolute expiry applied), or nullopt. The idle
+  // clock restarts when `activity` is true; requests a page makes by itself (waiting for
+  // changes, redrawing after one) pass false, so an unattended page still times out.
+  Result<std::optional<Session>> session(std::string_view session_id, bool activity = true);
   Status sign_out(std::string_view session_id);
   // Whether `token` is the CSRF token of `session_id` (constant time).
   static bool csrf_matches(std::string_view session_id, std::string_view token);

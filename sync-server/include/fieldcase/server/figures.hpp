@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -218,6 +219,27 @@ struct FigureResult {
 };
 
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
+                             const FigureQuery& query);
+
+// What compute() reads from the store, read once: the facts of each indicator and the worker,
+// team and area each case is attributed to. A page of figures asks for many (every indicator,
+// a dozen months, several units) over the same facts; sharing one cache among them reads the
+// store once. It does not see later changes: make a new one when a sync or a reallocation may
+// have changed them. Not thread-safe; `store` must outlive it.
+class FactsCache {
+ public:
+  explicit FactsCache(ServerStore& store);
+  ~FactsCache();
+  FactsCache(const FactsCache&) = delete;
+  FactsCache& operator=(const FactsCache&) = delete;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
                              const FigureQuery& query);
 
 // The figure for each month from the month of `first` to the month of `last`, in order (a

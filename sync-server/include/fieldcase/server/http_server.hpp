@@ -12,6 +12,12 @@
 //   GET  /v1/cases/{id}             a case's records, as far as the role may read them
 //   /v1/admin/...                   workers and roles, areas, teams, allocations, enrollment codes,
 //                                   devices, audit queries and chain verification (administrators)
+// With a FiguresService as well (docs/dashboard.md):
+//   GET  /v1/figures/...            the managers' figures, scoped by the permission matrix, as
+//                                   JSON or CSV, and a long-poll change feed
+//   GET  /dashboard/                the dashboard's pages (/ redirects there); their
+//                                   Content-Security-Policy allows this server's scripts and
+//                                   styles only
 // Every state-changing request of a session needs its CSRF token in X-CSRF-Token, and an
 // Origin header, when sent, must be this server's. Every response carries the security
 // headers (Content-Security-Policy with frame-ancestors 'none', Strict-Transport-Security,
@@ -42,6 +48,7 @@
 
 #include "fieldcase/clock.hpp"
 #include "fieldcase/server/access_service.hpp"
+#include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/status.hpp"
 
@@ -83,6 +90,10 @@ class HttpServer {
   // `access` (may be null) must outlive the server too.
   HttpServer(SyncService& service, AccessService* access, const Clock& clock,
              HttpOptions options);
+  // `figures` (may be null; needs `access`) must outlive the server too. stop() closes its
+  // change feed so that waiting long-polls answer at once.
+  HttpServer(SyncService& service, AccessService* access, FiguresService* figures,
+             const Clock& clock, HttpOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

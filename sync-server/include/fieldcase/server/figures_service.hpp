@@ -1,0 +1,207 @@
+// The managers' view of the figures: what the dashboard and the /v1/figures API ask for, on
+// behalf of a signed-in worker, scoped by the permission matrix.
+//
+// Scope (permissions.hpp, "Other actions"): a service lead sees the authority and every area,
+// team and worker in it; an area manager their area, its teams and their workers; a team
+// manager their team and its workers. Other roles see no figures. Asking for a unit outside
+// one's scope is Errc::forbidden, audited as permission_refused. Aggregates are not case data;
+// the records behind a figure are, so every page of them is audited as case_read, one entry
+// per case with its relation to the reader (like GET /v1/cases/{id}).
+//
+// The change feed: a version number that changes whenever a sync changes figure facts
+// (figures_changed(), called by the sync service after its transaction commits). Clients keep
+// the last version they saw and wait for another with wait_for_change(); the wait is bounded
+// in time and in the number of waiters, because each waiter holds one HTTP connection thread.
+// The version starts at the server's start time in milliseconds, so it does not repeat across
+// restarts.
+//
+// The facts and attributions figures are computed from are read once and kept, with the
+// results, until the version changes or `cache_seconds` pass, so a page that many managers have
+// open is computed once per sync.
+//
+// Thread-safe: queries are serialised by an internal mutex (the store is one connection, which
+// must not be used by others in this process); the feed has its own lock, and waiting never
+// holds the query lock. `store` and `clock` must outlive the service.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fieldcase/calendar.hpp"
+#include "fieldcase/clock.hpp"
+#include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/permissions.hpp"
+#include "fieldcase/server/server_store.hpp"
+#include "fieldcase/status.hpp"
+
+namespace fieldcase::server {
+
+struct FiguresServiceOptions {
+  figures::FiguresConfig figures;
+  // Long-polls waiting at once; a wait beyond this is refused (Errc::busy) so that waiting
+  // pages never take every connection thread (the server sets a quarter of its threads).
+  std::size_t max_waiters = 16;
+  std::chrono::seconds max_wait{25};
+  std::chrono::seconds cache_seconds{60};
+};
+
+// An organisational unit a figure is taken for.
+struct FiguresUnit {
+  figures::Level level = figures::Level::authority;
+  std::string id;  // empty for the authority
+  std::string name;
+  std::string parent_id;  // the area of a team, the team of a worker; empty otherwise
+};
+
+// What a worker may see: the widest unit (their home page) and every unit under it.
+struct FiguresScope {
+  Worker worker;
+  FiguresUnit home;
+  std::vector<FiguresUnit> units;  // home first, then areas, teams and workers in name order
+};
+
+// A figure query from the web: the unit, the period and the day it is taken on. Trends run
+// for `months` months up to the month of min(as_of, period end).
+struct FiguresRequest {
+  figures::Level level = figures::Level::authority;
+  std::string unit;  // the area, team or worker id; empty for the authority
+  figures::Period period;
+  Date as_of = Date::max();
+  int months = 12;  // 1..36
+};
+
+struct FigureWithTrend {
+  figures::FigureResult figure;              // records left out (see records())
+  std::vector<figures::FigureResult> trend;  // one per month, oldest first, records left out
+};
+
+struct FiguresOverview {
+  FiguresUnit unit;
+  std::uint64_t version = 0;
+  std::vector<FigureWithTrend> figures;  // every indicator, in registry order
+};
+
+struct FiguresBreakdown {
+  FiguresUnit unit;
+  figures::FigureResult figure;  // records left out
+  // One level down (authority: areas; area: teams; team: workers; worker: none), in name order.
+  std::vector<std::pair<FiguresUnit, figures::FigureResult>> children;
+};
+
+// One page of the records behind a figure.
+struct FigureRecordsPage {
+  FiguresUnit unit;
+  figures::FigureResult figure;  // records: only this page's
+  std::size_t total = 0;         // records behind the figure
+  std::size_t offset = 0;
+  std::map<std::string, Relation> relations;  // case -> how it relates to the reader
+};
+
+struct BacklogPoint {
+  std::string month;  // YYYY-MM
+  std::string day;    // the day the backlog was taken: the month's end, or the as-of day
+  std::int64_t outstanding = 0;
+  std::int64_t overdue = 0;
+};
+
+struct FiguresBacklog {
+  FiguresUnit unit;
+  std::vector<BacklogPoint> series;  // oldest month first
+};
+
+// How long visits took to reach the server, in hours.
+struct DelayBin {
+  double from_hours = 0;
+  std::optional<double> to_hours;  // nullopt: open-ended
+  std::int64_t count = 0;
+};
+struct DelayDistribution {
+  FiguresUnit unit;
+  figures::FigureResult figure;  // the recording_delay figure, records left out
+  std::vector<DelayBin> bins;
+  std::int64_t within_standard = 0;  // received within the recording standard
+};
+
+// The bins of the recording-delay histogram: 0-4 h, 4-8 h, 8-24 h, 1-2 days, 2-3 days,
+// 3-5 days, 5-7 days, 7-14 days, 14 days or more.
+const std::vector<double>& delay_bin_edges_hours();
+
+class FiguresService {
+ public:
+  FiguresService(ServerStore& store, const Clock& clock, FiguresServiceOptions options = {});
+  ~FiguresService();
+  FiguresService(const FiguresService&) = delete;
+  FiguresService& operator=(const FiguresService&) = delete;
+
+  // The units `actor` may see. Errc::forbidden (audited) for a role without figures.
+  Result<FiguresScope> scope(const Worker& actor);
+
+  // Every indicator for the unit and period, with a monthly trend each.
+  Result<FiguresOverview> overview(const Worker& actor, const FiguresRequest& request);
+  // One indicator for the unit and for each unit one level down. Errc::not_found for an
+  // unknown indicator.
+  Result<FiguresBreakdown> breakdown(const Worker& actor, std::string_view indicator,
+                                     const FiguresRequest& request);
+  // The records behind one figure, `limit` (1..1000) from `offset`; the cases on the page are
+  // audited as case_read with `what` (the request, no case data) in the detail.
+  Result<FigureRecordsPage> records(const Worker& actor, std::string_view indicator,
+                                    const FiguresRequest& request, std::size_t offset,
+                                    std::size_t limit, std::string_view what);
+  // Outstanding and overdue assessments at each month's end (or the as-of day) for `months`
+  // months.
+  Result<FiguresBacklog> backlog(const Worker& actor, const FiguresRequest& request);
+  // The recording-delay distribution for the period.
+  Result<DelayDistribution> recording_delay(const Worker& actor, const FiguresRequest& request);
+
+  // --- The change feed ---
+  std::uint64_t version() const;
+  // A sync changed figure facts: a new version, and every waiter wakes.
+  void figures_changed();
+  // Waits until the version differs from `since`, `timeout` (capped at max_wait) passes, or
+  // close() is called; returns the version then. Errc::busy when max_waiters already wait.
+  Result<std::uint64_t> wait_for_change(std::uint64_t since, std::chrono::milliseconds timeout);
+  // Wakes every waiter and makes later waits return at once (the server is stopping).
+  void close();
+
+  // The server's current day (UTC): the default as-of day and period of a request.
+  Date today() const;
+  const FiguresServiceOptions& options() const { return options_; }
+
+ private:
+  struct Org;
+  Result<Org> load_org();
+  Result<FiguresScope> scope_locked(const Worker& actor);
+  Result<FiguresUnit> authorise(const Worker& actor, const FiguresRequest& request);
+  Status refuse(const Worker& actor, std::string_view what);
+  Result<figures::FigureResult> compute(const std::string& indicator, const FiguresRequest& request,
+                                        bool keep_records);
+  figures::FigureQuery query_of(const std::string& indicator, const FiguresRequest& request) const;
+  std::vector<figures::Period> trend_months(const FiguresRequest& request) const;
+  void expire_cache();
+
+  ServerStore& store_;
+  const Clock& clock_;
+  FiguresServiceOptions options_;
+  std::mutex mu_;                               // the store and the cache
+  std::unique_ptr<figures::FactsCache> facts_;  // null until a figure is asked for
+  std::chrono::steady_clock::time_point facts_read_at_;
+  std::map<std::string, figures::FigureResult> cache_;  // results without records, by query
+  std::uint64_t cache_version_ = 0;
+
+  mutable std::mutex feed_mu_;
+  std::condition_variable feed_cv_;
+  std::uint64_t version_ = 0;
+  std::size_t waiters_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace fieldcase::server
