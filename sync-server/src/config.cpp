@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 28> kKeys{
+constexpr std::array<std::string_view, 29> kKeys{
     "listen",
     "database",
     "threads",
@@ -39,6 +39,7 @@ constexpr std::array<std::string_view, 28> kKeys{
     "rate_limit_burst",
     "offline_limit_days",
     "max_queued_connections",
+    "population_under_18",
 };
 
 std::string_view trim(std::string_view s) {
@@ -173,6 +174,12 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     auto v = number(key, value, 0, 3650);
     if (!v.ok()) return v.status();
     c.service.offline_limit_days = static_cast<int>(*v);
+    return {};
+  }
+  if (key == "population_under_18") {
+    auto v = number(key, value, 0, 100'000'000);
+    if (!v.ok()) return v.status();
+    c.population_under_18 = *v;
     return {};
   }
   if (key == "clock_window") {

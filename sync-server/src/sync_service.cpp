@@ -103,6 +103,7 @@ struct SyncService::RequestContext {
   system_clock::time_point validation_now;
   std::set<std::string> request_tx_ids;
   std::map<std::string, Relation> relations;  // case -> how it relates to the worker
+  bool figures_changed = false;  // a transaction refreshed figure facts
 
   // How `case_id` relates to the worker (permissions.hpp), computed once per request.
   Result<Relation> relation(ServerStore& store, const std::string& case_id) {
@@ -157,8 +158,9 @@ Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device
     return Status(Errc::unsupported,
                   "protocol version " + std::to_string(request.protocol) + " is not supported");
   }
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   sync::SyncResponse response;
+  bool figures_changed = false;
   Status st = store_.transaction([&]() -> Status {
     response = sync::SyncResponse{};
     RequestContext ctx;
@@ -167,9 +169,13 @@ Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device
     ctx.receipt_ms = to_ms(receipt);
     ctx.receipt_text = format_iso_datetime(receipt);
     ctx.device_time = request.device_time;
-    return handle_locked(ctx, request, response);
+    Status handled = handle_locked(ctx, request, response);
+    figures_changed = ctx.figures_changed;
+    return handled;
   });
   if (!st.ok()) return st;
+  lock.unlock();
+  if (figures_changed && figures_listener_) figures_listener_();
   response.server_time = format_iso_datetime(clock_.wall());
   return response;
 }
@@ -768,6 +774,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       figure_cases.insert(w.after.case_id);
     }
   }
+  if (!figure_cases.empty()) ctx.figures_changed = true;
   return figures::refresh_cases(store_, figure_cases);
 }
 

@@ -157,34 +157,8 @@ class WebApi {
   WebApi(AccessService& access, std::function<void(const std::string&)> log)
       : access_(access), log_(std::move(log)) {}
 
-  // The signed-in session of a request, or nullopt after answering 401/403. State-changing
-  // methods also need the CSRF token and an acceptable Origin.
   std::optional<Session> authenticate(const httplib::Request& req, httplib::Response& res) {
-    const std::string id = session_cookie(req);
-    if (id.empty()) {
-      error(res, 401, "unauthenticated", "sign in first");
-      return std::nullopt;
-    }
-    auto session = access_.session(id);
-    if (!session.ok()) {
-      fail(res, session.status(), log_);
-      return std::nullopt;
-    }
-    if (!*session) {
-      error(res, 401, "unauthenticated", "the session has ended; sign in again");
-      return std::nullopt;
-    }
-    if (req.method != "GET" && req.method != "HEAD") {
-      if (!origin_ok(req)) {
-        error(res, 403, "csrf", "the request comes from another site");
-        return std::nullopt;
-      }
-      if (!AccessService::csrf_matches(id, req.get_header_value("X-CSRF-Token"))) {
-        error(res, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
-        return std::nullopt;
-      }
-    }
-    return std::move(**session);
+    return web_session(access_, req, res, log_);
   }
 
   // The session of an actor allowed to take `action`, or nullopt after answering.
@@ -473,6 +447,41 @@ class WebApi {
 };
 
 }  // namespace
+
+std::optional<Session> web_session(AccessService& access, const httplib::Request& req,
+                                   httplib::Response& res,
+                                   const std::function<void(const std::string&)>& log) {
+  const std::string id = session_cookie(req);
+  if (id.empty()) {
+    error(res, 401, "unauthenticated", "sign in first");
+    return std::nullopt;
+  }
+  auto session = access.session(id);
+  if (!session.ok()) {
+    fail(res, session.status(), log);
+    return std::nullopt;
+  }
+  if (!*session) {
+    error(res, 401, "unauthenticated", "the session has ended; sign in again");
+    return std::nullopt;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    if (!origin_ok(req)) {
+      error(res, 403, "csrf", "the request comes from another site");
+      return std::nullopt;
+    }
+    if (!AccessService::csrf_matches(id, req.get_header_value("X-CSRF-Token"))) {
+      error(res, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+      return std::nullopt;
+    }
+  }
+  return std::move(**session);
+}
+
+void web_fail(httplib::Response& res, const Status& st,
+              const std::function<void(const std::string&)>& log) {
+  fail(res, st, log);
+}
 
 void set_security_headers(httplib::Response& res) {
   static const std::pair<const char*, const char*> kHeaders[] = {

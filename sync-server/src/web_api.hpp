@@ -5,11 +5,24 @@
 #include <httplib.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "fieldcase/server/access_service.hpp"
 
 namespace fieldcase::server::detail {
+
+// The signed-in session of a request (the __Host-fieldcase_session cookie), or nullopt after
+// answering 401 (no or ended session) or 403 csrf (a state-changing method without the
+// session's X-CSRF-Token, or from another Origin).
+std::optional<Session> web_session(AccessService& access, const httplib::Request& req,
+                                   httplib::Response& res,
+                                   const std::function<void(const std::string&)>& log);
+
+// The JSON error answer for a failed Status: 400, 401, 403, 404, 409, 429 or 503 by its code;
+// anything else is 500 internal, and logged through `log` (never with case data).
+void web_fail(httplib::Response& res, const Status& st,
+              const std::function<void(const std::string&)>& log);
 
 // The security headers every response carries.
 void set_security_headers(httplib::Response& res);

@@ -31,11 +31,14 @@
 //   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
 //   rate_limit_burst            requests a device may make at once
 //   offline_limit_days          days a device may go without syncing before it locks (0: none)
+//   population_under_18         the authority's under-18 population, for the looked-after
+//                               rate per 10,000 (0: unknown, no rate)
 // Value types; thread-safe to copy.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -62,6 +65,7 @@ struct ServerConfig {
   bool allow_plain_http = false;
   int rate_limit_per_minute = 600;
   int rate_limit_burst = 120;
+  std::int64_t population_under_18 = 0;
   ServiceOptions service;
   AccessOptions access;
 };

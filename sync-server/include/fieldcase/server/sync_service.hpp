@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -89,6 +90,12 @@ class SyncService {
 
   const ServiceOptions& options() const { return options_; }
 
+  // Called after a request commits that changed figure facts (the dashboard's change feed),
+  // on the request's thread, outside the service's lock. Set it before serving.
+  void on_figures_changed(std::function<void()> listener) {
+    figures_listener_ = std::move(listener);
+  }
+
  private:
   struct RequestContext;
   Status handle_locked(RequestContext& ctx, const sync::SyncRequest& request,
@@ -104,6 +111,7 @@ class SyncService {
   ServiceOptions options_;
   HybridClock hlc_;
   std::mutex mu_;
+  std::function<void()> figures_listener_;
 };
 
 }  // namespace fieldcase::server
