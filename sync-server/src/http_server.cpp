@@ -17,6 +17,7 @@
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
+#include "reports_api.hpp"
 #include "web_api.hpp"
 
 namespace fieldcase::server {
@@ -202,6 +203,7 @@ bool is_loopback_address(std::string_view a) noexcept {
 
 struct HttpServer::Impl {
   SyncService& service;
+  AccessService* access = nullptr;  // the web's sessions, when there is a web front
   const Clock& clock;
   HttpOptions options;
   std::unique_ptr<httplib::Server> owned;
@@ -354,6 +356,7 @@ HttpServer::HttpServer(SyncService& service, const Clock& clock, HttpOptions opt
 HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock& clock,
                        HttpOptions options)
     : impl_(std::make_unique<Impl>(service, clock, options)) {
+  impl_->access = access;
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
   const bool plain = !impl_->tls;
@@ -422,6 +425,16 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, const Clock&
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::serve_reports(ReportsService& reports) {
+  if (impl_->access == nullptr) {
+    return {Errc::invalid_argument, "the reports need the web sign-in (an AccessService)"};
+  }
+  Impl* impl = impl_.get();
+  detail::register_reports_api(impl_->server, *impl_->access, reports,
+                               [impl](const std::string& line) { impl->log(line); });
+  return {};
+}
 
 Result<int> HttpServer::bind(const std::string& host, int port) {
   if (!impl_->server.is_valid()) {

@@ -465,11 +465,12 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
 
     if (excluded) {
       ++out.quality.excluded;
-      for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
       if (!start &&
           std::find(row.flags.begin(), row.flags.end(), kFlagMissingStart) == row.flags.end()) {
-        ++out.quality.by_flag[std::string(kFlagMissingStart)];  // a start that is not a date
+        row.flags.emplace_back(kFlagMissingStart);  // a start that is not a date
       }
+      for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
+      out.excluded_records.push_back(std::move(row));
       continue;
     }
     if (!include) continue;
@@ -527,8 +528,9 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
   if (def->limit == LimitKind::recording_standard && !device_values.empty()) {
     out.quality.note += "; median to the device " + fmt(percentile(device_values, 0.5)) + " h";
   }
-  std::sort(out.records.begin(), out.records.end(),
-            [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; });
+  const auto by_id = [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; };
+  std::sort(out.records.begin(), out.records.end(), by_id);
+  std::sort(out.excluded_records.begin(), out.excluded_records.end(), by_id);
   return out;
 }
 
