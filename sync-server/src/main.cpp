@@ -9,15 +9,18 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "fieldcase/durable_file.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/secure_bytes.hpp"
 #include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/cin_census.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/http_server.hpp"
@@ -113,6 +116,13 @@ constexpr std::string_view kAdminUsage =
     "                                               the records to fix, per team, with the\n"
     "                                               reason and the figures each affects\n"
     "                                               (reads of the cases listed are audited)\n"
+    "  export cin --year YYYY --out FILE [--report FILE]\n"
+    "                                               the Children in Need census XML of the\n"
+    "                                               year 1 April YYYY-1 to 31 March YYYY;\n"
+    "                                               records that cannot be exported cleanly\n"
+    "                                               are listed (CSV to --report FILE, else\n"
+    "                                               tab-separated on stdout); every case read\n"
+    "                                               is audited\n"
     "                     P defaults to the current financial year, L to the authority, the\n"
     "                     as-of day to today; --population N gives the under-18 population\n"
     "                     (default: the population_under_18 setting)\n"
@@ -410,6 +420,71 @@ int report_command(const Args& args, const ServerConfig& config) {
   return 0;
 }
 
+// admin export cin: the census file, and its exceptions.
+int export_command(const Args& args, const ServerConfig& config) {
+  if (args.words.size() != 2 || args.words[1] != "cin") {
+    std::string words;
+    for (const auto& w : args.words) words += (words.empty() ? "" : " ") + w;
+    return usage_error("unknown admin command '" + words + "'", kAdminUsage);
+  }
+  Status missing;
+  const std::string year = required(args, "year", missing);
+  const std::string out = required(args, "out", missing);
+  if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
+  if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos) {
+    return usage_error("--year is the census year YYYY (the year of the 31 March it ends on)",
+                       kAdminUsage);
+  }
+  const std::string report = optional_value(args, "report");
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  const auto& clock = fieldcase::SystemClock::instance();
+  std::optional<cin::CensusExport> census;
+  Status st = (*store)->transaction([&]() -> Status {
+    auto c =
+        cin::export_census(**store, std::stoi(year), fieldcase::format_iso_datetime(clock.wall()));
+    if (!c.ok()) return c.status();
+    std::vector<std::pair<std::string, std::string>> reads;
+    for (const auto& id : c->cases_read) reads.emplace_back(id, "");
+    FC_TRY(audit_case_reads(**store, clock, "", reads, "CIN census export " + year));
+    census = std::move(*c);
+    return {};
+  });
+  if (!st.ok()) return failure(st);
+  auto bytes = [](const std::string& s) {
+    return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  if (!census->xml.empty()) {
+    if (Status w = fieldcase::write_file_durably(out, bytes(census->xml)); !w.ok()) {
+      return failure(w);
+    }
+  }
+  if (!report.empty()) {
+    if (Status w = fieldcase::write_file_durably(report, bytes(cin::exceptions_csv(*census)));
+        !w.ok()) {
+      return failure(w);
+    }
+  }
+  if (!args.quiet) {
+    std::cout << "CIN census " << year << " (" << census->year.first.to_string() << " to "
+              << census->year.last.to_string() << "), LA " << census->la_code << ": "
+              << census->children << " children, " << census->episodes << " referrals, "
+              << census->exceptions.size() << " exceptions; written to " << out << "\n";
+  }
+  if (census->xml.empty()) {
+    std::cerr << "fieldcase-server: no child is in the census of " << year
+              << ": the schema needs at least one, so no file was written\n";
+  }
+  if (report.empty()) {
+    for (const auto& e : census->exceptions) {
+      std::cout << e.case_id << "\t" << (e.la_child_id.empty() ? "-" : e.la_child_id) << "\t"
+                << e.record_id << "\t" << to_string(e.kind) << "\t" << cin::to_string(e.outcome)
+                << "\t" << e.reason << "\n";
+    }
+  }
+  return census->xml.empty() ? 1 : 0;
+}
+
 // admin figures: one figure, the list of indicators, or a full recomputation of the facts.
 int figures_command(const Args& args, const ServerConfig& config) {
   namespace fg = fieldcase::server::figures;
@@ -494,6 +569,7 @@ int admin(int argc, char** argv) {
   if (!st.ok()) return usage_error(st.message(), kAdminUsage);
 
   if (args.words[0] == "figures") return figures_command(args, config);
+  if (args.words[0] == "export") return export_command(args, config);
   if (args.words[0] == "report" || args.words[0] == "data-quality") {
     return report_command(args, config);
   }

@@ -229,7 +229,67 @@ class ReportsApi {
                     kJson);
   }
 
+  // The census file (application/xml), or its exceptions report (JSON or CSV).
+  void cin_census(const httplib::Request& req, httplib::Response& res) { census(req, res, false); }
+  void cin_report(const httplib::Request& req, httplib::Response& res) { census(req, res, true); }
+
  private:
+  void census(const httplib::Request& req, httplib::Response& res, bool report) {
+    auto session = web_session(access_, req, res, log_);
+    if (!session) return;
+    const std::string year = req.get_param_value("year");
+    if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos) {
+      return web_fail(res,
+                      Status(Errc::invalid_argument,
+                             "year is the census year YYYY (the year of the 31 March it ends on)"),
+                      log_);
+    }
+    const std::string format = req.get_param_value("format");
+    if (!format.empty() && (!report || (format != "json" && format != "csv"))) {
+      return web_fail(res,
+                      Status(Errc::invalid_argument,
+                             report ? "format is json or csv" : "the census file has no format"),
+                      log_);
+    }
+    auto c = reports_.cin_census(session->worker, std::stoi(year));
+    if (!c.ok()) return web_fail(res, c.status(), log_);
+    const std::string stem = "cin-census-" + year + "-" + c->la_code;
+    if (!report) {
+      if (c->xml.empty()) {
+        return web_fail(res,
+                        Status(Errc::not_found, "no child is in the census of " + year +
+                                                    ", so there is no file (see the report)"),
+                        log_);
+      }
+      attachment(res, stem + ".xml");
+      res.set_content(c->xml, "application/xml; charset=utf-8");
+      return;
+    }
+    if (format == "csv") {
+      attachment(res, stem + "-exceptions.csv");
+      res.set_content(cin::exceptions_csv(*c), kCsv);
+      return;
+    }
+    json exceptions = json::array();
+    for (const auto& e : c->exceptions) {
+      exceptions.push_back({{"case_id", e.case_id},
+                            {"la_child_id", e.la_child_id},
+                            {"record_id", e.record_id},
+                            {"record_kind", std::string(to_string(e.kind))},
+                            {"outcome", std::string(cin::to_string(e.outcome))},
+                            {"reason", e.reason}});
+    }
+    res.set_content(json{{"year", c->year.year},
+                         {"first", c->year.first.to_string()},
+                         {"reference_date", c->year.last.to_string()},
+                         {"la_code", c->la_code},
+                         {"children", c->children},
+                         {"episodes", c->episodes},
+                         {"exceptions", exceptions}}
+                        .dump(),
+                    kJson);
+  }
+
   // Replaces an error's JSON body with a short page for people (the status stays).
   static void page_error(httplib::Response& res, const std::string& message) {
     std::string escaped;
@@ -268,6 +328,8 @@ void register_reports_api(httplib::Server& svr, AccessService& access, ReportsSe
   svr.Get("/v1/reports/performance", bind(&ReportsApi::performance));
   svr.Get("/reports/performance", bind(&ReportsApi::performance_page));
   svr.Get("/v1/data-quality", bind(&ReportsApi::data_quality));
+  svr.Get("/v1/exports/cin", bind(&ReportsApi::cin_census));
+  svr.Get("/v1/exports/cin/report", bind(&ReportsApi::cin_report));
 }
 
 }  // namespace fieldcase::server::detail

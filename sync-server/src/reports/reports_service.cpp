@@ -7,6 +7,7 @@
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/access_service.hpp"
+#include "fieldcase/server/permissions.hpp"
 
 namespace fieldcase::server {
 
@@ -97,6 +98,34 @@ Result<reports::DataQualityList> ReportsService::data_quality(const Worker& acto
   });
   if (!st.ok()) return st;
   return std::move(*list);
+}
+
+Result<cin::CensusExport> ReportsService::cin_census(const Worker& actor, int year) {
+  std::lock_guard lock(mu_);
+  if (!permits(actor.role, Action::export_returns, Relation::none)) {
+    FC_TRY(audit({"", "", "permission_refused", "", actor.id, "", "",
+                  "CIN census export " + std::to_string(year) + " (" +
+                      std::string(to_string(actor.role)) + ")",
+                  "", "refused"}));
+    return Status(Errc::forbidden, "your role does not permit statutory returns");
+  }
+  std::optional<cin::CensusExport> census;
+  Status st = store_.transaction([&]() -> Status {
+    auto c = cin::export_census(store_, year, format_iso_datetime(clock_.wall()));
+    if (!c.ok()) return c.status();
+    std::vector<std::pair<std::string, std::string>> reads;
+    for (const auto& case_id : c->cases_read) {
+      auto relation = case_relation(store_, actor, case_id);
+      if (!relation.ok()) return relation.status();
+      reads.emplace_back(case_id, std::string(to_string(*relation)));
+    }
+    FC_TRY(audit_case_reads(store_, clock_, actor.id, reads,
+                            "CIN census export " + std::to_string(year)));
+    census = std::move(*c);
+    return {};
+  });
+  if (!st.ok()) return st;
+  return std::move(*census);
 }
 
 Result<std::string> ReportsService::authority_name() {

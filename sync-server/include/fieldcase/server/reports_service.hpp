@@ -6,7 +6,8 @@
 // Errc::forbidden, audited as permission_refused; an unknown unit is Errc::not_found. The
 // performance report is aggregates only. The data-quality list names cases, so each case on it
 // is audited as case_read with its relation to the reader (the same entry GET /v1/cases/{id}
-// leaves), in one transaction with the read.
+// leaves), in one transaction with the read. The Children in Need census export needs the
+// export_returns permission (service leads); every case it reads is audited as case_read.
 //
 // Thread-safe: calls are serialised by an internal mutex (the store is one connection, which
 // must not be used by others in this process). `store` and `clock` must outlive the service.
@@ -18,6 +19,7 @@
 
 #include "fieldcase/calendar.hpp"
 #include "fieldcase/clock.hpp"
+#include "fieldcase/server/cin_census.hpp"
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/reports.hpp"
 #include "fieldcase/server/server_store.hpp"
@@ -41,6 +43,9 @@ class ReportsService {
                                                 std::string_view unit_id,
                                                 const figures::Period& period, Date as_of,
                                                 std::string_view what);
+
+  // The Children in Need census of the collection year ending 31 March `year`.
+  Result<cin::CensusExport> cin_census(const Worker& actor, int year);
 
   // The authority's name (for page headings).
   Result<std::string> authority_name();
