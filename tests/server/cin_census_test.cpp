@@ -419,7 +419,42 @@ TEST_CASE("cin: year edges, plans across the reference date, and an empty census
             "          <FactorsIdentifiedAtAssessment>\n"
             "            <AssessmentFactors>16A</AssessmentFactors>"));
   CHECK(validate(fx.dir, again.xml).exit_code == 0);
-  // Without an authority there is no LA code for the header.
+  // Codes that reached the store past validation: a closure reason outside the census list
+  // leaves its referral out; an unknown primary need is left out with a note; an unknown
+  // factor leaves its assessment out.
+  const std::string h = fx.child("C-H", {{"ethnicity", std::string("WBRI")}});
+  const std::string closed = fx.referral(
+      h, "2023-10-02", "4",
+      {{"closure_date", std::string("2023-11-01")}, {"closure_reason", std::string("RC7")}});
+  fx.corrupt(closed, "closure_reason", std::string("RC0"));
+  const std::string open = fx.referral(h, "2023-12-01", "5D");
+  fx.corrupt(open, "primary_need", std::string("N10"));
+  const std::string odd = fx.create(RecordKind::assessment, h,
+                                    {{"assessment_kind", std::string("single")},
+                                     {"start_date", std::string("2023-12-02")},
+                                     {"status", std::string("in_progress")},
+                                     {"referral_id", open}});
+  fx.corrupt(odd, "factors", CodeList{"25A"});
+  auto coded = fx.census(2024);
+  CHECK(validate(fx.dir, coded.xml).exit_code == 0);
+  auto only = [&](const std::string& record_id) {
+    auto e = about(coded, record_id);
+    INFO(record_id);
+    REQUIRE(e.size() == 1);
+    return e.front();
+  };
+  CHECK(only(closed).outcome == cin::Outcome::episode_left_out);
+  CHECK_THAT(only(closed).reason, Catch::StartsWith("ReasonForClosure: the referral closed on "
+                                                    "2023-11-01 without a census reason"));
+  CHECK(only(open).outcome == cin::Outcome::exported_with_note);
+  CHECK(only(open).reason == "PrimaryNeedCode: 'N10' is not a census code and is left out");
+  CHECK(only(odd).outcome == cin::Outcome::record_left_out);
+  CHECK_FALSE(has(coded.xml, "2023-10-02"));
+  CHECK(has(coded.xml,
+            "<CINreferralDate>2023-12-01</CINreferralDate>\n"
+            "        <ReferralSource>5D</ReferralSource>\n"
+            "        <ReferralNFA>false</ReferralNFA>\n"));
+  // A year before 2000 and an unreadable export time are refused.
   CHECK(cin::export_census(*fx.store, 1999, "2024-05-01T09:00:00Z").status().code() ==
         Errc::invalid_argument);
   CHECK(cin::export_census(*fx.store, 2024, "yesterday").status().code() == Errc::invalid_argument);
