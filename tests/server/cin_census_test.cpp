@@ -435,6 +435,13 @@ TEST_CASE("cin: year edges, plans across the reference date, and an empty census
                                      {"status", std::string("in_progress")},
                                      {"referral_id", open}});
   fx.corrupt(odd, "factors", CodeList{"25A"});
+  // A plan still open in the year whose referral closed before it began is reported.
+  const std::string old_ref = fx.referral(
+      h, "2021-01-04", "1A",
+      {{"closure_date", std::string("2021-06-01")}, {"closure_reason", std::string("RC7")}});
+  const std::string stale_plan = fx.create(
+      RecordKind::cp_plan, h,
+      {{"start_date", std::string("2021-02-01")}, {"initial_category", std::string("NEG")}});
   auto coded = fx.census(2024);
   CHECK(validate(fx.dir, coded.xml).exit_code == 0);
   auto only = [&](const std::string& record_id) {
@@ -449,6 +456,9 @@ TEST_CASE("cin: year edges, plans across the reference date, and an empty census
   CHECK(only(open).outcome == cin::Outcome::exported_with_note);
   CHECK(only(open).reason == "PrimaryNeedCode: 'N10' is not a census code and is left out");
   CHECK(only(odd).outcome == cin::Outcome::record_left_out);
+  CHECK(only(stale_plan).outcome == cin::Outcome::record_left_out);
+  CHECK_THAT(only(stale_plan).reason, Catch::Contains("closed on 2021-06-01"));
+  CHECK(about(coded, old_ref).empty());
   CHECK_FALSE(has(coded.xml, "2023-10-02"));
   CHECK(has(coded.xml,
             "<CINreferralDate>2023-12-01</CINreferralDate>\n"

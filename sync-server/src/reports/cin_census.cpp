@@ -246,7 +246,16 @@ class ChildExporter {
         }
         continue;
       }
-      if (!home->in_year) continue;
+      if (!home->in_year) {
+        // Its episode ended before the year: an open record there is a contradiction to fix.
+        if (start.date && open_in_year(r, *start.date)) {
+          note(r, Outcome::record_left_out,
+               "it was still open in the year, but its referral (CIN episode) closed on " +
+                   home->end->to_string() +
+                   ", before the year began. Close the record or correct the referral.");
+        }
+        continue;
+      }
       switch (r.kind) {
         case RecordKind::assessment:
           home->assessments.push_back(&r);
