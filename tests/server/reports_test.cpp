@@ -268,6 +268,28 @@ TEST_CASE("reports: the performance report for a team, a month, and the year bef
   (void)cases;
 }
 
+TEST_CASE("reports: RAG boundaries are exact", "[figures][reports]") {
+  const auto& ni59 = *fg::find_definition("ni59");  // rise is good, target 80
+  const auto& ni60 = *fg::find_definition("ni60");  // rise is good, target 84
+  CHECK(fg::rag_for(ni59, 80.0) == fg::Rag::green);
+  CHECK(fg::rag_for(ni59, 100.0 * 18 / 25) == fg::Rag::amber);  // 72%: 90% of the target
+  CHECK(fg::rag_for(ni59, 71.9) == fg::Rag::red);
+  CHECK(fg::rag_for(ni59, 79.99) == fg::Rag::amber);
+  // 378 of 500 is 75.6%, exactly 90% of 84%, though 84 x 0.9 is not 75.6 in binary.
+  CHECK(fg::rag_for(ni60, 100.0 * 378 / 500) == fg::Rag::amber);
+  CHECK(fg::rag_for(ni60, 100.0 * 377 / 500) == fg::Rag::red);
+  CHECK(fg::rag_for(ni60, std::nullopt) == fg::Rag::none);
+  CHECK(fg::rag_for(*fg::find_definition("single45"), 50.0) == fg::Rag::none);  // no target
+  fg::IndicatorDefinition fall;  // a fall-is-good indicator with a target of 10
+  fall.direction = fg::Direction::fall_is_good;
+  fall.target = 10.0;
+  CHECK(fg::rag_for(fall, 10.0) == fg::Rag::green);
+  CHECK(fg::rag_for(fall, 11.0) == fg::Rag::amber);
+  CHECK(fg::rag_for(fall, 11.01) == fg::Rag::red);
+  fall.direction = fg::Direction::bell_shaped;
+  CHECK(fg::rag_for(fall, 10.0) == fg::Rag::none);
+}
+
 TEST_CASE("reports: CSV cells are quoted and formula-like cells neutralised", "[reports]") {
   CHECK(rp::csv_cell("plain") == "plain");
   CHECK(rp::csv_cell("") == "");

@@ -131,17 +131,6 @@ double percentile(std::vector<double> values, double p) {
   return values[rank - 1];
 }
 
-Rag rag_of(const IndicatorDefinition& def, std::optional<double> value) {
-  if (!def.target || !value || def.direction == Direction::bell_shaped) return Rag::none;
-  const double t = *def.target;
-  if (def.direction == Direction::rise_is_good) {
-    if (*value >= t) return Rag::green;
-    return *value >= t * 0.9 ? Rag::amber : Rag::red;
-  }
-  if (*value <= t) return Rag::green;
-  return *value <= t * 1.1 ? Rag::amber : Rag::red;
-}
-
 std::string fmt(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -189,6 +178,21 @@ std::optional<Level> parse_level(std::string_view text) noexcept {
     if (to_string(l) == text) return l;
   }
   return std::nullopt;
+}
+
+Rag rag_for(const IndicatorDefinition& def, std::optional<double> value) {
+  if (!def.target || !value || def.direction == Direction::bell_shaped) return Rag::none;
+  // Values are ratios computed in floating point; a value equal to a boundary must fall on
+  // the boundary's side (75.6% against 90% of an 84% target is amber, though 84 * 0.9 is
+  // 75.600000000000009 in binary), so comparisons allow for rounding far below 0.1%.
+  constexpr double kSlack = 1e-9;
+  const double t = *def.target;
+  if (def.direction == Direction::rise_is_good) {
+    if (*value >= t - kSlack) return Rag::green;
+    return *value >= t * 0.9 - kSlack ? Rag::amber : Rag::red;
+  }
+  if (*value <= t + kSlack) return Rag::green;
+  return *value <= t * 1.1 + kSlack ? Rag::amber : Rag::red;
 }
 
 std::string_view to_string(Rag rag) noexcept {
@@ -523,7 +527,7 @@ Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
       if (def->limit != LimitKind::recording_standard) out.numerator = 0;
       break;
   }
-  out.rag = rag_of(*def, out.value);
+  out.rag = rag_for(*def, out.value);
   out.quality.note = quality_note(out.quality);
   if (def->limit == LimitKind::recording_standard && !device_values.empty()) {
     out.quality.note += "; median to the device " + fmt(percentile(device_values, 0.5)) + " h";

@@ -188,6 +188,11 @@ struct FiguresConfig {
 
 enum class Rag : std::uint8_t { none, red, amber, green };
 std::string_view to_string(Rag rag) noexcept;
+// The status of a value against the definition's target: green when the target is met, amber
+// within 10% of it (at least 90% of a rise-is-good target, at most 110% of a fall-is-good
+// one), red otherwise; none without a target or a value, or for a bell-shaped indicator.
+// A value on a boundary is on the boundary's side (no floating-point rounding decides).
+Rag rag_for(const IndicatorDefinition& definition, std::optional<double> value);
 
 // One record behind a figure.
 struct DrillRow {
