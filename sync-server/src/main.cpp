@@ -107,11 +107,13 @@ constexpr std::string_view kAdminUsage =
     "                                               records behind it\n"
     "  figures list                                 the indicators\n"
     "  figures recompute                            rebuild every figure fact from the records\n"
-    "  report performance [--period P] [--level L --id ID] [--as-of DATE] [--format csv]\n"
+    "  report performance [--period P] [--level L --id ID] [--as-of DATE]\n"
+    "                     [--format text|csv|html]\n"
     "                                               the performance report: every indicator\n"
     "                                               with its reference, owner, baseline,\n"
     "                                               previous year, target, result, data-quality\n"
-    "                                               note and RAG status (tab-separated, or CSV)\n"
+    "                                               note and RAG status (tab-separated, CSV,\n"
+    "                                               or the printable HTML page)\n"
     "  data-quality [--period P] [--level L --id ID] [--as-of DATE] [--format csv]\n"
     "                                               the records to fix, per team, with the\n"
     "                                               reason and the figures each affects\n"
@@ -309,6 +311,7 @@ struct ReportArgs {
   figures::Period period;
   fieldcase::Date as_of;
   bool csv = false;
+  bool html = false;  // the performance report's printable page
   figures::FiguresConfig config;
 };
 
@@ -344,10 +347,11 @@ fieldcase::Result<ReportArgs> report_args(const Args& args, const ServerConfig& 
     r.as_of = *d;
   }
   const std::string format = optional_value(args, "format");
-  if (!format.empty() && format != "csv" && format != "text") {
-    return Status(Errc::invalid_argument, "--format is text or csv");
+  if (!format.empty() && format != "csv" && format != "text" && format != "html") {
+    return Status(Errc::invalid_argument, "--format is text, csv or html");
   }
   r.csv = format == "csv";
+  r.html = format == "html";
   r.config.population_under_18 = config.population_under_18;
   if (const std::string pop = optional_value(args, "population"); !pop.empty()) {
     if (pop.size() > 12 || pop.find_first_not_of("0123456789") != std::string::npos) {
@@ -383,9 +387,16 @@ int report_command(const Args& args, const ServerConfig& config) {
   if (performance) {
     auto report = reports::performance_report(**store, r->config, *unit, r->period, r->as_of);
     if (!report.ok()) return failure(report.status());
+    if (r->html) {
+      auto authority = (*store)->find_authority();
+      if (!authority.ok()) return failure(authority.status());
+      std::cout << reports::performance_html(*report, *authority ? (*authority)->name : "");
+      return 0;
+    }
     std::cout << (r->csv ? reports::performance_csv(*report) : reports::performance_text(*report));
     return 0;
   }
+  if (r->html) return usage_error("data-quality takes --format text or csv", kAdminUsage);
   auto list = reports::data_quality(**store, r->config, *unit, r->period, r->as_of);
   if (!list.ok()) return failure(list.status());
   std::vector<std::pair<std::string, std::string>> reads;

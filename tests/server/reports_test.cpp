@@ -433,6 +433,11 @@ TEST_CASE("reports: the admin commands print the report and the data-quality lis
       {"report", "performance", "--period", "2024-04", "--as-of", "2024-04-30", "--format", "csv"});
   CHECK(csv.exit_code == 0);
   CHECK_THAT(csv.out, Catch::Contains(",60.0,3,5,"));
+  Run page = run({"report", "performance", "--period", "2024-04", "--format", "html"});
+  CHECK(page.exit_code == 0);
+  CHECK_THAT(page.out, Catch::StartsWith("<!DOCTYPE html>"));
+  CHECK_THAT(page.out, Catch::Contains("<title>Performance report: City, 2024-04</title>"));
+  CHECK(run({"data-quality", "--format", "html"}).exit_code == 2);
   Run dq = run({"data-quality", "--period", "2024-04", "--as-of", "2024-04-30", "--format", "csv"});
   CHECK(dq.exit_code == 0);
   CHECK_THAT(dq.out, Catch::Contains(cases.late_sync + ",assessment,"));
