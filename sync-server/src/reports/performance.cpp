@@ -63,14 +63,15 @@ constexpr std::string_view kStylesheet =
     "p.meta{margin:0 0 1em;color:#333}"
     "table{border-collapse:collapse;width:100%;font-size:.85em}"
     "th,td{border:1px solid #888;padding:.3em .4em;text-align:left;vertical-align:top}"
-    "th{background:#e8e8e8}"
+    "thead th{background:#e8e8e8}"
+    "td.ref{white-space:nowrap}"
     "td.num{text-align:right;white-space:nowrap}"
     "td.rag{font-weight:bold;white-space:nowrap}"
     "td.red{background:#f4c7c3}td.amber{background:#fce8b2}td.green{background:#b7e1cd}"
     "p.foot{font-size:.8em;color:#333}"
     "@media print{body{margin:0}table{font-size:8pt}"
     "tr{page-break-inside:avoid}thead{display:table-header-group}"
-    "td.red,td.amber,td.green,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+    "td.red,td.amber,td.green,thead th{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
     "@page{size:A4 landscape;margin:12mm}}";
 
 }  // namespace
@@ -225,7 +226,7 @@ std::string performance_html(const PerformanceReport& report, std::string_view a
     std::string current = format_value(d, row.current.value);
     if (const std::string f = fraction(row.current); !f.empty()) current += " (" + f + ")";
     const std::string rag(fg::to_string(row.current.rag));
-    out += "<tr><td>" + html_escape(d.reference) + "</td><th scope=\"row\">" +
+    out += "<tr><td class=\"ref\">" + html_escape(d.reference) + "</td><th scope=\"row\">" +
            html_escape(d.title) + "</th><td>" + html_escape(d.owner) + "</td><td>" +
            html_escape(std::string(fg::to_string(d.frequency)) + ", " + measure_words(d)) +
            "</td><td>" + html_escape(direction_words(d.direction)) + "</td><td class=\"num\">" +
