@@ -70,8 +70,8 @@ constexpr std::string_view kStatusUsage =
     "the clock offset measured then, the server's offline limit (after it, only 'sync' works\n"
     "until a sync succeeds), and transactions the server rejected.\n";
 
-constexpr OptionSpec kSetupOptions[] = {{"--server"}, {"--worker"}, {"--device"},
-                                        {"--role"},   {"--enroll"}, {"--name"},
+constexpr OptionSpec kSetupOptions[] = {{"--server"},  {"--worker"},         {"--device"},
+                                        {"--role"},    {"--enroll"},         {"--name"},
                                         {"--ca-file"}, {"--pin", true, true}};
 constexpr std::string_view kSetupRequired[] = {"--server"};
 
@@ -103,8 +103,8 @@ Result<Enrollment> enroll(const DeviceConfig& config, const std::string& code,
   if (!res.ok()) return res.status();
   const auto answer = nlohmann::json::parse(res->body, nullptr, false);
   if (res->status != 201) {
-    std::string message = "the server refused the enrollment (HTTP " +
-                          std::to_string(res->status) + ")";
+    std::string message =
+        "the server refused the enrollment (HTTP " + std::to_string(res->status) + ")";
     if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
       message = answer["error"].value("message", message);
     }
@@ -112,9 +112,8 @@ Result<Enrollment> enroll(const DeviceConfig& config, const std::string& code,
                   std::move(message));
   }
   Enrollment e;
-  if (!answer.is_object() || !answer["device_id"].is_string() ||
-      !answer["worker_id"].is_string() || !answer["role"].is_string() ||
-      !answer["token"].is_string()) {
+  if (!answer.is_object() || !answer["device_id"].is_string() || !answer["worker_id"].is_string() ||
+      !answer["role"].is_string() || !answer["token"].is_string()) {
     return Status(Errc::invalid_argument, "the server's enrollment answer is malformed");
   }
   e.device_id = answer["device_id"].get<std::string>();
@@ -217,8 +216,8 @@ int setup(Args args, Io& io) {
   Status status = create_workspace(dir, config, enroll_code, name);
   if (!status.ok()) return failure(io, kName, status);
   if (enroll_code) {
-    io.out << "enrolled as device " << config.device_id << " of worker " << config.worker_id
-           << " (" << to_string(config.role) << ")\n";
+    io.out << "enrolled as device " << config.device_id << " of worker " << config.worker_id << " ("
+           << to_string(config.role) << ")\n";
   }
   io.out << "device workspace created in " << dir.string() << "\n";
   return kExitOk;

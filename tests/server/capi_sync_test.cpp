@@ -1,9 +1,11 @@
 // The C API seen from C++ ([C]): its codes are the core's, and fc_device_sync through a host
 // transport that hands each request to the in-process sync service — progress over several
 // rounds, a call from a second thread refused as busy while a sync runs, cancellation from
-// another thread, and a release while a call is running.
+// another thread, a release while a call is running, and the offline lock.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -108,6 +110,30 @@ void record_visits(fc_device* device, const std::string& child, int n) {
   }
 }
 
+// A new device for `worker` in `dir` with the device token of `issued`, syncing through
+// `transport` (one attempt per sync), on the host's `clock` when given.
+fc_device* create_device(const TempDir& dir, const std::string& worker,
+                         const fieldcase::test::TestDevice& issued, const fc_transport& transport,
+                         const fc_clock* clock = nullptr) {
+  const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
+  fc_device_config config;
+  fc_device_config_init(&config);
+  config.database = db.c_str();
+  config.keystore_dir = keys.c_str();
+  config.worker_id = worker.c_str();
+  config.device_id = issued.auth.device_id.c_str();
+  config.kdf = FC_KDF_MINIMUM;
+  config.sync_attempts = 1;
+  config.transport = &transport;
+  config.clock = clock;
+  fc_error err;
+  fc_device* device = fc_device_create(&config, "2468", &err);
+  INFO(err.message);
+  REQUIRE(device != nullptr);
+  REQUIRE(fc_device_set_token(device, issued.token.c_str(), &err));
+  return device;
+}
+
 }  // namespace
 
 TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
@@ -159,21 +185,8 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
   t.fixture = &f;
   t.auth = d.auth;
   fc_transport transport{&t, post, destroy};
-  const std::string db = (dir / "case.db").string(), keys = (dir / "keys").string();
-  fc_device_config config;
-  fc_device_config_init(&config);
-  config.database = db.c_str();
-  config.keystore_dir = keys.c_str();
-  config.worker_id = f.sw1.c_str();
-  config.device_id = d.auth.device_id.c_str();
-  config.kdf = FC_KDF_MINIMUM;
-  config.sync_attempts = 1;
-  config.transport = &transport;
   fc_error err;
-  fc_device* device = fc_device_create(&config, "2468", &err);
-  INFO(err.message);
-  REQUIRE(device != nullptr);
-  REQUIRE(fc_device_set_token(device, d.token.c_str(), &err));
+  fc_device* device = create_device(dir, f.sw1, d, transport);
   const std::string child_fields =
       R"({"first_name": "Alex", "last_name": "Smith", "date_of_birth": "2015-03-02",
           "gender": "1", "local_id": "C-1", "allocated_worker": ")" +
@@ -246,4 +259,61 @@ TEST_CASE("C API: sync through a host transport, busy and cancelled from another
   }
   fc_device_release(device);
   CHECK(t.destroyed == 1);
+}
+
+namespace {
+
+// A host clock the test moves: wall time in milliseconds since the epoch.
+struct HostClock {
+  std::atomic<int64_t> wall_ms{0};
+};
+int64_t host_wall_ms(void* context) { return static_cast<HostClock*>(context)->wall_ms.load(); }
+int64_t host_monotonic_ns(void*) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("C API: the offline lock refuses case data until a sync succeeds", "[C][sync]") {
+  ServerFixture f;
+  TempDir dir;
+  auto d = f.device(f.sw1, "capi");
+  InProcess t;
+  t.fixture = &f;
+  t.auth = d.auth;
+  fc_transport transport{&t, post, destroy};
+  HostClock host;
+  host.wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(f.clock.wall().time_since_epoch())
+          .count();
+  fc_clock clock{&host, host_wall_ms, host_monotonic_ns, nullptr};
+  fc_error err;
+  fc_device* device = create_device(dir, f.sw1, d, transport, &clock);
+
+  // Before any contact there is no limit to break.
+  constexpr int64_t kDay = 24LL * 3600 * 1000;
+  host.wall_ms += 100 * kDay;
+  CHECK(!take(fc_device_caseload(device, &err)).empty());
+
+  const std::string report = take(fc_device_sync(device, nullptr, nullptr, &err));
+  REQUIRE(!report.empty());
+  CHECK(report.find("\"offline_limit_days\":14") != std::string::npos);
+  host.wall_ms += 13 * kDay;
+  CHECK(!take(fc_device_caseload(device, &err)).empty());
+
+  host.wall_ms += 2 * kDay;  // 15 days since the last contact
+  CHECK(fc_device_caseload(device, &err) == nullptr);
+  CHECK(err.domain == FC_DOMAIN_FIELDCASE);
+  CHECK(err.code == FC_ERR_OFFLINE_LOCKED);
+  CHECK(std::string(err.message).find("connect and sync") != std::string::npos);
+  CHECK(fc_device_my_day(device, "2024-05-01", &err) == nullptr);
+  CHECK(err.code == FC_ERR_OFFLINE_LOCKED);
+
+  // The sync still runs, and lifts the lock.
+  CHECK(!take(fc_device_sync(device, nullptr, nullptr, &err)).empty());
+  INFO(err.message);
+  CHECK(!take(fc_device_caseload(device, &err)).empty());
+  fc_device_release(device);
 }

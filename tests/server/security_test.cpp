@@ -699,9 +699,20 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
                          "application/json");
     REQUIRE(revoke);
     CHECK(revoke->status == 200);
-    auto res = sync_http(c, parse(enrolled->body)["token"], {});
-    REQUIRE(res.instructions.size() == 1);
-    CHECK(res.instructions[0].type == sync::Instruction::Type::wipe);
+    // A revoked device is refused outright, with the order to wipe itself.
+    sync::SyncRequest after;
+    after.device_time = format_iso_datetime(std::chrono::system_clock::now());
+    auto refused =
+        c.Post("/v1/sync",
+               {{"Authorization", "Bearer " + parse(enrolled->body)["token"].get<std::string>()}},
+               sync::encode(after), "application/json");
+    REQUIRE(refused);
+    CHECK(refused->status == 403);
+    auto refusal = sync::decode_error(refused->body);
+    REQUIRE(refusal.ok());
+    CHECK(refusal->code == sync::kErrorDeviceRevoked);
+    REQUIRE(refusal->instructions.size() == 1);
+    CHECK(refusal->instructions[0].type == sync::Instruction::Type::wipe);
 
     auto created =
         c.Post("/v1/admin/workers", a.headers(true),
@@ -886,8 +897,10 @@ TEST_CASE("security: each action leaves exactly the expected audit entry", "[sec
   h = audit_head(*f.store);
   REQUIRE(f.admin->revoke_device(enrolled->device_id).ok());
   REQUIRE(f.admin->deactivate_worker(f.sw2).ok());
+  // Deactivation revokes the worker's remaining active device too.
   expect(h, {{"device_revoke", "ok", f.sw2, enrolled->device_id, "", ""},
-             {"worker_deactivate", "ok", f.sw2, "", "", ""}});
+             {"worker_deactivate", "ok", f.sw2, "", "", ""},
+             {"device_revoke", "ok", f.sw2, d2.auth.device_id, "", ""}});
 
   // The two questions: who accessed this child's record; which accesses were to cases not
   // allocated to the person.

@@ -44,8 +44,8 @@ Result<SyncEngine::Answer> SyncEngine::exchange(const sync::SyncRequest& request
       if (answer->status == 200) {
         auto decoded = sync::decode_response(answer->body);
         if (!decoded.ok()) {
-          return Status(Errc::io, "the server's answer could not be read: " +
-                                      decoded.status().message());
+          return Status(Errc::io,
+                        "the server's answer could not be read: " + decoded.status().message());
         }
         return Answer{std::move(decoded.value()), false};
       }
@@ -185,8 +185,8 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     }
     if (!response->more && *left == 0) return report;
   }
-  return Status(Errc::io, "sync did not finish within " + std::to_string(options_.max_rounds) +
-                              " rounds");
+  return Status(Errc::io,
+                "sync did not finish within " + std::to_string(options_.max_rounds) + " rounds");
 }
 
 }  // namespace fieldcase

@@ -420,8 +420,8 @@ char* fc_device_conflicts(fc_device* device, fc_error* out_error) {
   });
 }
 
-bool fc_device_resolve_conflict(fc_device* device, const char* conflict_id,
-                                const char* value_json, fc_error* out_error) {
+bool fc_device_resolve_conflict(fc_device* device, const char* conflict_id, const char* value_json,
+                                fc_error* out_error) {
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
     const std::string id = text(conflict_id, "conflict_id");
