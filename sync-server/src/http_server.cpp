@@ -18,6 +18,7 @@
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
 #include "figures_api.hpp"
+#include "reports_api.hpp"
 #include "web_api.hpp"
 
 namespace fieldcase::server {
@@ -204,6 +205,7 @@ bool is_loopback_address(std::string_view a) noexcept {
 struct HttpServer::Impl {
   SyncService& service;
   FiguresService* figures = nullptr;
+  AccessService* access = nullptr;  // the web's sessions, when there is a web front
   const Clock& clock;
   HttpOptions options;
   std::unique_ptr<httplib::Server> owned;
@@ -361,6 +363,7 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
                        const Clock& clock, HttpOptions options)
     : impl_(std::make_unique<Impl>(service, clock, options)) {
   impl_->figures = figures;
+  impl_->access = access;
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
   const bool plain = !impl_->tls;
@@ -434,6 +437,16 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::serve_reports(ReportsService& reports) {
+  if (impl_->access == nullptr) {
+    return {Errc::invalid_argument, "the reports need the web sign-in (an AccessService)"};
+  }
+  Impl* impl = impl_.get();
+  detail::register_reports_api(impl_->server, *impl_->access, reports,
+                               [impl](const std::string& line) { impl->log(line); });
+  return {};
+}
 
 Result<int> HttpServer::bind(const std::string& host, int port) {
   if (!impl_->server.is_valid()) {

@@ -9,19 +9,24 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "fieldcase/durable_file.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/secure_bytes.hpp"
 #include "fieldcase/server/admin.hpp"
+#include "fieldcase/server/cin_census.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/http_server.hpp"
+#include "fieldcase/server/reports.hpp"
+#include "fieldcase/server/reports_service.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/version.hpp"
@@ -103,6 +108,27 @@ constexpr std::string_view kAdminUsage =
     "                                               records behind it\n"
     "  figures list                                 the indicators\n"
     "  figures recompute                            rebuild every figure fact from the records\n"
+    "  report performance [--period P] [--level L --id ID] [--as-of DATE]\n"
+    "                     [--format text|csv|html]\n"
+    "                                               the performance report: every indicator\n"
+    "                                               with its reference, owner, baseline,\n"
+    "                                               previous year, target, result, data-quality\n"
+    "                                               note and RAG status (tab-separated, CSV,\n"
+    "                                               or the printable HTML page)\n"
+    "  data-quality [--period P] [--level L --id ID] [--as-of DATE] [--format csv]\n"
+    "                                               the records to fix, per team, with the\n"
+    "                                               reason and the figures each affects\n"
+    "                                               (reads of the cases listed are audited)\n"
+    "                     P defaults to the current financial year, L to the authority, the\n"
+    "                     as-of day to today; --population N gives the under-18 population\n"
+    "                     (default: the population_under_18 setting)\n"
+    "  export cin --year YYYY --out FILE [--report FILE]\n"
+    "                                               the Children in Need census XML of the\n"
+    "                                               year 1 April YYYY-1 to 31 March YYYY;\n"
+    "                                               records that cannot be exported cleanly\n"
+    "                                               are listed (CSV to --report FILE, else\n"
+    "                                               tab-separated on stdout); every case read\n"
+    "                                               is audited\n"
     "\n"
     "Each create prints \"<kind> <id>\"; with --quiet only the id (device issue prints\n"
     "\"<device id> <token>\", enrollment issue \"<code> <expires at>\"), so scripts can capture\n"
@@ -231,6 +257,13 @@ int serve(int argc, char** argv) {
   http.rate_limit_per_minute = config.rate_limit_per_minute;
   http.rate_limit_burst = config.rate_limit_burst;
   HttpServer server(service, &access, &figures, fieldcase::SystemClock::instance(), http);
+  // The reports have a connection of their own: a long report never holds up sync or sign-in.
+  auto reports_store = SqliteServerStore::open(config.database);
+  if (!reports_store.ok()) return failure(reports_store.status());
+  figures::FiguresConfig reports_config;
+  reports_config.population_under_18 = config.population_under_18;
+  ReportsService reports(**reports_store, fieldcase::SystemClock::instance(), reports_config);
+  if (Status served = server.serve_reports(reports); !served.ok()) return failure(served);
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());
 
@@ -279,6 +312,199 @@ int print_id(const Args& args, std::string_view kind, const fieldcase::Result<st
     std::cout << kind << " " << *id << "\n";
   }
   return 0;
+}
+
+// The unit, period, as-of day and format of `admin report performance` and `admin
+// data-quality`; a usage error is returned as Errc::invalid_argument.
+struct ReportArgs {
+  figures::Level level = figures::Level::authority;
+  std::string id;
+  figures::Period period;
+  fieldcase::Date as_of;
+  bool csv = false;
+  bool html = false;  // the performance report's printable page
+  figures::FiguresConfig config;
+};
+
+fieldcase::Result<ReportArgs> report_args(const Args& args, const ServerConfig& config,
+                                          fieldcase::Date today) {
+  namespace fg = fieldcase::server::figures;
+  ReportArgs r;
+  const std::string level = optional_value(args, "level");
+  if (!level.empty()) {
+    auto l = fg::parse_level(level);
+    if (!l) return Status(Errc::invalid_argument, "unknown level '" + level + "'");
+    r.level = *l;
+  }
+  r.id = optional_value(args, "id");
+  if (r.level != fg::Level::authority && r.id.empty()) {
+    return Status(Errc::invalid_argument, "--level " + level + " needs --id");
+  }
+  if (r.level == fg::Level::authority && !r.id.empty()) {
+    return Status(Errc::invalid_argument, "--id needs --level area, team or worker");
+  }
+  const std::string period = optional_value(args, "period");
+  if (period.empty()) {
+    r.period = fg::financial_year_of(today);
+  } else {
+    auto p = fg::parse_period(period);
+    if (!p.ok()) return p.status();
+    r.period = *p;
+  }
+  r.as_of = today;
+  if (const std::string as_of = optional_value(args, "as-of"); !as_of.empty()) {
+    auto d = fieldcase::Date::parse(as_of);
+    if (!d.ok()) return d.status();
+    r.as_of = *d;
+  }
+  const std::string format = optional_value(args, "format");
+  if (!format.empty() && format != "csv" && format != "text" && format != "html") {
+    return Status(Errc::invalid_argument, "--format is text, csv or html");
+  }
+  r.csv = format == "csv";
+  r.html = format == "html";
+  r.config.population_under_18 = config.population_under_18;
+  if (const std::string pop = optional_value(args, "population"); !pop.empty()) {
+    if (pop.size() > 12 || pop.find_first_not_of("0123456789") != std::string::npos) {
+      return Status(Errc::invalid_argument, "--population is a whole number");
+    }
+    r.config.population_under_18 = std::stoll(pop);
+  }
+  return r;
+}
+
+fieldcase::Date today_utc() {
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  return fieldcase::Date::from_days_since_epoch(secs / 86'400).value();
+}
+
+// admin report performance, admin data-quality.
+int report_command(const Args& args, const ServerConfig& config) {
+  const bool performance = args.words[0] == "report";
+  if (performance ? (args.words.size() != 2 || args.words[1] != "performance")
+                  : args.words.size() != 1) {
+    std::string words;
+    for (const auto& w : args.words) words += (words.empty() ? "" : " ") + w;
+    return usage_error("unknown admin command '" + words + "'", kAdminUsage);
+  }
+  auto r = report_args(args, config, today_utc());
+  if (!r.ok()) return usage_error(r.status().message(), kAdminUsage);
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  auto unit = reports::resolve_unit(**store, r->level, r->id);
+  if (!unit.ok()) return failure(unit.status());
+  if (performance) {
+    auto report = reports::performance_report(**store, r->config, *unit, r->period, r->as_of);
+    if (!report.ok()) return failure(report.status());
+    if (r->html) {
+      auto authority = (*store)->find_authority();
+      if (!authority.ok()) return failure(authority.status());
+      std::cout << reports::performance_html(*report, *authority ? (*authority)->name : "");
+      return 0;
+    }
+    std::cout << (r->csv ? reports::performance_csv(*report) : reports::performance_text(*report));
+    return 0;
+  }
+  if (r->html) return usage_error("data-quality takes --format text or csv", kAdminUsage);
+  auto list = reports::data_quality(**store, r->config, *unit, r->period, r->as_of);
+  if (!list.ok()) return failure(list.status());
+  std::vector<std::pair<std::string, std::string>> reads;
+  for (const auto& rec : list->records) {
+    if (reads.empty() || reads.back().first != rec.case_id) reads.emplace_back(rec.case_id, "");
+  }
+  std::sort(reads.begin(), reads.end());
+  reads.erase(std::unique(reads.begin(), reads.end()), reads.end());
+  Status audited = audit_case_reads(**store, fieldcase::SystemClock::instance(), "", reads,
+                                    "data-quality list " + r->period.label + " " +
+                                        std::string(figures::to_string(r->level)) +
+                                        (r->id.empty() ? "" : " " + r->id));
+  if (!audited.ok()) return failure(audited);
+  if (r->csv) {
+    std::cout << reports::data_quality_csv(*list);
+    return 0;
+  }
+  if (!args.quiet) {
+    std::cout << "team\tworker\tcase\trecord\tkind\tstart\tend\tflags\tindicators\treasons\n";
+  }
+  for (const auto& rec : list->records) {
+    std::string flags, indicators, reasons;
+    for (const auto& f : rec.flags) flags += (flags.empty() ? "" : ",") + f;
+    for (const auto& i : rec.indicators) indicators += (indicators.empty() ? "" : ",") + i;
+    for (const auto& x : rec.reasons) reasons += (reasons.empty() ? "" : " ") + x;
+    std::cout << (rec.team_name.empty() ? "(not allocated)" : rec.team_name) << "\t"
+              << (rec.worker_name.empty() ? "-" : rec.worker_name) << "\t" << rec.case_id << "\t"
+              << rec.record_id << "\t" << to_string(rec.kind) << "\t"
+              << (rec.start.empty() ? "-" : rec.start) << "\t" << (rec.end.empty() ? "-" : rec.end)
+              << "\t" << flags << "\t" << indicators << "\t" << reasons << "\n";
+  }
+  return 0;
+}
+
+// admin export cin: the census file, and its exceptions.
+int export_command(const Args& args, const ServerConfig& config) {
+  if (args.words.size() != 2 || args.words[1] != "cin") {
+    std::string words;
+    for (const auto& w : args.words) words += (words.empty() ? "" : " ") + w;
+    return usage_error("unknown admin command '" + words + "'", kAdminUsage);
+  }
+  Status missing;
+  const std::string year = required(args, "year", missing);
+  const std::string out = required(args, "out", missing);
+  if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
+  if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos) {
+    return usage_error("--year is the census year YYYY (the year of the 31 March it ends on)",
+                       kAdminUsage);
+  }
+  const std::string report = optional_value(args, "report");
+  auto store = SqliteServerStore::open(config.database);
+  if (!store.ok()) return failure(store.status());
+  const auto& clock = fieldcase::SystemClock::instance();
+  std::optional<cin::CensusExport> census;
+  Status st = (*store)->transaction([&]() -> Status {
+    auto c =
+        cin::export_census(**store, std::stoi(year), fieldcase::format_iso_datetime(clock.wall()));
+    if (!c.ok()) return c.status();
+    std::vector<std::pair<std::string, std::string>> reads;
+    for (const auto& id : c->cases_read) reads.emplace_back(id, "");
+    FC_TRY(audit_case_reads(**store, clock, "", reads, "CIN census export " + year));
+    census = std::move(*c);
+    return {};
+  });
+  if (!st.ok()) return failure(st);
+  auto bytes = [](const std::string& s) {
+    return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  if (!census->xml.empty()) {
+    if (Status w = fieldcase::write_file_durably(out, bytes(census->xml)); !w.ok()) {
+      return failure(w);
+    }
+  }
+  if (!report.empty()) {
+    if (Status w = fieldcase::write_file_durably(report, bytes(cin::exceptions_csv(*census)));
+        !w.ok()) {
+      return failure(w);
+    }
+  }
+  if (!args.quiet) {
+    std::cout << "CIN census " << year << " (" << census->year.first.to_string() << " to "
+              << census->year.last.to_string() << "), LA " << census->la_code << ": "
+              << census->children << " children, " << census->episodes << " referrals, "
+              << census->exceptions.size() << " exceptions; written to " << out << "\n";
+  }
+  if (census->xml.empty()) {
+    std::cerr << "fieldcase-server: no child is in the census of " << year
+              << ": the schema needs at least one, so no file was written\n";
+  }
+  if (report.empty()) {
+    for (const auto& e : census->exceptions) {
+      std::cout << e.case_id << "\t" << (e.la_child_id.empty() ? "-" : e.la_child_id) << "\t"
+                << e.record_id << "\t" << to_string(e.kind) << "\t" << cin::to_string(e.outcome)
+                << "\t" << e.reason << "\n";
+    }
+  }
+  return census->xml.empty() ? 1 : 0;
 }
 
 // admin figures: one figure, the list of indicators, or a full recomputation of the facts.
@@ -350,7 +576,8 @@ int admin(int argc, char** argv) {
   Status parsed = parse_args(
       argc, argv, 2,
       {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device",
-       "action", "limit", "indicator", "period", "level", "id", "as-of", "population", "drill"},
+       "action", "limit", "indicator", "period", "level", "id", "as-of", "population", "drill",
+       "format", "year", "out", "report"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
@@ -365,6 +592,10 @@ int admin(int argc, char** argv) {
   if (!st.ok()) return usage_error(st.message(), kAdminUsage);
 
   if (args.words[0] == "figures") return figures_command(args, config);
+  if (args.words[0] == "export") return export_command(args, config);
+  if (args.words[0] == "report" || args.words[0] == "data-quality") {
+    return report_command(args, config);
+  }
 
   const std::string what = args.words[0];
   const std::string verb = args.words.size() > 1 ? args.words[1] : std::string();

@@ -16,6 +16,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni59";
+    i.reference = "NI 59";
+    i.owner = "Head of assessment services";
+    i.frequency = Frequency::monthly;
     i.title = "Initial assessments completed within 7 working days of referral (NI 59)";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::assessment;
@@ -33,6 +36,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni60";
+    i.reference = "NI 60";
+    i.owner = "Head of assessment services";
+    i.frequency = Frequency::monthly;
     i.title = "Core assessments completed within 35 working days of their start (NI 60)";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::assessment;
@@ -50,6 +56,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "single45";
+    i.reference = "LPI 1";
+    i.owner = "Head of assessment services";
+    i.frequency = Frequency::monthly;
     i.title = "Single assessments completed within 45 working days of referral";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::assessment;
@@ -65,6 +74,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "contact1";
+    i.reference = "LPI 2";
+    i.owner = "Head of the front door service";
+    i.frequency = Frequency::monthly;
     i.title = "Contacts decided within 1 working day of receipt";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::contact;
@@ -78,6 +90,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "icpc15";
+    i.reference = "LPI 3";
+    i.owner = "Head of safeguarding";
+    i.frequency = Frequency::monthly;
     i.title =
         "Initial child protection conferences within 15 working days of the strategy "
         "discussion";
@@ -94,6 +109,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "cp_visits";
+    i.reference = "LPI 4";
+    i.owner = "Head of safeguarding";
+    i.frequency = Frequency::monthly;
     i.title = "Child protection visits within the local interval of the previous visit";
     i.measure = Measure::timeliness;
     i.kind = RecordKind::visit;
@@ -112,6 +130,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "lac_visits";
+    i.reference = "LPI 5";
+    i.owner = "Head of children looked after";
+    i.frequency = Frequency::monthly;
     i.title = "Looked-after children's statutory visits on time (regulation 28)";
     i.measure = Measure::lac_visit_schedule;
     i.kind = RecordKind::visit;
@@ -130,6 +151,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni68";
+    i.reference = "NI 68";
+    i.owner = "Head of the front door service";
+    i.frequency = Frequency::monthly;
     i.title = "Referrals going on to assessment (NI 68)";
     i.measure = Measure::proportion;
     i.kind = RecordKind::referral;
@@ -143,6 +167,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni64";
+    i.reference = "NI 64";
+    i.owner = "Head of safeguarding";
+    i.frequency = Frequency::quarterly;
     i.title = "Child protection plans ending that lasted 2 years or more (NI 64)";
     i.measure = Measure::proportion;
     i.kind = RecordKind::cp_plan;
@@ -160,6 +187,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni65";
+    i.reference = "NI 65";
+    i.owner = "Head of safeguarding";
+    i.frequency = Frequency::quarterly;
     i.title = "Child protection plans starting for a second or later time (NI 65)";
     i.measure = Measure::proportion;
     i.kind = RecordKind::cp_plan;
@@ -176,6 +206,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "ni67";
+    i.reference = "NI 67";
+    i.owner = "Head of safeguarding";
+    i.frequency = Frequency::monthly;
     i.title = "Child protection plans reviewed within timescale (NI 67)";
     i.measure = Measure::reviews_on_time;
     i.kind = RecordKind::cp_plan;
@@ -195,6 +228,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "lac_count";
+    i.reference = "LPI 6";
+    i.owner = "Head of children looked after";
+    i.frequency = Frequency::monthly;
     i.title = "Looked-after children (unaccompanied asylum-seeking children excluded)";
     i.measure = Measure::count_as_of;
     i.kind = RecordKind::lac_episode;
@@ -209,6 +245,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "lac_rate";
+    i.reference = "LPI 7";
+    i.owner = "Head of children looked after";
+    i.frequency = Frequency::monthly;
     i.title = "Looked-after children per 10,000 under-18s (UASC excluded)";
     i.measure = Measure::count_as_of;
     i.kind = RecordKind::lac_episode;
@@ -221,6 +260,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "assessments_outstanding";
+    i.reference = "LPI 8";
+    i.owner = "Head of assessment services";
+    i.frequency = Frequency::monthly;
     i.title = "Outstanding assessments (the backlog)";
     i.measure = Measure::backlog_outstanding;
     i.sources = {"ni59", "ni60", "single45"};
@@ -232,6 +274,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "assessments_overdue";
+    i.reference = "LPI 9";
+    i.owner = "Head of assessment services";
+    i.frequency = Frequency::monthly;
     i.title = "Overdue assessments";
     i.measure = Measure::backlog_overdue;
     i.sources = {"ni59", "ni60", "single45"};
@@ -245,6 +290,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "authorisation_delay";
+    i.reference = "LPI 10";
+    i.owner = "Head of quality assurance";
+    i.frequency = Frequency::monthly;
     i.title = "Manager authorisation delay (worker completion to authorisation)";
     i.measure = Measure::delay;
     i.kind = RecordKind::assessment;
@@ -258,6 +306,9 @@ std::vector<IndicatorDefinition> make_definitions() {
   {
     IndicatorDefinition i;
     i.id = "recording_delay";
+    i.reference = "LPI 11";
+    i.owner = "Head of quality assurance";
+    i.frequency = Frequency::monthly;
     i.title = "Recording delay of visits (visit to received by the server)";
     i.measure = Measure::delay;
     i.kind = RecordKind::visit;
@@ -277,6 +328,18 @@ std::vector<IndicatorDefinition> make_definitions() {
 }
 
 }  // namespace
+
+std::string_view to_string(Frequency frequency) noexcept {
+  switch (frequency) {
+    case Frequency::monthly:
+      return "monthly";
+    case Frequency::quarterly:
+      return "quarterly";
+    case Frequency::annually:
+      return "annually";
+  }
+  return "monthly";
+}
 
 const std::vector<IndicatorDefinition>& definitions() {
   static const std::vector<IndicatorDefinition> d = make_definitions();

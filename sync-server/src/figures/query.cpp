@@ -132,17 +132,6 @@ double percentile(std::vector<double> values, double p) {
   return values[rank - 1];
 }
 
-Rag rag_of(const IndicatorDefinition& def, std::optional<double> value) {
-  if (!def.target || !value || def.direction == Direction::bell_shaped) return Rag::none;
-  const double t = *def.target;
-  if (def.direction == Direction::rise_is_good) {
-    if (*value >= t) return Rag::green;
-    return *value >= t * 0.9 ? Rag::amber : Rag::red;
-  }
-  if (*value <= t) return Rag::green;
-  return *value <= t * 1.1 ? Rag::amber : Rag::red;
-}
-
 std::string fmt(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -190,6 +179,21 @@ std::optional<Level> parse_level(std::string_view text) noexcept {
     if (to_string(l) == text) return l;
   }
   return std::nullopt;
+}
+
+Rag rag_for(const IndicatorDefinition& def, std::optional<double> value) {
+  if (!def.target || !value || def.direction == Direction::bell_shaped) return Rag::none;
+  // Values are ratios computed in floating point; a value equal to a boundary must fall on
+  // the boundary's side (75.6% against 90% of an 84% target is amber, though 84 * 0.9 is
+  // 75.600000000000009 in binary), so comparisons allow for rounding far below 0.1%.
+  constexpr double kSlack = 1e-9;
+  const double t = *def.target;
+  if (def.direction == Direction::rise_is_good) {
+    if (*value >= t - kSlack) return Rag::green;
+    return *value >= t * 0.9 - kSlack ? Rag::amber : Rag::red;
+  }
+  if (*value <= t + kSlack) return Rag::green;
+  return *value <= t * 1.1 + kSlack ? Rag::amber : Rag::red;
 }
 
 std::string_view to_string(Rag rag) noexcept {
@@ -497,11 +501,12 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
 
     if (excluded) {
       ++out.quality.excluded;
-      for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
       if (!start &&
           std::find(row.flags.begin(), row.flags.end(), kFlagMissingStart) == row.flags.end()) {
-        ++out.quality.by_flag[std::string(kFlagMissingStart)];  // a start that is not a date
+        row.flags.emplace_back(kFlagMissingStart);  // a start that is not a date
       }
+      for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
+      out.excluded_records.push_back(std::move(row));
       continue;
     }
     if (!include) continue;
@@ -554,13 +559,14 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
       if (def->limit != LimitKind::recording_standard) out.numerator = 0;
       break;
   }
-  out.rag = rag_of(*def, out.value);
+  out.rag = rag_for(*def, out.value);
   out.quality.note = quality_note(out.quality);
   if (def->limit == LimitKind::recording_standard && !device_values.empty()) {
     out.quality.note += "; median to the device " + fmt(percentile(device_values, 0.5)) + " h";
   }
-  std::sort(out.records.begin(), out.records.end(),
-            [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; });
+  const auto by_id = [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; };
+  std::sort(out.records.begin(), out.records.end(), by_id);
+  std::sort(out.excluded_records.begin(), out.excluded_records.end(), by_id);
   return out;
 }
 

@@ -85,9 +85,19 @@ enum class Relation : std::uint8_t {
 
 enum class PeriodEvent : std::uint8_t { start, end };
 
+// How often the indicator is reported in the published performance report.
+enum class Frequency : std::uint8_t { monthly, quarterly, annually };
+std::string_view to_string(Frequency frequency) noexcept;
+
 struct IndicatorDefinition {
   std::string_view id;  // stable key: "ni59", "contact1", ...
   std::string_view title;
+  // The published performance report's columns (docs/indicators.md, "Performance report"):
+  // the national reference ("NI 59") or the authority's local one ("LPI 1"), who answers for
+  // the indicator, and how often it is reported.
+  std::string_view reference;
+  std::string_view owner;
+  Frequency frequency = Frequency::monthly;
   Measure measure = Measure::timeliness;
   RecordKind kind = RecordKind::assessment;  // the population's record kind
   std::string_view filter_field = {};        // only records whose code field...
@@ -179,6 +189,11 @@ struct FiguresConfig {
 
 enum class Rag : std::uint8_t { none, red, amber, green };
 std::string_view to_string(Rag rag) noexcept;
+// The status of a value against the definition's target: green when the target is met, amber
+// within 10% of it (at least 90% of a rise-is-good target, at most 110% of a fall-is-good
+// one), red otherwise; none without a target or a value, or for a bell-shaped indicator.
+// A value on a boundary is on the boundary's side (no floating-point rounding decides).
+Rag rag_for(const IndicatorDefinition& definition, std::optional<double> value);
 
 // One record behind a figure.
 struct DrillRow {
@@ -216,6 +231,9 @@ struct FigureResult {
   std::optional<double> p90;
   DataQuality quality;
   std::vector<DrillRow> records;  // drill-down, in record id order
+  // The records of the population left out for a data problem (counted in quality.excluded),
+  // with the flags that explain why, in record id order: what the data-quality list shows.
+  std::vector<DrillRow> excluded_records;
 };
 
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,

@@ -18,6 +18,12 @@
 //   GET  /dashboard/                the dashboard's pages (/ redirects there); their
 //                                   Content-Security-Policy allows this server's scripts and
 //                                   styles only
+// With a ReportsService as well (serve_reports(); docs/indicators.md, docs/exports.md):
+//   GET  /v1/reports/performance    the performance report, JSON or CSV
+//   GET  /reports/performance       the same as a printable HTML page (no scripts; its
+//                                   Content-Security-Policy allows only its inline stylesheet)
+//   GET  /v1/data-quality           the records to fix, per team, JSON or CSV
+//   GET  /v1/exports/cin[/report]   the Children in Need census XML and its exceptions report
 // Every state-changing request of a session needs its CSRF token in X-CSRF-Token, and an
 // Origin header, when sent, must be this server's. Every response carries the security
 // headers (Content-Security-Policy with frame-ancestors 'none', Strict-Transport-Security,
@@ -49,6 +55,7 @@
 #include "fieldcase/clock.hpp"
 #include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/figures_service.hpp"
+#include "fieldcase/server/reports_service.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/status.hpp"
 
@@ -97,6 +104,10 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Also serves the reports, for the sessions of the AccessService given at construction
+  // (invalid_argument without one). `reports` must outlive the server. Call before bind().
+  Status serve_reports(ReportsService& reports);
 
   // Binds and starts listening; port 0 picks a free port. Returns the bound port.
   Result<int> bind(const std::string& host, int port);
