@@ -1,11 +1,11 @@
 #include "fieldcase/server/figures_service.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/access_service.hpp"
+#include "fieldcase/server/reports.hpp"
 
 namespace fieldcase::server {
 
@@ -104,29 +104,32 @@ Result<FiguresScope> FiguresService::scope_locked(const Worker& actor) {
   auto org = load_org();
   if (!org.ok()) return org.status();
 
-  std::string home_area, home_team;
+  std::string home_area;
   if (!all) {
     auto own_team = org->teams.find(actor.team_id);
     if (own_team == org->teams.end()) return refuse(actor, "without a team");
-    home_team = own_team->first;
-    if (area) home_area = own_team->second.area_id;
+    home_area = own_team->second.area_id;
   }
+  // The units the matrix's figure rows let the actor see (the rule the reports apply too).
+  auto visible = [&](const reports::UnitPlace& place) {
+    return reports::may_view_place(actor.role, actor.team_id, home_area, place);
+  };
   auto by_name = [](const FiguresUnit& a, const FiguresUnit& b) {
     return a.name != b.name ? a.name < b.name : a.id < b.id;
   };
   std::vector<FiguresUnit> areas, teams, workers;
   for (const auto& [id, a] : org->areas) {
-    if (all || id == home_area) areas.push_back({fg::Level::area, id, a.name, ""});
+    if (visible({fg::Level::area, id, "", id})) areas.push_back({fg::Level::area, id, a.name, ""});
   }
   for (const auto& [id, t] : org->teams) {
-    if (all || (area && t.area_id == home_area) || (!area && id == home_team)) {
+    if (visible({fg::Level::team, id, id, t.area_id})) {
       teams.push_back({fg::Level::team, id, t.name, t.area_id});
     }
   }
-  std::set<std::string> team_ids;
-  for (const auto& t : teams) team_ids.insert(t.id);
   for (const auto& w : org->workers) {
-    if (team_ids.count(w.team_id) != 0) {
+    auto of_worker = org->teams.find(w.team_id);
+    const std::string team_area = of_worker == org->teams.end() ? "" : of_worker->second.area_id;
+    if (visible({fg::Level::worker, w.id, w.team_id, team_area})) {
       workers.push_back({fg::Level::worker, w.id, w.name, w.team_id});
     }
   }

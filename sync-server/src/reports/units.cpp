@@ -50,39 +50,60 @@ Result<Unit> resolve_unit(ServerStore& store, fg::Level level, std::string_view 
   return unit;
 }
 
-Result<bool> may_view(ServerStore& store, const Worker& actor, const Unit& unit) {
-  if (permits(actor.role, Action::view_all_figures, Relation::none)) return true;
-  const bool area_view = permits(actor.role, Action::view_area_figures, Relation::none);
-  const bool team_view = permits(actor.role, Action::view_team_figures, Relation::none);
-  if ((!area_view && !team_view) || actor.team_id.empty()) return false;
-  auto own_team = store.find_team(actor.team_id);
-  if (!own_team.ok()) return own_team.status();
-  if (!*own_team) return false;
-  const std::string own_area = (*own_team)->area_id;
-  // The team a unit belongs to (its own for a team, the worker's for a worker).
-  std::string team_id;
+bool may_view_place(Role role, std::string_view actor_team, std::string_view actor_area,
+                    const UnitPlace& unit) {
+  if (permits(role, Action::view_all_figures, Relation::none)) return true;
+  const bool area_view = permits(role, Action::view_area_figures, Relation::none);
+  const bool team_view = permits(role, Action::view_team_figures, Relation::none);
+  if ((!area_view && !team_view) || actor_team.empty()) return false;
   switch (unit.level) {
     case fg::Level::authority:
       return false;
     case fg::Level::area:
-      return area_view && unit.id == own_area;
+      return area_view && !actor_area.empty() && unit.id == actor_area;
     case fg::Level::team:
-      team_id = unit.id;
+    case fg::Level::worker:
+      if (unit.team_id.empty()) return false;
+      if (unit.team_id == actor_team) return true;
+      return area_view && !actor_area.empty() && unit.area_id == actor_area;
+  }
+  return false;
+}
+
+Result<bool> may_view(ServerStore& store, const Worker& actor, const Unit& unit) {
+  if (permits(actor.role, Action::view_all_figures, Relation::none)) return true;
+  auto area_of = [&](const std::string& team_id) -> Result<std::string> {
+    if (team_id.empty()) return std::string();
+    auto team = store.find_team(team_id);
+    if (!team.ok()) return team.status();
+    return *team ? (*team)->area_id : std::string();
+  };
+  auto own_area = area_of(actor.team_id);
+  if (!own_area.ok()) return own_area.status();
+  UnitPlace place{unit.level, unit.id, "", ""};
+  switch (unit.level) {
+    case fg::Level::authority:
+      break;
+    case fg::Level::area:
+      place.area_id = unit.id;
+      break;
+    case fg::Level::team:
+      place.team_id = unit.id;
       break;
     case fg::Level::worker: {
       auto worker = store.find_worker(unit.id);
       if (!worker.ok()) return worker.status();
       if (!*worker) return false;
-      team_id = (*worker)->team_id;
+      place.team_id = (*worker)->team_id;
       break;
     }
   }
-  if (team_id.empty()) return false;
-  if (team_id == actor.team_id) return true;
-  if (!area_view) return false;
-  auto team = store.find_team(team_id);
-  if (!team.ok()) return team.status();
-  return *team && (*team)->area_id == own_area;
+  if (unit.level == fg::Level::team || unit.level == fg::Level::worker) {
+    auto area = area_of(place.team_id);
+    if (!area.ok()) return area.status();
+    place.area_id = *area;
+  }
+  return may_view_place(actor.role, actor.team_id, *own_area, place);
 }
 
 std::string csv_cell(std::string_view text) {

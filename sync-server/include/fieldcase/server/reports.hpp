@@ -37,9 +37,24 @@ struct Unit {
 // or worker, and none is taken for the authority), not_found (no such area, team or worker).
 Result<Unit> resolve_unit(ServerStore& store, figures::Level level, std::string_view id);
 
-// Whether `actor` may see the figures of `unit` (permissions.hpp, the figure rows): a service
-// lead any unit; an area manager their own area, its teams and their workers; a team manager
-// their own team and its workers; every other role none. Reads the organisation; no audit.
+// Where a unit sits in the organisation: its team (a team's own id, a worker's team) and that
+// team's area (an area's own id). Empty where it has none.
+struct UnitPlace {
+  figures::Level level = figures::Level::authority;
+  std::string id;
+  std::string team_id;
+  std::string area_id;
+};
+
+// The figure rows of the permission matrix (permissions.hpp) for one unit, the one rule the
+// reports and the dashboard share: a role with view_all_figures (service lead) sees any unit;
+// with view_area_figures (area manager) their own area, its teams and their workers; with
+// view_team_figures (team manager) their own team and its workers; every other role none.
+// `actor_area` is the area of the actor's team. Pure: the caller has read the organisation.
+bool may_view_place(Role role, std::string_view actor_team, std::string_view actor_area,
+                    const UnitPlace& unit);
+
+// may_view_place() for `unit`, reading the organisation from the store; no audit.
 Result<bool> may_view(ServerStore& store, const Worker& actor, const Unit& unit);
 
 // --- Performance report --------------------------------------------------------------------
