@@ -452,26 +452,75 @@
     ];
   }
 
-  // The performance report and data-quality pages show the tables their APIs return.
-  async function viewReport(r, title, path) {
+  // The performance report: the table councils publish, with a printable page and its CSV.
+  async function viewPerformance(r) {
     const sel = selection(r.params);
-    let data;
-    try {
-      data = await r.api(path + "?" + apiQuery(sel));
-    } catch (e) {
-      if (e.status === 404) {
-        return [el("h1", {}, title), el("p", {}, "This server does not provide the " + title.toLowerCase() + ".")];
-      }
-      throw e;
+    const data = await r.api("/v1/reports/performance?" + apiQuery(sel));
+    const fmt = (v, row) => formatValue(v, row.unit);
+    const rows = data.rows.map((row) => [
+      row.reference,
+      el("a", { href: href("indicator", row.indicator, sel) }, row.title),
+      row.owner,
+      row.frequency + "; " + row.measure,
+      directionText(row.direction),
+      fmt(row.baseline, row),
+      fmt(row.previous_year, row),
+      fmt(row.target, row),
+      el("span", { class: "figure-cell", "data-indicator": row.indicator }, fmt(row.value, row)),
+      row.data_quality.note,
+      el("span", { class: "badge rag-" + row.rag }, ragText(row.rag, row.direction, row.target, row.value)),
+    ]);
+    const printable = "/reports/performance?" + apiQuery(sel);
+    return [
+      el("h1", {}, "Performance report: " + data.unit.name),
+      breadcrumbs("performance", "", sel),
+      controls("performance", "", sel, "/v1/reports/performance?" + apiQuery(sel, { format: "csv" })),
+      el("p", { class: "updated", id: "updated" },
+        periodLabel(data.period.label) + ", as of " + data.as_of + "; previous year: " +
+        periodLabel(data.previous_year.label) + ". ",
+        el("a", { href: printable, id: "printable-link", target: "_blank", rel: "noopener" },
+          "Printable version")),
+      table("Performance report, " + periodLabel(data.period.label),
+        ["Reference", "Indicator", "Owner", "Frequency and measure", "Direction", "Baseline",
+          "Previous year", "Target", "This period", "Data quality", "Status"],
+        rows, [5, 6, 7, 8]),
+    ];
+  }
+
+  // The data-quality list: the records to fix, per team, with the reason in words.
+  async function viewDataQuality(r) {
+    const sel = selection(r.params);
+    const data = await r.api("/v1/data-quality?" + apiQuery(sel));
+    const teams = new Map();
+    for (const rec of data.records) {
+      const key = rec.team || "Not allocated to a team";
+      if (!teams.has(key)) teams.set(key, []);
+      teams.get(key).push(rec);
     }
-    const tables = [];
-    for (const [key, value] of Object.entries(data)) {
-      if (!Array.isArray(value) || value.length === 0 || typeof value[0] !== "object") continue;
-      const columns = Object.keys(value[0]).filter((c) => typeof value[0][c] !== "object" || value[0][c] === null);
-      tables.push(table(key.replace(/_/g, " "), columns.map((c) => c.replace(/_/g, " ")),
-        value.map((row) => columns.map((c) => row[c] === null || row[c] === undefined ? "" : String(row[c])))));
+    const sections = [];
+    for (const [team, recs] of teams) {
+      sections.push(el("section", { class: "dq-team" },
+        el("h2", {}, team + " (" + recs.length + (recs.length === 1 ? " record" : " records") + ")"),
+        table("Records to fix: " + team, ["Record", "Worker", "Dates", "What to fix", "Affects"],
+          recs.map((rec) => [
+            rec.record_kind + " " + rec.record_id.slice(-8),
+            rec.worker || "not allocated",
+            [rec.start, rec.end].filter(Boolean).join(" to "),
+            rec.reasons.join(" ") + (rec.left_out ? " (left out of the figure)" : ""),
+            rec.indicators.join(", "),
+          ]))));
     }
-    return [el("h1", {}, title), breadcrumbs(r.page, "", sel), controls(r.page, "", sel, path + "?" + apiQuery(sel, { format: "csv" })), ...tables];
+    return [
+      el("h1", {}, "Data quality: " + data.unit.name),
+      breadcrumbs("data-quality", "", sel),
+      controls("data-quality", "", sel, "/v1/data-quality?" + apiQuery(sel, { format: "csv" })),
+      el("p", { class: "updated", id: "updated" },
+        periodLabel(data.period.label) + ", as of " + data.as_of + ": " +
+        (data.records.length === 0
+          ? "no record behind these figures needs fixing."
+          : data.records.length + " records behind these figures need fixing.")),
+      ...sections,
+    ];
   }
 
   const VIEWS = {
@@ -480,8 +529,8 @@
     records: viewRecords,
     backlog: viewBacklog,
     "recording-delay": viewDelay,
-    performance: (r) => viewReport(r, "Performance report", "/v1/reports/performance"),
-    "data-quality": (r) => viewReport(r, "Data quality", "/v1/data-quality"),
+    performance: viewPerformance,
+    "data-quality": viewDataQuality,
   };
 
   // Draws the view the address names. `live` redraws in place after a change: the focused
@@ -527,6 +576,9 @@
     document.body.dataset.rendered = String(state.renderSeq);
   }
 
+  // Views that list records read case data, and every such read is audited: after a change
+  // they are not read again by themselves, the reader is offered the current list instead.
+  const READS_CASE_DATA = new Set(["records", "data-quality"]);
   // A list of records is case data, and reading it is audited: after a change it is not read
   // again by itself, the reader is offered the current list instead.
   function staleRecords() {
@@ -548,7 +600,7 @@
         const res = await api("/v1/figures/changes" + since);
         const changed = state.version !== null && res.version !== state.version;
         state.version = res.version;
-        if (changed && route().page === "records") staleRecords();
+        if (changed && READS_CASE_DATA.has(route().page)) staleRecords();
         else if (changed) await render(true);
       } catch (e) {
         if (e.status === 401) break;

@@ -33,18 +33,6 @@ std::string number_text(double v) {
 
 std::string number_text(const std::optional<double>& v) { return v ? number_text(*v) : ""; }
 
-std::string_view direction_text(fg::Direction d) {
-  switch (d) {
-    case fg::Direction::rise_is_good:
-      return "rise_is_good";
-    case fg::Direction::fall_is_good:
-      return "fall_is_good";
-    case fg::Direction::bell_shaped:
-      return "bell_shaped";
-  }
-  return "rise_is_good";
-}
-
 json unit_json(const FiguresUnit& u) {
   json j{{"level", std::string(fg::to_string(u.level))}, {"id", u.id}, {"name", u.name}};
   if (!u.parent_id.empty()) j["parent_id"] = u.parent_id;
@@ -77,7 +65,7 @@ json figure_json(const fg::FigureResult& r) {
   j["indicator"] = r.indicator;
   j["title"] = r.title;
   j["unit"] = r.unit;
-  j["direction"] = std::string(direction_text(r.direction));
+  j["direction"] = std::string(fg::to_string(r.direction));
   j["target"] = optional_number(r.target);
   j["baseline"] = optional_number(r.baseline);
   j["quality"] = quality_json(r.quality);
@@ -265,7 +253,7 @@ class FiguresApi {
       indicators.push_back({{"id", std::string(d.id)},
                             {"title", std::string(d.title)},
                             {"unit", std::string(d.unit)},
-                            {"direction", std::string(direction_text(d.direction))},
+                            {"direction", std::string(fg::to_string(d.direction))},
                             {"target", optional_number(d.target)},
                             {"baseline", optional_number(d.baseline)},
                             {"counting", std::string(d.counting)}});
@@ -301,7 +289,7 @@ class FiguresApi {
         for (auto& c : figure_row(f.figure)) row.push_back(std::move(c));
         row.push_back(Csv::text(f.figure.unit));
         row.push_back(Csv::number(f.figure.target));
-        row.push_back(Csv::text(direction_text(f.figure.direction)));
+        row.push_back(Csv::text(fg::to_string(f.figure.direction)));
         csv.add(row);
       }
       return send_csv(res, file_name("overview", o->unit, call->request.period), csv);

@@ -60,8 +60,9 @@ struct ReportParams {
   bool csv = false;
 };
 
-// Parses ?level=&id=&period=&as_of=&format=; the period defaults to the financial year of
-// `today`, and the as-of day to today. An invalid value is Errc::invalid_argument.
+// Parses ?level=&unit=&period=&as_of=&format= (`unit` as in the figures API); the period defaults
+// to the financial year of `today`, and the as-of day to today. An invalid value is
+// Errc::invalid_argument.
 Result<ReportParams> report_params(const httplib::Request& req, Date today) {
   ReportParams p;
   const std::string level = req.get_param_value("level");
@@ -73,8 +74,8 @@ Result<ReportParams> report_params(const httplib::Request& req, Date today) {
     }
     p.level = *l;
   }
-  p.id = req.get_param_value("id");
-  if (p.id.size() > 64) return Status(Errc::invalid_argument, "id is too long");
+  p.id = req.get_param_value("unit");
+  if (p.id.size() > 64) return Status(Errc::invalid_argument, "unit is too long");
   const std::string period = req.get_param_value("period");
   if (period.empty()) {
     p.period = fg::financial_year_of(today);
@@ -100,7 +101,7 @@ Result<ReportParams> report_params(const httplib::Request& req, Date today) {
 std::string query_text(const httplib::Request& req) {
   std::string what = req.path;
   const char* sep = "?";
-  for (const char* name : {"level", "id", "period", "as_of", "year"}) {
+  for (const char* name : {"level", "unit", "period", "as_of", "year"}) {
     if (req.has_param(name)) {
       what += sep + std::string(name) + "=" + req.get_param_value(name);
       sep = "&";
@@ -142,7 +143,7 @@ class ReportsApi {
                       {"frequency", std::string(fg::to_string(d.frequency))},
                       {"measure", reports::measure_words(d)},
                       {"unit", std::string(d.unit)},
-                      {"direction", std::string(reports::direction_words(d.direction))},
+                      {"direction", std::string(fg::to_string(d.direction))},
                       {"baseline", optional_json(d.baseline)},
                       {"previous_year", optional_json(row.previous.value)},
                       {"target", optional_json(d.target)},

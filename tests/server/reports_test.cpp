@@ -484,7 +484,7 @@ TEST_CASE("reports: over HTTP, scoped by role, audited, with a printable page",
     return httplib::Headers{{"Cookie", cookie.substr(0, cookie.find(';'))}};
   };
   const auto manager = sign_in(f.manager);
-  const std::string team_query = "?period=2024-04&as_of=2024-04-30&level=team&id=" + f.team;
+  const std::string team_query = "?period=2024-04&as_of=2024-04-30&level=team&unit=" + f.team;
 
   auto r = c.Get("/v1/reports/performance" + team_query, manager);
   REQUIRE(r);
@@ -534,19 +534,19 @@ TEST_CASE("reports: over HTTP, scoped by role, audited, with a printable page",
     return res->status;
   };
   CHECK(status_of("/v1/reports/performance" + team_query, {}) == 401);
-  CHECK(status_of("/v1/reports/performance?period=2024-04&level=team&id=" + f.team2, manager) ==
+  CHECK(status_of("/v1/reports/performance?period=2024-04&level=team&unit=" + f.team2, manager) ==
         403);
   CHECK(status_of("/v1/reports/performance?period=2024-04", manager) == 403);
-  CHECK(status_of("/v1/reports/performance?period=2024-04&level=team&id=" + f.area, manager) ==
+  CHECK(status_of("/v1/reports/performance?period=2024-04&level=team&unit=" + f.area, manager) ==
         404);
   CHECK(status_of("/v1/reports/performance?period=2024-13", manager) == 400);
   CHECK(status_of("/v1/reports/performance?level=region", manager) == 400);
   CHECK(status_of("/v1/reports/performance?level=team", manager) == 400);
   CHECK(status_of("/v1/reports/performance?as_of=yesterday", manager) == 400);
   CHECK(status_of("/v1/reports/performance?format=xml", manager) == 400);
-  CHECK(status_of("/v1/data-quality?level=team&id=" + f.team2, manager) == 403);
-  CHECK(status_of("/reports/performance?level=team&id=" + f.team2, manager) == 403);
-  CHECK(status_of("/v1/reports/performance?level=worker&id=" + f.sw1, sign_in(f.sw1)) == 403);
+  CHECK(status_of("/v1/data-quality?level=team&unit=" + f.team2, manager) == 403);
+  CHECK(status_of("/reports/performance?level=team&unit=" + f.team2, manager) == 403);
+  CHECK(status_of("/v1/reports/performance?level=worker&unit=" + f.sw1, sign_in(f.sw1)) == 403);
   // The refusal is on record.
   server::AuditQuery refused;
   refused.worker_id = f.manager;
@@ -569,7 +569,7 @@ TEST_CASE("reports: over HTTP, scoped by role, audited, with a printable page",
   REQUIRE(entries.size() == 1);
   CHECK(entries.front().worker_id == f.manager);
   CHECK(entries.front().relation == "team");
-  CHECK_THAT(entries.front().detail, Catch::Contains("/v1/data-quality?level=team&id="));
+  CHECK_THAT(entries.front().detail, Catch::Contains("/v1/data-quality?level=team&unit="));
   r = c.Get("/v1/data-quality" + team_query + "&format=csv", manager);
   REQUIRE(r);
   CHECK(r->status == 200);

@@ -196,6 +196,18 @@ Rag rag_for(const IndicatorDefinition& def, std::optional<double> value) {
   return *value <= t * 1.1 + kSlack ? Rag::amber : Rag::red;
 }
 
+std::string_view to_string(Direction direction) noexcept {
+  switch (direction) {
+    case Direction::rise_is_good:
+      return "rise_is_good";
+    case Direction::fall_is_good:
+      return "fall_is_good";
+    case Direction::bell_shaped:
+      return "bell_shaped";
+  }
+  return "rise_is_good";
+}
+
 std::string_view to_string(Rag rag) noexcept {
   switch (rag) {
     case Rag::none:

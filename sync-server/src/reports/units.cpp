@@ -13,14 +13,14 @@ Result<Unit> resolve_unit(ServerStore& store, fg::Level level, std::string_view 
   unit.level = level;
   unit.id = std::string(id);
   if (level == fg::Level::authority) {
-    if (!id.empty()) return Status(Errc::invalid_argument, "the authority level takes no id");
+    if (!id.empty()) return Status(Errc::invalid_argument, "the authority level takes no unit id");
     auto authority = store.find_authority();
     if (!authority.ok()) return authority.status();
     if (*authority) unit.name = (*authority)->name;
     return unit;
   }
   const std::string what(fg::to_string(level));
-  if (id.empty()) return Status(Errc::invalid_argument, "the " + what + " level needs an id");
+  if (id.empty()) return Status(Errc::invalid_argument, "the " + what + " level needs the unit's id");
   const Status missing(Errc::not_found, "no " + what + " " + std::string(id));
   switch (level) {
     case fg::Level::area: {

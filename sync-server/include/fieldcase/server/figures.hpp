@@ -50,6 +50,9 @@ enum class Measure : std::uint8_t {
 
 enum class Direction : std::uint8_t { rise_is_good, fall_is_good, bell_shaped };
 
+// "rise_is_good", "fall_is_good" or "bell_shaped": the id the APIs carry.
+std::string_view to_string(Direction direction) noexcept;
+
 // Which authority setting gives the limit.
 enum class LimitKind : std::uint8_t {
   none,
