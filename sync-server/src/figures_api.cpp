@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "fieldcase/server/reports.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "web_api.hpp"
 
@@ -83,10 +84,10 @@ class Csv {
   explicit Csv(std::initializer_list<std::string_view> header) {
     text_ = "\xEF\xBB\xBF";
     std::vector<std::string> cells;
-    for (auto h : header) cells.emplace_back(csv_cell(h));
+    for (auto h : header) cells.emplace_back(reports::csv_cell(h));
     add(cells);
   }
-  // Text cells go through csv_cell(); numbers through number().
+  // Text cells go through reports::csv_cell(); numbers through number().
   void add(const std::vector<std::string>& cells) {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) text_ += ',';
@@ -94,7 +95,7 @@ class Csv {
     }
     text_ += "\r\n";
   }
-  static std::string text(std::string_view s) { return csv_cell(s); }
+  static std::string text(std::string_view s) { return reports::csv_cell(s); }
   static std::string number(const std::optional<double>& v) { return number_text(v); }
   static std::string number(std::int64_t v) { return std::to_string(v); }
   const std::string& str() const { return text_; }
@@ -494,23 +495,6 @@ class FiguresApi {
 };
 
 }  // namespace
-
-std::string csv_cell(std::string_view text) {
-  std::string s;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' ||
-                        text[0] == '\t' || text[0] == '\r')) {
-    s += '\'';
-  }
-  s += text;
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
 
 void register_figures_api(httplib::Server& svr, AccessService& access, FiguresService& figures,
                           std::function<void(const std::string&)> log) {

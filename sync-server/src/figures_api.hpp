@@ -20,11 +20,6 @@ inline constexpr std::string_view kDashboardCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-// One CSV cell: a text cell that a spreadsheet would take for a formula (starting with =, +,
-// -, @, a tab or a carriage return) is prefixed with a single quote; a cell holding a comma,
-// a double quote or a line break is quoted, its quotes doubled (RFC 4180).
-std::string csv_cell(std::string_view text);
-
 // Registers /v1/figures/...; `access` and `figures` must outlive the server.
 void register_figures_api(httplib::Server& server, AccessService& access, FiguresService& figures,
                           std::function<void(const std::string&)> log);
