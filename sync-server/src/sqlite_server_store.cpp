@@ -88,12 +88,16 @@ std::string scope_sql(Role role) {
   switch (role) {
     case Role::service_lead:
       return "SELECT case_id FROM allocation";
+    // Each branch of the UNION can use an index (worker_team, allocation_worker); one WHERE
+    // with OR read the whole allocation table at every sync of a manager.
     case Role::team_manager:
-      return "SELECT a.case_id FROM allocation a JOIN worker w ON w.id = a.worker_id "
-             "WHERE a.worker_id = ?1 OR w.team_id = (SELECT team_id FROM worker WHERE id = ?1)";
+      return "SELECT case_id FROM allocation WHERE worker_id = ?1 UNION "
+             "SELECT a.case_id FROM worker w JOIN allocation a ON a.worker_id = w.id "
+             "WHERE w.team_id = (SELECT team_id FROM worker WHERE id = ?1)";
     case Role::area_manager:
-      return "SELECT a.case_id FROM allocation a JOIN worker w ON w.id = a.worker_id "
-             "JOIN team t ON t.id = w.team_id WHERE a.worker_id = ?1 OR t.area_id = "
+      return "SELECT case_id FROM allocation WHERE worker_id = ?1 UNION "
+             "SELECT a.case_id FROM team t JOIN worker w ON w.team_id = t.id "
+             "JOIN allocation a ON a.worker_id = w.id WHERE t.area_id = "
              "(SELECT mt.area_id FROM worker m JOIN team mt ON mt.id = m.team_id WHERE m.id = ?1)";
     case Role::administrator:
       // No case content at all (the ?1 stays so every scope binds the same parameters).
