@@ -598,7 +598,10 @@ class Planner {
     *done_out = finished;
     // Authorisation: a few working days before tablets, about one after.
     const std::int32_t wait = post ? duration(rng, 1.3, 0.7) : duration(rng, 3.5, 0.6);
-    const Ms authorised = next_office(rng, completed_receipt, wait);
+    // Not before the completion as the worker's device dated it (its clock may run fast).
+    const Ms authorised = next_office(
+        rng, std::max(completed_receipt, finished + people_[static_cast<std::size_t>(sw)].skew),
+        wait);
     return add(st, manager, authorised,
                {update(RecordKind::assessment, id,
                        {{"status", std::string("authorised")},
