@@ -441,6 +441,27 @@ constexpr const char* kClaimColumns =
     "record_id, field, case_id, kind, claimed, corrected, received_at, offset_ms, device_id, "
     "worker_id, tx_id, after_receipt, before_start, large_offset";
 
+Result<ClaimedTime> read_claim(const Statement& s) {
+  ClaimedTime c;
+  c.record_id = s.column_text(0);
+  c.field = s.column_text(1);
+  c.case_id = s.column_text(2);
+  auto kind = kind_from_text(s.column_text(3));
+  if (!kind.ok()) return kind.status();
+  c.kind = *kind;
+  c.claimed = s.column_text(4);
+  c.corrected = s.column_text(5);
+  c.received_at = s.column_text(6);
+  c.offset_ms = s.column_int(7);
+  c.device_id = s.column_text(8);
+  c.worker_id = s.column_text(9);
+  c.tx_id = s.column_text(10);
+  c.after_receipt = s.column_int(11) != 0;
+  c.before_start = s.column_int(12) != 0;
+  c.large_offset = s.column_int(13) != 0;
+  return c;
+}
+
 Result<Worker> read_worker(const Statement& s) {
   Worker w;
   w.id = s.column_text(0);
@@ -970,20 +991,28 @@ Result<std::vector<StoredRecord>> SqliteServerStore::load_records(const std::str
       out.push_back(std::move(r));
     }
   }
-  auto f = stmt("SELECT name, value, hlc, author FROM record_field WHERE record_id = ?1");
+  if (out.empty()) return out;
+  // Every field of the selected records in one statement (one per record made reading a
+  // case's records cost a statement per record).
+  std::unordered_map<std::string, StoredRecord*> by_id;
+  for (auto& r : out) by_id.emplace(r.id, &r);
+  auto f = stmt(
+      "SELECT f.record_id, f.name, f.value, f.hlc, f.author FROM record r "
+      "JOIN record_field f ON f.record_id = r.id WHERE r." +
+      where_sql);
   if (!f.ok()) return f.status();
-  for (auto& r : out) {
-    Use u(*f);
-    u->bind(1, r.id);
-    for (;;) {
-      auto row = u->step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      auto v = value_from_text(u->column_text(1));
-      if (!v.ok()) return v.status();
-      r.fields.emplace(u->column_text(0),
-                       FieldState{std::move(*v), u->column_text(2), u->column_text(3)});
-    }
+  Use u(*f);
+  u->bind(1, arg);
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto it = by_id.find(u->column_text(0));
+    if (it == by_id.end()) continue;
+    auto v = value_from_text(u->column_text(2));
+    if (!v.ok()) return v.status();
+    it->second->fields.emplace(u->column_text(1),
+                               FieldState{std::move(*v), u->column_text(3), u->column_text(4)});
   }
   return out;
 }
@@ -1272,24 +1301,26 @@ Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::str
   auto row = u->step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<ClaimedTime>();
-  ClaimedTime c;
-  c.record_id = u->column_text(0);
-  c.field = u->column_text(1);
-  c.case_id = u->column_text(2);
-  auto kind = kind_from_text(u->column_text(3));
-  if (!kind.ok()) return kind.status();
-  c.kind = *kind;
-  c.claimed = u->column_text(4);
-  c.corrected = u->column_text(5);
-  c.received_at = u->column_text(6);
-  c.offset_ms = u->column_int(7);
-  c.device_id = u->column_text(8);
-  c.worker_id = u->column_text(9);
-  c.tx_id = u->column_text(10);
-  c.after_receipt = u->column_int(11) != 0;
-  c.before_start = u->column_int(12) != 0;
-  c.large_offset = u->column_int(13) != 0;
-  return std::optional<ClaimedTime>(std::move(c));
+  auto c = read_claim(**s);
+  if (!c.ok()) return c.status();
+  return std::optional<ClaimedTime>(std::move(*c));
+}
+
+Result<std::vector<ClaimedTime>> SqliteServerStore::case_claimed_times(std::string_view case_id) {
+  auto s = stmt(std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE case_id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id);
+  std::vector<ClaimedTime> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto c = read_claim(**s);
+    if (!c.ok()) return c.status();
+    out.push_back(std::move(*c));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1319,18 +1350,36 @@ Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
 }
 
 Result<std::vector<FigureFact>> SqliteServerStore::figure_facts(std::string_view indicator) {
-  auto s = stmt(
-      "SELECT indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, "
-      "flags FROM figure_fact WHERE ?1 = '' OR indicator = ?1 ORDER BY indicator, record_id");
+  auto attributed = attributed_figure_facts(indicator);
+  if (!attributed.ok()) return attributed.status();
+  std::vector<FigureFact> out;
+  out.reserve(attributed->size());
+  for (auto& a : *attributed) out.push_back(std::move(a.fact));
+  return out;
+}
+
+Result<std::vector<AttributedFact>> SqliteServerStore::attributed_figure_facts(
+    std::string_view indicator) {
+  // One statement per form: "indicator = ?1 OR ?1 = ''" kept SQLite off the primary key, so
+  // each indicator's query read every fact.
+  constexpr const char* kColumns =
+      "SELECT f.indicator, f.record_id, f.case_id, f.start_at, f.end_at, f.end_received_at, "
+      "f.detail, f.hit, f.flags, coalesce(a.worker_id, ''), coalesce(w.team_id, ''), "
+      "coalesce(t.area_id, '') FROM figure_fact f LEFT JOIN allocation a ON a.case_id = f.case_id "
+      "LEFT JOIN worker w ON w.id = a.worker_id LEFT JOIN team t ON t.id = w.team_id ";
+  auto s = stmt(std::string(kColumns) +
+                (indicator.empty() ? "ORDER BY f.indicator, f.record_id"
+                                   : "WHERE f.indicator = ?1 ORDER BY f.indicator, f.record_id"));
   if (!s.ok()) return s.status();
   Use u(*s);
-  u->bind(1, indicator);
-  std::vector<FigureFact> out;
+  if (!indicator.empty()) u->bind(1, indicator);
+  std::vector<AttributedFact> out;
   for (;;) {
     auto row = u->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    FigureFact f;
+    AttributedFact a;
+    FigureFact& f = a.fact;
     f.indicator = u->column_text(0);
     f.record_id = u->column_text(1);
     f.case_id = u->column_text(2);
@@ -1340,7 +1389,10 @@ Result<std::vector<FigureFact>> SqliteServerStore::figure_facts(std::string_view
     f.detail = u->column_text(6);
     f.hit = u->column_int(7) != 0;
     f.flags = u->column_text(8);
-    out.push_back(std::move(f));
+    a.worker = u->column_text(9);
+    a.team = u->column_text(10);
+    a.area = u->column_text(11);
+    out.push_back(std::move(a));
   }
   return out;
 }
