@@ -1328,23 +1328,55 @@ Result<std::vector<ClaimedTime>> SqliteServerStore::case_claimed_times(std::stri
 
 Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
                                                const std::vector<FigureFact>& facts) {
-  auto del = stmt("DELETE FROM figure_fact WHERE case_id = ?1");
-  if (!del.ok()) return del.status();
+  // Only the facts that changed are written: a sync usually changes one or two of a case's
+  // facts, and rewriting all of them made a long-running case's every sync cost hundreds of
+  // statements.
+  std::map<std::pair<std::string, std::string>, FigureFact> before;
   {
-    Use u(*del);
+    auto s = stmt(
+        "SELECT indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, "
+        "flags FROM figure_fact WHERE case_id = ?1");
+    if (!s.ok()) return s.status();
+    Use u(*s);
     u->bind(1, case_id);
-    FC_TRY(u->run());
+    for (;;) {
+      auto row = u->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      FigureFact f{u->column_text(0), u->column_text(1),     u->column_text(2),
+                   u->column_text(3), u->column_text(4),     u->column_text(5),
+                   u->column_text(6), u->column_int(7) != 0, u->column_text(8)};
+      auto key = std::make_pair(f.indicator, f.record_id);
+      before.emplace(std::move(key), std::move(f));
+    }
   }
+  auto del = stmt("DELETE FROM figure_fact WHERE indicator = ?1 AND record_id = ?2");
+  if (!del.ok()) return del.status();
   auto ins = stmt(
       "INSERT INTO figure_fact(indicator, record_id, case_id, start_at, end_at, "
       "end_received_at, detail, hit, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!ins.ok()) return ins.status();
+  auto remove = [&](const std::pair<std::string, std::string>& key) -> Status {
+    Use u(*del);
+    u->bind(1, key.first).bind(2, key.second);
+    return u->run();
+  };
+  std::set<std::pair<std::string, std::string>> kept;
   for (const auto& f : facts) {
+    auto key = std::make_pair(f.indicator, f.record_id);
+    kept.insert(key);
+    if (auto it = before.find(key); it != before.end()) {
+      if (it->second == f) continue;
+      FC_TRY(remove(key));
+    }
     Use u(*ins);
     u->bind(1, f.indicator).bind(2, f.record_id).bind(3, f.case_id).bind(4, f.start);
     u->bind(5, f.end).bind(6, f.end_received_at).bind(7, f.detail).bind(8, f.hit ? 1 : 0);
     u->bind(9, f.flags);
     FC_TRY(u->run());
+  }
+  for (const auto& [key, f] : before) {
+    if (!kept.contains(key)) FC_TRY(remove(key));
   }
   return {};
 }
