@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "fake_clock.hpp"
+#include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/demo.hpp"
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
@@ -123,6 +125,23 @@ TEST_CASE("demo: a small authority's history has the requested shape", "[figures
   // Generating again into the same database is refused (the main job checks present()).
   auto again = demo::generate(*g->store, small());
   CHECK(again.status().code() == Errc::already_exists);
+}
+
+TEST_CASE("demo: an interrupted generation is not taken for the demo", "[figures][demo]") {
+  TempDir dir;
+  auto store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(store.ok());
+  auto empty = demo::present(**store);
+  REQUIRE(empty.ok());
+  CHECK_FALSE(*empty);
+  // The authority exists (the first thing generate() makes) but the closing entry does not.
+  FakeClock clock;
+  server::Admin admin(**store, clock);
+  REQUIRE(admin.create_authority(demo::kAuthorityName, demo::kLaCode).ok());
+  auto partial = demo::present(**store);
+  REQUIRE(partial.ok());
+  CHECK_FALSE(*partial);
+  CHECK(demo::generate(**store, small()).status().code() == Errc::already_exists);
 }
 
 TEST_CASE("demo: the same seed gives the same figures, another seed others", "[figures][demo]") {

@@ -1033,7 +1033,10 @@ class ReplayClock final : public Clock {
 Result<bool> present(ServerStore& store) {
   auto authority = store.find_authority();
   if (!authority.ok()) return authority.status();
-  return *authority && (*authority)->name == kAuthorityName;
+  if (!*authority || (*authority)->name != kAuthorityName) return false;
+  auto loaded = store.audit_events(kLoadedEvent);
+  if (!loaded.ok()) return loaded.status();
+  return !loaded->empty();
 }
 
 Result<std::vector<DemoAccount>> accounts(ServerStore& store) {
@@ -1211,13 +1214,6 @@ Result<DemoSummary> generate(ServerStore& store, const DemoOptions& options) {
       }
     }
     if (!bulk.first_rejection.empty()) say("rejected: " + bulk.first_rejection);
-    FC_TRY(store.transaction([&] {
-      return store.append_audit({new_uuid_v7(SystemClock::instance()),
-                                 format_iso_datetime(std::chrono::system_clock::now()), "demo_load",
-                                 "", "", "", "",
-                                 std::to_string(summary.children) + " cases, " +
-                                     std::to_string(accepted) + " transactions; by console"});
-    }));
   }
 
   // Events replayed in time order: device syncs and allocations.
@@ -1320,6 +1316,17 @@ Result<DemoSummary> generate(ServerStore& store, const DemoOptions& options) {
   summary.transactions = accepted;
   say("figures: recomputing from " + std::to_string(summary.records) + " records");
   FC_TRY(figures::recompute(store));
+  // The mark of a complete demo (present() looks for it): an interrupted generation leaves
+  // none, and the database is not taken for the demo.
+  FC_TRY(store.transaction([&] {
+    return store.append_audit(
+        {new_uuid_v7(SystemClock::instance()),
+         format_iso_datetime(std::chrono::system_clock::now()), std::string(kLoadedEvent), "", "",
+         "", "",
+         std::to_string(summary.children) + " cases, " + std::to_string(accepted) +
+             (options.replay_through_sync ? " transactions replayed" : " transactions loaded") +
+             "; by console"});
+  }));
   auto acc = accounts(store);
   if (!acc.ok()) return acc.status();
   summary.accounts = std::move(*acc);

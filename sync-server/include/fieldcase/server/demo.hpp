@@ -16,7 +16,7 @@
 // same order, checks every record with validate_record() as the service does, and stores the
 // final records, claimed times (corrected by the device's clock offset, flagged like the
 // service flags them) and allocation history directly: no change log, no per-transaction audit
-// (one demo_load entry), no device bookkeeping. Either way figures::recompute() derives the
+// (one demo_loaded entry), no device bookkeeping. Either way figures::recompute() derives the
 // figure facts once at the end, the same code the sync hook runs per case; the [demo] tests
 // check that both ways give the same figures.
 //
@@ -43,6 +43,8 @@ namespace fieldcase::server::demo {
 // The authority's name: its presence marks a database that holds the demo.
 inline constexpr std::string_view kAuthorityName = "Northbridge City Council";
 inline constexpr std::string_view kLaCode = "938";
+// The audit event that closes a complete generation.
+inline constexpr std::string_view kLoadedEvent = "demo_loaded";
 
 struct DemoOptions {
   std::uint64_t seed = 20'240'401;
@@ -111,7 +113,8 @@ struct DemoSummary {
   std::vector<DemoAccount> accounts;
 };
 
-// Whether the store already holds the demo authority.
+// Whether the store holds a complete demo authority (an interrupted generation does not
+// count: its database has the authority but not the closing demo_loaded audit entry).
 Result<bool> present(ServerStore& store);
 
 // Builds the demo authority in an empty store (Errc::already_exists if it has an authority).
