@@ -18,6 +18,7 @@
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/demo.hpp"
 #include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "figures_bench.hpp"
@@ -232,6 +233,45 @@ int run_figures_command(Args args) {
       rows = 0;
       drill.push_back(all_indicators(*store, config, fg::Level::team, team, period, today, &rows));
     }
+    // The dashboard's API behind GET /v1/figures/overview (FiguresService): every indicator
+    // with a 12-month trend, for the service lead (authority) and for the team, both cold (a
+    // sync has just changed the figures: the facts are read again) and warm (cached).
+    std::vector<double> api_cold, api_warm, api_team_cold;
+    {
+      server::Worker lead;
+      for (const auto& w : check(store->list_workers(), "workers")) {
+        if (w.role == Role::service_lead) lead = w;
+      }
+      server::FiguresServiceOptions fo;
+      fo.figures = config;
+      server::FiguresService service(*store, SystemClock::instance(), fo);
+      server::FiguresRequest req;
+      req.period = period;
+      req.as_of = today;
+      server::FiguresRequest team_req = req;
+      team_req.level = fg::Level::team;
+      team_req.unit = team;
+      for (int r = 0; r < o.reps; ++r) {
+        service.figures_changed();
+        Stopwatch cold(Clock::wall);
+        check(service.overview(lead, req), "overview");
+        api_cold.push_back(cold.elapsed_ms());
+        Stopwatch warm(Clock::wall);
+        check(service.overview(lead, req), "overview");
+        api_warm.push_back(warm.elapsed_ms());
+        service.figures_changed();
+        Stopwatch tc(Clock::wall);
+        check(service.overview(lead, team_req), "team overview");
+        api_team_cold.push_back(tc.elapsed_ms());
+      }
+    }
+    out["api"] = {{"overview_cold_p50_ms", percentile(api_cold, 0.5)},
+                  {"overview_cold_p99_ms", percentile(api_cold, 0.99)},
+                  {"overview_warm_p50_ms", percentile(api_warm, 0.5)},
+                  {"overview_warm_p99_ms", percentile(api_warm, 0.99)},
+                  {"team_overview_cold_p50_ms", percentile(api_team_cold, 0.5)},
+                  {"team_overview_cold_p99_ms", percentile(api_team_cold, 0.99)}};
+    say("api done");
     out["queries"] = {{"indicators", fg::definitions().size()},
                       {"period", period.label},
                       {"facts", facts},
