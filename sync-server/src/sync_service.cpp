@@ -26,20 +26,6 @@ std::int64_t ms_of(std::chrono::seconds s) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(s).count();
 }
 
-// The times whose claims are kept with their corrected value and plausibility flags.
-bool is_claimed_time(RecordKind kind, std::string_view field) {
-  switch (kind) {
-    case RecordKind::assessment:
-      return field == "completed_at" || field == "authorised_at";
-    case RecordKind::visit:
-      return field == "start_at";
-    case RecordKind::case_note:
-      return field == "contact_at";
-    default:
-      return false;
-  }
-}
-
 std::optional<std::string_view> text_field(const StoredRecord& r, std::string_view field) {
   auto it = r.fields.find(field);
   if (it == r.fields.end()) return std::nullopt;
@@ -89,6 +75,19 @@ struct PendingEntry {
 };
 
 }  // namespace
+
+bool is_claimed_time(RecordKind kind, std::string_view field) noexcept {
+  switch (kind) {
+    case RecordKind::assessment:
+      return field == "completed_at" || field == "authorised_at";
+    case RecordKind::visit:
+      return field == "start_at";
+    case RecordKind::case_note:
+      return field == "contact_at";
+    default:
+      return false;
+  }
+}
 
 struct SyncService::RequestContext {
   Device device;
@@ -767,6 +766,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   }
 
   // The figures of every case the transaction changed, in the same store transaction.
+  if (!options_.maintain_figures) return {};
   std::set<std::string> figure_cases;
   for (const auto& id : order) {
     const Work& w = work.at(id);

@@ -7,6 +7,7 @@
 
 #include "bench.hpp"
 #include "capi_bench.hpp"
+#include "figures_bench.hpp"
 #include "records_bench.hpp"
 #include "store_bench.hpp"
 #include "sync_bench.hpp"
@@ -16,7 +17,7 @@ namespace {
 
 using fieldcase::bench::Subcommand;
 
-constexpr std::array<Subcommand, 5> kSubcommands{{
+constexpr std::array<Subcommand, 6> kSubcommands{{
     {"store", "storage engines: plain SQLite, the fieldcase VFS and SQLCipher",
      fieldcase::bench::run_store_command},
     {"records", "recording a visit and building My day, encrypted and plain",
@@ -27,6 +28,8 @@ constexpr std::array<Subcommand, 5> kSubcommands{{
      fieldcase::bench::run_sync_command},
     {"capi", "recording a visit through the C API and JNI against the C++ core",
      fieldcase::bench::run_capi_command},
+    {"figures", "the figures engine on the demo authority: queries, sync hook, recompute",
+     fieldcase::bench::run_figures_command},
 }};
 
 void print_usage(std::ostream& out) {

@@ -62,6 +62,8 @@ using ById = std::map<std::string, const StoredRecord*, std::less<>>;
 // is looked up once, however many indicators and visit intervals read it).
 struct Reader {
   ServerStore& store;
+  std::string case_id;  // the case being derived: its claims are read in one go
+  std::map<std::pair<std::string, std::string>, ClaimedTime> claims;
   std::map<std::pair<std::string, std::string>, Event> memo;
 };
 
@@ -71,7 +73,12 @@ Result<Event> field_event(Reader& rd, const StoredRecord& r, std::string_view fi
   Event e;
   e.value = text(r, field);
   if (e.value.empty()) return e;
-  auto claim = rd.store.find_claimed_time(r.id, field);
+  Result<std::optional<ClaimedTime>> claim = std::optional<ClaimedTime>();
+  if (r.case_id == rd.case_id) {
+    if (auto it = rd.claims.find(key); it != rd.claims.end()) claim = std::optional(it->second);
+  } else {
+    claim = rd.store.find_claimed_time(r.id, field);  // a record of another case
+  }
   if (!claim.ok()) return claim.status();
   // The corrected claim of the value the record holds now (a claim of an earlier value is
   // stale and ignored).
@@ -235,7 +242,13 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
   if (!records.ok()) return records.status();
   ById by_id;
   for (const auto& r : *records) by_id.emplace(r.id, &r);
-  Reader rd{store, {}};
+  Reader rd{store, std::string(case_id), {}, {}};
+  auto claims = store.case_claimed_times(case_id);
+  if (!claims.ok()) return claims.status();
+  for (auto& c : *claims) {
+    auto key = std::make_pair(c.record_id, c.field);
+    rd.claims.emplace(std::move(key), std::move(c));
+  }
 
   std::vector<FigureFact> facts;
   for (const auto& def : definitions()) {

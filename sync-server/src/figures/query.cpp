@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <ranges>
@@ -79,35 +80,6 @@ std::int32_t limit_of(const Timescales& t, LimitKind kind) {
 // Who a case is attributed to: its current allocation, and that worker's team and area.
 struct Attribution {
   std::string worker, team, area;
-};
-
-class Attributor {
- public:
-  explicit Attributor(ServerStore& store) : store_(store) {}
-
-  Result<Attribution> of_case(const std::string& case_id) {
-    if (auto it = cases_.find(case_id); it != cases_.end()) return it->second;
-    Attribution a;
-    auto alloc = store_.find_allocation(case_id);
-    if (!alloc.ok()) return alloc.status();
-    if (*alloc) {
-      a.worker = (*alloc)->worker_id;
-      auto worker = store_.find_worker(a.worker);
-      if (!worker.ok()) return worker.status();
-      if (*worker && !(*worker)->team_id.empty()) {
-        a.team = (*worker)->team_id;
-        auto team = store_.find_team(a.team);
-        if (!team.ok()) return team.status();
-        if (*team) a.area = (*team)->area_id;
-      }
-    }
-    cases_.emplace(case_id, a);
-    return a;
-  }
-
- private:
-  ServerStore& store_;
-  std::map<std::string, Attribution> cases_;
 };
 
 bool in_scope(const Attribution& a, const FigureQuery& q) {
@@ -290,13 +262,14 @@ Result<Period> parse_period(std::string_view text) {
 }
 
 struct FactsCache::Impl {
-  explicit Impl(ServerStore& s) : store(s), attributor(s) {}
+  explicit Impl(ServerStore& s) : store(s) {}
 
-  // The facts of one indicator, read from the store the first time.
-  Result<const std::vector<FigureFact>*> of(std::string_view indicator) {
+  // The facts of one indicator with their cases' attribution, read from the store the first
+  // time (one statement: the store joins each fact to its case's allocation).
+  Result<const std::vector<AttributedFact>*> of(std::string_view indicator) {
     auto it = facts.find(indicator);
     if (it == facts.end()) {
-      auto f = store.figure_facts(indicator);
+      auto f = store.attributed_figure_facts(indicator);
       if (!f.ok()) return f.status();
       it = facts.emplace(std::string(indicator), std::move(*f)).first;
     }
@@ -304,8 +277,7 @@ struct FactsCache::Impl {
   }
 
   ServerStore& store;
-  Attributor attributor;
-  std::map<std::string, std::vector<FigureFact>, std::less<>> facts;
+  std::map<std::string, std::vector<AttributedFact>, std::less<>> facts;
 };
 
 FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
@@ -332,7 +304,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   out.target = def->target;
   out.baseline = def->baseline;
 
-  std::vector<const std::vector<FigureFact>*> facts;
+  std::vector<const std::vector<AttributedFact>*> facts;
   std::vector<std::string_view> sources = def->sources;
   if (sources.empty()) sources.push_back(def->id);
   for (auto src : sources) {
@@ -347,21 +319,19 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   };
   std::vector<double> measured_values;
   std::vector<double> device_values;
-  Attributor& attributor = cache.impl().attributor;
-
   const auto all_facts =
       facts | std::views::transform([](const auto* list) -> const auto& { return *list; }) |
       std::views::join;
-  for (const FigureFact& f : all_facts) {
-    auto who = attributor.of_case(f.case_id);
-    if (!who.ok()) return who.status();
-    if (!in_scope(*who, query)) continue;
+  for (const AttributedFact& attributed : all_facts) {
+    const FigureFact& f = attributed.fact;
+    const Attribution who{attributed.worker, attributed.team, attributed.area};
+    if (!in_scope(who, query)) continue;
     const auto start = date_of(f.start);
     const auto end = date_of(f.end);
     DrillRow row;
     row.record_id = f.record_id;
     row.case_id = f.case_id;
-    row.worker_id = who->worker;
+    row.worker_id = who.worker;
     row.start = f.start;
     row.end = f.end;
     row.flags = split_commas(f.flags);

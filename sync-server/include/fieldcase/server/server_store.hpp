@@ -204,6 +204,14 @@ struct FigureFact {
   friend bool operator==(const FigureFact&, const FigureFact&) = default;
 };
 
+// A figure fact with the current attribution of its case (see figures.hpp, "Attribution").
+struct AttributedFact {
+  FigureFact fact;
+  std::string worker;  // the case's current allocation; empty when unallocated
+  std::string team;    // that worker's team, and the team's area
+  std::string area;
+};
+
 // Whether a device may still hold a case: held until it acknowledges a purge instruction.
 enum class HeldState : std::uint8_t { held, purged };
 
@@ -378,6 +386,8 @@ class ServerStore {
   virtual Status delete_claimed_time(std::string_view record_id, std::string_view field) = 0;
   virtual Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                                std::string_view field) = 0;
+  // Every claimed time of the records of one case (figures read a case's claims at once).
+  virtual Result<std::vector<ClaimedTime>> case_claimed_times(std::string_view case_id) = 0;
 
   // --- Figure facts ---
   // Replaces every fact of the case with `facts`.
@@ -385,6 +395,10 @@ class ServerStore {
                                       const std::vector<FigureFact>& facts) = 0;
   // The facts of one indicator (every fact when empty), by indicator then record id.
   virtual Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) = 0;
+  // The same, each with the worker its case is allocated to now and that worker's team and
+  // area (empty when unallocated), read in one pass (figures attribute by these).
+  virtual Result<std::vector<AttributedFact>> attributed_figure_facts(
+      std::string_view indicator) = 0;
   virtual Status clear_figure_facts() = 0;
   // The distinct case ids of all records (deleted ones included), in order.
   virtual Result<std::vector<std::string>> case_ids() = 0;

@@ -92,10 +92,12 @@ class SqliteServerStore final : public ServerStore {
   Status delete_claimed_time(std::string_view record_id, std::string_view field) override;
   Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                        std::string_view field) override;
+  Result<std::vector<ClaimedTime>> case_claimed_times(std::string_view case_id) override;
 
   Status replace_figure_facts(std::string_view case_id,
                               const std::vector<FigureFact>& facts) override;
   Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
+  Result<std::vector<AttributedFact>> attributed_figure_facts(std::string_view indicator) override;
   Status clear_figure_facts() override;
   Result<std::vector<std::string>> case_ids() override;
 

@@ -45,7 +45,15 @@ struct ServiceOptions {
   // Days a device may stay out of contact before it locks its case data; sent in every
   // answer (0: no limit).
   int offline_limit_days = 14;
+  // Keep the figure facts of every case a transaction changes current inside that
+  // transaction. A bulk load may turn it off and run figures::recompute() once afterwards.
+  bool maintain_figures = true;
 };
+
+// The times a device claims whose corrected value and plausibility flags the server keeps
+// (ClaimedTime): an assessment's completed_at and authorised_at, a visit's start_at, a note's
+// contact_at.
+bool is_claimed_time(RecordKind kind, std::string_view field) noexcept;
 
 struct AuthenticatedDevice {
   std::string device_id;
