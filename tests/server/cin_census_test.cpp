@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "fieldcase/server/cin_census.hpp"
+#include "fieldcase/server/demo.hpp"
+#include "fieldcase/server/sqlite_server_store.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
 
@@ -569,6 +571,46 @@ TEST_CASE("cin: the admin command and the HTTP endpoints", "[figures][cin][expor
   CHECK(status_of("/v1/exports/cin?year=1999", lead_h) == 400);
   CHECK(status_of("/v1/exports/cin?year=2000", lead_h) == 404);
   CHECK(server.stop() == 0);
+}
+
+}  // namespace fieldcase::test
+
+namespace fieldcase::test {
+
+TEST_CASE("cin: the demo authority's census validates, and what is left out is reported",
+          "[figures][cin][export][demo]") {
+  TempDir dir;
+  auto opened = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  server::demo::DemoOptions options;
+  options.seed = 11;
+  options.scale = 0.02;  // about 300 referrals a year
+  options.years = 3;
+  options.today = Date::from_ymd(2026, 11, 26).value();
+  auto summary = server::demo::generate(store, options);
+  INFO(summary.status().to_string());
+  REQUIRE(summary.ok());
+
+  // The last complete census year before the demo's today: April 2025 to March 2026.
+  auto census = cin::export_census(store, 2026, "2026-11-26T09:00:00Z");
+  INFO(census.status().to_string());
+  REQUIRE(census.ok());
+  CHECK(census->children > 50);
+  CHECK(census->episodes >= census->children);
+  Run lint = validate(dir, census->xml);
+  INFO(lint.err.substr(0, 2000));
+  CHECK(lint.exit_code == 0);
+  // Every exception names its record and says why, in words.
+  for (const auto& e : census->exceptions) {
+    CHECK(!e.case_id.empty());
+    CHECK(!e.record_id.empty());
+    CHECK(e.reason.size() > 10);
+  }
+  // The exceptions report lists each one, one CSV line each after the header.
+  const std::string csv = cin::exceptions_csv(*census);
+  CHECK(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')) ==
+        census->exceptions.size() + 1);
 }
 
 }  // namespace fieldcase::test
