@@ -950,8 +950,10 @@ int demo_command(int argc, char** argv) {
   std::cout << "demo authority generated in " << static_cast<int>(s.seconds) << " s: " << s.areas
             << " areas, " << s.teams << " teams, " << s.workers << " workers, " << s.devices
             << " devices, " << s.children << " children, " << s.records << " records, "
-            << s.transactions << " transactions in " << s.requests << " syncs, " << s.reallocations
-            << " allocations, " << s.rejected << " rejected\n";
+            << s.transactions << " transactions ("
+            << (s.requests == 0 ? std::string("bulk load")
+                                : std::to_string(s.requests) + " syncs")
+            << "), " << s.reallocations << " allocations, " << s.rejected << " rejected\n";
   std::cout << "referrals by year:";
   for (const auto& [year, n] : s.referrals_by_year) std::cout << " " << year << ":" << n;
   std::cout << "\ntablets from " << s.tablets_from.to_string() << "; under-18 population "
