@@ -1,6 +1,7 @@
 #include "fieldcase/server/figures_service.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
@@ -175,11 +176,24 @@ Result<FiguresUnit> FiguresService::authorise(const Worker& actor, const Figures
 }
 
 void FiguresService::expire_cache() {
-  const std::uint64_t v = version();
+  std::uint64_t v = 0;
+  std::set<std::string> changed;
+  bool unknown = false;
+  {
+    std::lock_guard lock(feed_mu_);
+    v = version_;
+    changed.swap(changed_cases_);
+    unknown = std::exchange(changed_unknown_, false);
+  }
   const auto now = std::chrono::steady_clock::now();
-  if (v != cache_version_ || (facts_ && now - facts_read_at_ >= options_.cache_seconds)) {
+  if (facts_ && (unknown || now - facts_read_at_ >= options_.cache_seconds)) {
+    facts_.reset();  // read every fact again (and so catch reallocations made outside a sync)
+  } else if (facts_ && !changed.empty()) {
+    // Only the cases the syncs changed are read again; if that fails, everything is.
+    if (!facts_->refresh_cases(changed).ok()) facts_.reset();
+  }
+  if (v != cache_version_ || !facts_) {
     cache_.clear();
-    facts_.reset();
     cache_version_ = v;
   }
   if (!facts_) {
@@ -392,10 +406,12 @@ std::uint64_t FiguresService::version() const {
   return version_;
 }
 
-void FiguresService::figures_changed() {
+void FiguresService::figures_changed(const std::vector<std::string>& cases) {
   {
     std::lock_guard lock(feed_mu_);
     ++version_;
+    changed_cases_.insert(cases.begin(), cases.end());
+    if (cases.empty()) changed_unknown_ = true;
   }
   feed_cv_.notify_all();
 }

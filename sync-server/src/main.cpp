@@ -246,7 +246,8 @@ int serve(int argc, char** argv) {
   // Waiting pages may take at most a quarter of the connection threads.
   figures_options.max_waiters = static_cast<std::size_t>(std::max(1, config.threads / 4));
   FiguresService figures(**figures_store, fieldcase::SystemClock::instance(), figures_options);
-  service.on_figures_changed([&figures] { figures.figures_changed(); });
+  service.on_figures_changed(
+      [&figures](const std::vector<std::string>& cases) { figures.figures_changed(cases); });
   HttpOptions http;
   http.threads = config.threads;
   http.max_queued_connections = config.max_queued_connections;
@@ -579,9 +580,9 @@ int admin(int argc, char** argv) {
   Args args;
   Status parsed = parse_args(
       argc, argv, 2,
-      {"config", "database", "name", "la-code", "area", "role", "team", "case", "worker", "device",
-       "action", "limit", "indicator", "period", "level", "id", "as-of", "population", "drill",
-       "format", "year", "out", "report"},
+      {"config", "database",   "name",   "la-code", "area",      "role",   "team",  "case",
+       "worker", "device",     "action", "limit",   "indicator", "period", "level", "id",
+       "as-of",  "population", "drill",  "format",  "year",      "out",    "report"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
@@ -705,8 +706,7 @@ int admin(int argc, char** argv) {
                   << "\n";
         return 0;
       }
-      std::cout << "audit chain BROKEN at entry " << v->first_bad_seq << ": " << v->problem
-                << "\n";
+      std::cout << "audit chain BROKEN at entry " << v->first_bad_seq << ": " << v->problem << "\n";
       return 1;
     }
     AuditQuery q;
@@ -951,8 +951,7 @@ int demo_command(int argc, char** argv) {
             << " areas, " << s.teams << " teams, " << s.workers << " workers, " << s.devices
             << " devices, " << s.children << " children, " << s.records << " records, "
             << s.transactions << " transactions ("
-            << (s.requests == 0 ? std::string("bulk load")
-                                : std::to_string(s.requests) + " syncs")
+            << (s.requests == 0 ? std::string("bulk load") : std::to_string(s.requests) + " syncs")
             << "), " << s.reallocations << " allocations, " << s.rejected << " rejected\n";
   std::cout << "referrals by year:";
   for (const auto& [year, n] : s.referrals_by_year) std::cout << " " << year << ":" << n;

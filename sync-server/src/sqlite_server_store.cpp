@@ -126,8 +126,8 @@ std::string audit_hash(const std::string& prev_hex, const AuditEvent& e) {
   crypto_generichash_init(&st, nullptr, 0, crypto_generichash_BYTES);
   std::array<unsigned char, 32> prev{};
   std::size_t prev_len = 0;
-  if (sodium_hex2bin(prev.data(), prev.size(), prev_hex.data(), prev_hex.size(), nullptr,
-                     &prev_len, nullptr) != 0 ||
+  if (sodium_hex2bin(prev.data(), prev.size(), prev_hex.data(), prev_hex.size(), nullptr, &prev_len,
+                     nullptr) != 0 ||
       prev_len != prev.size()) {
     prev.fill(0xff);  // an unreadable previous hash never matches a real one
   }
@@ -1390,43 +1390,63 @@ Result<std::vector<FigureFact>> SqliteServerStore::figure_facts(std::string_view
   return out;
 }
 
+namespace {
+
+// The columns of an attributed fact: the fact and its case's current allocation.
+constexpr const char* kAttributedFactColumns =
+    "SELECT f.indicator, f.record_id, f.case_id, f.start_at, f.end_at, f.end_received_at, "
+    "f.detail, f.hit, f.flags, coalesce(a.worker_id, ''), coalesce(w.team_id, ''), "
+    "coalesce(t.area_id, '') FROM figure_fact f LEFT JOIN allocation a ON a.case_id = f.case_id "
+    "LEFT JOIN worker w ON w.id = a.worker_id LEFT JOIN team t ON t.id = w.team_id ";
+
+Result<std::vector<AttributedFact>> read_attributed_facts(Statement& u) {
+  std::vector<AttributedFact> out;
+  for (;;) {
+    auto row = u.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    AttributedFact a;
+    FigureFact& f = a.fact;
+    f.indicator = u.column_text(0);
+    f.record_id = u.column_text(1);
+    f.case_id = u.column_text(2);
+    f.start = u.column_text(3);
+    f.end = u.column_text(4);
+    f.end_received_at = u.column_text(5);
+    f.detail = u.column_text(6);
+    f.hit = u.column_int(7) != 0;
+    f.flags = u.column_text(8);
+    a.worker = u.column_text(9);
+    a.team = u.column_text(10);
+    a.area = u.column_text(11);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<AttributedFact>> SqliteServerStore::attributed_figure_facts(
     std::string_view indicator) {
   // One statement per form: "indicator = ?1 OR ?1 = ''" kept SQLite off the primary key, so
   // each indicator's query read every fact.
-  constexpr const char* kColumns =
-      "SELECT f.indicator, f.record_id, f.case_id, f.start_at, f.end_at, f.end_received_at, "
-      "f.detail, f.hit, f.flags, coalesce(a.worker_id, ''), coalesce(w.team_id, ''), "
-      "coalesce(t.area_id, '') FROM figure_fact f LEFT JOIN allocation a ON a.case_id = f.case_id "
-      "LEFT JOIN worker w ON w.id = a.worker_id LEFT JOIN team t ON t.id = w.team_id ";
-  auto s = stmt(std::string(kColumns) +
+  auto s = stmt(std::string(kAttributedFactColumns) +
                 (indicator.empty() ? "ORDER BY f.indicator, f.record_id"
                                    : "WHERE f.indicator = ?1 ORDER BY f.indicator, f.record_id"));
   if (!s.ok()) return s.status();
   Use u(*s);
   if (!indicator.empty()) u->bind(1, indicator);
-  std::vector<AttributedFact> out;
-  for (;;) {
-    auto row = u->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    AttributedFact a;
-    FigureFact& f = a.fact;
-    f.indicator = u->column_text(0);
-    f.record_id = u->column_text(1);
-    f.case_id = u->column_text(2);
-    f.start = u->column_text(3);
-    f.end = u->column_text(4);
-    f.end_received_at = u->column_text(5);
-    f.detail = u->column_text(6);
-    f.hit = u->column_int(7) != 0;
-    f.flags = u->column_text(8);
-    a.worker = u->column_text(9);
-    a.team = u->column_text(10);
-    a.area = u->column_text(11);
-    out.push_back(std::move(a));
-  }
-  return out;
+  return read_attributed_facts(*u);
+}
+
+Result<std::vector<AttributedFact>> SqliteServerStore::attributed_case_figure_facts(
+    std::string_view case_id) {
+  auto s = stmt(std::string(kAttributedFactColumns) +
+                "WHERE f.case_id = ?1 ORDER BY f.indicator, f.record_id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id);
+  return read_attributed_facts(*u);
 }
 
 Status SqliteServerStore::clear_figure_facts() {

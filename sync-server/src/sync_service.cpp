@@ -8,8 +8,8 @@
 #include "fieldcase/calendar.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/access_service.hpp"
-#include "fieldcase/server/permissions.hpp"
 #include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/permissions.hpp"
 #include "fieldcase/server/tokens.hpp"
 #include "server_changes.hpp"
 
@@ -102,7 +102,7 @@ struct SyncService::RequestContext {
   system_clock::time_point validation_now;
   std::set<std::string> request_tx_ids;
   std::map<std::string, Relation> relations;  // case -> how it relates to the worker
-  bool figures_changed = false;               // a transaction refreshed figure facts
+  std::set<std::string> figure_cases;         // cases whose figure facts a transaction refreshed
 
   // How `case_id` relates to the worker (permissions.hpp), computed once per request.
   Result<Relation> relation(ServerStore& store, const std::string& case_id) {
@@ -159,7 +159,7 @@ Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device
   }
   std::unique_lock lock(mu_);
   sync::SyncResponse response;
-  bool figures_changed = false;
+  std::vector<std::string> figure_cases;
   Status st = store_.transaction([&]() -> Status {
     response = sync::SyncResponse{};
     RequestContext ctx;
@@ -169,12 +169,12 @@ Result<sync::SyncResponse> SyncService::handle(const AuthenticatedDevice& device
     ctx.receipt_text = format_iso_datetime(receipt);
     ctx.device_time = request.device_time;
     Status handled = handle_locked(ctx, request, response);
-    figures_changed = ctx.figures_changed;
+    figure_cases.assign(ctx.figure_cases.begin(), ctx.figure_cases.end());
     return handled;
   });
   if (!st.ok()) return st;
   lock.unlock();
-  if (figures_changed && figures_listener_) figures_listener_();
+  if (!figure_cases.empty() && figures_listener_) figures_listener_(figure_cases);
   response.server_time = format_iso_datetime(clock_.wall());
   return response;
 }
@@ -317,8 +317,8 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   // brand-new child recorded in the field.
   std::map<std::string, bool> grace_ok;  // case -> held and within the grace period
   auto case_allowed = [&](const std::string& case_id, const sync::Op& op) -> Result<bool> {
-    if (new_cases.contains(case_id)) return permits(ctx.worker.role, write_action(op.kind),
-                                                    Relation::own);
+    if (new_cases.contains(case_id))
+      return permits(ctx.worker.role, write_action(op.kind), Relation::own);
     auto relation = ctx.relation(store_, case_id);
     if (!relation.ok()) return relation.status();
     const Action action = write_action(op.kind);
@@ -669,11 +669,10 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       if (!r.ok()) return r.status();
       relation = std::string(to_string(*r));
     }
-    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "case_write",
-                                ctx.device.id, ctx.worker.id, case_id, tx.tx_id,
-                                std::to_string(records.size()) + " records",
-                                records.size() == 1 ? records.front() : std::string(), "ok",
-                                relation}));
+    FC_TRY(store_.append_audit(
+        {new_uuid_v7(clock_), ctx.receipt_text, "case_write", ctx.device.id, ctx.worker.id, case_id,
+         tx.tx_id, std::to_string(records.size()) + " records",
+         records.size() == 1 ? records.front() : std::string(), "ok", relation}));
   }
 
   // The new cases are this worker's for the rest of the request (savepoint failures after
@@ -774,7 +773,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       figure_cases.insert(w.after.case_id);
     }
   }
-  if (!figure_cases.empty()) ctx.figures_changed = true;
+  ctx.figure_cases.insert(figure_cases.begin(), figure_cases.end());
   return figures::refresh_cases(store_, figure_cases);
 }
 
@@ -845,11 +844,11 @@ Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,
   for (const auto& [case_id, counts] : read) {
     auto relation = ctx.relation(store_, case_id);
     if (!relation.ok()) return relation.status();
-    FC_TRY(store_.append_audit({new_uuid_v7(clock_), ctx.receipt_text, "case_read",
-                                ctx.device.id, ctx.worker.id, case_id, "",
-                                std::to_string(counts.first) + " changes, " +
-                                    std::to_string(counts.second) + " conflicts",
-                                "", "ok", std::string(to_string(*relation))}));
+    FC_TRY(store_.append_audit(
+        {new_uuid_v7(clock_), ctx.receipt_text, "case_read", ctx.device.id, ctx.worker.id, case_id,
+         "",
+         std::to_string(counts.first) + " changes, " + std::to_string(counts.second) + " conflicts",
+         "", "ok", std::string(to_string(*relation))}));
   }
   return {};
 }

@@ -283,6 +283,28 @@ struct FactsCache::Impl {
 FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
 FactsCache::~FactsCache() = default;
 
+Status FactsCache::refresh_cases(const std::set<std::string>& case_ids) {
+  if (case_ids.empty() || impl_->facts.empty()) return {};
+  std::map<std::string, std::vector<AttributedFact>, std::less<>> fresh;
+  for (const auto& case_id : case_ids) {
+    auto facts = impl_->store.attributed_case_figure_facts(case_id);
+    if (!facts.ok()) return facts.status();
+    for (auto& a : *facts) fresh[a.fact.indicator].push_back(std::move(a));
+  }
+  // Each cached indicator: its facts of other cases, then these cases' current facts, in the
+  // store's order (record id) as a first read gives them.
+  for (auto& [indicator, facts] : impl_->facts) {
+    std::erase_if(facts, [&](const AttributedFact& a) { return case_ids.count(a.fact.case_id); });
+    if (auto it = fresh.find(indicator); it != fresh.end()) {
+      for (auto& a : it->second) facts.push_back(std::move(a));
+      std::sort(facts.begin(), facts.end(), [](const AttributedFact& x, const AttributedFact& y) {
+        return x.fact.record_id < y.fact.record_id;
+      });
+    }
+  }
+  return {};
+}
+
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
                              const FigureQuery& query) {
   FactsCache cache(store);

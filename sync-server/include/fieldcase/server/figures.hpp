@@ -254,6 +254,11 @@ class FactsCache {
   FactsCache(const FactsCache&) = delete;
   FactsCache& operator=(const FactsCache&) = delete;
 
+  // Re-reads the facts of `case_ids` (a sync refreshed them) into the indicators already
+  // read, so a warm cache stays current without reading every fact again. Attribution
+  // changes outside a sync (admin reallocations) need a new cache.
+  Status refresh_cases(const std::set<std::string>& case_ids);
+
   struct Impl;
   Impl& impl() { return *impl_; }
 

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -164,8 +165,9 @@ class FiguresService {
 
   // --- The change feed ---
   std::uint64_t version() const;
-  // A sync changed figure facts: a new version, and every waiter wakes.
-  void figures_changed();
+  // A sync changed the figure facts of `cases`: a new version, and every waiter wakes. The
+  // next figure re-reads only those cases' facts; with no cases named, every fact.
+  void figures_changed(const std::vector<std::string>& cases = {});
   // Waits until the version differs from `since`, `timeout` (capped at max_wait) passes, or
   // close() is called; returns the version then. Errc::busy when max_waiters already wait.
   Result<std::uint64_t> wait_for_change(std::uint64_t since, std::chrono::milliseconds timeout);
@@ -200,6 +202,8 @@ class FiguresService {
   mutable std::mutex feed_mu_;
   std::condition_variable feed_cv_;
   std::uint64_t version_ = 0;
+  std::set<std::string> changed_cases_;  // since the cache last caught up
+  bool changed_unknown_ = false;         // a change named no cases: read every fact again
   std::size_t waiters_ = 0;
   bool closed_ = false;
 };

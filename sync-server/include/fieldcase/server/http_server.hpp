@@ -95,8 +95,7 @@ class HttpServer {
   // and sync endpoints exist.
   HttpServer(SyncService& service, const Clock& clock, HttpOptions options);
   // `access` (may be null) must outlive the server too.
-  HttpServer(SyncService& service, AccessService* access, const Clock& clock,
-             HttpOptions options);
+  HttpServer(SyncService& service, AccessService* access, const Clock& clock, HttpOptions options);
   // `figures` (may be null; needs `access`) must outlive the server too. stop() closes its
   // change feed so that waiting long-polls answer at once.
   HttpServer(SyncService& service, AccessService* access, FiguresService* figures,

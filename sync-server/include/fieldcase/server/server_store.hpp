@@ -399,6 +399,9 @@ class ServerStore {
   // area (empty when unallocated), read in one pass (figures attribute by these).
   virtual Result<std::vector<AttributedFact>> attributed_figure_facts(
       std::string_view indicator) = 0;
+  // Every indicator's facts of one case, attributed likewise, by indicator then record id.
+  virtual Result<std::vector<AttributedFact>> attributed_case_figure_facts(
+      std::string_view case_id) = 0;
   virtual Status clear_figure_facts() = 0;
   // The distinct case ids of all records (deleted ones included), in order.
   virtual Result<std::vector<std::string>> case_ids() = 0;

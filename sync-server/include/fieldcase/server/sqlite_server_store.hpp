@@ -98,6 +98,8 @@ class SqliteServerStore final : public ServerStore {
                               const std::vector<FigureFact>& facts) override;
   Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
   Result<std::vector<AttributedFact>> attributed_figure_facts(std::string_view indicator) override;
+  Result<std::vector<AttributedFact>> attributed_case_figure_facts(
+      std::string_view case_id) override;
   Status clear_figure_facts() override;
   Result<std::vector<std::string>> case_ids() override;
 

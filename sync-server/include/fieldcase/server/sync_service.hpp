@@ -99,8 +99,9 @@ class SyncService {
   const ServiceOptions& options() const { return options_; }
 
   // Called after a request commits that changed figure facts (the dashboard's change feed),
-  // on the request's thread, outside the service's lock. Set it before serving.
-  void on_figures_changed(std::function<void()> listener) {
+  // with the cases whose facts it refreshed, on the request's thread, outside the service's
+  // lock. Set it before serving.
+  void on_figures_changed(std::function<void(const std::vector<std::string>&)> listener) {
     figures_listener_ = std::move(listener);
   }
 
@@ -119,7 +120,7 @@ class SyncService {
   ServiceOptions options_;
   HybridClock hlc_;
   std::mutex mu_;
-  std::function<void()> figures_listener_;
+  std::function<void(const std::vector<std::string>&)> figures_listener_;
 };
 
 }  // namespace fieldcase::server
