@@ -431,7 +431,9 @@ class Planner {
                  {"last_name", std::string(pick(rng, kLast))},
                  {"date_of_birth", contact_day.add_days(-age_days - 1).value().to_string()},
                  {"gender", std::string(rng.chance(0.5) ? "1" : "2")}};
-    if (rng.chance(0.3))
+    // Ethnicity is recorded for most children (the census asks for it; a few are left for the
+    // exceptions report).
+    if (rng.chance(0.93))
       child["ethnicity"] = std::string(uasc ? "OOTH" : pick(rng, kEthnicityCodes));
     if (uasc) child["uasc"] = true;
     const std::string contact = new_id(st, contact_at);
