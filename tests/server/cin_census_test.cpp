@@ -48,24 +48,12 @@ Run validate(const TempDir& dir, const std::string& xml) {
   return r;
 }
 
-class CensusFixture : public ServerFixture {
+class CensusFixture : public RecordingFixture {
  public:
   CensusFixture() {
     at("2024-05-01T09:00:00Z");
     d1 = device(sw1, "d1");
     dm = device(manager, "dm");
-  }
-
-  void at(const std::string& iso) {
-    auto s = parse_iso_datetime(iso);
-    REQUIRE(s.has_value());
-    clock.set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(*s)));
-  }
-
-  void accept(TestDevice& d, sync::Transaction tx) {
-    auto res = sync(d, {std::move(tx)}, 0, 1);
-    INFO((res.rejected.empty() ? std::string() : res.rejected[0].reason));
-    REQUIRE(res.rejected.empty());
   }
 
   std::string child(const std::string& local_id, Fields extra = {}) {
@@ -83,24 +71,10 @@ class CensusFixture : public ServerFixture {
     return id;
   }
 
+  using RecordingFixture::create;
+  // A record on d1, the social worker's device.
   std::string create(RecordKind kind, const std::string& case_id, const Fields& fields) {
-    const std::string id = new_id();
-    accept(d1, create_tx(d1, kind, id, case_id, fields, now_text()));
-    return id;
-  }
-
-  void set(TestDevice& d, RecordKind kind, const std::string& id, const std::string& case_id,
-           const Fields& fields) {
-    sync::Transaction tx;
-    tx.tx_id = new_id();
-    auto r = record(id);
-    REQUIRE(r.has_value());
-    for (const auto& [name, value] : fields) {
-      auto it = r->fields.find(name);
-      const std::string base = it == r->fields.end() ? std::string() : it->second.hlc;
-      tx.ops.push_back(set_op(d, kind, id, case_id, name, value, base, now_text()));
-    }
-    accept(d, std::move(tx));
+    return create(d1, kind, case_id, fields);
   }
 
   std::string referral(const std::string& case_id, const std::string& date,

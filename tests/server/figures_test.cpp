@@ -17,7 +17,7 @@ namespace {
 namespace fg = server::figures;
 using namespace std::chrono_literals;
 
-class FiguresFixture : public ServerFixture {
+class FiguresFixture : public RecordingFixture {
  public:
   FiguresFixture() {
     at("2021-11-01T09:00:00Z");
@@ -39,14 +39,7 @@ class FiguresFixture : public ServerFixture {
     return *w;
   }
 
-  // Moves the server's clock (and so the devices', which read it with no skew) to `iso`.
-  void at(const std::string& iso) {
-    auto s = parse_iso_datetime(iso);
-    REQUIRE(s.has_value());
-    clock.set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(*s)));
-  }
-
-  void accept(TestDevice& d, sync::Transaction tx, std::chrono::seconds skew = 0s) {
+  void accept(TestDevice& d, sync::Transaction tx, std::chrono::seconds skew = 0s) override {
     auto res = sync(d, {std::move(tx)}, 0, 1, skew);
     INFO((res.rejected.empty() ? std::string() : res.rejected[0].reason));
     REQUIRE(res.rejected.empty());
@@ -59,27 +52,6 @@ class FiguresFixture : public ServerFixture {
     for (auto& [k, v] : extra) f[k] = v;
     accept(d, create_tx(d, RecordKind::child, id, id, f, now_text()));
     return id;
-  }
-
-  std::string create(TestDevice& d, RecordKind kind, const std::string& case_id, Fields fields,
-                     std::chrono::seconds skew = 0s) {
-    const std::string id = new_id();
-    accept(d, create_tx(d, kind, id, case_id, fields, now_text(skew)), skew);
-    return id;
-  }
-
-  void set(TestDevice& d, RecordKind kind, const std::string& id, const std::string& case_id,
-           const Fields& fields, std::chrono::seconds skew = 0s) {
-    sync::Transaction tx;
-    tx.tx_id = new_id();
-    auto r = record(id);
-    REQUIRE(r.has_value());
-    for (const auto& [name, value] : fields) {
-      auto it = r->fields.find(name);
-      const std::string base = it == r->fields.end() ? std::string() : it->second.hlc;
-      tx.ops.push_back(set_op(d, kind, id, case_id, name, value, base, now_text(skew)));
-    }
-    accept(d, std::move(tx), skew);
   }
 
   void remove(TestDevice& d, RecordKind kind, const std::string& id, const std::string& case_id) {

@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 constexpr const char* kPassword = "correct horse battery staple";
 
 // Syncs from hand-driven devices on a fake clock; a second team in a second area.
-class ReportsFixture : public ServerFixture {
+class ReportsFixture : public RecordingFixture {
  public:
   ReportsFixture() {
     at("2023-04-03T09:00:00Z");
@@ -42,43 +42,10 @@ class ReportsFixture : public ServerFixture {
     d3 = device(sw3, "d3");
   }
 
-  void at(const std::string& iso) {
-    auto s = parse_iso_datetime(iso);
-    REQUIRE(s.has_value());
-    clock.set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(*s)));
-  }
-
-  void accept(TestDevice& d, sync::Transaction tx, std::chrono::seconds skew = 0s) {
-    auto res = sync(d, {std::move(tx)}, 0, 1, skew);
-    INFO((res.rejected.empty() ? std::string() : res.rejected[0].reason));
-    REQUIRE(res.rejected.empty());
-  }
-
   std::string child(TestDevice& d) {
     const std::string id = new_id();
     accept(d, create_tx(d, RecordKind::child, id, id, child_fields(), now_text()));
     return id;
-  }
-
-  std::string create(TestDevice& d, RecordKind kind, const std::string& case_id,
-                     const Fields& fields) {
-    const std::string id = new_id();
-    accept(d, create_tx(d, kind, id, case_id, fields, now_text()));
-    return id;
-  }
-
-  void set(TestDevice& d, RecordKind kind, const std::string& id, const std::string& case_id,
-           const Fields& fields, std::chrono::seconds skew = 0s) {
-    sync::Transaction tx;
-    tx.tx_id = new_id();
-    auto r = record(id);
-    REQUIRE(r.has_value());
-    for (const auto& [name, value] : fields) {
-      auto it = r->fields.find(name);
-      const std::string base = it == r->fields.end() ? std::string() : it->second.hlc;
-      tx.ops.push_back(set_op(d, kind, id, case_id, name, value, base, now_text(skew)));
-    }
-    accept(d, std::move(tx), skew);
   }
 
   // An initial assessment referred on `referral_date`, started on `start`.

@@ -224,4 +224,49 @@ inline std::string server_stamp_of(ServerFixture& f, const std::string& record_i
   return it->second.hlc;
 }
 
+// A ServerFixture whose tests drive records through accepted syncs on the fake clock: the
+// figures, reports and census tests. accept() may be overridden to check more after each.
+class RecordingFixture : public ServerFixture {
+ public:
+  using ServerFixture::ServerFixture;
+  virtual ~RecordingFixture() = default;
+
+  // Moves the server's clock (and so the devices', which read it with no skew) to `iso`.
+  void at(const std::string& iso) {
+    auto s = parse_iso_datetime(iso);
+    REQUIRE(s.has_value());
+    clock.set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(*s)));
+  }
+
+  // Syncs `tx` from `d` (its clock `skew` off the server's); the server must accept it.
+  virtual void accept(TestDevice& d, sync::Transaction tx,
+                      std::chrono::seconds skew = std::chrono::seconds(0)) {
+    auto res = sync(d, {std::move(tx)}, 0, 1, skew);
+    INFO((res.rejected.empty() ? std::string() : res.rejected[0].reason));
+    REQUIRE(res.rejected.empty());
+  }
+
+  std::string create(TestDevice& d, RecordKind kind, const std::string& case_id,
+                     const Fields& fields, std::chrono::seconds skew = std::chrono::seconds(0)) {
+    const std::string id = new_id();
+    accept(d, create_tx(d, kind, id, case_id, fields, now_text(skew)), skew);
+    return id;
+  }
+
+  // Sets `fields` of a record, each over the stamp the server holds for it.
+  void set(TestDevice& d, RecordKind kind, const std::string& id, const std::string& case_id,
+           const Fields& fields, std::chrono::seconds skew = std::chrono::seconds(0)) {
+    sync::Transaction tx;
+    tx.tx_id = new_id();
+    auto r = record(id);
+    REQUIRE(r.has_value());
+    for (const auto& [name, value] : fields) {
+      auto it = r->fields.find(name);
+      const std::string base = it == r->fields.end() ? std::string() : it->second.hlc;
+      tx.ops.push_back(set_op(d, kind, id, case_id, name, value, base, now_text(skew)));
+    }
+    accept(d, std::move(tx), skew);
+  }
+};
+
 }  // namespace fieldcase::test
