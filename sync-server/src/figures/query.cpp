@@ -54,6 +54,18 @@ std::vector<std::string> split_commas(const std::string& flags) {
   return out;
 }
 
+// Whether the comma-separated `flags` hold `flag` (without splitting them).
+bool has_flag(std::string_view flags, std::string_view flag) {
+  std::size_t pos = 0;
+  while (pos <= flags.size()) {
+    std::size_t comma = flags.find(',', pos);
+    if (comma == std::string_view::npos) comma = flags.size();
+    if (flags.substr(pos, comma - pos) == flag) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 std::int32_t limit_of(const Timescales& t, LimitKind kind) {
   const auto& s = t.settings();
   switch (kind) {
@@ -350,15 +362,11 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
     if (!in_scope(who, query)) continue;
     const auto start = date_of(f.start);
     const auto end = date_of(f.end);
+    // The row is filled in only for the facts the figure takes in or leaves out (most facts
+    // fall outside the period): the measures below set start, measured, in_numerator and add
+    // flags of their own.
     DrillRow row;
-    row.record_id = f.record_id;
-    row.case_id = f.case_id;
-    row.worker_id = who.worker;
-    row.start = f.start;
-    row.end = f.end;
-    row.flags = split_commas(f.flags);
-    const bool bad_dates = !start || std::find(row.flags.begin(), row.flags.end(),
-                                               kFlagEndBeforeStart) != row.flags.end();
+    const bool bad_dates = !start || has_flag(f.flags, kFlagEndBeforeStart);
     bool include = false;
     bool excluded = false;
 
@@ -503,6 +511,17 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
       }
     }
 
+    if (!excluded && !include) continue;
+    row.record_id = f.record_id;
+    row.case_id = f.case_id;
+    row.worker_id = who.worker;
+    if (row.start.empty()) row.start = f.start;
+    row.end = f.end;
+    {
+      auto added = std::move(row.flags);
+      row.flags = split_commas(f.flags);
+      row.flags.insert(row.flags.end(), added.begin(), added.end());
+    }
     if (excluded) {
       ++out.quality.excluded;
       if (!start &&
