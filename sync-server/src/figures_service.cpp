@@ -64,21 +64,17 @@ Result<FiguresService::Org> FiguresService::load_org() {
   auto authority = store_.find_authority();
   if (!authority.ok()) return authority.status();
   org.authority_name = *authority ? (*authority)->name : std::string("Authority");
+  // Every area and team, with or without workers yet (a new team is a unit from the start).
+  auto areas = store_.list_areas();
+  if (!areas.ok()) return areas.status();
+  for (auto& a : *areas) org.areas.emplace(a.id, std::move(a));
+  auto teams = store_.list_teams();
+  if (!teams.ok()) return teams.status();
+  for (auto& t : *teams) org.teams.emplace(t.id, std::move(t));
   auto workers = store_.list_workers();
   if (!workers.ok()) return workers.status();
   for (auto& w : *workers) {
-    if (w.team_id.empty()) continue;
-    if (org.teams.count(w.team_id) == 0) {
-      auto team = store_.find_team(w.team_id);
-      if (!team.ok()) return team.status();
-      if (!*team) continue;
-      if (org.areas.count((*team)->area_id) == 0) {
-        auto area = store_.find_area((*team)->area_id);
-        if (!area.ok()) return area.status();
-        if (*area) org.areas.emplace((*area)->id, **area);
-      }
-      org.teams.emplace(w.team_id, **team);
-    }
+    if (w.team_id.empty() || org.teams.count(w.team_id) == 0) continue;
     org.workers.push_back(std::move(w));
   }
   return org;

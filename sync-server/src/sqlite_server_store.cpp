@@ -613,6 +613,34 @@ Result<std::optional<Team>> SqliteServerStore::find_team(std::string_view id) {
       Team{u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
 }
 
+Result<std::vector<Area>> SqliteServerStore::list_areas() {
+  auto s = stmt("SELECT id, name, authority_id, created_at FROM area ORDER BY name, id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<Area> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
+  }
+  return out;
+}
+
+Result<std::vector<Team>> SqliteServerStore::list_teams() {
+  auto s = stmt("SELECT id, name, area_id, created_at FROM team ORDER BY name, id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<Team> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
+  }
+  return out;
+}
+
 Status SqliteServerStore::insert_worker(const Worker& w) {
   auto s = stmt(
       "INSERT INTO worker(id, name, role, team_id, active, created_at) "

@@ -198,6 +198,26 @@ TEST_CASE("figures API: each role sees the units the permission matrix gives it"
   CHECK(c.Get("/v1/figures/overview")->status == 401);
   Web lead = sign_in(c, o.lead);
   CHECK(lead.status("/v1/figures/overview?level=team&unit=0000-0000") == 404);
+
+  // A team created today, with nobody in it yet, is a unit from the start: listed in the
+  // scope and in its area's breakdown, with no data.
+  auto fresh = o.f.admin->create_team("Assessment New", o.south);
+  REQUIRE(fresh.ok());
+  auto scope = lead.get("/v1/figures/scope");
+  REQUIRE(scope);
+  bool listed = false;
+  const auto scope_json = parse(scope->body);
+  for (const auto& u : scope_json["units"]) listed = listed || u["id"] == *fresh;
+  CHECK(listed);
+  CHECK(lead.status("/v1/figures/overview?months=1&level=team&unit=" + *fresh) == 200);
+  auto south_ni59 = lead.get("/v1/figures/indicators/ni59?level=area&unit=" + o.south);
+  REQUIRE(south_ni59);
+  bool in_breakdown = false;
+  const auto south_json = parse(south_ni59->body);
+  for (const auto& b : south_json["breakdown"]) {
+    in_breakdown = in_breakdown || b["unit"]["id"] == *fresh;
+  }
+  CHECK(in_breakdown);
 }
 
 TEST_CASE("figures API: numbers, drill-down and audited records", "[figures][http]") {

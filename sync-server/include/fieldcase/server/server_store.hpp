@@ -299,6 +299,9 @@ class ServerStore {
   virtual Result<std::optional<Area>> find_area(std::string_view id) = 0;
   virtual Status insert_team(const Team& team) = 0;
   virtual Result<std::optional<Team>> find_team(std::string_view id) = 0;
+  // Every area and every team of the authority, by name.
+  virtual Result<std::vector<Area>> list_areas() = 0;
+  virtual Result<std::vector<Team>> list_teams() = 0;
   virtual Status insert_worker(const Worker& worker) = 0;
   virtual Result<std::optional<Worker>> find_worker(std::string_view id) = 0;
   virtual Result<std::vector<Worker>> list_workers() = 0;

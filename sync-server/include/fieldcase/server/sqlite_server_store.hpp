@@ -33,6 +33,8 @@ class SqliteServerStore final : public ServerStore {
   Result<std::optional<Area>> find_area(std::string_view id) override;
   Status insert_team(const Team& team) override;
   Result<std::optional<Team>> find_team(std::string_view id) override;
+  Result<std::vector<Area>> list_areas() override;
+  Result<std::vector<Team>> list_teams() override;
   Status insert_worker(const Worker& worker) override;
   Result<std::optional<Worker>> find_worker(std::string_view id) override;
   Result<std::vector<Worker>> list_workers() override;
