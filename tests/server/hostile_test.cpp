@@ -127,8 +127,8 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   const std::string team_a = admin(dir, {"team", "create", "--name", "A", "--area", area});
   const std::string team_b = admin(dir, {"team", "create", "--name", "B", "--area", area});
   auto worker = [&](const std::string& name, const std::string& team) {
-    return admin(
-        dir, {"worker", "create", "--name", name, "--role", "social_worker", "--team", team});
+    return admin(dir,
+                 {"worker", "create", "--name", name, "--role", "social_worker", "--team", team});
   };
   const std::string ann = worker("Ann", team_a), hal = worker("Hal", team_a),
                     rex = worker("Rex", team_a), bob = worker("Bob", team_b);
@@ -145,9 +145,9 @@ TEST_CASE("hostile input is refused and audited while an honest device syncs", "
   admin(dir, {"allocate", "--case", other_child, "--worker", bob});
 
   ServerProcess server(dir,
-                      {"FIELDCASE_MAX_BODY_BYTES=262144", "FIELDCASE_READ_TIMEOUT_SECONDS=2",
-                       "FIELDCASE_BODY_DEADLINE_SECONDS=2", "FIELDCASE_RATE_LIMIT_PER_MINUTE=300",
-                       "FIELDCASE_RATE_LIMIT_BURST=100"});
+                       {"FIELDCASE_MAX_BODY_BYTES=262144", "FIELDCASE_READ_TIMEOUT_SECONDS=2",
+                        "FIELDCASE_BODY_DEADLINE_SECONDS=2", "FIELDCASE_RATE_LIMIT_PER_MINUTE=300",
+                        "FIELDCASE_RATE_LIMIT_BURST=100"});
   REQUIRE_FALSE(server.exited());
   const int port = server.port();
   auto post = [&](const std::string& token, const std::string& body, httplib::Headers extra = {}) {
@@ -514,7 +514,7 @@ TEST_CASE("a connection flood is refused at once instead of queueing behind slow
           "[security]") {
   TempDir dir;
   ServerProcess server(dir, {"FIELDCASE_THREADS=1", "FIELDCASE_MAX_QUEUED_CONNECTIONS=0",
-                            "FIELDCASE_READ_TIMEOUT_SECONDS=3"});
+                             "FIELDCASE_READ_TIMEOUT_SECONDS=3"});
   REQUIRE_FALSE(server.exited());
   httplib::Client first("127.0.0.1", server.port());
   auto ok = first.Get("/v1/health");
@@ -570,8 +570,8 @@ TEST_CASE("admin: device retire and worker deactivate report usage errors and ar
   admin(dir, {"authority", "create", "--name", "City", "--la-code", "123"});
   const std::string area = admin(dir, {"area", "create", "--name", "North"});
   const std::string team = admin(dir, {"team", "create", "--name", "A", "--area", area});
-  const std::string ann = admin(
-      dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
+  const std::string ann =
+      admin(dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
   const Dev kept = issue(dir, ann, "kept");
   const Dev lost = issue(dir, ann, "lost");
   Run retired =

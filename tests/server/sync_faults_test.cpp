@@ -162,20 +162,22 @@ Fields child_fields(int n) {
 // operations a note (its creation and four fields, one of them derived).
 void record_notes(Device& d, const std::string& child, int transactions, int notes_each) {
   std::mt19937 rng(11);
-  const std::string at = format_iso_datetime(std::chrono::system_clock::now() -
-                                             std::chrono::hours(1));
+  const std::string at =
+      format_iso_datetime(std::chrono::system_clock::now() - std::chrono::hours(1));
   for (int t = 0; t < transactions; ++t) {
-    REQUIRE(d.records->write([&](RecordStore::Writer& w) -> Status {
-      for (int n = 0; n < notes_each; ++n) {
-        std::string text = "Note " + std::to_string(t) + "." + std::to_string(n) + ":";
-        for (int k = 0; k < 30; ++k) text += " word" + std::to_string(rng() % 1000);
-        auto id = w.create(RecordKind::case_note, child,
-                           {{"contact_at", at}, {"text", text},
-                            {"status", std::string("completed")}});
-        if (!id.ok()) return id.status();
-      }
-      return {};
-    }).ok());
+    REQUIRE(d.records
+                ->write([&](RecordStore::Writer& w) -> Status {
+                  for (int n = 0; n < notes_each; ++n) {
+                    std::string text = "Note " + std::to_string(t) + "." + std::to_string(n) + ":";
+                    for (int k = 0; k < 30; ++k) text += " word" + std::to_string(rng() % 1000);
+                    auto id = w.create(
+                        RecordKind::case_note, child,
+                        {{"contact_at", at}, {"text", text}, {"status", std::string("completed")}});
+                    if (!id.ok()) return id.status();
+                  }
+                  return {};
+                })
+                .ok());
   }
 }
 

@@ -221,9 +221,9 @@ TEST_CASE("server sync: the assessment status machine is enforced by the server"
     CHECK(f.field(assessment, "status") == Value{std::string("completed")});
 
     // The device's write path records who authorised (RecordStore derives authorised_by).
-    auto authorise = status_tx(manager_dev, "authorised",
-                               {{"authorised_at", f.now_text()},
-                                {"authorised_by", manager_dev.auth.worker_id}});
+    auto authorise =
+        status_tx(manager_dev, "authorised",
+                  {{"authorised_at", f.now_text()}, {"authorised_by", manager_dev.auth.worker_id}});
     auto auth_res = f.sync(manager_dev, {authorise});
     INFO((auth_res.rejected.empty() ? std::string() : auth_res.rejected[0].reason));
     REQUIRE(auth_res.accepted.size() == 1);
@@ -896,8 +896,7 @@ TEST_CASE("server sync: a retiring device delivers its work, is told to wipe, th
   }
   // A retired device is not revoked or retired again by mistake.
   CHECK(f.admin->retire_device(d.auth.device_id).ok());
-  CHECK(f.admin->retire_device("01890a5d-ac96-774b-bcce-b302099a8057").code() ==
-        Errc::not_found);
+  CHECK(f.admin->retire_device("01890a5d-ac96-774b-bcce-b302099a8057").code() == Errc::not_found);
 }
 
 TEST_CASE("server sync: deactivating a worker revokes their devices", "[sync][security]") {
