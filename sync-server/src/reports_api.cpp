@@ -293,18 +293,7 @@ class ReportsApi {
 
   // Replaces an error's JSON body with a short page for people (the status stays).
   static void page_error(httplib::Response& res, const std::string& message) {
-    std::string escaped;
-    for (char c : message) {
-      if (c == '<') {
-        escaped += "&lt;";
-      } else if (c == '>') {
-        escaped += "&gt;";
-      } else if (c == '&') {
-        escaped += "&amp;";
-      } else {
-        escaped += c;
-      }
-    }
+    const std::string escaped = reports::html_escape(message);
     res.set_content(
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Performance "
         "report</title></head><body><p>" +

@@ -18,6 +18,7 @@
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
+#include "web_sign_in.hpp"
 
 #ifndef FC_CIN_XSD
 #error "FC_CIN_XSD must name the CIN census schema (CMake cache variable FIELDCASE_CIN_XSD)"
@@ -505,12 +506,7 @@ TEST_CASE("cin: the admin command and the HTTP endpoints", "[figures][cin][expor
   REQUIRE_FALSE(server.exited());
   httplib::Client c("127.0.0.1", server.port());
   auto sign_in = [&](const std::string& worker) {
-    json body{{"worker_id", worker}, {"password", kPassword}};
-    auto r = c.Post("/v1/session", body.dump(), "application/json");
-    REQUIRE(r);
-    REQUIRE(r->status == 200);
-    const std::string cookie = r->get_header_value("Set-Cookie");
-    return httplib::Headers{{"Cookie", cookie.substr(0, cookie.find(';'))}};
+    return web_sign_in(c, worker, kPassword).headers();
   };
   const auto lead_h = sign_in(*lead);
   auto r = c.Get("/v1/exports/cin?year=2024", lead_h);

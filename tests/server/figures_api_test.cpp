@@ -20,6 +20,7 @@
 #include "fieldcase/sync_protocol.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
+#include "web_sign_in.hpp"
 
 namespace {
 
@@ -46,13 +47,7 @@ struct Web {
 };
 
 Web sign_in(httplib::Client& c, const std::string& worker_id) {
-  json body{{"worker_id", worker_id}, {"password", kPassword}};
-  auto r = c.Post("/v1/session", body.dump(), "application/json");
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 200);
-  const std::string set_cookie = r->get_header_value("Set-Cookie");
-  return Web{c, set_cookie.substr(0, set_cookie.find(';'))};
+  return Web{c, web_sign_in(c, worker_id, kPassword).cookie};
 }
 
 std::int64_t audit_count(ServerStore& store, const std::string& worker, const std::string& event) {

@@ -13,6 +13,7 @@
 #include "fieldcase/server/reports.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
+#include "web_sign_in.hpp"
 
 namespace fieldcase::test {
 namespace {
@@ -443,12 +444,7 @@ TEST_CASE("reports: over HTTP, scoped by role, audited, with a printable page",
   REQUIRE_FALSE(server.exited());
   httplib::Client c("127.0.0.1", server.port());
   auto sign_in = [&](const std::string& worker) {
-    json body{{"worker_id", worker}, {"password", kPassword}};
-    auto r = c.Post("/v1/session", body.dump(), "application/json");
-    REQUIRE(r);
-    REQUIRE(r->status == 200);
-    const std::string cookie = r->get_header_value("Set-Cookie");
-    return httplib::Headers{{"Cookie", cookie.substr(0, cookie.find(';'))}};
+    return web_sign_in(c, worker, kPassword).headers();
   };
   const auto manager = sign_in(f.manager);
   const std::string team_query = "?period=2024-04&as_of=2024-04-30&level=team&unit=" + f.team;

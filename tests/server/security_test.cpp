@@ -20,6 +20,7 @@
 #include "fieldcase/sync_protocol.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
+#include "web_sign_in.hpp"
 
 namespace {
 
@@ -136,27 +137,9 @@ std::string code_of(const httplib::Result& r) {
   return j["error"].value("code", "");
 }
 
-// A signed-in web user: the cookie and the CSRF token.
-struct WebUser {
-  std::string cookie;
-  std::string csrf;
-  httplib::Headers headers(bool with_csrf) const {
-    httplib::Headers h{{"Cookie", cookie}};
-    if (with_csrf) h.emplace("X-CSRF-Token", csrf);
-    return h;
-  }
-};
-
 WebUser sign_in(httplib::Client& c, const std::string& worker_id) {
-  json body{{"worker_id", worker_id}, {"password", kPassword}};
-  auto r = c.Post("/v1/session", body.dump(), "application/json");
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 200);
-  const std::string set_cookie = r->get_header_value("Set-Cookie");
-  WebUser u;
-  u.cookie = set_cookie.substr(0, set_cookie.find(';'));
-  u.csrf = parse(r->body)["csrf_token"].get<std::string>();
+  WebUser u = web_sign_in(c, worker_id, kPassword);
+  REQUIRE(!u.csrf.empty());
   return u;
 }
 

@@ -64,25 +64,11 @@ bool is_code(RecordKind kind, std::string_view field, std::string_view value) {
 // XML character data; nullopt when the text holds a character XML 1.0 cannot carry.
 std::optional<std::string> xml_text(std::string_view s) {
   if (!is_valid_utf8(s)) return std::nullopt;
-  std::string out;
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') return std::nullopt;
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
   }
-  return out;
+  return reports::html_escape(s);
 }
 
 // An indented element tree written as it is built.

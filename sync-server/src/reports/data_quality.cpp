@@ -91,14 +91,9 @@ Result<DataQualityList> data_quality(ServerStore& store, const fg::FiguresConfig
   list.as_of = as_of;
   std::map<std::string, QualityRecord> by_record;
   std::map<std::string, std::set<std::string>> flags_of;
+  fg::FactsCache facts(store);  // each indicator's facts read once for the whole list
   for (const auto& def : fg::definitions()) {
-    fg::FigureQuery q;
-    q.indicator = std::string(def.id);
-    q.level = unit.level;
-    q.id = unit.id;
-    q.period = period;
-    q.as_of = as_of;
-    auto figure = fg::compute(store, config, q);
+    auto figure = fg::compute(facts, config, unit_query(def, unit, period, as_of));
     if (!figure.ok()) return figure.status();
     auto take = [&](const fg::DrillRow& row, bool left_out) {
       if (row.flags.empty()) return;

@@ -17,33 +17,6 @@ std::string fixed1(double v) {
   return buf;
 }
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string level_words(const Unit& unit) {
   if (unit.level == fg::Level::authority) return unit.name.empty() ? "the authority" : unit.name;
   return std::string(fg::to_string(unit.level)) + " " + unit.name;
@@ -116,17 +89,11 @@ Result<PerformanceReport> performance_report(ServerStore& store, const fg::Figur
   report.period = period;
   report.previous_year = previous_financial_year(period);
   report.as_of = as_of;
+  fg::FactsCache facts(store);  // each indicator's facts read once for both years
   for (const auto& def : fg::definitions()) {
-    fg::FigureQuery q;
-    q.indicator = std::string(def.id);
-    q.level = unit.level;
-    q.id = unit.id;
-    q.period = period;
-    q.as_of = as_of;
-    auto current = fg::compute(store, config, q);
+    auto current = fg::compute(facts, config, unit_query(def, unit, period, as_of));
     if (!current.ok()) return current.status();
-    q.period = report.previous_year;
-    auto previous = fg::compute(store, config, q);
+    auto previous = fg::compute(facts, config, unit_query(def, unit, report.previous_year, as_of));
     if (!previous.ok()) return previous.status();
     current->records.clear();
     current->excluded_records.clear();
@@ -246,6 +213,33 @@ std::string performance_html(const PerformanceReport& report, std::string_view a
       "<p class=\"foot\">Status against target: green when the target is met; amber within 10% "
       "of it; red otherwise. Indicators without a target, and bell-shaped ones, have no "
       "status.</p>\n</body>\n</html>\n";
+  return out;
+}
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
   return out;
 }
 

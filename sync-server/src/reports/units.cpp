@@ -20,7 +20,8 @@ Result<Unit> resolve_unit(ServerStore& store, fg::Level level, std::string_view 
     return unit;
   }
   const std::string what(fg::to_string(level));
-  if (id.empty()) return Status(Errc::invalid_argument, "the " + what + " level needs the unit's id");
+  if (id.empty())
+    return Status(Errc::invalid_argument, "the " + what + " level needs the unit's id");
   const Status missing(Errc::not_found, "no " + what + " " + std::string(id));
   switch (level) {
     case fg::Level::area: {
@@ -68,6 +69,17 @@ bool may_view_place(Role role, std::string_view actor_team, std::string_view act
       return area_view && !actor_area.empty() && unit.area_id == actor_area;
   }
   return false;
+}
+
+fg::FigureQuery unit_query(const fg::IndicatorDefinition& definition, const Unit& unit,
+                           const fg::Period& period, Date as_of) {
+  fg::FigureQuery q;
+  q.indicator = std::string(definition.id);
+  q.level = unit.level;
+  q.id = unit.id;
+  q.period = period;
+  q.as_of = as_of;
+  return q;
 }
 
 Result<bool> may_view(ServerStore& store, const Worker& actor, const Unit& unit) {

@@ -54,6 +54,10 @@ struct UnitPlace {
 bool may_view_place(Role role, std::string_view actor_team, std::string_view actor_area,
                     const UnitPlace& unit);
 
+// The query for one indicator of `unit` over `period`, figures as of `as_of`.
+figures::FigureQuery unit_query(const figures::IndicatorDefinition& definition, const Unit& unit,
+                                const figures::Period& period, Date as_of);
+
 // may_view_place() for `unit`, reading the organisation from the store; no audit.
 Result<bool> may_view(ServerStore& store, const Worker& actor, const Unit& unit);
 
@@ -142,5 +146,8 @@ std::string data_quality_csv(const DataQualityList& list);
 // spreadsheet would take for a formula (starting with =, +, -, @, tab or CR) is prefixed with
 // a single quote first.
 std::string csv_cell(std::string_view text);
+
+// Text for HTML or XML character data and attribute values: & < > " ' as entities.
+std::string html_escape(std::string_view text);
 
 }  // namespace fieldcase::server::reports
