@@ -85,7 +85,8 @@ class SyncEngine {
  private:
   struct Answer {
     sync::SyncResponse response;
-    bool refused = false;  // 403 device_revoked: response holds only its instructions
+    bool refused = false;    // 403 device_revoked: response holds only its instructions
+    bool too_large = false;  // 413: the request exceeded the server's body limit
   };
   Result<Answer> exchange(const sync::SyncRequest& request, SyncProgress& progress);
   RecordStore& records_;

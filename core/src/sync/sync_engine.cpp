@@ -7,9 +7,6 @@
 namespace fieldcase {
 namespace {
 
-// exchange()'s message for a 413 answer: the request was larger than the server accepts.
-constexpr const char* kTooLarge = "too_large";
-
 Status status_for_http(int code, const std::string& body) {
   std::string what = "the server answered " + std::to_string(code);
   if (!body.empty() && body.size() < 2000) what += ": " + body;
@@ -61,7 +58,9 @@ Result<SyncEngine::Answer> SyncEngine::exchange(const sync::SyncRequest& request
         return refused;
       }
       if (answer->status == 413) {
-        return Status(Errc::invalid_argument, kTooLarge);  // run() sends less and tries again
+        Answer too_large;
+        too_large.too_large = true;  // run() sends less and tries again
+        return too_large;
       }
       last = status_for_http(answer->status, answer->body);
       if (answer->status == 429) last = Status(Errc::io, last.message());  // wait and retry
@@ -116,7 +115,7 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
     const std::size_t sending = request.transactions.size();
 
     auto answer = exchange(request, progress);
-    if (!answer.ok() && answer.status().message() == kTooLarge) {
+    if (answer.ok() && answer->too_large) {
       if (sending <= 1) {
         return Status(Errc::invalid_argument,
                       "a local transaction is larger than the server accepts in one request; "
