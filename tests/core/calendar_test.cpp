@@ -488,3 +488,33 @@ TEST_CASE("calendar: configured holiday changes are checked", "[calendar]") {
       {}, {{D("2030-06-03"), D("2030-05-27"), "A"}, {D("2030-06-04"), D("2030-05-27"), "B"}});
   CHECK(moved_twice.code() == Errc::invalid_argument);
 }
+
+TEST_CASE("calendar: the working-day counter agrees with the calendar", "[calendar]") {
+  auto made = WorkingCalendar::create({D("2024-12-27"), D("2024-12-30"), D("2024-12-31")});
+  REQUIRE(made.ok());
+  const WorkingCalendar& cal = *made;
+  const WorkingDayCounter counter(cal, 2019, 2025);
+  // Every pair of days 2019-12-20 .. 2025-01-10 one step in seven apart (inside the table,
+  // across its edges and beyond them), and pairs reversed.
+  std::int64_t pairs = 0;
+  for (Date a = D("2018-12-20"); a <= D("2026-01-10"); a = *a.add_days(5)) {
+    for (Date b = a; b <= *a.add_days(400); b = *b.add_days(7)) {
+      INFO(a.to_string() << " .. " << b.to_string());
+      REQUIRE(counter.working_days_between(a, b) == cal.working_days_between(a, b));
+      REQUIRE(counter.working_days_between(b, a) == cal.working_days_between(b, a));
+      ++pairs;
+    }
+  }
+  CHECK(pairs > 20'000);
+  // Closure days, bank holidays and weekends, by hand: 24 Dec 2024 to 2 Jan 2025 is one day.
+  CHECK(counter.working_days_between(D("2024-12-24"), D("2025-01-02")) == 1);
+  CHECK(counter.working_days_between(D("2024-12-24"), D("2024-12-24")) == 0);
+  // Friday to Monday, and the 2020 VE Day move (Friday 8 May was the holiday).
+  CHECK(counter.working_days_between(D("2023-03-03"), D("2023-03-06")) == 1);
+  CHECK(counter.working_days_between(D("2020-05-07"), D("2020-05-11")) == 1);
+  // Outside the table: the calendar's answer (2030 Easter: 19 April to 23 April is one day).
+  CHECK(counter.working_days_between(D("2030-04-18"), D("2030-04-23")) == 1);
+  // An empty span answers from the calendar everywhere.
+  const WorkingDayCounter none(cal, 2025, 2024);
+  CHECK(none.working_days_between(D("2024-12-24"), D("2025-01-02")) == 1);
+}

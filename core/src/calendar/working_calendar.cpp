@@ -235,6 +235,43 @@ std::int32_t WorkingCalendar::working_days_between(Date start, Date end) const {
   return static_cast<std::int32_t>(count);
 }
 
+WorkingDayCounter::WorkingDayCounter(const WorkingCalendar& calendar, int first_year, int last_year)
+    : calendar_(calendar) {
+  first_year = std::max(first_year, Date::kMinYear);
+  last_year = std::min(last_year, Date::kMaxYear);
+  if (last_year < first_year) return;
+  first_day_ = calendar_detail::first_day_of_year(first_year);
+  const std::int32_t last_day = last_year < Date::kMaxYear
+                                    ? calendar_detail::first_day_of_year(last_year + 1) - 1
+                                    : Date::max().days_since_epoch();
+  auto table = std::make_shared<std::vector<std::int32_t>>(
+      static_cast<std::size_t>(last_day - first_day_ + 1), 0);
+  std::int32_t count = 0;
+  for (int year = first_year; year <= last_year; ++year) {
+    const std::vector<std::int32_t> off = calendar_.non_working_weekdays(year);
+    const std::int32_t from = std::max(calendar_detail::first_day_of_year(year), first_day_ + 1);
+    const std::int32_t to =
+        year < last_year ? calendar_detail::first_day_of_year(year + 1) - 1 : last_day;
+    for (std::int32_t day = from; day <= to; ++day) {
+      if (!is_weekend(day) && !sorted_contains(off, day)) ++count;
+      (*table)[static_cast<std::size_t>(day - first_day_)] = count;
+    }
+  }
+  working_through_ = std::move(table);
+}
+
+std::int32_t WorkingDayCounter::working_days_between(Date start, Date end) const {
+  const std::int32_t a = start.days_since_epoch() - first_day_;
+  const std::int32_t b = end.days_since_epoch() - first_day_;
+  if (!working_through_ || a < 0 || b < 0 ||
+      static_cast<std::size_t>(a) >= working_through_->size() ||
+      static_cast<std::size_t>(b) >= working_through_->size()) {
+    return calendar_.working_days_between(start, end);
+  }
+  return (*working_through_)[static_cast<std::size_t>(b)] -
+         (*working_through_)[static_cast<std::size_t>(a)];
+}
+
 bool WorkingCalendar::within_working_days(Date start, Date end, std::int32_t limit) const {
   return working_days_between(start, end) <= limit;
 }

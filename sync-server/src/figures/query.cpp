@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <ranges>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fieldcase/record_schema.hpp"
@@ -87,25 +89,6 @@ std::int32_t limit_of(const Timescales& t, LimitKind kind) {
       break;
   }
   return 0;
-}
-
-// Who a case is attributed to: its current allocation, and that worker's team and area.
-struct Attribution {
-  std::string worker, team, area;
-};
-
-bool in_scope(const Attribution& a, const FigureQuery& q) {
-  switch (q.level) {
-    case Level::authority:
-      return true;
-    case Level::area:
-      return a.area == q.id;
-    case Level::team:
-      return a.team == q.id;
-    case Level::worker:
-      return a.worker == q.id;
-  }
-  return false;
 }
 
 // Nearest rank: the smallest value with at least p of the values at or below it.
@@ -273,23 +256,209 @@ Result<Period> parse_period(std::string_view text) {
   return bad;
 }
 
+namespace {
+
+constexpr std::int32_t kNoDay = std::numeric_limits<std::int32_t>::max();
+
+// A fact as compute() reads it, its dates parsed once.
+struct Entry {
+  FigureFact fact;
+  std::uint32_t case_slot = 0;
+  std::optional<Date> start, end;
+  bool live = false;  // a removed entry's slot waits for reuse
+
+  std::int32_t start_key() const { return start ? start->days_since_epoch() : kNoDay; }
+  std::int32_t end_key() const { return end ? end->days_since_epoch() : kNoDay; }
+};
+
+// (day, slot), in order: an index of one indicator's entries by a date.
+using DayIndex = std::vector<std::pair<std::int32_t, std::uint32_t>>;
+
+void index_insert(DayIndex& index, std::int32_t day, std::uint32_t slot) {
+  const std::pair<std::int32_t, std::uint32_t> key{day, slot};
+  index.insert(std::lower_bound(index.begin(), index.end(), key), key);
+}
+
+void index_erase(DayIndex& index, std::int32_t day, std::uint32_t slot) {
+  const std::pair<std::int32_t, std::uint32_t> key{day, slot};
+  auto it = std::lower_bound(index.begin(), index.end(), key);
+  if (it != index.end() && *it == key) index.erase(it);
+}
+
+// One indicator's facts, by start and by end date: a figure reads only the facts whose dates
+// can put them in its period, not the indicator's whole history.
+struct IndicatorFacts {
+  std::vector<Entry> entries;
+  std::vector<std::uint32_t> free;
+  DayIndex by_start, by_end;
+
+  std::uint32_t add(Entry e) {
+    e.live = true;
+    std::uint32_t slot = 0;
+    if (!free.empty()) {
+      slot = free.back();
+      free.pop_back();
+      entries[slot] = std::move(e);
+    } else {
+      slot = static_cast<std::uint32_t>(entries.size());
+      entries.push_back(std::move(e));
+    }
+    index_insert(by_start, entries[slot].start_key(), slot);
+    index_insert(by_end, entries[slot].end_key(), slot);
+    return slot;
+  }
+
+  void remove(std::uint32_t slot) {
+    Entry& e = entries[slot];
+    index_erase(by_start, e.start_key(), slot);
+    index_erase(by_end, e.end_key(), slot);
+    e = Entry{};
+    free.push_back(slot);
+  }
+
+  // The slots whose index day lies in [from, to], in day order.
+  template <typename F>
+  void each(const DayIndex& index, std::int32_t from, std::int32_t to, F&& f) const {
+    if (to < from) return;
+    auto it = std::lower_bound(index.begin(), index.end(), std::pair{from, std::uint32_t{0}});
+    for (; it != index.end() && it->first <= to; ++it) f(entries[it->second]);
+  }
+};
+
+// The worker, team and area a case is attributed to, as unit numbers (-1: none).
+struct CaseUnits {
+  std::int32_t worker = -1, team = -1, area = -1;
+};
+
+}  // namespace
+
 struct FactsCache::Impl {
   explicit Impl(ServerStore& s) : store(s) {}
 
-  // The facts of one indicator with their cases' attribution, read from the store the first
-  // time (one statement: the store joins each fact to its case's allocation).
-  Result<const std::vector<AttributedFact>*> of(std::string_view indicator) {
+  std::int32_t unit_number(const std::string& id) {
+    if (id.empty()) return -1;
+    auto [it, added] = units.try_emplace(id, static_cast<std::int32_t>(unit_ids.size()));
+    if (added) unit_ids.push_back(id);
+    return it->second;
+  }
+  std::optional<std::int32_t> find_unit(const std::string& id) const {
+    auto it = units.find(id);
+    if (it == units.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // The case's slot, its attribution set to the fact's.
+  std::uint32_t case_of(const AttributedFact& a) {
+    auto [it, added] =
+        case_slots.try_emplace(a.fact.case_id, static_cast<std::uint32_t>(cases.size()));
+    if (added) {
+      cases.emplace_back();
+      case_entries.emplace_back();
+    }
+    cases[it->second] = {unit_number(a.worker), unit_number(a.team), unit_number(a.area)};
+    return it->second;
+  }
+
+  static Entry entry_of(AttributedFact&& a, std::uint32_t case_slot) {
+    Entry e;
+    e.start = date_of(a.fact.start);
+    e.end = date_of(a.fact.end);
+    e.fact = std::move(a.fact);
+    e.case_slot = case_slot;
+    return e;
+  }
+
+  // The facts of one indicator, read from the store the first time (one statement: the store
+  // joins each fact to its case's allocation).
+  Result<const IndicatorFacts*> of(std::string_view indicator) {
     auto it = facts.find(indicator);
     if (it == facts.end()) {
-      auto f = store.attributed_figure_facts(indicator);
-      if (!f.ok()) return f.status();
-      it = facts.emplace(std::string(indicator), std::move(*f)).first;
+      auto read = store.attributed_figure_facts(indicator);
+      if (!read.ok()) return read.status();
+      IndicatorFacts loaded;
+      loaded.entries.reserve(read->size());
+      for (auto& a : *read) {
+        const std::uint32_t c = case_of(a);
+        loaded.entries.push_back(entry_of(std::move(a), c));
+        loaded.entries.back().live = true;
+      }
+      for (std::uint32_t slot = 0; slot < loaded.entries.size(); ++slot) {
+        loaded.by_start.emplace_back(loaded.entries[slot].start_key(), slot);
+        loaded.by_end.emplace_back(loaded.entries[slot].end_key(), slot);
+      }
+      std::sort(loaded.by_start.begin(), loaded.by_start.end());
+      std::sort(loaded.by_end.begin(), loaded.by_end.end());
+      it = facts.emplace(std::string(indicator), std::move(loaded)).first;
+      const std::string& name = it->first;
+      const auto& entries = it->second.entries;
+      for (std::uint32_t slot = 0; slot < entries.size(); ++slot) {
+        case_entries[entries[slot].case_slot].emplace_back(&name, slot);
+      }
     }
     return &it->second;
   }
 
+  // Replaces the cached facts of one case with `fresh` (every indicator's facts of the case,
+  // attributed), touching only the facts that changed.
+  void replace_case(const std::string& case_id, std::vector<AttributedFact> fresh) {
+    auto found = case_slots.find(case_id);
+    if (found == case_slots.end() && fresh.empty()) return;
+    std::uint32_t c = 0;
+    if (found != case_slots.end()) {
+      c = found->second;
+      cases[c] = {};
+    }
+    // What the cache holds of the case now, by (indicator, record).
+    std::map<std::pair<std::string_view, std::string_view>,
+             std::pair<const std::string*, std::uint32_t>>
+        held;
+    if (found != case_slots.end()) {
+      for (const auto& [name, slot] : case_entries[c]) {
+        held.emplace(std::pair<std::string_view, std::string_view>(
+                         *name, facts.find(*name)->second.entries[slot].fact.record_id),
+                     std::pair(name, slot));
+      }
+    }
+    std::vector<std::pair<const std::string*, std::uint32_t>> kept;
+    std::vector<std::pair<const std::string*, AttributedFact*>> added;
+    for (auto& a : fresh) {
+      c = case_of(a);
+      auto cached = facts.find(a.fact.indicator);
+      if (cached == facts.end()) continue;  // an indicator not read yet reads the store later
+      auto h = held.find({a.fact.indicator, a.fact.record_id});
+      if (h != held.end() && cached->second.entries[h->second.second].fact == a.fact) {
+        kept.push_back(h->second);
+        held.erase(h);
+        continue;
+      }
+      added.emplace_back(&cached->first, &a);
+    }
+    for (const auto& [key, where] : held) facts.find(*where.first)->second.remove(where.second);
+    for (auto& [name, a] : added) {
+      auto& list = facts.find(*name)->second;
+      kept.emplace_back(name, list.add(entry_of(std::move(*a), c)));
+    }
+    if (found == case_slots.end() && kept.empty()) return;
+    case_entries[case_slots.at(case_id)] = std::move(kept);
+  }
+
+  // Working-day durations on `calendar`, from a table kept while the calendar is the same.
+  const WorkingDayCounter& counter(const WorkingCalendar& calendar) {
+    if (!working_days || !(working_days->calendar() == calendar)) {
+      working_days.emplace(calendar, 1990, 2100);
+    }
+    return *working_days;
+  }
+
   ServerStore& store;
-  std::map<std::string, std::vector<AttributedFact>, std::less<>> facts;
+  std::optional<WorkingDayCounter> working_days;
+  std::map<std::string, IndicatorFacts, std::less<>> facts;
+  std::unordered_map<std::string, std::int32_t> units;  // worker, team and area ids
+  std::vector<std::string> unit_ids;
+  std::unordered_map<std::string, std::uint32_t> case_slots;
+  std::vector<CaseUnits> cases;
+  // Each case's cached entries: (indicator name in `facts`, slot).
+  std::vector<std::vector<std::pair<const std::string*, std::uint32_t>>> case_entries;
 };
 
 FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
@@ -297,22 +466,10 @@ FactsCache::~FactsCache() = default;
 
 Status FactsCache::refresh_cases(const std::set<std::string>& case_ids) {
   if (case_ids.empty() || impl_->facts.empty()) return {};
-  std::map<std::string, std::vector<AttributedFact>, std::less<>> fresh;
   for (const auto& case_id : case_ids) {
     auto facts = impl_->store.attributed_case_figure_facts(case_id);
     if (!facts.ok()) return facts.status();
-    for (auto& a : *facts) fresh[a.fact.indicator].push_back(std::move(a));
-  }
-  // Each cached indicator: its facts of other cases, then these cases' current facts, in the
-  // store's order (record id) as a first read gives them.
-  for (auto& [indicator, facts] : impl_->facts) {
-    std::erase_if(facts, [&](const AttributedFact& a) { return case_ids.count(a.fact.case_id); });
-    if (auto it = fresh.find(indicator); it != fresh.end()) {
-      for (auto& a : it->second) facts.push_back(std::move(a));
-      std::sort(facts.begin(), facts.end(), [](const AttributedFact& x, const AttributedFact& y) {
-        return x.fact.record_id < y.fact.record_id;
-      });
-    }
+    impl_->replace_case(case_id, std::move(*facts));
   }
   return {};
 }
@@ -327,7 +484,6 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
                              const FigureQuery& query) {
   const IndicatorDefinition* def = find_definition(query.indicator);
   if (def == nullptr) return Status{Errc::not_found, "no indicator " + query.indicator};
-  const WorkingCalendar& cal = config.timescales.calendar();
 
   FigureResult out;
   out.indicator = std::string(def->id);
@@ -338,30 +494,76 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   out.target = def->target;
   out.baseline = def->baseline;
 
-  std::vector<const std::vector<AttributedFact>*> facts;
+  FactsCache::Impl& cache_impl = cache.impl();
+  const WorkingDayCounter& cal = cache_impl.counter(config.timescales.calendar());
+  std::vector<const IndicatorFacts*> facts;
   std::vector<std::string_view> sources = def->sources;
   if (sources.empty()) sources.push_back(def->id);
   for (auto src : sources) {
-    auto f = cache.impl().of(src);
+    auto f = cache_impl.of(src);
     if (!f.ok()) return f.status();
     facts.push_back(*f);
   }
+
+  // The unit's number; a unit no case is attributed to has no facts.
+  std::int32_t unit = -1;
+  if (query.level != Level::authority) {
+    auto found = cache_impl.find_unit(query.id);
+    unit = found ? *found : -2;
+  }
+  const auto in_scope = [&](const CaseUnits& c) {
+    switch (query.level) {
+      case Level::authority:
+        return true;
+      case Level::area:
+        return c.area == unit;
+      case Level::team:
+        return c.team == unit;
+      case Level::worker:
+        return c.worker == unit;
+    }
+    return false;
+  };
 
   const Date day = std::min(query.as_of, query.period.last);  // count and backlog measures
   const auto in_period = [&](const std::optional<Date>& d) {
     return d && *d >= query.period.first && *d <= query.period.last && *d <= query.as_of;
   };
+  // The facts that can count, by the date that puts them in the figure: ended (or started)
+  // in the period, or not ended by the day the figure is taken on.
+  const std::int32_t first_day = query.period.first.days_since_epoch();
+  const std::int32_t last_day = std::min(query.period.last, query.as_of).days_since_epoch();
+  const std::int32_t after_day = day.days_since_epoch() + 1;
+  bool by_start = false;
+  std::int32_t from = first_day, to = last_day;
+  switch (def->measure) {
+    case Measure::timeliness:
+    case Measure::lac_visit_schedule:
+      break;
+    case Measure::proportion:
+    case Measure::delay:
+      by_start = def->period_event == PeriodEvent::start;
+      break;
+    case Measure::count_as_of:
+    case Measure::backlog_outstanding:
+    case Measure::backlog_overdue:
+      from = after_day;
+      to = kNoDay;
+      break;
+    case Measure::reviews_on_time:
+      from = std::min(first_day, after_day);
+      to = kNoDay;
+      break;
+  }
+
   std::vector<double> measured_values;
   std::vector<double> device_values;
-  const auto all_facts =
-      facts | std::views::transform([](const auto* list) -> const auto& { return *list; }) |
-      std::views::join;
-  for (const AttributedFact& attributed : all_facts) {
-    const FigureFact& f = attributed.fact;
-    const Attribution who{attributed.worker, attributed.team, attributed.area};
-    if (!in_scope(who, query)) continue;
-    const auto start = date_of(f.start);
-    const auto end = date_of(f.end);
+  const auto take = [&](const Entry& e) {
+    const FigureFact& f = e.fact;
+    const CaseUnits& who = cache_impl.cases[e.case_slot];
+    if (!in_scope(who)) return;
+    const auto& start = e.start;
+    const auto& end = e.end;
     // The row is filled in only for the facts the figure takes in or leaves out (most facts
     // fall outside the period): the measures below set start, measured, in_numerator and add
     // flags of their own.
@@ -511,10 +713,10 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
       }
     }
 
-    if (!excluded && !include) continue;
+    if (!excluded && !include) return;
     row.record_id = f.record_id;
     row.case_id = f.case_id;
-    row.worker_id = who.worker;
+    if (who.worker >= 0) row.worker_id = cache_impl.unit_ids[who.worker];
     if (row.start.empty()) row.start = f.start;
     row.end = f.end;
     {
@@ -530,9 +732,9 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
       }
       for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
       out.excluded_records.push_back(std::move(row));
-      continue;
+      return;
     }
-    if (!include) continue;
+    if (!include) return;
     // Synced late: the server received the work more than late_sync_days after it was done.
     const std::string& done = f.end.empty() ? f.start : f.end;
     auto done_s = seconds_of(done);
@@ -547,6 +749,9 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
     if (row.in_numerator) ++out.numerator;
     ++out.denominator;
     out.records.push_back(std::move(row));
+  };
+  for (const IndicatorFacts* list : facts) {
+    list->each(by_start ? list->by_start : list->by_end, from, to, take);
   }
 
   switch (def->measure) {
