@@ -172,30 +172,56 @@ Result<FiguresUnit> FiguresService::authorise(const Worker& actor, const Figures
 }
 
 void FiguresService::expire_cache() {
-  std::uint64_t v = 0;
   std::set<std::string> changed;
   bool unknown = false;
   {
     std::lock_guard lock(feed_mu_);
-    v = version_;
     changed.swap(changed_cases_);
     unknown = std::exchange(changed_unknown_, false);
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (facts_ && (unknown || now - facts_read_at_ >= options_.cache_seconds)) {
-    facts_.reset();  // read every fact again (and so catch reallocations made outside a sync)
-  } else if (facts_ && !changed.empty()) {
-    // Only the cases the syncs changed are read again; if that fails, everything is.
-    if (!facts_->refresh_cases(changed).ok()) facts_.reset();
+  if (unknown) facts_.reset();  // a change that named no cases: read every fact again
+  // Reallocations, by this process or another: the allocation events since the facts were
+  // read move those cases' figures to their new worker, team and area.
+  constexpr std::size_t kMaxEvents = 10'000;  // beyond this, reading everything is cheaper
+  bool reallocated = false;
+  if (facts_) {
+    auto events = store_.allocations_after(allocations_seen_, kMaxEvents);
+    if (!events.ok() || events->size() >= kMaxEvents) {
+      facts_.reset();
+    } else if (!events->empty()) {
+      for (const auto& e : *events) changed.insert(e.case_id);
+      allocations_seen_ = events->back().seq;
+      reallocated = true;
+    }
   }
+  // Only the changed cases are read again; if that fails, everything is.
+  if (facts_ && !changed.empty() && !facts_->refresh_cases(changed).ok()) facts_.reset();
+  std::uint64_t v = 0;
+  {
+    std::lock_guard lock(feed_mu_);
+    if (reallocated) ++version_;  // figures on open pages may have moved
+    v = version_;
+  }
+  if (reallocated) feed_cv_.notify_all();
   if (v != cache_version_ || !facts_) {
     cache_.clear();
     cache_version_ = v;
   }
   if (!facts_) {
+    // Allocation events up to the head are in what the cache reads from here on.
+    auto head = store_.head();
+    allocations_seen_ = head.ok() ? *head : 0;
     facts_ = std::make_unique<fg::FactsCache>(store_);
-    facts_read_at_ = now;
   }
+}
+
+Status FiguresService::warm() {
+  std::lock_guard lock(mu_);
+  expire_cache();
+  return facts_->read_all([this] {
+    std::lock_guard feed(feed_mu_);
+    return closed_;
+  });
 }
 
 fg::FigureQuery FiguresService::query_of(const std::string& indicator,

@@ -272,6 +272,13 @@ int serve(int argc, char** argv) {
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());
 
+  // The figures' facts are read while the server starts listening: the first dashboard page
+  // waits for them only if it comes before they are in.
+  std::thread warm_figures([&figures] {
+    if (Status warmed = figures.warm(); !warmed.ok()) {
+      std::cerr << "fieldcase-server: figures not read at start: " << warmed.message() << "\n";
+    }
+  });
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
     int sig = 0;
@@ -290,6 +297,8 @@ int serve(int argc, char** argv) {
   finished.store(true);
   pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if no signal came
   watcher.join();
+  figures.close();
+  warm_figures.join();
   if (!ran.ok()) return failure(ran);
   std::cerr << "fieldcase-server: stopped\n";
   return 0;

@@ -958,6 +958,24 @@ Result<std::optional<Allocation>> SqliteServerStore::find_allocation(std::string
       Allocation{u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
 }
 
+Result<std::vector<Allocation>> SqliteServerStore::allocations_after(std::int64_t seq,
+                                                                     std::size_t limit) {
+  auto s = stmt(
+      "SELECT case_id, worker_id, seq, allocated_at FROM allocation_history WHERE seq > ?1 "
+      "ORDER BY seq LIMIT ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, seq).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<Allocation> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
+  }
+  return out;
+}
+
 Result<std::string> SqliteServerStore::previous_worker(std::string_view case_id) {
   auto s = stmt(
       "SELECT h.previous_worker_id FROM allocation a JOIN allocation_history h ON h.seq = a.seq "

@@ -524,3 +524,41 @@ TEST_CASE("web sessions: requests a page makes by itself do not keep the session
   CHECK_FALSE(alive(polled->session_id, false));  // 31 minutes without its reader
   CHECK(alive(used->session_id, true));           // 11 minutes since the reader's last request
 }
+
+TEST_CASE("figures service: a reallocation made elsewhere moves the figures and the feed",
+          "[figures]") {
+  Org o;
+  // The service reads through a connection of its own; the admin writes through the fixture's.
+  auto store = SqliteServerStore::open(o.f.dir / "server.db");
+  REQUIRE(store.ok());
+  FiguresService figures(**store, o.f.clock, {});
+  REQUIRE(figures.warm().ok());
+  auto lead = (*store)->find_worker(o.lead);
+  REQUIRE((lead.ok() && lead->has_value()));
+  auto ni59 = [&](figures::Level level, const std::string& unit) {
+    FiguresRequest request;
+    request.level = level;
+    request.unit = unit;
+    request.period = figures::financial_year_of(figures.today());
+    auto r = figures.breakdown(**lead, "ni59", request);
+    REQUIRE(r.ok());
+    return r->figure.denominator;
+  };
+  CHECK(ni59(figures::Level::team, o.f.team) == 1);
+  CHECK(ni59(figures::Level::team, o.team_b) == 1);
+  CHECK(ni59(figures::Level::worker, o.bo) == 1);
+  const auto before = figures.version();
+
+  // Bo's case goes to sw1: the next figure sees the allocation event and re-reads that case.
+  REQUIRE(o.f.admin->allocate(o.case_b, o.f.sw1).ok());
+  CHECK(ni59(figures::Level::team, o.f.team) == 2);
+  CHECK(ni59(figures::Level::team, o.team_b) == 0);
+  CHECK(ni59(figures::Level::worker, o.bo) == 0);
+  CHECK(ni59(figures::Level::worker, o.f.sw1) == 2);
+  CHECK(ni59(figures::Level::authority, "") == 2);
+  // Open pages are told: the feed has moved on.
+  CHECK(figures.version() > before);
+  const auto after = figures.version();
+  CHECK(ni59(figures::Level::team, o.f.team) == 2);
+  CHECK(figures.version() == after);  // nothing new: the feed stays where it is
+}

@@ -464,6 +464,16 @@ struct FactsCache::Impl {
 FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
 FactsCache::~FactsCache() = default;
 
+Status FactsCache::read_all(const std::function<bool()>& stop) {
+  for (const auto& def : definitions()) {
+    if (stop && stop()) break;
+    if (!def.sources.empty()) continue;  // reads other indicators' facts
+    auto read = impl_->of(def.id);
+    if (!read.ok()) return read.status();
+  }
+  return {};
+}
+
 Status FactsCache::refresh_cases(const std::set<std::string>& case_ids) {
   if (case_ids.empty() || impl_->facts.empty()) return {};
   for (const auto& case_id : case_ids) {

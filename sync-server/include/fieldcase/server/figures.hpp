@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -258,6 +259,10 @@ class FactsCache {
   // read, so a warm cache stays current without reading every fact again. Attribution
   // changes outside a sync (admin reallocations) need a new cache.
   Status refresh_cases(const std::set<std::string>& case_ids);
+
+  // Reads every indicator's facts not read yet (a server warms its cache at start), stopping
+  // early when `stop` returns true.
+  Status read_all(const std::function<bool()>& stop = {});
 
   struct Impl;
   Impl& impl() { return *impl_; }

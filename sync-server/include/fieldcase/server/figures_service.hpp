@@ -15,9 +15,13 @@
 // The version starts at the server's start time in milliseconds, so it does not repeat across
 // restarts.
 //
-// The facts and attributions figures are computed from are read once and kept, with the
-// results, until the version changes or `cache_seconds` pass, so a page that many managers have
-// open is computed once per sync.
+// The facts and attributions figures are computed from are read once (warm() at the server's
+// start) and then kept current: after a sync, only the facts of the cases it names are read
+// again, and each query first looks for allocation events since the last (a reallocation by the
+// admin commands or API, from any process) and re-reads those cases, moving the feed on.
+// Results are kept until the version changes, so a page that many managers have open is
+// computed once per change. Facts rebuilt by another process (`admin figures recompute` while
+// the server runs) are seen after figures_changed() with no cases, or a restart.
 //
 // Thread-safe: queries are serialised by an internal mutex (the store is one connection, which
 // must not be used by others in this process); the feed has its own lock, and waiting never
@@ -52,7 +56,6 @@ struct FiguresServiceOptions {
   // pages never take every connection thread (the server sets a quarter of its threads).
   std::size_t max_waiters = 16;
   std::chrono::seconds max_wait{25};
-  std::chrono::seconds cache_seconds{60};
 };
 
 // An organisational unit a figure is taken for.
@@ -163,6 +166,10 @@ class FiguresService {
   // The recording-delay distribution for the period.
   Result<DelayDistribution> recording_delay(const Worker& actor, const FiguresRequest& request);
 
+  // Reads every indicator's facts now, so that the first page after the server starts does
+  // not wait for them. Queries wait while it runs; close() ends it early.
+  Status warm();
+
   // --- The change feed ---
   std::uint64_t version() const;
   // A sync changed the figure facts of `cases`: a new version, and every waiter wakes. The
@@ -193,9 +200,9 @@ class FiguresService {
   ServerStore& store_;
   const Clock& clock_;
   FiguresServiceOptions options_;
-  std::mutex mu_;                               // the store and the cache
-  std::unique_ptr<figures::FactsCache> facts_;  // null until a figure is asked for
-  std::chrono::steady_clock::time_point facts_read_at_;
+  std::mutex mu_;                                       // the store and the cache
+  std::unique_ptr<figures::FactsCache> facts_;          // null until a figure is asked for
+  std::int64_t allocations_seen_ = 0;                   // the last allocation event facts_ reflects
   std::map<std::string, figures::FigureResult> cache_;  // results without records, by query
   std::uint64_t cache_version_ = 0;
 

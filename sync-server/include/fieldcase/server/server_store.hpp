@@ -343,6 +343,10 @@ class ServerStore {
   virtual Result<std::optional<Allocation>> find_allocation(std::string_view case_id) = 0;
   // The worker the case was allocated to before its current allocation ("" if none).
   virtual Result<std::string> previous_worker(std::string_view case_id) = 0;
+  // The allocation events after sequence number `seq`, oldest first, at most `limit` (how
+  // the figures follow reallocations made by any process, the admin commands included).
+  virtual Result<std::vector<Allocation>> allocations_after(std::int64_t seq,
+                                                            std::size_t limit) = 0;
   virtual Result<std::set<std::string>> visible_cases(const Worker& viewer) = 0;
 
   // --- Records ---

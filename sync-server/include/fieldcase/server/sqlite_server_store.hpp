@@ -62,6 +62,7 @@ class SqliteServerStore final : public ServerStore {
   Result<std::int64_t> head() override;
   Status put_allocation(const Allocation& allocation, std::string_view previous_worker_id) override;
   Result<std::optional<Allocation>> find_allocation(std::string_view case_id) override;
+  Result<std::vector<Allocation>> allocations_after(std::int64_t seq, std::size_t limit) override;
   Result<std::string> previous_worker(std::string_view case_id) override;
   Result<std::set<std::string>> visible_cases(const Worker& viewer) override;
 
