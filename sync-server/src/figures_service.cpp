@@ -215,6 +215,12 @@ void FiguresService::expire_cache() {
   }
 }
 
+Status FiguresService::with_facts(const std::function<Status(fg::FactsCache&)>& use) {
+  std::lock_guard lock(mu_);
+  expire_cache();
+  return use(*facts_);
+}
+
 Status FiguresService::warm() {
   std::lock_guard lock(mu_);
   expire_cache();
@@ -237,9 +243,10 @@ fg::FigureQuery FiguresService::query_of(const std::string& indicator,
 
 Result<fg::FigureResult> FiguresService::compute(const std::string& indicator,
                                                  const FiguresRequest& request, bool keep_records) {
-  const fg::FigureQuery q = query_of(indicator, request);
+  fg::FigureQuery q = query_of(indicator, request);
   expire_cache();
   if (keep_records) return fg::compute(*facts_, options_.figures, q);
+  q.with_records = false;
   const std::string key = indicator + "|" + std::string(fg::to_string(q.level)) + "|" + q.id + "|" +
                           q.period.first.to_string() + "|" + q.period.last.to_string() + "|" +
                           q.as_of.to_string();

@@ -268,6 +268,7 @@ int serve(int argc, char** argv) {
   figures::FiguresConfig reports_config;
   reports_config.population_under_18 = config.population_under_18;
   ReportsService reports(**reports_store, fieldcase::SystemClock::instance(), reports_config);
+  reports.use_facts_of(figures);  // the reports read the dashboard's facts, kept current
   if (Status served = server.serve_reports(reports); !served.ok()) return failure(served);
   auto bound = server.bind(host, port);
   if (!bound.ok()) return failure(bound.status());

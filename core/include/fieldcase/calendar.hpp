@@ -84,8 +84,6 @@ struct HolidayChange {
   Date date;
   std::optional<Date> moved_from;
   std::string name;
-
-  friend bool operator==(const HolidayChange&, const HolidayChange&) = default;
 };
 
 // The one-off changes to England & Wales bank holidays from 1978 (royal weddings, jubilees,
@@ -132,38 +130,19 @@ class WorkingCalendar {
   Result<Date> next_working_day(Date date) const;
   Result<Date> working_day_on_or_after(Date date) const;
 
-  // Calendars with the same closure days and holiday changes count the same days.
-  friend bool operator==(const WorkingCalendar&, const WorkingCalendar&) = default;
-
  private:
-  friend class WorkingDayCounter;
   WorkingCalendar(std::vector<Date> closure_days, std::vector<HolidayChange> changes);
   // Sorted, de-duplicated weekday non-working days of one year.
   std::vector<std::int32_t> non_working_weekdays(int year) const;
+  // The same, from the table of worked-out years when `year` is in it, else worked out into
+  // `scratch`: what the day counting reads (figures count durations for many records).
+  const std::vector<std::int32_t>& non_working_weekdays(int year,
+                                                        std::vector<std::int32_t>& scratch) const;
 
-  std::vector<Date> closures_;          // sorted, unique
-  std::vector<HolidayChange> changes_;  // sorted by date
-};
-
-// The working days of a WorkingCalendar over a span of years, answered from a table instead
-// of working the holidays out again on each call: for loops that count durations over many
-// records (the figures engine). working_days_between() gives the calendar's answer for every
-// pair of dates; pairs outside the span are passed to the calendar. Immutable after
-// construction, so it can be shared between threads; copies share the table.
-class WorkingDayCounter {
- public:
-  // The span covers 1 January of first_year to 31 December of last_year (clamped to Date's
-  // range); an empty span (last_year < first_year) passes every call to the calendar.
-  WorkingDayCounter(const WorkingCalendar& calendar, int first_year, int last_year);
-
-  std::int32_t working_days_between(Date start, Date end) const;
-  const WorkingCalendar& calendar() const noexcept { return calendar_; }
-
- private:
-  WorkingCalendar calendar_;    // a copy: the counter does not depend on the caller's
-  std::int32_t first_day_ = 0;  // days since the epoch of the table's first entry
-  // working_through_->at(i): working days d with first_day_ < d <= first_day_ + i.
-  std::shared_ptr<const std::vector<std::int32_t>> working_through_;
+  struct YearTable;
+  std::vector<Date> closures_;              // sorted, unique
+  std::vector<HolidayChange> changes_;      // sorted by date
+  std::shared_ptr<const YearTable> years_;  // 1990..2100, shared by copies
 };
 
 }  // namespace fieldcase

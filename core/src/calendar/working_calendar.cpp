@@ -151,7 +151,26 @@ bool sorted_contains(const std::vector<std::int32_t>& days, std::int32_t day) {
 
 }  // namespace
 
-WorkingCalendar::WorkingCalendar() : changes_(england_and_wales_holiday_changes()) {}
+// Each year's non-working weekdays, worked out once for the years records fall in.
+struct WorkingCalendar::YearTable {
+  static constexpr int kFirstYear = 1990;
+  static constexpr int kLastYear = 2100;
+  std::vector<std::vector<std::int32_t>> days;  // [year - kFirstYear]
+
+  explicit YearTable(const WorkingCalendar& calendar) {
+    days.reserve(kLastYear - kFirstYear + 1);
+    for (int year = kFirstYear; year <= kLastYear; ++year) {
+      days.push_back(calendar.non_working_weekdays(year));
+    }
+  }
+};
+
+WorkingCalendar::WorkingCalendar() : changes_(england_and_wales_holiday_changes()) {
+  // Every default calendar is the same: one table serves them all.
+  static const std::shared_ptr<const YearTable> kDefaultYears = std::make_shared<const YearTable>(
+      WorkingCalendar(std::vector<Date>{}, england_and_wales_holiday_changes()));
+  years_ = kDefaultYears;
+}
 
 WorkingCalendar::WorkingCalendar(std::vector<Date> closure_days, std::vector<HolidayChange> changes)
     : closures_(std::move(closure_days)), changes_(std::move(changes)) {}
@@ -185,7 +204,9 @@ Result<WorkingCalendar> WorkingCalendar::create(std::vector<Date> closure_days,
                     "holiday change in " + std::to_string(year) + ": " + problem);
     }
   }
-  return WorkingCalendar(std::move(closure_days), std::move(changes));
+  WorkingCalendar calendar(std::move(closure_days), std::move(changes));
+  calendar.years_ = std::make_shared<const YearTable>(calendar);
+  return calendar;
 }
 
 std::vector<Holiday> WorkingCalendar::bank_holidays(int year) const {
@@ -211,15 +232,26 @@ std::vector<std::int32_t> WorkingCalendar::non_working_weekdays(int year) const 
   return out;
 }
 
+const std::vector<std::int32_t>& WorkingCalendar::non_working_weekdays(
+    int year, std::vector<std::int32_t>& scratch) const {
+  if (years_ && year >= YearTable::kFirstYear && year <= YearTable::kLastYear) {
+    return years_->days[static_cast<std::size_t>(year - YearTable::kFirstYear)];
+  }
+  scratch = non_working_weekdays(year);
+  return scratch;
+}
+
 std::vector<Date> WorkingCalendar::holidays(int year) const {
   std::vector<Date> out;
-  for (std::int32_t day : non_working_weekdays(year)) out.push_back(date_of(day));
+  std::vector<std::int32_t> scratch;
+  for (std::int32_t day : non_working_weekdays(year, scratch)) out.push_back(date_of(day));
   return out;
 }
 
 bool WorkingCalendar::is_working_day(Date date) const {
   if (date.is_weekend()) return false;
-  return !sorted_contains(non_working_weekdays(date.year()), date.days_since_epoch());
+  std::vector<std::int32_t> scratch;
+  return !sorted_contains(non_working_weekdays(date.year(), scratch), date.days_since_epoch());
 }
 
 std::int32_t WorkingCalendar::working_days_between(Date start, Date end) const {
@@ -227,49 +259,13 @@ std::int32_t WorkingCalendar::working_days_between(Date start, Date end) const {
   const std::int32_t a = start.days_since_epoch();
   const std::int32_t b = end.days_since_epoch();
   std::int64_t count = calendar_detail::weekdays_through(b) - calendar_detail::weekdays_through(a);
+  std::vector<std::int32_t> scratch;
   for (int year = start.year(); year <= end.year(); ++year) {
-    for (std::int32_t day : non_working_weekdays(year)) {
+    for (std::int32_t day : non_working_weekdays(year, scratch)) {
       if (day > a && day <= b) --count;
     }
   }
   return static_cast<std::int32_t>(count);
-}
-
-WorkingDayCounter::WorkingDayCounter(const WorkingCalendar& calendar, int first_year, int last_year)
-    : calendar_(calendar) {
-  first_year = std::max(first_year, Date::kMinYear);
-  last_year = std::min(last_year, Date::kMaxYear);
-  if (last_year < first_year) return;
-  first_day_ = calendar_detail::first_day_of_year(first_year);
-  const std::int32_t last_day = last_year < Date::kMaxYear
-                                    ? calendar_detail::first_day_of_year(last_year + 1) - 1
-                                    : Date::max().days_since_epoch();
-  auto table = std::make_shared<std::vector<std::int32_t>>(
-      static_cast<std::size_t>(last_day - first_day_ + 1), 0);
-  std::int32_t count = 0;
-  for (int year = first_year; year <= last_year; ++year) {
-    const std::vector<std::int32_t> off = calendar_.non_working_weekdays(year);
-    const std::int32_t from = std::max(calendar_detail::first_day_of_year(year), first_day_ + 1);
-    const std::int32_t to =
-        year < last_year ? calendar_detail::first_day_of_year(year + 1) - 1 : last_day;
-    for (std::int32_t day = from; day <= to; ++day) {
-      if (!is_weekend(day) && !sorted_contains(off, day)) ++count;
-      (*table)[static_cast<std::size_t>(day - first_day_)] = count;
-    }
-  }
-  working_through_ = std::move(table);
-}
-
-std::int32_t WorkingDayCounter::working_days_between(Date start, Date end) const {
-  const std::int32_t a = start.days_since_epoch() - first_day_;
-  const std::int32_t b = end.days_since_epoch() - first_day_;
-  if (!working_through_ || a < 0 || b < 0 ||
-      static_cast<std::size_t>(a) >= working_through_->size() ||
-      static_cast<std::size_t>(b) >= working_through_->size()) {
-    return calendar_.working_days_between(start, end);
-  }
-  return (*working_through_)[static_cast<std::size_t>(b)] -
-         (*working_through_)[static_cast<std::size_t>(a)];
 }
 
 bool WorkingCalendar::within_working_days(Date start, Date end, std::int32_t limit) const {
@@ -287,19 +283,20 @@ class WorkingDayCursor {
   bool working(std::int32_t day) {
     if (is_weekend(day)) return false;
     if (day < year_first_ || day >= year_next_) load(calendar_detail::year_of(day));
-    return !sorted_contains(days_, day);
+    return !sorted_contains(*days_, day);
   }
 
  private:
   void load(int year) {
-    days_ = year_days_(year);
+    days_ = &year_days_(year, scratch_);
     year_first_ = calendar_detail::first_day_of_year(year);
     year_next_ = year < Date::kMaxYear ? calendar_detail::first_day_of_year(year + 1)
                                        : Date::max().days_since_epoch() + 1;
   }
 
   YearDays year_days_;
-  std::vector<std::int32_t> days_;
+  std::vector<std::int32_t> scratch_;
+  const std::vector<std::int32_t>* days_ = nullptr;
   std::int32_t year_first_ = 1;
   std::int32_t year_next_ = 0;
 };
@@ -313,7 +310,10 @@ Result<Date> WorkingCalendar::add_working_days(Date start, std::int32_t n) const
                                               start.to_string() +
                                               " is outside 0001-01-01..9999-12-31");
   };
-  WorkingDayCursor cursor([this](int year) { return non_working_weekdays(year); });
+  WorkingDayCursor cursor(
+      [this](int year, std::vector<std::int32_t>& scratch) -> const std::vector<std::int32_t>& {
+        return non_working_weekdays(year, scratch);
+      });
   const std::int32_t lowest = Date::min().days_since_epoch();
   const std::int32_t highest = Date::max().days_since_epoch();
   std::int32_t day = start.days_since_epoch();
@@ -345,7 +345,10 @@ Result<Date> WorkingCalendar::next_working_day(Date date) const {
 }
 
 Result<Date> WorkingCalendar::working_day_on_or_after(Date date) const {
-  WorkingDayCursor cursor([this](int year) { return non_working_weekdays(year); });
+  WorkingDayCursor cursor(
+      [this](int year, std::vector<std::int32_t>& scratch) -> const std::vector<std::int32_t>& {
+        return non_working_weekdays(year, scratch);
+      });
   const std::int32_t highest = Date::max().days_since_epoch();
   for (std::int32_t day = date.days_since_epoch();; ++day) {
     if (cursor.working(day)) return date_of(day);

@@ -35,8 +35,7 @@ std::optional<std::int64_t> seconds_of(const std::string& v) {
   return static_cast<std::int64_t>(d->days_since_epoch()) * 86'400;
 }
 
-std::optional<CivilTime> civil_of(const std::string& v) {
-  auto s = seconds_of(v);
+std::optional<CivilTime> civil_of(const std::optional<std::int64_t>& s) {
   if (!s) return std::nullopt;
   const std::int64_t day = (*s >= 0 ? *s : *s - 86'399) / 86'400;
   auto d = Date::from_days_since_epoch(day);
@@ -265,7 +264,8 @@ struct Entry {
   FigureFact fact;
   std::uint32_t case_slot = 0;
   std::optional<Date> start, end;
-  bool live = false;  // a removed entry's slot waits for reuse
+  std::optional<std::int64_t> start_s, end_s, received_s;  // seconds since the epoch
+  bool live = false;                                       // a removed entry's slot waits for reuse
 
   std::int32_t start_key() const { return start ? start->days_since_epoch() : kNoDay; }
   std::int32_t end_key() const { return end ? end->days_since_epoch() : kNoDay; }
@@ -363,6 +363,9 @@ struct FactsCache::Impl {
     Entry e;
     e.start = date_of(a.fact.start);
     e.end = date_of(a.fact.end);
+    e.start_s = seconds_of(a.fact.start);
+    e.end_s = seconds_of(a.fact.end);
+    e.received_s = seconds_of(a.fact.end_received_at);
     e.fact = std::move(a.fact);
     e.case_slot = case_slot;
     return e;
@@ -442,16 +445,7 @@ struct FactsCache::Impl {
     case_entries[case_slots.at(case_id)] = std::move(kept);
   }
 
-  // Working-day durations on `calendar`, from a table kept while the calendar is the same.
-  const WorkingDayCounter& counter(const WorkingCalendar& calendar) {
-    if (!working_days || !(working_days->calendar() == calendar)) {
-      working_days.emplace(calendar, 1990, 2100);
-    }
-    return *working_days;
-  }
-
   ServerStore& store;
-  std::optional<WorkingDayCounter> working_days;
   std::map<std::string, IndicatorFacts, std::less<>> facts;
   std::unordered_map<std::string, std::int32_t> units;  // worker, team and area ids
   std::vector<std::string> unit_ids;
@@ -505,7 +499,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   out.baseline = def->baseline;
 
   FactsCache::Impl& cache_impl = cache.impl();
-  const WorkingDayCounter& cal = cache_impl.counter(config.timescales.calendar());
+  const WorkingCalendar& cal = config.timescales.calendar();
   std::vector<const IndicatorFacts*> facts;
   std::vector<std::string_view> sources = def->sources;
   if (sources.empty()) sources.push_back(def->id);
@@ -692,16 +686,16 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
         if (!in_period(when)) break;
         if (def->limit == LimitKind::recording_standard) {
           // Visit start to the server's receipt, in hours.
-          auto s = seconds_of(f.start);
-          auto r = seconds_of(f.end_received_at);
-          auto contact = civil_of(f.start);
-          auto received = civil_of(f.end_received_at);
+          const auto& s = e.start_s;
+          const auto& r = e.received_s;
+          auto contact = civil_of(s);
+          auto received = civil_of(r);
           if (!s || !r || !contact || !received || *r < *s) {
             excluded = true;
             break;
           }
           row.measured = static_cast<double>(*r - *s) / 3600.0;
-          if (auto rec = seconds_of(f.end); rec && *rec >= *s) {
+          if (const auto& rec = e.end_s; rec && *rec >= *s) {
             device_values.push_back(static_cast<double>(*rec - *s) / 3600.0);
           }
           const RecordingKind kind = f.detail == "cp_statutory" || f.detail == "lac_statutory"
@@ -724,11 +718,14 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
     }
 
     if (!excluded && !include) return;
-    row.record_id = f.record_id;
-    row.case_id = f.case_id;
-    if (who.worker >= 0) row.worker_id = cache_impl.unit_ids[who.worker];
-    if (row.start.empty()) row.start = f.start;
-    row.end = f.end;
+    const bool keep = query.with_records;  // else only the counts are wanted
+    if (keep) {
+      row.record_id = f.record_id;
+      row.case_id = f.case_id;
+      if (who.worker >= 0) row.worker_id = cache_impl.unit_ids[who.worker];
+      if (row.start.empty()) row.start = f.start;
+      row.end = f.end;
+    }
     {
       auto added = std::move(row.flags);
       row.flags = split_commas(f.flags);
@@ -741,14 +738,13 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
         row.flags.emplace_back(kFlagMissingStart);  // a start that is not a date
       }
       for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
-      out.excluded_records.push_back(std::move(row));
+      if (keep) out.excluded_records.push_back(std::move(row));
       return;
     }
     if (!include) return;
     // Synced late: the server received the work more than late_sync_days after it was done.
-    const std::string& done = f.end.empty() ? f.start : f.end;
-    auto done_s = seconds_of(done);
-    auto recv_s = seconds_of(f.end_received_at);
+    const auto& done_s = f.end.empty() ? e.start_s : e.end_s;
+    const auto& recv_s = e.received_s;
     if (done_s && recv_s &&
         *recv_s - *done_s > static_cast<std::int64_t>(config.late_sync_days) * 86'400) {
       row.flags.emplace_back("synced_late");
@@ -758,7 +754,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
     for (const auto& fl : row.flags) ++out.quality.by_flag[fl];
     if (row.in_numerator) ++out.numerator;
     ++out.denominator;
-    out.records.push_back(std::move(row));
+    if (keep) out.records.push_back(std::move(row));
   };
   for (const IndicatorFacts* list : facts) {
     list->each(by_start ? list->by_start : list->by_end, from, to, take);

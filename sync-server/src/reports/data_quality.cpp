@@ -85,13 +85,19 @@ std::string flag_reason(std::string_view flag, const fg::FiguresConfig& config) 
 
 Result<DataQualityList> data_quality(ServerStore& store, const fg::FiguresConfig& config,
                                      const Unit& unit, const fg::Period& period, Date as_of) {
+  fg::FactsCache facts(store);  // each indicator's facts read once for the whole list
+  return data_quality(store, facts, config, unit, period, as_of);
+}
+
+Result<DataQualityList> data_quality(ServerStore& store, fg::FactsCache& facts,
+                                     const fg::FiguresConfig& config, const Unit& unit,
+                                     const fg::Period& period, Date as_of) {
   DataQualityList list;
   list.unit = unit;
   list.period = period;
   list.as_of = as_of;
   std::map<std::string, QualityRecord> by_record;
   std::map<std::string, std::set<std::string>> flags_of;
-  fg::FactsCache facts(store);  // each indicator's facts read once for the whole list
   for (const auto& def : fg::definitions()) {
     auto figure = fg::compute(facts, config, unit_query(def, unit, period, as_of));
     if (!figure.ok()) return figure.status();

@@ -84,21 +84,29 @@ std::string format_value(const fg::IndicatorDefinition& d, std::optional<double>
 Result<PerformanceReport> performance_report(ServerStore& store, const fg::FiguresConfig& config,
                                              const Unit& unit, const fg::Period& period,
                                              Date as_of) {
+  fg::FactsCache facts(store);  // each indicator's facts read once for both years
+  return performance_report(facts, config, unit, period, as_of);
+}
+
+Result<PerformanceReport> performance_report(fg::FactsCache& facts, const fg::FiguresConfig& config,
+                                             const Unit& unit, const fg::Period& period,
+                                             Date as_of) {
   PerformanceReport report;
   report.unit = unit;
   report.period = period;
   report.previous_year = previous_financial_year(period);
   report.as_of = as_of;
-  fg::FactsCache facts(store);  // each indicator's facts read once for both years
   for (const auto& def : fg::definitions()) {
-    auto current = fg::compute(facts, config, unit_query(def, unit, period, as_of));
+    // The report carries the numbers, not the records behind them.
+    auto query = [&](const fg::Period& p) {
+      fg::FigureQuery q = unit_query(def, unit, p, as_of);
+      q.with_records = false;
+      return q;
+    };
+    auto current = fg::compute(facts, config, query(period));
     if (!current.ok()) return current.status();
-    auto previous = fg::compute(facts, config, unit_query(def, unit, report.previous_year, as_of));
+    auto previous = fg::compute(facts, config, query(report.previous_year));
     if (!previous.ok()) return previous.status();
-    current->records.clear();
-    current->excluded_records.clear();
-    previous->records.clear();
-    previous->excluded_records.clear();
     report.rows.push_back({&def, std::move(*current), std::move(*previous)});
   }
   return report;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "fieldcase/ids.hpp"
@@ -69,7 +70,17 @@ Result<reports::PerformanceReport> ReportsService::performance(const Worker& act
   std::lock_guard lock(mu_);
   auto unit = authorise(actor, level, unit_id, "performance report");
   if (!unit.ok()) return unit.status();
-  return reports::performance_report(store_, config_, *unit, period, as_of);
+  if (figures_ == nullptr)
+    return reports::performance_report(store_, config_, *unit, period, as_of);
+  std::optional<reports::PerformanceReport> report;
+  Status st = figures_->with_facts([&](fg::FactsCache& facts) -> Status {
+    auto r = reports::performance_report(facts, config_, *unit, period, as_of);
+    if (!r.ok()) return r.status();
+    report = std::move(*r);
+    return {};
+  });
+  if (!st.ok()) return st;
+  return std::move(*report);
 }
 
 Result<reports::DataQualityList> ReportsService::data_quality(const Worker& actor, fg::Level level,
@@ -81,7 +92,15 @@ Result<reports::DataQualityList> ReportsService::data_quality(const Worker& acto
   if (!unit.ok()) return unit.status();
   std::optional<reports::DataQualityList> list;
   Status st = store_.transaction([&]() -> Status {
-    auto l = reports::data_quality(store_, config_, *unit, period, as_of);
+    Result<reports::DataQualityList> l = Status(Errc::internal, "no data-quality list");
+    if (figures_ == nullptr) {
+      l = reports::data_quality(store_, config_, *unit, period, as_of);
+    } else {
+      FC_TRY(figures_->with_facts([&](fg::FactsCache& facts) -> Status {
+        l = reports::data_quality(store_, facts, config_, *unit, period, as_of);
+        return {};
+      }));
+    }
     if (!l.ok()) return l.status();
     std::map<std::string, std::size_t> per_case;
     for (const auto& r : l->records) ++per_case[r.case_id];

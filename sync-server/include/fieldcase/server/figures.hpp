@@ -180,6 +180,9 @@ struct FigureQuery {
   // The day the figure is taken on: work ending after it is not counted yet, and count and
   // backlog measures are taken on min(as_of, period.last).
   Date as_of = Date::max();
+  // Whether the result lists the records behind it (records, excluded_records); without them
+  // only the numbers and the data-quality counts are worked out, which is cheaper.
+  bool with_records = true;
 };
 
 // The authority's settings the figures depend on.

@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -165,6 +166,10 @@ class FiguresService {
   Result<FiguresBacklog> backlog(const Worker& actor, const FiguresRequest& request);
   // The recording-delay distribution for the period.
   Result<DelayDistribution> recording_delay(const Worker& actor, const FiguresRequest& request);
+
+  // Runs `use` on the service's facts, current as for a query (the reports read them rather
+  // than reading every fact again). Queries wait while it runs; `use` must not call the service.
+  Status with_facts(const std::function<Status(figures::FactsCache&)>& use);
 
   // Reads every indicator's facts now, so that the first page after the server starts does
   // not wait for them. Queries wait while it runs; close() ends it early.

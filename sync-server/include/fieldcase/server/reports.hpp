@@ -86,6 +86,10 @@ figures::Period previous_financial_year(const figures::Period& period);
 Result<PerformanceReport> performance_report(ServerStore& store,
                                              const figures::FiguresConfig& config, const Unit& unit,
                                              const figures::Period& period, Date as_of);
+// The same from facts already read (the dashboard's, kept current).
+Result<PerformanceReport> performance_report(figures::FactsCache& facts,
+                                             const figures::FiguresConfig& config, const Unit& unit,
+                                             const figures::Period& period, Date as_of);
 
 // Words for the report's columns.
 std::string_view direction_words(figures::Direction direction) noexcept;    // "rise is good"...
@@ -134,6 +138,10 @@ struct DataQualityList {
 // was left out of a figure for one.
 Result<DataQualityList> data_quality(ServerStore& store, const figures::FiguresConfig& config,
                                      const Unit& unit, const figures::Period& period, Date as_of);
+// The same from facts already read; `store` gives the names of workers and teams.
+Result<DataQualityList> data_quality(ServerStore& store, figures::FactsCache& facts,
+                                     const figures::FiguresConfig& config, const Unit& unit,
+                                     const figures::Period& period, Date as_of);
 
 // What a flag means, in words a team manager understands, and what to do about it.
 std::string flag_reason(std::string_view flag, const figures::FiguresConfig& config);

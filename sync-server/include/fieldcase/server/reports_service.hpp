@@ -21,6 +21,7 @@
 #include "fieldcase/clock.hpp"
 #include "fieldcase/server/cin_census.hpp"
 #include "fieldcase/server/figures.hpp"
+#include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/reports.hpp"
 #include "fieldcase/server/server_store.hpp"
 #include "fieldcase/status.hpp"
@@ -47,6 +48,11 @@ class ReportsService {
   // The Children in Need census of the collection year ending 31 March `year`.
   Result<cin::CensusExport> cin_census(const Worker& actor, int year);
 
+  // Compute the performance report and the data-quality list from the dashboard's facts
+  // (kept current by `figures`, which must outlive this service) instead of reading every
+  // fact for each request.
+  void use_facts_of(FiguresService& figures) { figures_ = &figures; }
+
   // The authority's name (for page headings).
   Result<std::string> authority_name();
   // The server's current day (UTC): the default as-of day and period of a request.
@@ -61,6 +67,7 @@ class ReportsService {
   ServerStore& store_;
   const Clock& clock_;
   figures::FiguresConfig config_;
+  FiguresService* figures_ = nullptr;  // whose facts the reports read, if set
   std::mutex mu_;
 };
 
