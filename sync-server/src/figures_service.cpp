@@ -54,7 +54,6 @@ FiguresService::FiguresService(ServerStore& store, const Clock& clock,
   version_ = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch())
           .count());
-  cache_version_ = version_;
 }
 
 FiguresService::~FiguresService() { close(); }
@@ -196,18 +195,22 @@ void FiguresService::expire_cache() {
   }
   // Only the changed cases are read again; if that fails, everything is.
   if (facts_ && !changed.empty() && !facts_->refresh_cases(changed).ok()) facts_.reset();
-  std::uint64_t v = 0;
-  {
-    std::lock_guard lock(feed_mu_);
-    if (reallocated) ++version_;  // figures on open pages may have moved
-    v = version_;
+  if (reallocated) {
+    {
+      std::lock_guard lock(feed_mu_);
+      ++version_;  // figures on open pages may have moved
+    }
+    feed_cv_.notify_all();
   }
-  if (reallocated) feed_cv_.notify_all();
-  if (v != cache_version_ || !facts_) {
+  if (facts_) {
+    // Only the results the changed facts can alter are computed again.
+    const auto changes = facts_->take_changes();
+    if (!changes.empty()) {
+      std::erase_if(cache_,
+                    [&](const auto& entry) { return fg::may_change(changes, entry.second.query); });
+    }
+  } else {
     cache_.clear();
-    cache_version_ = v;
-  }
-  if (!facts_) {
     // Allocation events up to the head are in what the cache reads from here on.
     auto head = store_.head();
     allocations_seen_ = head.ok() ? *head : 0;
@@ -250,13 +253,12 @@ Result<fg::FigureResult> FiguresService::compute(const std::string& indicator,
   const std::string key = indicator + "|" + std::string(fg::to_string(q.level)) + "|" + q.id + "|" +
                           q.period.first.to_string() + "|" + q.period.last.to_string() + "|" +
                           q.as_of.to_string();
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second.result;
   auto r = fg::compute(*facts_, options_.figures, q);
   if (!r.ok()) return r.status();
-  fg::FigureResult slim = without_records(std::move(*r));
   if (cache_.size() >= 4096) cache_.clear();  // bounded memory
-  cache_[key] = slim;
-  return slim;
+  cache_[key] = {q, *r};
+  return std::move(*r);
 }
 
 std::vector<fg::Period> FiguresService::trend_months(const FiguresRequest& request) const {

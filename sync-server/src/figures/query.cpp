@@ -10,6 +10,7 @@
 #include <ranges>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fieldcase/record_schema.hpp"
@@ -259,6 +260,8 @@ namespace {
 
 constexpr std::int32_t kNoDay = std::numeric_limits<std::int32_t>::max();
 
+std::int32_t day_key(const std::optional<Date>& d) { return d ? d->days_since_epoch() : kNoDay; }
+
 // A fact as compute() reads it, its dates parsed once.
 struct Entry {
   FigureFact fact;
@@ -267,8 +270,8 @@ struct Entry {
   std::optional<std::int64_t> start_s, end_s, received_s;  // seconds since the epoch
   bool live = false;                                       // a removed entry's slot waits for reuse
 
-  std::int32_t start_key() const { return start ? start->days_since_epoch() : kNoDay; }
-  std::int32_t end_key() const { return end ? end->days_since_epoch() : kNoDay; }
+  std::int32_t start_key() const { return day_key(start); }
+  std::int32_t end_key() const { return day_key(end); }
 };
 
 // (day, slot), in order: an index of one indicator's entries by a date.
@@ -325,9 +328,45 @@ struct IndicatorFacts {
   }
 };
 
+// The facts a figure reads, by the date that puts them in it: ended (or started) in the
+// period, or not ended by the day the figure is taken on.
+struct FactsRange {
+  bool by_start = false;
+  std::int32_t from = 0, to = 0;
+};
+
+FactsRange facts_range(const IndicatorDefinition& def, const FigureQuery& query) {
+  const Date day = std::min(query.as_of, query.period.last);
+  const std::int32_t first_day = query.period.first.days_since_epoch();
+  const std::int32_t last_day = std::min(query.period.last, query.as_of).days_since_epoch();
+  const std::int32_t after_day = day.days_since_epoch() + 1;
+  FactsRange r{false, first_day, last_day};
+  switch (def.measure) {
+    case Measure::timeliness:
+    case Measure::lac_visit_schedule:
+      break;
+    case Measure::proportion:
+    case Measure::delay:
+      r.by_start = def.period_event == PeriodEvent::start;
+      break;
+    case Measure::count_as_of:
+    case Measure::backlog_outstanding:
+    case Measure::backlog_overdue:
+      r.from = after_day;
+      r.to = kNoDay;
+      break;
+    case Measure::reviews_on_time:
+      r.from = std::min(first_day, after_day);
+      r.to = kNoDay;
+      break;
+  }
+  return r;
+}
+
 // The worker, team and area a case is attributed to, as unit numbers (-1: none).
 struct CaseUnits {
   std::int32_t worker = -1, team = -1, area = -1;
+  friend bool operator==(const CaseUnits&, const CaseUnits&) = default;
 };
 
 }  // namespace
@@ -407,8 +446,10 @@ struct FactsCache::Impl {
     auto found = case_slots.find(case_id);
     if (found == case_slots.end() && fresh.empty()) return;
     std::uint32_t c = 0;
+    CaseUnits before;
     if (found != case_slots.end()) {
       c = found->second;
+      before = cases[c];
       cases[c] = {};
     }
     // What the cache holds of the case now, by (indicator, record).
@@ -436,16 +477,37 @@ struct FactsCache::Impl {
       }
       added.emplace_back(&cached->first, &a);
     }
-    for (const auto& [key, where] : held) facts.find(*where.first)->second.remove(where.second);
+    const CaseUnits after = found != case_slots.end() || !fresh.empty() ? cases[c] : CaseUnits{};
+    if (!(before == after)) {
+      // Moved to another unit: the figures of both units change.
+      for (const auto& [name, slot] : kept) {
+        const Entry& e = facts.find(*name)->second.entries[slot];
+        note_change(*name, e, before);
+        note_change(*name, e, after);
+      }
+    }
+    for (const auto& [key, where] : held) {
+      auto& list = facts.find(*where.first)->second;
+      note_change(*where.first, list.entries[where.second], before);
+      list.remove(where.second);
+    }
     for (auto& [name, a] : added) {
       auto& list = facts.find(*name)->second;
-      kept.emplace_back(name, list.add(entry_of(std::move(*a), c)));
+      const std::uint32_t slot = list.add(entry_of(std::move(*a), c));
+      note_change(*name, list.entries[slot], after);
+      kept.emplace_back(name, slot);
     }
     if (found == case_slots.end() && kept.empty()) return;
     case_entries[case_slots.at(case_id)] = std::move(kept);
   }
 
+  void note_change(const std::string& indicator, const Entry& e, const CaseUnits& u) {
+    auto id = [&](std::int32_t n) { return n >= 0 ? unit_ids[n] : std::string(); };
+    changes.push_back({indicator, e.start, e.end, id(u.worker), id(u.team), id(u.area)});
+  }
+
   ServerStore& store;
+  std::vector<FactsCache::Change> changes;  // since take_changes()
   std::map<std::string, IndicatorFacts, std::less<>> facts;
   std::unordered_map<std::string, std::int32_t> units;  // worker, team and area ids
   std::vector<std::string> unit_ids;
@@ -457,6 +519,37 @@ struct FactsCache::Impl {
 
 FactsCache::FactsCache(ServerStore& store) : impl_(std::make_unique<Impl>(store)) {}
 FactsCache::~FactsCache() = default;
+
+std::vector<FactsCache::Change> FactsCache::take_changes() {
+  return std::exchange(impl_->changes, {});
+}
+
+bool may_change(const std::vector<FactsCache::Change>& changes, const FigureQuery& query) {
+  const IndicatorDefinition* def = find_definition(query.indicator);
+  if (def == nullptr) return false;
+  const FactsRange range = facts_range(*def, query);
+  std::vector<std::string_view> sources = def->sources;
+  if (sources.empty()) sources.push_back(def->id);
+  for (const auto& c : changes) {
+    if (std::find(sources.begin(), sources.end(), c.indicator) == sources.end()) continue;
+    const std::int32_t key = day_key(range.by_start ? c.start : c.end);
+    if (key < range.from || key > range.to) continue;
+    switch (query.level) {
+      case Level::authority:
+        return true;
+      case Level::area:
+        if (c.area == query.id) return true;
+        break;
+      case Level::team:
+        if (c.team == query.id) return true;
+        break;
+      case Level::worker:
+        if (c.worker == query.id) return true;
+        break;
+    }
+  }
+  return false;
+}
 
 Status FactsCache::read_all(const std::function<bool()>& stop) {
   for (const auto& def : definitions()) {
@@ -533,33 +626,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   const auto in_period = [&](const std::optional<Date>& d) {
     return d && *d >= query.period.first && *d <= query.period.last && *d <= query.as_of;
   };
-  // The facts that can count, by the date that puts them in the figure: ended (or started)
-  // in the period, or not ended by the day the figure is taken on.
-  const std::int32_t first_day = query.period.first.days_since_epoch();
-  const std::int32_t last_day = std::min(query.period.last, query.as_of).days_since_epoch();
-  const std::int32_t after_day = day.days_since_epoch() + 1;
-  bool by_start = false;
-  std::int32_t from = first_day, to = last_day;
-  switch (def->measure) {
-    case Measure::timeliness:
-    case Measure::lac_visit_schedule:
-      break;
-    case Measure::proportion:
-    case Measure::delay:
-      by_start = def->period_event == PeriodEvent::start;
-      break;
-    case Measure::count_as_of:
-    case Measure::backlog_outstanding:
-    case Measure::backlog_overdue:
-      from = after_day;
-      to = kNoDay;
-      break;
-    case Measure::reviews_on_time:
-      from = std::min(first_day, after_day);
-      to = kNoDay;
-      break;
-  }
-
+  const FactsRange range = facts_range(*def, query);
   std::vector<double> measured_values;
   std::vector<double> device_values;
   const auto take = [&](const Entry& e) {
@@ -757,7 +824,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
     if (keep) out.records.push_back(std::move(row));
   };
   for (const IndicatorFacts* list : facts) {
-    list->each(by_start ? list->by_start : list->by_end, from, to, take);
+    list->each(range.by_start ? list->by_start : list->by_end, range.from, range.to, take);
   }
 
   switch (def->measure) {

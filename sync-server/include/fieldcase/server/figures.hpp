@@ -267,6 +267,15 @@ class FactsCache {
   // early when `stop` returns true.
   Status read_all(const std::function<bool()>& stop = {});
 
+  // A fact refresh_cases() added, removed, or moved to another unit (once for each unit).
+  struct Change {
+    std::string indicator;
+    std::optional<Date> start, end;
+    std::string worker, team, area;
+  };
+  // The changes since the last call, oldest first.
+  std::vector<Change> take_changes();
+
   struct Impl;
   Impl& impl() { return *impl_; }
 
@@ -275,6 +284,10 @@ class FactsCache {
 };
 Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
                              const FigureQuery& query);
+// Whether any of `changes` can alter what compute() answers for `query` (a cache of results
+// keeps the others across a sync). False only when none of the changed facts is one the query
+// reads: another indicator, a date outside the period, another unit.
+bool may_change(const std::vector<FactsCache::Change>& changes, const FigureQuery& query);
 
 // The figure for each month from the month of `first` to the month of `last`, in order (a
 // trend: for count and backlog measures, the value at each month's end). `query.period` is

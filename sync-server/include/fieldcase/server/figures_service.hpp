@@ -19,9 +19,11 @@
 // start) and then kept current: after a sync, only the facts of the cases it names are read
 // again, and each query first looks for allocation events since the last (a reallocation by the
 // admin commands or API, from any process) and re-reads those cases, moving the feed on.
-// Results are kept until the version changes, so a page that many managers have open is
-// computed once per change. Facts rebuilt by another process (`admin figures recompute` while
-// the server runs) are seen after figures_changed() with no cases, or a restart.
+// Results are kept until a change can alter them (figures::may_change: a changed fact of the
+// indicator, in the period's dates, in the unit), so a page that many managers have open is
+// computed once per change, and a sync recomputes only the figures it touched. Facts rebuilt by
+// another process (`admin figures recompute` while the server runs) are seen after
+// figures_changed() with no cases, or a restart.
 //
 // Thread-safe: queries are serialised by an internal mutex (the store is one connection, which
 // must not be used by others in this process); the feed has its own lock, and waiting never
@@ -205,11 +207,14 @@ class FiguresService {
   ServerStore& store_;
   const Clock& clock_;
   FiguresServiceOptions options_;
-  std::mutex mu_;                                       // the store and the cache
-  std::unique_ptr<figures::FactsCache> facts_;          // null until a figure is asked for
-  std::int64_t allocations_seen_ = 0;                   // the last allocation event facts_ reflects
-  std::map<std::string, figures::FigureResult> cache_;  // results without records, by query
-  std::uint64_t cache_version_ = 0;
+  std::mutex mu_;                               // the store and the cache
+  std::unique_ptr<figures::FactsCache> facts_;  // null until a figure is asked for
+  std::int64_t allocations_seen_ = 0;           // the last allocation event facts_ reflects
+  struct Cached {
+    figures::FigureQuery query;
+    figures::FigureResult result;  // without records
+  };
+  std::map<std::string, Cached> cache_;  // by query; a change drops only what it can alter
 
   mutable std::mutex feed_mu_;
   std::condition_variable feed_cv_;
