@@ -227,10 +227,39 @@ Status FiguresService::with_facts(const std::function<Status(fg::FactsCache&)>& 
 Status FiguresService::warm() {
   std::lock_guard lock(mu_);
   expire_cache();
-  return facts_->read_all([this] {
+  auto stopping = [this] {
     std::lock_guard feed(feed_mu_);
     return closed_;
-  });
+  };
+  FC_TRY(facts_->read_all(stopping));
+  // The page most managers open first: the authority's overview for this financial year
+  // (its areas, teams and workers follow from the same facts when asked for).
+  FiguresRequest request;
+  request.as_of = today();
+  request.period = fg::financial_year_of(request.as_of);
+  if (stopping()) return {};
+  return with_trends(request).status();
+}
+
+Result<std::vector<FigureWithTrend>> FiguresService::with_trends(const FiguresRequest& request) {
+  std::vector<FigureWithTrend> out;
+  const auto months = trend_months(request);
+  for (const auto& def : fg::definitions()) {
+    const std::string id(def.id);
+    FigureWithTrend f;
+    auto figure = compute(id, request, false);
+    if (!figure.ok()) return figure.status();
+    f.figure = std::move(*figure);
+    for (const auto& m : months) {
+      FiguresRequest month = request;
+      month.period = m;
+      auto point = compute(id, month, false);
+      if (!point.ok()) return point.status();
+      f.trend.push_back(std::move(*point));
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 fg::FigureQuery FiguresService::query_of(const std::string& indicator,
@@ -283,22 +312,9 @@ Result<FiguresOverview> FiguresService::overview(const Worker& actor,
   FiguresOverview out;
   out.unit = *unit;
   out.version = version();
-  const auto months = trend_months(request);
-  for (const auto& def : fg::definitions()) {
-    const std::string id(def.id);
-    FigureWithTrend f;
-    auto figure = compute(id, request, false);
-    if (!figure.ok()) return figure.status();
-    f.figure = std::move(*figure);
-    for (const auto& m : months) {
-      FiguresRequest month = request;
-      month.period = m;
-      auto point = compute(id, month, false);
-      if (!point.ok()) return point.status();
-      f.trend.push_back(std::move(*point));
-    }
-    out.figures.push_back(std::move(f));
-  }
+  auto figures = with_trends(request);
+  if (!figures.ok()) return figures.status();
+  out.figures = std::move(*figures);
   return out;
 }
 

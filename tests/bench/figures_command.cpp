@@ -51,11 +51,13 @@ std::unique_ptr<server::SqliteServerStore> open_store(const std::filesystem::pat
   return check(server::SqliteServerStore::open(path), "open the server store");
 }
 
-// A social worker holding a case with a child protection plan still open.
-std::pair<server::Worker, std::string> worker_with_open_plan(server::ServerStore& store) {
+// A social worker holding a case with a child protection plan still open (other than `not`).
+std::pair<server::Worker, std::string> worker_with_open_plan(server::ServerStore& store,
+                                                             const std::string& other_than = "") {
   for (const auto& w : check(store.list_workers(), "workers")) {
     if (w.role != Role::social_worker) continue;
     for (const auto& c : check(store.visible_cases(w), "cases")) {
+      if (c == other_than) continue;
       for (const auto& r : check(store.case_records(c), "records")) {
         if (r.kind == RecordKind::cp_plan && !r.deleted && !r.fields.contains("end_date")) {
           return {w, c};
@@ -230,7 +232,8 @@ int run_figures_command(Args args) {
       check(service.warm(), "read the facts at start");
       start_read_ms = warm.elapsed_ms();
 
-      auto [worker, case_id] = worker_with_open_plan(*store);
+      // Another case than the one the hook is timed on below, so that one keeps its size.
+      auto [worker, case_id] = worker_with_open_plan(*store, worker_with_open_plan(*store).second);
       server::Admin admin(*store, clock);
       auto device = check(admin.issue_device(worker.id), "device");
       server::SyncService syncs(*store, clock, server::ServiceOptions{});

@@ -173,8 +173,9 @@ class FiguresService {
   // than reading every fact again). Queries wait while it runs; `use` must not call the service.
   Status with_facts(const std::function<Status(figures::FactsCache&)>& use);
 
-  // Reads every indicator's facts now, so that the first page after the server starts does
-  // not wait for them. Queries wait while it runs; close() ends it early.
+  // Reads every indicator's facts now, and works out the authority's overview for this
+  // financial year, so that the first page after the server starts does not wait for them.
+  // Queries wait while it runs; close() ends it early.
   Status warm();
 
   // --- The change feed ---
@@ -202,6 +203,8 @@ class FiguresService {
                                         bool keep_records);
   figures::FigureQuery query_of(const std::string& indicator, const FiguresRequest& request) const;
   std::vector<figures::Period> trend_months(const FiguresRequest& request) const;
+  // Every indicator for the request's unit and period, with its monthly trend.
+  Result<std::vector<FigureWithTrend>> with_trends(const FiguresRequest& request);
   void expire_cache();
 
   ServerStore& store_;
