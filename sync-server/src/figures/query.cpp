@@ -91,12 +91,12 @@ std::int32_t limit_of(const Timescales& t, LimitKind kind) {
   return 0;
 }
 
-// Nearest rank: the smallest value with at least p of the values at or below it.
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+// Nearest rank: the smallest value with at least p of the values at or below it. `sorted` is
+// in ascending order and not empty.
+double percentile(const std::vector<double>& sorted, double p) {
+  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
   if (rank == 0) rank = 1;
-  return values[rank - 1];
+  return sorted[rank - 1];
 }
 
 std::string fmt(double v) {
@@ -853,6 +853,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
       break;
     case Measure::delay:
       if (!measured_values.empty()) {
+        std::sort(measured_values.begin(), measured_values.end());
         out.median = percentile(measured_values, 0.5);
         out.p90 = percentile(measured_values, 0.9);
         out.value = out.median;
@@ -863,6 +864,7 @@ Result<FigureResult> compute(FactsCache& cache, const FiguresConfig& config,
   out.rag = rag_for(*def, out.value);
   out.quality.note = quality_note(out.quality);
   if (def->limit == LimitKind::recording_standard && !device_values.empty()) {
+    std::sort(device_values.begin(), device_values.end());
     out.quality.note += "; median to the device " + fmt(percentile(device_values, 0.5)) + " h";
   }
   const auto by_id = [](const DrillRow& a, const DrillRow& b) { return a.record_id < b.record_id; };
