@@ -465,6 +465,11 @@ void FiguresService::figures_changed(const std::vector<std::string>& cases) {
 
 Result<std::uint64_t> FiguresService::wait_for_change(std::uint64_t since,
                                                       std::chrono::milliseconds timeout) {
+  {
+    // A reallocation made outside a sync moves the feed too: look for one before waiting.
+    std::lock_guard query(mu_);
+    if (facts_) expire_cache();
+  }
   std::unique_lock lock(feed_mu_);
   if (closed_ || version_ != since || timeout.count() <= 0) return version_;
   if (waiters_ >= options_.max_waiters) {

@@ -549,16 +549,19 @@ TEST_CASE("figures service: a reallocation made elsewhere moves the figures and 
   CHECK(ni59(figures::Level::worker, o.bo) == 1);
   const auto before = figures.version();
 
-  // Bo's case goes to sw1: the next figure sees the allocation event and re-reads that case.
+  // Bo's case goes to sw1: a page waiting for changes hears of it, and the next figure reads
+  // that case again.
   REQUIRE(o.f.admin->allocate(o.case_b, o.f.sw1).ok());
+  auto moved = figures.wait_for_change(before, std::chrono::milliseconds(0));
+  REQUIRE(moved.ok());
+  CHECK(*moved > before);
   CHECK(ni59(figures::Level::team, o.f.team) == 2);
   CHECK(ni59(figures::Level::team, o.team_b) == 0);
   CHECK(ni59(figures::Level::worker, o.bo) == 0);
   CHECK(ni59(figures::Level::worker, o.f.sw1) == 2);
   CHECK(ni59(figures::Level::authority, "") == 2);
-  // Open pages are told: the feed has moved on.
-  CHECK(figures.version() > before);
   const auto after = figures.version();
+  CHECK(after == *moved);
   CHECK(ni59(figures::Level::team, o.f.team) == 2);
   CHECK(figures.version() == after);  // nothing new: the feed stays where it is
 }

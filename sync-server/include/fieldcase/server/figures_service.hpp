@@ -185,6 +185,7 @@ class FiguresService {
   void figures_changed(const std::vector<std::string>& cases = {});
   // Waits until the version differs from `since`, `timeout` (capped at max_wait) passes, or
   // close() is called; returns the version then. Errc::busy when max_waiters already wait.
+  // First looks for reallocations since the last figure (which move the version).
   Result<std::uint64_t> wait_for_change(std::uint64_t since, std::chrono::milliseconds timeout);
   // Wakes every waiter and makes later waits return at once (the server is stopping).
   void close();
