@@ -1334,27 +1334,189 @@ Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::str
   return std::optional<ClaimedTime>(std::move(*c));
 }
 
-Result<std::vector<ClaimedTime>> SqliteServerStore::case_claimed_times(std::string_view case_id) {
-  auto s = stmt(std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE case_id = ?1");
+// ---------------------------------------------------------------------------------------------
+// Figure facts
+
+namespace {
+
+// " AND <column> IN (?n, ...)" for a non-empty list, numbering parameters from `next`.
+std::string in_list(std::string_view column, std::size_t count, int& next) {
+  if (count == 0) return {};
+  std::string out = " AND " + std::string(column) + " IN (";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ", ";
+    out += "?" + std::to_string(next++);
+  }
+  return out + ")";
+}
+
+// The statements that read figure inputs: records with their selected fields, and claims, of
+// one case (`one_case`, ?1) or of every case, each ordered by case.
+struct InputsSql {
+  std::string records;
+  std::string claims;
+};
+
+InputsSql inputs_sql(const FigureInputSelection& select, bool one_case) {
+  InputsSql sql;
+  int next = one_case ? 2 : 1;
+  const std::string kinds = in_list("r.kind", select.kinds.size(), next);
+  // "+f.name": the names filter each record's fields as they are read; as an index term it
+  // made one seek per record and name.
+  const std::string fields = in_list("+f.name", select.fields.size(), next);
+  sql.records =
+      "SELECT r.case_id, r.id, r.kind, r.deleted, f.name, f.value FROM record r "
+      "LEFT JOIN record_field f ON f.record_id = r.id" +
+      fields + " WHERE " + (one_case ? "r.case_id = ?1" : "r.case_id <> ''") + kinds +
+      (one_case ? "" : " ORDER BY r.case_id");
+  // The same parameters, in the same order, for the claims.
+  next = one_case ? 2 : 1;
+  const std::string claim_kinds = in_list("kind", select.kinds.size(), next);
+  const std::string claim_fields = in_list("field", select.fields.size(), next);
+  sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE " +
+               (one_case ? "case_id = ?1" : "case_id <> ''") + claim_kinds + claim_fields +
+               (one_case ? "" : " ORDER BY case_id");
+  return sql;
+}
+
+void bind_selection(Statement& s, const FigureInputSelection& select, bool one_case) {
+  int next = one_case ? 2 : 1;
+  for (RecordKind k : select.kinds) s.bind(next++, to_string(k));
+  for (const auto& f : select.fields) s.bind(next++, f);
+}
+
+// Reads rows of the records statement while they belong to `case_id` (the statement is on a
+// row of it when called) into `out`; returns whether a row of a later case is current.
+Result<bool> read_case_records(Statement& u, const std::string& case_id,
+                               std::vector<StoredRecord>& out) {
+  std::unordered_map<std::string, std::size_t> at;
+  for (;;) {
+    std::string id = u.column_text(1);
+    auto it = at.find(id);
+    if (it == at.end()) {
+      StoredRecord r;
+      r.id = id;
+      auto kind = kind_from_text(u.column_text(2));
+      if (!kind.ok()) return kind.status();
+      r.kind = *kind;
+      r.case_id = case_id;
+      r.deleted = u.column_int(3) != 0;
+      it = at.emplace(std::move(id), out.size()).first;
+      out.push_back(std::move(r));
+    }
+    if (!u.column_is_null(4)) {
+      auto v = value_from_text(u.column_text(5));
+      if (!v.ok()) return v.status();
+      out[it->second].fields.emplace(u.column_text(4), FieldState{std::move(*v), {}, {}});
+    }
+    auto row = u.step();
+    if (!row.ok()) return row.status();
+    if (!*row) return false;
+    if (u.column_text(0) != case_id) return true;
+  }
+}
+
+void sort_by_id(std::vector<StoredRecord>& records) {
+  std::sort(records.begin(), records.end(),
+            [](const StoredRecord& a, const StoredRecord& b) { return a.id < b.id; });
+}
+
+}  // namespace
+
+Result<CaseFigureInputs> SqliteServerStore::case_figure_inputs(std::string_view case_id,
+                                                               const FigureInputSelection& select) {
+  const InputsSql sql = inputs_sql(select, true);
+  CaseFigureInputs in;
+  in.case_id = std::string(case_id);
+  {
+    auto s = stmt(sql.records);
+    if (!s.ok()) return s.status();
+    Use u(*s);
+    u->bind(1, case_id);
+    bind_selection(*u, select, true);
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      auto more = read_case_records(*u, in.case_id, in.records);
+      if (!more.ok()) return more.status();
+    }
+    sort_by_id(in.records);
+  }
+  auto s = stmt(sql.claims);
   if (!s.ok()) return s.status();
   Use u(*s);
   u->bind(1, case_id);
-  std::vector<ClaimedTime> out;
+  bind_selection(*u, select, true);
   for (;;) {
     auto row = u->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    auto c = read_claim(**s);
+    auto c = read_claim(*u);
     if (!c.ok()) return c.status();
-    out.push_back(std::move(*c));
+    in.claims.push_back(std::move(*c));
   }
-  return out;
+  return in;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Figure facts
+Status SqliteServerStore::each_case_figure_inputs(
+    const FigureInputSelection& select, const std::function<Status(CaseFigureInputs&)>& fn) {
+  const InputsSql sql = inputs_sql(select, false);
+  auto records = stmt(sql.records);
+  if (!records.ok()) return records.status();
+  Use r(*records);
+  bind_selection(*r, select, false);
+  auto claims = stmt(sql.claims);
+  if (!claims.ok()) return claims.status();
+  Use c(*claims);
+  bind_selection(*c, select, false);
+  auto record_row = r->step();
+  if (!record_row.ok()) return record_row.status();
+  bool more = *record_row;
+  auto claim_row = c->step();
+  if (!claim_row.ok()) return claim_row.status();
+  bool more_claims = *claim_row;
+  while (more) {
+    CaseFigureInputs in;
+    in.case_id = r->column_text(0);
+    auto next = read_case_records(*r, in.case_id, in.records);
+    if (!next.ok()) return next.status();
+    more = *next;
+    sort_by_id(in.records);
+    // Claims are in case order too: skip those of cases without selected records.
+    while (more_claims) {
+      const std::string claim_case = c->column_text(2);
+      if (claim_case > in.case_id) break;
+      if (claim_case == in.case_id) {
+        auto claim = read_claim(*c);
+        if (!claim.ok()) return claim.status();
+        in.claims.push_back(std::move(*claim));
+      }
+      auto row = c->step();
+      if (!row.ok()) return row.status();
+      more_claims = *row;
+    }
+    FC_TRY(fn(in));
+  }
+  return {};
+}
+
+Status SqliteServerStore::insert_figure_facts(const std::vector<FigureFact>& facts) {
+  auto ins = stmt(
+      "INSERT INTO figure_fact(indicator, record_id, case_id, start_at, end_at, "
+      "end_received_at, detail, hit, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!ins.ok()) return ins.status();
+  for (const auto& f : facts) {
+    Use u(*ins);
+    u->bind(1, f.indicator).bind(2, f.record_id).bind(3, f.case_id).bind(4, f.start);
+    u->bind(5, f.end).bind(6, f.end_received_at).bind(7, f.detail).bind(8, f.hit ? 1 : 0);
+    u->bind(9, f.flags);
+    FC_TRY(u->run());
+  }
+  return {};
+}
 
 Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
+                                               const std::set<std::string, std::less<>>& indicators,
                                                const std::vector<FigureFact>& facts) {
   // Only the facts that changed are written: a sync usually changes one or two of a case's
   // facts, and rewriting all of them made a long-running case's every sync cost hundreds of
@@ -1374,6 +1536,7 @@ Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
       FigureFact f{u->column_text(0), u->column_text(1),     u->column_text(2),
                    u->column_text(3), u->column_text(4),     u->column_text(5),
                    u->column_text(6), u->column_int(7) != 0, u->column_text(8)};
+      if (!indicators.empty() && !indicators.contains(f.indicator)) continue;
       auto key = std::make_pair(f.indicator, f.record_id);
       before.emplace(std::move(key), std::move(f));
     }

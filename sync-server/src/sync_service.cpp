@@ -766,14 +766,16 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
 
   // The figures of every case the transaction changed, in the same store transaction.
   if (!options_.maintain_figures) return {};
-  std::set<std::string> figure_cases;
+  // Only the indicators the changed kinds feed are derived again (a visit leaves the
+  // assessments' facts as they are).
+  std::map<std::string, std::set<RecordKind>> figure_cases;
   for (const auto& id : order) {
     const Work& w = work.at(id);
     if (w.touched && figures::affects_figures(w.after.kind)) {
-      figure_cases.insert(w.after.case_id);
+      figure_cases[w.after.case_id].insert(w.after.kind);
+      ctx.figure_cases.insert(w.after.case_id);
     }
   }
-  ctx.figure_cases.insert(figure_cases.begin(), figure_cases.end());
   return figures::refresh_cases(store_, figure_cases);
 }
 
