@@ -345,6 +345,17 @@ CREATE TABLE figure_fact (
 CREATE INDEX figure_fact_case ON figure_fact(case_id);
 )sql");
        }},
+      {4, "a case's records by kind, and its figure facts by indicator",
+       [](Store& s) {
+         // A sync's figures read a case's plans without its hundreds of visits, and the facts
+         // of one indicator of a case without the others.
+         return s.exec(R"sql(
+CREATE INDEX record_case_kind ON record(case_id, kind);
+DROP INDEX record_case;
+CREATE INDEX figure_fact_case_indicator ON figure_fact(case_id, indicator);
+DROP INDEX figure_fact_case;
+)sql");
+       }},
   };
   return m;
 }
@@ -1358,30 +1369,60 @@ struct InputsSql {
 };
 
 InputsSql inputs_sql(const FigureInputSelection& select, bool one_case) {
-  InputsSql sql;
+  // Parameters: ?1 the case (one case), then the kinds, the records and the fields.
   int next = one_case ? 2 : 1;
   const std::string kinds = in_list("r.kind", select.kinds.size(), next);
+  const std::string ids = in_list("r.id", select.records.size(), next);
   // "+f.name": the names filter each record's fields as they are read; as an index term it
   // made one seek per record and name.
+  int fields_from = next;
   const std::string fields = in_list("+f.name", select.fields.size(), next);
-  sql.records =
+  const std::string claim_fields = in_list("field", select.fields.size(), fields_from);
+  InputsSql sql;
+  const std::string columns =
       "SELECT r.case_id, r.id, r.kind, r.deleted, f.name, f.value FROM record r "
       "LEFT JOIN record_field f ON f.record_id = r.id" +
-      fields + " WHERE " + (one_case ? "r.case_id = ?1" : "r.case_id <> ''") + kinds +
-      (one_case ? "" : " ORDER BY r.case_id");
-  // The same parameters, in the same order, for the claims.
-  next = one_case ? 2 : 1;
-  const std::string claim_kinds = in_list("kind", select.kinds.size(), next);
-  const std::string claim_fields = in_list("field", select.fields.size(), next);
-  sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE " +
-               (one_case ? "case_id = ?1" : "case_id <> ''") + claim_kinds + claim_fields +
-               (one_case ? "" : " ORDER BY case_id");
+      fields + " WHERE ";
+  if (!one_case) {
+    sql.records = columns + "r.case_id <> ''" + kinds + " ORDER BY r.case_id";
+    // A claim holds its record's kind.
+    int kinds_from = 1;
+    sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE case_id <> ''" +
+                 in_list("kind", select.kinds.size(), kinds_from) + claim_fields +
+                 " ORDER BY case_id";
+    return sql;
+  }
+  // Of one case: the records of the kinds through the case's index by kind, and the named
+  // records through their key (one statement with an OR read every record of the case).
+  std::string by_kind = "r.case_id = ?1" + kinds;
+  std::string ids_sql;
+  if (!ids.empty()) {
+    ids_sql = "r.case_id = ?1" + ids;
+    if (!kinds.empty()) {
+      std::string not_kinds = kinds;
+      not_kinds.replace(not_kinds.find(" IN ("), 5, " NOT IN (");
+      ids_sql += not_kinds;
+    }
+  }
+  if (kinds.empty() && !ids.empty()) {
+    sql.records = columns + ids_sql;
+  } else {
+    sql.records = columns + by_kind + (ids_sql.empty() ? "" : " UNION ALL " + columns + ids_sql);
+  }
+  std::string record_ids =
+      kinds.empty() && !ids.empty()
+          ? "SELECT r.id FROM record r WHERE " + ids_sql
+          : "SELECT r.id FROM record r WHERE " + by_kind +
+                (ids_sql.empty() ? "" : " UNION ALL SELECT r.id FROM record r WHERE " + ids_sql);
+  sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE record_id IN (" +
+               record_ids + ")" + claim_fields;
   return sql;
 }
 
 void bind_selection(Statement& s, const FigureInputSelection& select, bool one_case) {
   int next = one_case ? 2 : 1;
   for (RecordKind k : select.kinds) s.bind(next++, to_string(k));
+  for (const auto& id : select.records) s.bind(next++, id);
   for (const auto& f : select.fields) s.bind(next++, f);
 }
 
@@ -1460,6 +1501,9 @@ Result<CaseFigureInputs> SqliteServerStore::case_figure_inputs(std::string_view 
 
 Status SqliteServerStore::each_case_figure_inputs(
     const FigureInputSelection& select, const std::function<Status(CaseFigureInputs&)>& fn) {
+  if (!select.records.empty()) {
+    return Status(Errc::invalid_argument, "figure inputs of every case are selected by kind");
+  }
   const InputsSql sql = inputs_sql(select, false);
   auto records = stmt(sql.records);
   if (!records.ok()) return records.status();
@@ -1515,14 +1559,66 @@ Status SqliteServerStore::insert_figure_facts(const std::vector<FigureFact>& fac
   return {};
 }
 
+namespace {
+
+FigureFact read_fact(const Statement& u) {
+  return FigureFact{u.column_text(0), u.column_text(1),     u.column_text(2),
+                    u.column_text(3), u.column_text(4),     u.column_text(5),
+                    u.column_text(6), u.column_int(7) != 0, u.column_text(8)};
+}
+
+constexpr const char* kFactColumns =
+    "indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, flags";
+
+}  // namespace
+
+Result<std::vector<FigureFact>> SqliteServerStore::case_figure_facts(std::string_view case_id,
+                                                                     std::string_view indicator) {
+  // Sorted here: "ORDER BY record_id" led SQLite to read every fact of the indicator in
+  // key order instead of the case's through its index.
+  auto s = stmt(std::string("SELECT ") + kFactColumns +
+                " FROM figure_fact WHERE case_id = ?1 AND indicator = ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id).bind(2, indicator);
+  std::vector<FigureFact> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(read_fact(*u));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const FigureFact& a, const FigureFact& b) { return a.record_id < b.record_id; });
+  return out;
+}
+
 Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
                                                const std::set<std::string, std::less<>>& indicators,
+                                               const std::set<std::string, std::less<>>& records,
                                                const std::vector<FigureFact>& facts) {
   // Only the facts that changed are written: a sync usually changes one or two of a case's
   // facts, and rewriting all of them made a long-running case's every sync cost hundreds of
   // statements.
   std::map<std::pair<std::string, std::string>, FigureFact> before;
-  {
+  if (!records.empty()) {
+    // The named records' facts, each found by its key.
+    auto s = stmt(std::string("SELECT ") + kFactColumns +
+                  " FROM figure_fact WHERE indicator = ?1 AND record_id = ?2 AND case_id = ?3");
+    if (!s.ok()) return s.status();
+    for (const auto& indicator : indicators) {
+      for (const auto& record_id : records) {
+        Use u(*s);
+        u->bind(1, indicator).bind(2, record_id).bind(3, case_id);
+        auto row = u->step();
+        if (!row.ok()) return row.status();
+        if (!*row) continue;
+        FigureFact f = read_fact(*u);
+        auto key = std::make_pair(f.indicator, f.record_id);
+        before.emplace(std::move(key), std::move(f));
+      }
+    }
+  } else {
     auto s = stmt(
         "SELECT indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, "
         "flags FROM figure_fact WHERE case_id = ?1");

@@ -208,8 +208,12 @@ struct SpanIndex {
   std::vector<std::pair<std::int64_t, std::string>> visits;  // (seconds, value), by time
 };
 
+// The facts already kept of records the inputs do not hold, by indicator (a sync that
+// changed a few visits reads the other visits' times from their facts, not their records).
+using KnownFacts = std::map<std::string, std::vector<FigureFact>, std::less<>>;
+
 Result<SpanIndex> index_spans(Reader& rd, const IndicatorDefinition& def,
-                              const std::vector<StoredRecord>& records) {
+                              const std::vector<StoredRecord>& records, const KnownFacts* known) {
   SpanIndex index;
   for (const auto& s : records) {
     if (s.deleted || s.kind != *def.span_kind) continue;
@@ -223,6 +227,15 @@ Result<SpanIndex> index_spans(Reader& rd, const IndicatorDefinition& def,
     auto t = resolve(rd, v, def.end);
     if (!t.ok()) return t.status();
     if (auto secs = parse_iso_datetime(t->value)) index.visits.emplace_back(*secs, t->value);
+  }
+  // A visit's fact holds its time as its end. Only visits during a span have facts, and only
+  // those can be the previous visit within a span, so they are all the index needs.
+  if (auto it = known != nullptr ? known->find(def.id) : KnownFacts::const_iterator();
+      known != nullptr && it != known->end()) {
+    for (const auto& f : it->second) {
+      if (rd.by_id.contains(f.record_id)) continue;
+      if (auto secs = parse_iso_datetime(f.end)) index.visits.emplace_back(*secs, f.end);
+    }
   }
   std::sort(index.visits.begin(), index.visits.end());
   return index;
@@ -261,7 +274,9 @@ std::optional<Event> span_events(const IndicatorDefinition& def, const SpanIndex
 }
 
 // The record kinds an indicator's facts read, and the fields.
-void add_inputs(const IndicatorDefinition& def, FigureInputSelection& select) {
+// Without `population`, the kinds it reads besides its population's records.
+void add_inputs(const IndicatorDefinition& def, FigureInputSelection& select,
+                bool population = true) {
   auto field = [&](std::string_view f) {
     if (!f.empty()) select.fields.emplace(f);
   };
@@ -272,7 +287,7 @@ void add_inputs(const IndicatorDefinition& def, FigureInputSelection& select) {
     field(src.fallback);
     if (src.via_kind) select.kinds.insert(*src.via_kind);
   };
-  select.kinds.insert(def.kind);
+  if (population) select.kinds.insert(def.kind);
   field(def.filter_field);
   field(def.exclude_if_true);
   field(def.detail_field);
@@ -325,8 +340,11 @@ const Scope& every_indicator() {
 // The facts of `definitions` for the case whose records and claims are `in` (the one
 // derivation every path uses). Records `in` does not hold (another case's referral) are read
 // from the store.
+// With `targets`, only the facts of those records; `known` completes the span indexes.
 Result<std::vector<FigureFact>> derive(ServerStore& store, const CaseFigureInputs& in,
-                                       const std::vector<const IndicatorDefinition*>& defs) {
+                                       const std::vector<const IndicatorDefinition*>& defs,
+                                       const std::set<std::string, std::less<>>* targets = nullptr,
+                                       const KnownFacts* known = nullptr) {
   const std::vector<StoredRecord>& records = in.records;
   ById by_id;
   for (const auto& r : records) by_id.emplace(r.id, &r);
@@ -338,7 +356,7 @@ Result<std::vector<FigureFact>> derive(ServerStore& store, const CaseFigureInput
     const IndicatorDefinition& def = *d;
     std::optional<SpanIndex> span_index;
     for (const auto& r : records) {
-      if (!matches(def, r)) continue;
+      if (!matches(def, r) || (targets != nullptr && !targets->contains(r.id))) continue;
       Event end;
       if (!def.end.field.empty()) {
         auto e = resolve(rd, r, def.end);
@@ -349,7 +367,7 @@ Result<std::vector<FigureFact>> derive(ServerStore& store, const CaseFigureInput
       std::string span_detail;
       if (def.span_kind) {
         if (!span_index) {
-          auto built = index_spans(rd, def, records);
+          auto built = index_spans(rd, def, records, known);
           if (!built.ok()) return built.status();
           span_index = std::move(*built);
         }
@@ -395,7 +413,66 @@ Status refresh_case(ServerStore& store, const std::string& case_id, const Scope&
   if (!in.ok()) return in.status();
   auto facts = derive(store, *in, scope.definitions);
   if (!facts.ok()) return facts.status();
-  return store.replace_figure_facts(case_id, scope.indicators, *facts);
+  return store.replace_figure_facts(case_id, scope.indicators, {}, *facts);
+}
+
+// Whether a change of records of `kinds` can change only those records' own facts of `def`
+// (and, through the span index, the facts of the next visit): `def` reads them only as its
+// population, not as a span, a referral or a relation's other records.
+bool population_only(const IndicatorDefinition& def, const std::set<RecordKind>& kinds) {
+  FigureInputSelection others;
+  add_inputs(def, others, false);
+  return std::none_of(kinds.begin(), kinds.end(),
+                      [&](RecordKind k) { return others.kinds.contains(k); });
+}
+
+// The facts of `scope` for the changed records `changed` of one case, and of the visits after
+// them, when every definition of the scope reads the changed kinds only as its population:
+// the inputs are the changed records and the other kinds the scope reads (plans, episodes),
+// and the span indexes take the other visits' times from their facts.
+Status refresh_changed(ServerStore& store, const std::string& case_id, const Scope& scope,
+                       const std::set<std::string, std::less<>>& changed) {
+  FigureInputSelection select;
+  select.fields = scope.select.fields;
+  for (const IndicatorDefinition* def : scope.definitions) add_inputs(*def, select, false);
+  select.records = changed;
+  KnownFacts known;
+  for (const IndicatorDefinition* def : scope.definitions) {
+    if (!def->span_kind) continue;
+    auto facts = store.case_figure_facts(case_id, def->id);
+    if (!facts.ok()) return facts.status();
+    known.emplace(std::string(def->id), std::move(*facts));
+  }
+  auto in = store.case_figure_inputs(case_id, select);
+  if (!in.ok()) return in.status();
+  // The visits whose previous visit the change moved: their start and detail differ from
+  // what their facts hold.
+  std::set<std::string, std::less<>> targets = changed;
+  {
+    ById by_id;
+    for (const auto& r : in->records) by_id.emplace(r.id, &r);
+    Reader rd{store, by_id, {}, {}};
+    for (const auto& c : in->claims) rd.claims.emplace(std::make_pair(c.record_id, c.field), &c);
+    for (const IndicatorDefinition* def : scope.definitions) {
+      if (!def->span_kind) continue;
+      auto index = index_spans(rd, *def, in->records, &known);
+      if (!index.ok()) return index.status();
+      for (const auto& f : known[std::string(def->id)]) {
+        if (by_id.contains(f.record_id)) continue;
+        std::string detail;
+        auto start = span_events(*def, *index, f.end, detail);
+        if (!start || start->value != f.start || detail != f.detail) targets.insert(f.record_id);
+      }
+    }
+  }
+  if (targets.size() > changed.size()) {
+    select.records = targets;
+    in = store.case_figure_inputs(case_id, select);
+    if (!in.ok()) return in.status();
+  }
+  auto facts = derive(store, *in, scope.definitions, &targets, &known);
+  if (!facts.ok()) return facts.status();
+  return store.replace_figure_facts(case_id, scope.indicators, targets, *facts);
 }
 
 }  // namespace
@@ -415,14 +492,28 @@ Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids) 
   return {};
 }
 
-Status refresh_cases(ServerStore& store,
-                     const std::map<std::string, std::set<RecordKind>>& changed_kinds) {
+Status refresh_records(ServerStore& store, const std::vector<ChangedRecord>& changed) {
+  struct Case {
+    std::set<RecordKind> kinds;
+    std::set<std::string, std::less<>> records;
+  };
+  std::map<std::string, Case> cases;
+  for (const auto& c : changed) {
+    if (c.case_id.empty() || !affects_figures(c.kind)) continue;
+    cases[c.case_id].kinds.insert(c.kind);
+    cases[c.case_id].records.insert(c.record_id);
+  }
   std::map<std::set<RecordKind>, Scope> scopes;  // usually one: the same kinds in every case
-  for (const auto& [case_id, kinds] : changed_kinds) {
-    if (kinds.empty()) continue;
-    auto it = scopes.find(kinds);
-    if (it == scopes.end()) it = scopes.emplace(kinds, scope_of(kinds)).first;
-    FC_TRY(refresh_case(store, case_id, it->second));
+  for (const auto& [case_id, c] : cases) {
+    auto it = scopes.find(c.kinds);
+    if (it == scopes.end()) it = scopes.emplace(c.kinds, scope_of(c.kinds)).first;
+    const Scope& scope = it->second;
+    if (scope.definitions.empty()) continue;
+    const bool narrow =
+        std::all_of(scope.definitions.begin(), scope.definitions.end(),
+                    [&](const IndicatorDefinition* def) { return population_only(*def, c.kinds); });
+    FC_TRY(narrow ? refresh_changed(store, case_id, scope, c.records)
+                  : refresh_case(store, case_id, scope));
   }
   return {};
 }

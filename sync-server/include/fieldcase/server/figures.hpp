@@ -152,11 +152,18 @@ bool affects_figures(RecordKind kind) noexcept;
 Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id);
 // Replaces every fact of each case (call inside the store transaction that changed them).
 Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids);
-// Replaces, for each case, the facts of the indicators that records of the given kinds feed
-// (call inside the store transaction that changed those records): a sync that changed visits
-// re-derives the visit indicators of the case from its visits, plans and episodes only.
-Status refresh_cases(ServerStore& store,
-                     const std::map<std::string, std::set<RecordKind>>& changed_kinds);
+// A record a sync created, changed or removed.
+struct ChangedRecord {
+  std::string case_id;
+  std::string record_id;
+  RecordKind kind = RecordKind::child;
+};
+// Replaces the facts the changed records can have changed (call inside the store transaction
+// that changed them): only the indicators their kinds feed; and when those read the changed
+// kinds only as their population (visits for the visit indicators), only the changed records'
+// facts and those of the visits that follow them, with the other visits' times read from
+// their facts. Otherwise the indicators' facts of the whole case, from the kinds they read.
+Status refresh_records(ServerStore& store, const std::vector<ChangedRecord>& changed);
 // Rebuilds every fact from the records, in one store transaction, reading the records in a
 // few ordered scans (ServerStore::each_case_figure_inputs).
 Status recompute(ServerStore& store);

@@ -204,11 +204,13 @@ struct FigureFact {
   friend bool operator==(const FigureFact&, const FigureFact&) = default;
 };
 
-// What figures read of the records: those of `kinds` (every kind when empty), each with only
-// the fields named in `fields` (every field when empty), and the claimed times of those
-// fields. Deleted records are included (with the selected fields they still hold).
+// What figures read of the records: those of `kinds` and those named in `records` (every
+// record when both are empty), each with only the fields named in `fields` (every field when
+// empty), and the claimed times of those fields. Deleted records are included (with the
+// selected fields they still hold).
 struct FigureInputSelection {
   std::set<RecordKind> kinds;
+  std::set<std::string, std::less<>> records;
   std::set<std::string, std::less<>> fields;
 };
 
@@ -411,13 +413,19 @@ class ServerStore {
   virtual Result<CaseFigureInputs> case_figure_inputs(std::string_view case_id,
                                                       const FigureInputSelection& select) = 0;
   // The same for every case with records, case by case in case id order, read in a few
-  // ordered scans (a recomputation streams through them). `fn` may write figure facts.
+  // ordered scans (a recomputation streams through them); `select.records` must be empty.
+  // `fn` may write figure facts.
   virtual Status each_case_figure_inputs(const FigureInputSelection& select,
                                          const std::function<Status(CaseFigureInputs&)>& fn) = 0;
+  // The facts of one indicator of one case, by record id.
+  virtual Result<std::vector<FigureFact>> case_figure_facts(std::string_view case_id,
+                                                            std::string_view indicator) = 0;
   // Replaces the case's facts of `indicators` (every indicator when empty) with `facts`,
-  // writing only the facts that changed.
+  // writing only the facts that changed; when `records` is not empty, only the facts of
+  // those records (and `indicators` must name the indicators).
   virtual Status replace_figure_facts(std::string_view case_id,
                                       const std::set<std::string, std::less<>>& indicators,
+                                      const std::set<std::string, std::less<>>& records,
                                       const std::vector<FigureFact>& facts) = 0;
   // Adds facts that are not in the store yet (a recomputation, after clear_figure_facts).
   virtual Status insert_figure_facts(const std::vector<FigureFact>& facts) = 0;

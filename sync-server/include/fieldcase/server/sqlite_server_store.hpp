@@ -99,8 +99,11 @@ class SqliteServerStore final : public ServerStore {
                                               const FigureInputSelection& select) override;
   Status each_case_figure_inputs(const FigureInputSelection& select,
                                  const std::function<Status(CaseFigureInputs&)>& fn) override;
+  Result<std::vector<FigureFact>> case_figure_facts(std::string_view case_id,
+                                                    std::string_view indicator) override;
   Status replace_figure_facts(std::string_view case_id,
                               const std::set<std::string, std::less<>>& indicators,
+                              const std::set<std::string, std::less<>>& records,
                               const std::vector<FigureFact>& facts) override;
   Status insert_figure_facts(const std::vector<FigureFact>& facts) override;
   Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
