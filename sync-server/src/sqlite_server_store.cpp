@@ -255,6 +255,9 @@ CREATE INDEX web_session_worker ON web_session(worker_id);
 // The schema is written for SQLite; the statements that use it stay portable. A PostgreSQL
 // store declares the same tables with BIGINT keys and without the SQLite-only storage hints
 // (INTEGER PRIMARY KEY as the row id, WITHOUT ROWID), which only save an index per table here.
+constexpr const char* kFigureFactCaseIndex =
+    "CREATE INDEX figure_fact_case_indicator ON figure_fact(case_id, indicator)";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> m{
       {1, "organisation, devices, records, log, outcomes, conflicts, scope, times, audit",
@@ -349,12 +352,12 @@ CREATE INDEX figure_fact_case ON figure_fact(case_id);
        [](Store& s) {
          // A sync's figures read a case's plans without its hundreds of visits, and the facts
          // of one indicator of a case without the others.
-         return s.exec(R"sql(
+         FC_TRY(s.exec(R"sql(
 CREATE INDEX record_case_kind ON record(case_id, kind);
 DROP INDEX record_case;
-CREATE INDEX figure_fact_case_indicator ON figure_fact(case_id, indicator);
 DROP INDEX figure_fact_case;
-)sql");
+)sql"));
+         return s.exec(kFigureFactCaseIndex);
        }},
   };
   return m;
@@ -1542,6 +1545,14 @@ Status SqliteServerStore::each_case_figure_inputs(
     FC_TRY(fn(in));
   }
   return {};
+}
+
+Status SqliteServerStore::rebuild_figure_facts(
+    const std::function<Status(const FigureFactSink&)>& fill) {
+  FC_TRY(store_->exec("DROP INDEX IF EXISTS figure_fact_case_indicator"));
+  FC_TRY(clear_figure_facts());
+  FC_TRY(fill([this](const std::vector<FigureFact>& facts) { return insert_figure_facts(facts); }));
+  return store_->exec(kFigureFactCaseIndex);
 }
 
 Status SqliteServerStore::insert_figure_facts(const std::vector<FigureFact>& facts) {

@@ -521,19 +521,20 @@ Status refresh_records(ServerStore& store, const std::vector<ChangedRecord>& cha
 Status recompute(ServerStore& store) {
   const Scope& scope = every_indicator();
   return store.transaction([&]() -> Status {
-    FC_TRY(store.clear_figure_facts());
-    std::vector<FigureFact> pending;
-    Status scanned = store.each_case_figure_inputs(scope.select, [&](CaseFigureInputs& in) {
-      auto facts = derive(store, in, scope.definitions);
-      if (!facts.ok()) return facts.status();
-      std::move(facts->begin(), facts->end(), std::back_inserter(pending));
-      if (pending.size() < 4096) return Status();
-      Status written = store.insert_figure_facts(pending);
-      pending.clear();
-      return written;
+    return store.rebuild_figure_facts([&](const ServerStore::FigureFactSink& insert) {
+      std::vector<FigureFact> pending;
+      Status scanned = store.each_case_figure_inputs(scope.select, [&](CaseFigureInputs& in) {
+        auto facts = derive(store, in, scope.definitions);
+        if (!facts.ok()) return facts.status();
+        std::move(facts->begin(), facts->end(), std::back_inserter(pending));
+        if (pending.size() < 4096) return Status();
+        Status written = insert(pending);
+        pending.clear();
+        return written;
+      });
+      if (!scanned.ok()) return scanned;
+      return insert(pending);
     });
-    if (!scanned.ok()) return scanned;
-    return store.insert_figure_facts(pending);
   });
 }
 

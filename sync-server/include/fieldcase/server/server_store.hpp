@@ -427,8 +427,11 @@ class ServerStore {
                                       const std::set<std::string, std::less<>>& indicators,
                                       const std::set<std::string, std::less<>>& records,
                                       const std::vector<FigureFact>& facts) = 0;
-  // Adds facts that are not in the store yet (a recomputation, after clear_figure_facts).
-  virtual Status insert_figure_facts(const std::vector<FigureFact>& facts) = 0;
+  // Replaces every fact with those `fill` hands, batch by batch, to the function it is given
+  // (a recomputation; call inside a transaction). The facts' index by case is built once at
+  // the end rather than kept up to date row by row.
+  using FigureFactSink = std::function<Status(const std::vector<FigureFact>&)>;
+  virtual Status rebuild_figure_facts(const std::function<Status(const FigureFactSink&)>& fill) = 0;
   // The facts of one indicator (every fact when empty), by indicator then record id.
   virtual Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) = 0;
   // The same, each with the worker its case is allocated to now and that worker's team and

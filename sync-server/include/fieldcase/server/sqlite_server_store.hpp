@@ -105,7 +105,7 @@ class SqliteServerStore final : public ServerStore {
                               const std::set<std::string, std::less<>>& indicators,
                               const std::set<std::string, std::less<>>& records,
                               const std::vector<FigureFact>& facts) override;
-  Status insert_figure_facts(const std::vector<FigureFact>& facts) override;
+  Status rebuild_figure_facts(const std::function<Status(const FigureFactSink&)>& fill) override;
   Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
   Result<std::vector<AttributedFact>> attributed_figure_facts(std::string_view indicator) override;
   Result<std::vector<AttributedFact>> attributed_case_figure_facts(
@@ -125,6 +125,7 @@ class SqliteServerStore final : public ServerStore {
   explicit SqliteServerStore(std::unique_ptr<Store> store);
   // A prepared statement for `sql`, reset and ready to bind; kept for reuse.
   Result<Statement*> stmt(const std::string& sql);
+  Status insert_figure_facts(const std::vector<FigureFact>& facts);
   Result<std::vector<StoredRecord>> load_records(const std::string& where_sql,
                                                  std::string_view arg);
 
