@@ -255,6 +255,9 @@ CREATE INDEX web_session_worker ON web_session(worker_id);
 // The schema is written for SQLite; the statements that use it stay portable. A PostgreSQL
 // store declares the same tables with BIGINT keys and without the SQLite-only storage hints
 // (INTEGER PRIMARY KEY as the row id, WITHOUT ROWID), which only save an index per table here.
+constexpr const char* kFigureFactCaseIndex =
+    "CREATE INDEX figure_fact_case_indicator ON figure_fact(case_id, indicator)";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> m{
       {1, "organisation, devices, records, log, outcomes, conflicts, scope, times, audit",
@@ -344,6 +347,17 @@ CREATE TABLE figure_fact (
   PRIMARY KEY (indicator, record_id));
 CREATE INDEX figure_fact_case ON figure_fact(case_id);
 )sql");
+       }},
+      {4, "a case's records by kind, and its figure facts by indicator",
+       [](Store& s) {
+         // A sync's figures read a case's plans without its hundreds of visits, and the facts
+         // of one indicator of a case without the others.
+         FC_TRY(s.exec(R"sql(
+CREATE INDEX record_case_kind ON record(case_id, kind);
+DROP INDEX record_case;
+DROP INDEX figure_fact_case;
+)sql"));
+         return s.exec(kFigureFactCaseIndex);
        }},
   };
   return m;
@@ -1352,33 +1366,288 @@ Result<std::optional<ClaimedTime>> SqliteServerStore::find_claimed_time(std::str
   return std::optional<ClaimedTime>(std::move(*c));
 }
 
-Result<std::vector<ClaimedTime>> SqliteServerStore::case_claimed_times(std::string_view case_id) {
-  auto s = stmt(std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE case_id = ?1");
+// ---------------------------------------------------------------------------------------------
+// Figure facts
+
+namespace {
+
+// " AND <column> IN (?n, ...)" for a non-empty list, numbering parameters from `next`.
+std::string in_list(std::string_view column, std::size_t count, int& next) {
+  if (count == 0) return {};
+  std::string out = " AND " + std::string(column) + " IN (";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ", ";
+    out += "?" + std::to_string(next++);
+  }
+  return out + ")";
+}
+
+// The statements that read figure inputs: records with their selected fields, and claims, of
+// one case (`one_case`, ?1) or of every case, each ordered by case.
+struct InputsSql {
+  std::string records;
+  std::string claims;
+};
+
+InputsSql inputs_sql(const FigureInputSelection& select, bool one_case) {
+  // Parameters: ?1 the case (one case), then the kinds, the records and the fields.
+  int next = one_case ? 2 : 1;
+  const std::string kinds = in_list("r.kind", select.kinds.size(), next);
+  const std::string ids = in_list("r.id", select.records.size(), next);
+  // "+f.name": the names filter each record's fields as they are read; as an index term it
+  // made one seek per record and name.
+  int fields_from = next;
+  const std::string fields = in_list("+f.name", select.fields.size(), next);
+  const std::string claim_fields = in_list("field", select.fields.size(), fields_from);
+  InputsSql sql;
+  const std::string columns =
+      "SELECT r.case_id, r.id, r.kind, r.deleted, f.name, f.value FROM record r "
+      "LEFT JOIN record_field f ON f.record_id = r.id" +
+      fields + " WHERE ";
+  if (!one_case) {
+    sql.records = columns + "r.case_id <> ''" + kinds + " ORDER BY r.case_id";
+    // A claim holds its record's kind.
+    int kinds_from = 1;
+    sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE case_id <> ''" +
+                 in_list("kind", select.kinds.size(), kinds_from) + claim_fields +
+                 " ORDER BY case_id";
+    return sql;
+  }
+  // Of one case: the records of the kinds through the case's index by kind, and the named
+  // records through their key (one statement with an OR read every record of the case).
+  std::string by_kind = "r.case_id = ?1" + kinds;
+  std::string ids_sql;
+  if (!ids.empty()) {
+    ids_sql = "r.case_id = ?1" + ids;
+    if (!kinds.empty()) {
+      std::string not_kinds = kinds;
+      not_kinds.replace(not_kinds.find(" IN ("), 5, " NOT IN (");
+      ids_sql += not_kinds;
+    }
+  }
+  if (kinds.empty() && !ids.empty()) {
+    sql.records = columns + ids_sql;
+  } else {
+    sql.records = columns + by_kind + (ids_sql.empty() ? "" : " UNION ALL " + columns + ids_sql);
+  }
+  std::string record_ids =
+      kinds.empty() && !ids.empty()
+          ? "SELECT r.id FROM record r WHERE " + ids_sql
+          : "SELECT r.id FROM record r WHERE " + by_kind +
+                (ids_sql.empty() ? "" : " UNION ALL SELECT r.id FROM record r WHERE " + ids_sql);
+  sql.claims = std::string("SELECT ") + kClaimColumns + " FROM claimed_time WHERE record_id IN (" +
+               record_ids + ")" + claim_fields;
+  return sql;
+}
+
+void bind_selection(Statement& s, const FigureInputSelection& select, bool one_case) {
+  int next = one_case ? 2 : 1;
+  for (RecordKind k : select.kinds) s.bind(next++, to_string(k));
+  for (const auto& id : select.records) s.bind(next++, id);
+  for (const auto& f : select.fields) s.bind(next++, f);
+}
+
+// Reads rows of the records statement while they belong to `case_id` (the statement is on a
+// row of it when called) into `out`; returns whether a row of a later case is current.
+Result<bool> read_case_records(Statement& u, const std::string& case_id,
+                               std::vector<StoredRecord>& out) {
+  std::unordered_map<std::string, std::size_t> at;
+  for (;;) {
+    std::string id = u.column_text(1);
+    auto it = at.find(id);
+    if (it == at.end()) {
+      StoredRecord r;
+      r.id = id;
+      auto kind = kind_from_text(u.column_text(2));
+      if (!kind.ok()) return kind.status();
+      r.kind = *kind;
+      r.case_id = case_id;
+      r.deleted = u.column_int(3) != 0;
+      it = at.emplace(std::move(id), out.size()).first;
+      out.push_back(std::move(r));
+    }
+    if (!u.column_is_null(4)) {
+      auto v = value_from_text(u.column_text(5));
+      if (!v.ok()) return v.status();
+      out[it->second].fields.emplace(u.column_text(4), FieldState{std::move(*v), {}, {}});
+    }
+    auto row = u.step();
+    if (!row.ok()) return row.status();
+    if (!*row) return false;
+    if (u.column_text(0) != case_id) return true;
+  }
+}
+
+void sort_by_id(std::vector<StoredRecord>& records) {
+  std::sort(records.begin(), records.end(),
+            [](const StoredRecord& a, const StoredRecord& b) { return a.id < b.id; });
+}
+
+}  // namespace
+
+Result<CaseFigureInputs> SqliteServerStore::case_figure_inputs(std::string_view case_id,
+                                                               const FigureInputSelection& select) {
+  const InputsSql sql = inputs_sql(select, true);
+  CaseFigureInputs in;
+  in.case_id = std::string(case_id);
+  {
+    auto s = stmt(sql.records);
+    if (!s.ok()) return s.status();
+    Use u(*s);
+    u->bind(1, case_id);
+    bind_selection(*u, select, true);
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      auto more = read_case_records(*u, in.case_id, in.records);
+      if (!more.ok()) return more.status();
+    }
+    sort_by_id(in.records);
+  }
+  auto s = stmt(sql.claims);
   if (!s.ok()) return s.status();
   Use u(*s);
   u->bind(1, case_id);
-  std::vector<ClaimedTime> out;
+  bind_selection(*u, select, true);
   for (;;) {
     auto row = u->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    auto c = read_claim(**s);
+    auto c = read_claim(*u);
     if (!c.ok()) return c.status();
-    out.push_back(std::move(*c));
+    in.claims.push_back(std::move(*c));
   }
+  return in;
+}
+
+Status SqliteServerStore::each_case_figure_inputs(
+    const FigureInputSelection& select, const std::function<Status(CaseFigureInputs&)>& fn) {
+  if (!select.records.empty()) {
+    return Status(Errc::invalid_argument, "figure inputs of every case are selected by kind");
+  }
+  const InputsSql sql = inputs_sql(select, false);
+  auto records = stmt(sql.records);
+  if (!records.ok()) return records.status();
+  Use r(*records);
+  bind_selection(*r, select, false);
+  auto claims = stmt(sql.claims);
+  if (!claims.ok()) return claims.status();
+  Use c(*claims);
+  bind_selection(*c, select, false);
+  auto record_row = r->step();
+  if (!record_row.ok()) return record_row.status();
+  bool more = *record_row;
+  auto claim_row = c->step();
+  if (!claim_row.ok()) return claim_row.status();
+  bool more_claims = *claim_row;
+  while (more) {
+    CaseFigureInputs in;
+    in.case_id = r->column_text(0);
+    auto next = read_case_records(*r, in.case_id, in.records);
+    if (!next.ok()) return next.status();
+    more = *next;
+    sort_by_id(in.records);
+    // Claims are in case order too: skip those of cases without selected records.
+    while (more_claims) {
+      const std::string claim_case = c->column_text(2);
+      if (claim_case > in.case_id) break;
+      if (claim_case == in.case_id) {
+        auto claim = read_claim(*c);
+        if (!claim.ok()) return claim.status();
+        in.claims.push_back(std::move(*claim));
+      }
+      auto row = c->step();
+      if (!row.ok()) return row.status();
+      more_claims = *row;
+    }
+    FC_TRY(fn(in));
+  }
+  return {};
+}
+
+Status SqliteServerStore::rebuild_figure_facts(
+    const std::function<Status(const FigureFactSink&)>& fill) {
+  FC_TRY(store_->exec("DROP INDEX IF EXISTS figure_fact_case_indicator"));
+  FC_TRY(clear_figure_facts());
+  FC_TRY(fill([this](const std::vector<FigureFact>& facts) { return insert_figure_facts(facts); }));
+  return store_->exec(kFigureFactCaseIndex);
+}
+
+Status SqliteServerStore::insert_figure_facts(const std::vector<FigureFact>& facts) {
+  auto ins = stmt(
+      "INSERT INTO figure_fact(indicator, record_id, case_id, start_at, end_at, "
+      "end_received_at, detail, hit, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!ins.ok()) return ins.status();
+  for (const auto& f : facts) {
+    Use u(*ins);
+    u->bind(1, f.indicator).bind(2, f.record_id).bind(3, f.case_id).bind(4, f.start);
+    u->bind(5, f.end).bind(6, f.end_received_at).bind(7, f.detail).bind(8, f.hit ? 1 : 0);
+    u->bind(9, f.flags);
+    FC_TRY(u->run());
+  }
+  return {};
+}
+
+namespace {
+
+FigureFact read_fact(const Statement& u) {
+  return FigureFact{u.column_text(0), u.column_text(1),     u.column_text(2),
+                    u.column_text(3), u.column_text(4),     u.column_text(5),
+                    u.column_text(6), u.column_int(7) != 0, u.column_text(8)};
+}
+
+constexpr const char* kFactColumns =
+    "indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, flags";
+
+}  // namespace
+
+Result<std::vector<FigureFact>> SqliteServerStore::case_figure_facts(std::string_view case_id,
+                                                                     std::string_view indicator) {
+  // Sorted here: "ORDER BY record_id" led SQLite to read every fact of the indicator in
+  // key order instead of the case's through its index.
+  auto s = stmt(std::string("SELECT ") + kFactColumns +
+                " FROM figure_fact WHERE case_id = ?1 AND indicator = ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id).bind(2, indicator);
+  std::vector<FigureFact> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(read_fact(*u));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const FigureFact& a, const FigureFact& b) { return a.record_id < b.record_id; });
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Figure facts
-
 Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
+                                               const std::set<std::string, std::less<>>& indicators,
+                                               const std::set<std::string, std::less<>>& records,
                                                const std::vector<FigureFact>& facts) {
   // Only the facts that changed are written: a sync usually changes one or two of a case's
   // facts, and rewriting all of them made a long-running case's every sync cost hundreds of
   // statements.
   std::map<std::pair<std::string, std::string>, FigureFact> before;
-  {
+  if (!records.empty()) {
+    // The named records' facts, each found by its key.
+    auto s = stmt(std::string("SELECT ") + kFactColumns +
+                  " FROM figure_fact WHERE indicator = ?1 AND record_id = ?2 AND case_id = ?3");
+    if (!s.ok()) return s.status();
+    for (const auto& indicator : indicators) {
+      for (const auto& record_id : records) {
+        Use u(*s);
+        u->bind(1, indicator).bind(2, record_id).bind(3, case_id);
+        auto row = u->step();
+        if (!row.ok()) return row.status();
+        if (!*row) continue;
+        FigureFact f = read_fact(*u);
+        auto key = std::make_pair(f.indicator, f.record_id);
+        before.emplace(std::move(key), std::move(f));
+      }
+    }
+  } else {
     auto s = stmt(
         "SELECT indicator, record_id, case_id, start_at, end_at, end_received_at, detail, hit, "
         "flags FROM figure_fact WHERE case_id = ?1");
@@ -1392,6 +1661,7 @@ Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
       FigureFact f{u->column_text(0), u->column_text(1),     u->column_text(2),
                    u->column_text(3), u->column_text(4),     u->column_text(5),
                    u->column_text(6), u->column_int(7) != 0, u->column_text(8)};
+      if (!indicators.empty() && !indicators.contains(f.indicator)) continue;
       auto key = std::make_pair(f.indicator, f.record_id);
       before.emplace(std::move(key), std::move(f));
     }

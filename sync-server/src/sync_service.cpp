@@ -766,15 +766,17 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
 
   // The figures of every case the transaction changed, in the same store transaction.
   if (!options_.maintain_figures) return {};
-  std::set<std::string> figure_cases;
+  // Only what the changed records feed is derived again (a visit leaves the assessments'
+  // facts, and the earlier visits', as they are).
+  std::vector<figures::ChangedRecord> changed;
   for (const auto& id : order) {
     const Work& w = work.at(id);
     if (w.touched && figures::affects_figures(w.after.kind)) {
-      figure_cases.insert(w.after.case_id);
+      changed.push_back({w.after.case_id, id, w.after.kind});
+      ctx.figure_cases.insert(w.after.case_id);
     }
   }
-  ctx.figure_cases.insert(figure_cases.begin(), figure_cases.end());
-  return figures::refresh_cases(store_, figure_cases);
+  return figures::refresh_records(store_, changed);
 }
 
 Status SyncService::pull(RequestContext& ctx, const sync::SyncRequest& request,

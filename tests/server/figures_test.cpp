@@ -4,8 +4,10 @@
 // to a full recomputation after every step of a randomized sequence of syncs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "fieldcase/server/figures.hpp"
 #include "server_fixture.hpp"
@@ -106,10 +108,24 @@ class FiguresFixture : public RecordingFixture {
     return *r;
   }
 
-  // The facts kept by the syncs so far are exactly those a full recomputation gives.
+  // The facts kept by the syncs so far are exactly those a full recomputation gives, and
+  // those derived case by case from every record, field and claimed time (the syncs and the
+  // recomputation read only what the indicators concerned read).
   void check_incremental_equals_recompute() {
     auto incremental = store->figure_facts("");
     REQUIRE(incremental.ok());
+    auto cases = store->case_ids();
+    REQUIRE(cases.ok());
+    std::vector<server::FigureFact> reference;
+    for (const auto& c : *cases) {
+      auto facts = fg::derive_case_facts(*store, c);
+      REQUIRE(facts.ok());
+      reference.insert(reference.end(), facts->begin(), facts->end());
+    }
+    std::sort(reference.begin(), reference.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.indicator, a.record_id) < std::tie(b.indicator, b.record_id);
+    });
+    REQUIRE(*incremental == reference);
     REQUIRE(fg::recompute(*store).ok());
     auto rebuilt = store->figure_facts("");
     REQUIRE(rebuilt.ok());
@@ -792,6 +808,7 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
   std::vector<Open> assessments;
   std::vector<std::pair<std::string, std::string>> others;  // (kind, id/case) for deletion
   std::vector<std::pair<std::string, std::string>> plans;   // (id, case)
+  std::vector<std::pair<std::string, std::string>> referrals, visits, episodes;  // (id, case)
   const char* kinds[] = {"initial", "core", "single"};
   // A warm cache of every indicator's facts that, like the dashboard's, only re-reads the
   // cases each sync names.
@@ -840,10 +857,10 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
   f.service->on_figures_changed([&](const std::vector<std::string>& cases) {
     synced_cases.insert(cases.begin(), cases.end());
   });
-  for (int step = 0; step < 150; ++step) {
+  for (int step = 0; step < 220; ++step) {
     f.clock.advance(std::chrono::hours(5 + pick(40)));
     const std::string day = f.today();
-    const int action = children.empty() ? 0 : pick(8);
+    const int action = children.empty() ? 0 : pick(15);
     INFO("step " << step << " action " << action);
     switch (action) {
       case 0:
@@ -852,6 +869,7 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
       case 1: {
         const std::string& c = children[pick(static_cast<int>(children.size()))];
         std::string r = pick(2) == 0 ? f.referral(f.d1, c, day) : std::string();
+        if (!r.empty()) referrals.emplace_back(r, c);
         assessments.push_back({f.assessment(f.d1, c, kinds[pick(3)], day, r), c, "in_progress"});
         break;
       }
@@ -877,10 +895,11 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
         const std::string& c = children[pick(static_cast<int>(children.size()))];
         Fields p{{"start_date", day}, {"initial_category", std::string("PHY")}};
         plans.emplace_back(f.create(f.d1, RecordKind::cp_plan, c, p), c);
-        f.create(f.d1, RecordKind::visit, c,
-                 {{"visit_type", std::string("cp_statutory")},
-                  {"start_at", f.now_text(-7200s)},
-                  {"child_seen", true}});
+        visits.emplace_back(f.create(f.d1, RecordKind::visit, c,
+                                     {{"visit_type", std::string("cp_statutory")},
+                                      {"start_at", f.now_text(-7200s)},
+                                      {"child_seen", true}}),
+                            c);
         break;
       }
       case 4: {
@@ -891,12 +910,13 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
       }
       case 5: {
         const std::string& c = children[pick(static_cast<int>(children.size()))];
-        f.create(f.d1, RecordKind::lac_episode, c, {{"start_date", day}});
-        f.create(f.d1, RecordKind::visit, c,
-                 {{"visit_type", std::string("lac_statutory")},
-                  {"start_at", f.now_text(-3600s)},
-                  {"child_seen", true},
-                  {"recorded_at", f.now_text(-1800s)}});
+        episodes.emplace_back(f.create(f.d1, RecordKind::lac_episode, c, {{"start_date", day}}), c);
+        visits.emplace_back(f.create(f.d1, RecordKind::visit, c,
+                                     {{"visit_type", std::string("lac_statutory")},
+                                      {"start_at", f.now_text(-3600s)},
+                                      {"child_seen", true},
+                                      {"recorded_at", f.now_text(-1800s)}}),
+                            c);
         break;
       }
       case 6: {
@@ -909,6 +929,83 @@ TEST_CASE("figures: incremental facts equal a full recomputation after every ran
       case 7: {
         const std::string& c = children[pick(static_cast<int>(children.size()))];
         f.set(f.d1, RecordKind::child, c, c, {{"uasc", pick(2) == 0}});
+        break;
+      }
+      case 8: {
+        // Another statutory visit of a case: the previous visit now has a successor.
+        const std::string& c = children[pick(static_cast<int>(children.size()))];
+        const char* type = pick(2) == 0 ? "cp_statutory" : "lac_statutory";
+        visits.emplace_back(
+            f.create(f.d1, RecordKind::visit, c,
+                     {{"visit_type", std::string(type)},
+                      {"start_at", f.now_text(-std::chrono::seconds(3600 * (1 + pick(6))))},
+                      {"child_seen", true}}),
+            c);
+        break;
+      }
+      case 9: {
+        // An earlier visit moved (before or after other visits, perhaps out of its plan).
+        if (visits.empty()) break;
+        auto [id, c] = visits[pick(static_cast<int>(visits.size()))];
+        f.set(f.d1, RecordKind::visit, id, c,
+              {{"start_at", f.now_text(-std::chrono::seconds(3600 * (1 + pick(400))))}});
+        break;
+      }
+      case 10: {
+        if (visits.empty()) break;
+        const std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(visits.size())));
+        f.remove(f.d1, RecordKind::visit, visits[i].first, visits[i].second);
+        visits.erase(visits.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+      case 11: {
+        // A referral's date changes what its assessments count from.
+        if (referrals.empty()) break;
+        auto [id, c] = referrals[pick(static_cast<int>(referrals.size()))];
+        const std::string date = Date::parse(day).value().add_days(-pick(20)).value().to_string();
+        f.set(f.d1, RecordKind::referral, id, c, {{"referral_date", date}});
+        break;
+      }
+      case 12: {
+        // A referral deleted, or an assessment linked to one.
+        if (referrals.empty()) break;
+        const std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(referrals.size())));
+        if (pick(3) == 0) {
+          f.remove(f.d1, RecordKind::referral, referrals[i].first, referrals[i].second);
+          referrals.erase(referrals.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+          for (const auto& a : assessments) {
+            if (a.case_id != referrals[i].second || a.status == "authorised") continue;
+            f.set(f.d1, RecordKind::assessment, a.id, a.case_id,
+                  {{"referral_id", referrals[i].first}});
+            break;
+          }
+        }
+        break;
+      }
+      case 13: {
+        // A looked-after episode's placement (the visits' start and detail), or its end.
+        if (episodes.empty()) break;
+        auto [id, c] = episodes[pick(static_cast<int>(episodes.size()))];
+        if (pick(2) == 0) {
+          f.set(f.d1, RecordKind::lac_episode, id, c,
+                {{"placement_start", day}, {"placement_until_18", pick(2) == 0}});
+        } else {
+          f.set(f.d1, RecordKind::lac_episode, id, c, {{"end_date", day}});
+        }
+        break;
+      }
+      case 14: {
+        const std::string& c = children[pick(static_cast<int>(children.size()))];
+        if (pick(2) == 0) {
+          f.create(f.d1, RecordKind::contact, c,
+                   {{"received_at", f.now_text(-7200s)},
+                    {"source", std::string("1A")},
+                    {"decision_at", f.now_text()}});
+        } else {
+          f.create(f.d1, RecordKind::s47_enquiry, c,
+                   {{"start_date", day}, {"initial_conference_date", day}});
+        }
         break;
       }
     }

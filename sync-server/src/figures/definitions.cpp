@@ -24,7 +24,7 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.kind = RecordKind::assessment;
     i.filter_field = "assessment_kind";
     i.filter_value = "initial";
-    i.start = {"start_date", "referral_id", "referral_date"};
+    i.start = {"start_date", "referral_id", "referral_date", {}, RecordKind::referral};
     i.end = {"completed_at"};
     i.limit = LimitKind::initial_assessment;
     i.target = 80.0;
@@ -64,7 +64,7 @@ std::vector<IndicatorDefinition> make_definitions() {
     i.kind = RecordKind::assessment;
     i.filter_field = "assessment_kind";
     i.filter_value = "single";
-    i.start = {"start_date", "referral_id", "referral_date"};
+    i.start = {"start_date", "referral_id", "referral_date", {}, RecordKind::referral};
     i.end = {"completed_at"};
     i.limit = LimitKind::single_assessment;
     i.unit = "%";
@@ -344,13 +344,6 @@ std::string_view to_string(Frequency frequency) noexcept {
 const std::vector<IndicatorDefinition>& definitions() {
   static const std::vector<IndicatorDefinition> d = make_definitions();
   return d;
-}
-
-bool affects_figures(RecordKind kind) noexcept {
-  if (kind == RecordKind::child) return true;  // relations read the child (UASC)
-  const auto& d = definitions();
-  return std::any_of(d.begin(), d.end(),
-                     [&](const auto& i) { return i.sources.empty() && i.kind == kind; });
 }
 
 const IndicatorDefinition* find_definition(std::string_view id) {

@@ -62,8 +62,8 @@ using ById = std::map<std::string, const StoredRecord*, std::less<>>;
 // is looked up once, however many indicators and visit intervals read it).
 struct Reader {
   ServerStore& store;
-  std::string case_id;  // the case being derived: its claims are read in one go
-  std::map<std::pair<std::string, std::string>, ClaimedTime> claims;
+  const ById& by_id;  // the records read with the case's inputs
+  std::map<std::pair<std::string, std::string>, const ClaimedTime*> claims;  // and their claims
   std::map<std::pair<std::string, std::string>, Event> memo;
 };
 
@@ -74,10 +74,11 @@ Result<Event> field_event(Reader& rd, const StoredRecord& r, std::string_view fi
   e.value = text(r, field);
   if (e.value.empty()) return e;
   Result<std::optional<ClaimedTime>> claim = std::optional<ClaimedTime>();
-  if (r.case_id == rd.case_id) {
-    if (auto it = rd.claims.find(key); it != rd.claims.end()) claim = std::optional(it->second);
+  if (auto in = rd.by_id.find(r.id); in != rd.by_id.end() && in->second == &r) {
+    // A record of the inputs: its claims of the fields the indicators read came with it.
+    if (auto it = rd.claims.find(key); it != rd.claims.end()) claim = std::optional(*it->second);
   } else {
-    claim = rd.store.find_claimed_time(r.id, field);  // a record of another case
+    claim = rd.store.find_claimed_time(r.id, field);  // a record read on its own
   }
   if (!claim.ok()) return claim.status();
   // The corrected claim of the value the record holds now (a claim of an earlier value is
@@ -94,8 +95,8 @@ Result<Event> field_event(Reader& rd, const StoredRecord& r, std::string_view fi
   return e;
 }
 
-Result<Event> resolve(Reader& rd, const StoredRecord& r, const ById& by_id,
-                      const EventSource& src) {
+Result<Event> resolve(Reader& rd, const StoredRecord& r, const EventSource& src) {
+  const ById& by_id = rd.by_id;
   if (!src.via.empty()) {
     const std::string ref = text(r, src.via);
     if (!ref.empty()) {
@@ -128,6 +129,29 @@ bool matches(const IndicatorDefinition& def, const StoredRecord& r) {
   return !flag_true(r, def.exclude_if_true);
 }
 
+// What spans and relations read besides the definitions' own fields.
+constexpr std::string_view kSpanEnd = "end_date";
+constexpr std::string_view kUntil18 = "placement_until_18";
+constexpr std::string_view kAssessmentReferral = "referral_id";
+constexpr std::string_view kPlanStart = "start_date";
+constexpr std::string_view kChildUasc = "uasc";
+
+// The other records a relation reads, and their field.
+std::optional<std::pair<RecordKind, std::string_view>> relation_input(Relation relation) {
+  switch (relation) {
+    case Relation::referral_has_assessment:
+      return std::pair(RecordKind::assessment, kAssessmentReferral);
+    case Relation::earlier_plan_for_child:
+      return std::pair(RecordKind::cp_plan, kPlanStart);
+    case Relation::child_not_uasc:
+      return std::pair(RecordKind::child, kChildUasc);
+    case Relation::none:
+    case Relation::lasted_two_years:
+      break;
+  }
+  return std::nullopt;
+}
+
 bool relation_holds(const IndicatorDefinition& def, const StoredRecord& r,
                     const std::vector<StoredRecord>& records, const std::string& start,
                     const std::string& end) {
@@ -136,13 +160,14 @@ bool relation_holds(const IndicatorDefinition& def, const StoredRecord& r,
       return false;
     case Relation::referral_has_assessment:
       return std::any_of(records.begin(), records.end(), [&](const StoredRecord& a) {
-        return !a.deleted && a.kind == RecordKind::assessment && text(a, "referral_id") == r.id;
+        return !a.deleted && a.kind == RecordKind::assessment &&
+               text(a, kAssessmentReferral) == r.id;
       });
     case Relation::earlier_plan_for_child: {
       if (start.empty()) return false;
       return std::any_of(records.begin(), records.end(), [&](const StoredRecord& p) {
         if (p.deleted || p.kind != RecordKind::cp_plan || p.id == r.id) return false;
-        const std::string s = text(p, "start_date");
+        const std::string s = text(p, kPlanStart);
         return !s.empty() && s < start;
       });
     }
@@ -157,7 +182,7 @@ bool relation_holds(const IndicatorDefinition& def, const StoredRecord& r,
       auto child = std::find_if(records.begin(), records.end(), [&](const StoredRecord& c) {
         return c.kind == RecordKind::child && c.id == r.case_id;
       });
-      return child == records.end() || !flag_true(*child, "uasc");
+      return child == records.end() || !flag_true(*child, kChildUasc);
     }
   }
   return false;
@@ -183,21 +208,34 @@ struct SpanIndex {
   std::vector<std::pair<std::int64_t, std::string>> visits;  // (seconds, value), by time
 };
 
+// The facts already kept of records the inputs do not hold, by indicator (a sync that
+// changed a few visits reads the other visits' times from their facts, not their records).
+using KnownFacts = std::map<std::string, std::vector<FigureFact>, std::less<>>;
+
 Result<SpanIndex> index_spans(Reader& rd, const IndicatorDefinition& def,
-                              const std::vector<StoredRecord>& records, const ById& by_id) {
+                              const std::vector<StoredRecord>& records, const KnownFacts* known) {
   SpanIndex index;
   for (const auto& s : records) {
     if (s.deleted || s.kind != *def.span_kind) continue;
-    auto begin = resolve(rd, s, by_id, def.span_start);
+    auto begin = resolve(rd, s, def.span_start);
     if (!begin.ok()) return begin.status();
     if (begin->value.empty()) continue;
-    index.spans.push_back({date_part(begin->value), text(s, "end_date"), &s});
+    index.spans.push_back({date_part(begin->value), text(s, kSpanEnd), &s});
   }
   for (const auto& v : records) {
     if (!matches(def, v)) continue;
-    auto t = resolve(rd, v, by_id, def.end);
+    auto t = resolve(rd, v, def.end);
     if (!t.ok()) return t.status();
     if (auto secs = parse_iso_datetime(t->value)) index.visits.emplace_back(*secs, t->value);
+  }
+  // A visit's fact holds its time as its end. Only visits during a span have facts, and only
+  // those can be the previous visit within a span, so they are all the index needs.
+  if (auto it = known != nullptr ? known->find(def.id) : KnownFacts::const_iterator();
+      known != nullptr && it != known->end()) {
+    for (const auto& f : it->second) {
+      if (rd.by_id.contains(f.record_id)) continue;
+      if (auto secs = parse_iso_datetime(f.end)) index.visits.emplace_back(*secs, f.end);
+    }
   }
   std::sort(index.visits.begin(), index.visits.end());
   return index;
@@ -225,7 +263,7 @@ std::optional<Event> span_events(const IndicatorDefinition& def, const SpanIndex
     previous = std::prev(it)->second;
   }
   detail = (previous.empty() ? std::string("none") : date_part(previous)) +
-           (flag_true(*span->record, "placement_until_18") ? ",until18" : ",other");
+           (flag_true(*span->record, kUntil18) ? ",until18" : ",other");
   Event start;
   // The looked-after schedule runs from the placement start (with the previous visit in the
   // detail); the child protection interval from the previous visit.
@@ -235,30 +273,93 @@ std::optional<Event> span_events(const IndicatorDefinition& def, const SpanIndex
   return start;
 }
 
-}  // namespace
-
-Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id) {
-  auto records = store.case_records(case_id);
-  if (!records.ok()) return records.status();
-  ById by_id;
-  for (const auto& r : *records) by_id.emplace(r.id, &r);
-  Reader rd{store, std::string(case_id), {}, {}};
-  auto claims = store.case_claimed_times(case_id);
-  if (!claims.ok()) return claims.status();
-  for (auto& c : *claims) {
-    auto key = std::make_pair(c.record_id, c.field);
-    rd.claims.emplace(std::move(key), std::move(c));
+// The record kinds an indicator's facts read, and the fields.
+// Without `population`, the kinds it reads besides its population's records.
+void add_inputs(const IndicatorDefinition& def, FigureInputSelection& select,
+                bool population = true) {
+  auto field = [&](std::string_view f) {
+    if (!f.empty()) select.fields.emplace(f);
+  };
+  auto source = [&](const EventSource& src) {
+    field(src.field);
+    field(src.via);
+    field(src.via_field);
+    field(src.fallback);
+    if (src.via_kind) select.kinds.insert(*src.via_kind);
+  };
+  if (population) select.kinds.insert(def.kind);
+  field(def.filter_field);
+  field(def.exclude_if_true);
+  field(def.detail_field);
+  source(def.start);
+  source(def.end);
+  if (def.span_kind) {
+    select.kinds.insert(*def.span_kind);
+    source(def.span_start);
+    field(kSpanEnd);
+    field(kUntil18);
   }
+  if (auto rel = relation_input(def.relation)) {
+    select.kinds.insert(rel->first);
+    field(rel->second);
+  }
+}
+
+// The indicators a derivation works out, and what it reads for them.
+struct Scope {
+  std::vector<const IndicatorDefinition*> definitions;
+  std::set<std::string, std::less<>> indicators;
+  FigureInputSelection select;
+};
+
+// The indicators whose facts read records of any of `kinds` (every kind when empty). Only
+// indicators with facts of their own: those with sources read other indicators' facts.
+Scope scope_of(const std::set<RecordKind>& kinds) {
+  Scope scope;
+  for (const auto& def : definitions()) {
+    if (!def.sources.empty()) continue;
+    FigureInputSelection reads;
+    add_inputs(def, reads);
+    const bool concerned =
+        kinds.empty() || std::any_of(kinds.begin(), kinds.end(),
+                                     [&](RecordKind k) { return reads.kinds.contains(k); });
+    if (!concerned) continue;
+    scope.definitions.push_back(&def);
+    scope.indicators.emplace(def.id);
+    scope.select.kinds.insert(reads.kinds.begin(), reads.kinds.end());
+    scope.select.fields.insert(reads.fields.begin(), reads.fields.end());
+  }
+  return scope;
+}
+
+const Scope& every_indicator() {
+  static const Scope scope = scope_of({});
+  return scope;
+}
+
+// The facts of `definitions` for the case whose records and claims are `in` (the one
+// derivation every path uses). Records `in` does not hold (another case's referral) are read
+// from the store.
+// With `targets`, only the facts of those records; `known` completes the span indexes.
+Result<std::vector<FigureFact>> derive(ServerStore& store, const CaseFigureInputs& in,
+                                       const std::vector<const IndicatorDefinition*>& defs,
+                                       const std::set<std::string, std::less<>>* targets = nullptr,
+                                       const KnownFacts* known = nullptr) {
+  const std::vector<StoredRecord>& records = in.records;
+  ById by_id;
+  for (const auto& r : records) by_id.emplace(r.id, &r);
+  Reader rd{store, by_id, {}, {}};
+  for (const auto& c : in.claims) rd.claims.emplace(std::make_pair(c.record_id, c.field), &c);
 
   std::vector<FigureFact> facts;
-  for (const auto& def : definitions()) {
-    if (!def.sources.empty()) continue;  // reads another indicator's facts
+  for (const IndicatorDefinition* d : defs) {
+    const IndicatorDefinition& def = *d;
     std::optional<SpanIndex> span_index;
-    for (const auto& r : *records) {
-      if (!matches(def, r)) continue;
+    for (const auto& r : records) {
+      if (!matches(def, r) || (targets != nullptr && !targets->contains(r.id))) continue;
       Event end;
       if (!def.end.field.empty()) {
-        auto e = resolve(rd, r, by_id, def.end);
+        auto e = resolve(rd, r, def.end);
         if (!e.ok()) return e.status();
         end = std::move(*e);
       }
@@ -266,7 +367,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       std::string span_detail;
       if (def.span_kind) {
         if (!span_index) {
-          auto built = index_spans(rd, def, *records, by_id);
+          auto built = index_spans(rd, def, records, known);
           if (!built.ok()) return built.status();
           span_index = std::move(*built);
         }
@@ -274,7 +375,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
         if (!spanned) continue;  // not during a plan or episode: not in the population
         start = std::move(*spanned);
       } else {
-        start = resolve(rd, r, by_id, def.start);
+        start = resolve(rd, r, def.start);
         if (!start.ok()) return start.status();
       }
       FigureFact f;
@@ -286,7 +387,7 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
       // When the server received the end (or, failing that, the start) of the work.
       f.end_received_at = !end.received_at.empty() ? end.received_at : start->received_at;
       f.detail = def.span_kind ? span_detail : detail_of(r, def.detail_field);
-      f.hit = relation_holds(def, r, *records, f.start, f.end);
+      f.hit = relation_holds(def, r, records, f.start, f.end);
       std::set<std::string> flags = start->flags;
       flags.insert(end.flags.begin(), end.flags.end());
       if (f.start.empty()) flags.insert(std::string(kFlagMissingStart));
@@ -306,22 +407,134 @@ Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::strin
   return facts;
 }
 
-Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids) {
-  for (const auto& case_id : case_ids) {
-    if (case_id.empty()) continue;
-    auto facts = derive_case_facts(store, case_id);
+Status refresh_case(ServerStore& store, const std::string& case_id, const Scope& scope) {
+  if (case_id.empty() || scope.definitions.empty()) return {};
+  auto in = store.case_figure_inputs(case_id, scope.select);
+  if (!in.ok()) return in.status();
+  auto facts = derive(store, *in, scope.definitions);
+  if (!facts.ok()) return facts.status();
+  return store.replace_figure_facts(case_id, scope.indicators, {}, *facts);
+}
+
+// Whether a change of records of `kinds` can change only those records' own facts of `def`
+// (and, through the span index, the facts of the next visit): `def` reads them only as its
+// population, not as a span, a referral or a relation's other records.
+bool population_only(const IndicatorDefinition& def, const std::set<RecordKind>& kinds) {
+  FigureInputSelection others;
+  add_inputs(def, others, false);
+  return std::none_of(kinds.begin(), kinds.end(),
+                      [&](RecordKind k) { return others.kinds.contains(k); });
+}
+
+// The facts of `scope` for the changed records `changed` of one case, and of the visits after
+// them, when every definition of the scope reads the changed kinds only as its population:
+// the inputs are the changed records and the other kinds the scope reads (plans, episodes),
+// and the span indexes take the other visits' times from their facts.
+Status refresh_changed(ServerStore& store, const std::string& case_id, const Scope& scope,
+                       const std::set<std::string, std::less<>>& changed) {
+  FigureInputSelection select;
+  select.fields = scope.select.fields;
+  for (const IndicatorDefinition* def : scope.definitions) add_inputs(*def, select, false);
+  select.records = changed;
+  KnownFacts known;
+  for (const IndicatorDefinition* def : scope.definitions) {
+    if (!def->span_kind) continue;
+    auto facts = store.case_figure_facts(case_id, def->id);
     if (!facts.ok()) return facts.status();
-    FC_TRY(store.replace_figure_facts(case_id, *facts));
+    known.emplace(std::string(def->id), std::move(*facts));
+  }
+  auto in = store.case_figure_inputs(case_id, select);
+  if (!in.ok()) return in.status();
+  // The visits whose previous visit the change moved: their start and detail differ from
+  // what their facts hold.
+  std::set<std::string, std::less<>> targets = changed;
+  {
+    ById by_id;
+    for (const auto& r : in->records) by_id.emplace(r.id, &r);
+    Reader rd{store, by_id, {}, {}};
+    for (const auto& c : in->claims) rd.claims.emplace(std::make_pair(c.record_id, c.field), &c);
+    for (const IndicatorDefinition* def : scope.definitions) {
+      if (!def->span_kind) continue;
+      auto index = index_spans(rd, *def, in->records, &known);
+      if (!index.ok()) return index.status();
+      for (const auto& f : known[std::string(def->id)]) {
+        if (by_id.contains(f.record_id)) continue;
+        std::string detail;
+        auto start = span_events(*def, *index, f.end, detail);
+        if (!start || start->value != f.start || detail != f.detail) targets.insert(f.record_id);
+      }
+    }
+  }
+  if (targets.size() > changed.size()) {
+    select.records = targets;
+    in = store.case_figure_inputs(case_id, select);
+    if (!in.ok()) return in.status();
+  }
+  auto facts = derive(store, *in, scope.definitions, &targets, &known);
+  if (!facts.ok()) return facts.status();
+  return store.replace_figure_facts(case_id, scope.indicators, targets, *facts);
+}
+
+}  // namespace
+
+bool affects_figures(RecordKind kind) noexcept {
+  return every_indicator().select.kinds.contains(kind);
+}
+
+Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id) {
+  auto in = store.case_figure_inputs(case_id, {});  // every record, field and claim
+  if (!in.ok()) return in.status();
+  return derive(store, *in, every_indicator().definitions);
+}
+
+Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids) {
+  for (const auto& case_id : case_ids) FC_TRY(refresh_case(store, case_id, every_indicator()));
+  return {};
+}
+
+Status refresh_records(ServerStore& store, const std::vector<ChangedRecord>& changed) {
+  struct Case {
+    std::set<RecordKind> kinds;
+    std::set<std::string, std::less<>> records;
+  };
+  std::map<std::string, Case> cases;
+  for (const auto& c : changed) {
+    if (c.case_id.empty() || !affects_figures(c.kind)) continue;
+    cases[c.case_id].kinds.insert(c.kind);
+    cases[c.case_id].records.insert(c.record_id);
+  }
+  std::map<std::set<RecordKind>, Scope> scopes;  // usually one: the same kinds in every case
+  for (const auto& [case_id, c] : cases) {
+    auto it = scopes.find(c.kinds);
+    if (it == scopes.end()) it = scopes.emplace(c.kinds, scope_of(c.kinds)).first;
+    const Scope& scope = it->second;
+    if (scope.definitions.empty()) continue;
+    const bool narrow =
+        std::all_of(scope.definitions.begin(), scope.definitions.end(),
+                    [&](const IndicatorDefinition* def) { return population_only(*def, c.kinds); });
+    FC_TRY(narrow ? refresh_changed(store, case_id, scope, c.records)
+                  : refresh_case(store, case_id, scope));
   }
   return {};
 }
 
 Status recompute(ServerStore& store) {
+  const Scope& scope = every_indicator();
   return store.transaction([&]() -> Status {
-    FC_TRY(store.clear_figure_facts());
-    auto ids = store.case_ids();
-    if (!ids.ok()) return ids.status();
-    return refresh_cases(store, std::set<std::string>(ids->begin(), ids->end()));
+    return store.rebuild_figure_facts([&](const ServerStore::FigureFactSink& insert) {
+      std::vector<FigureFact> pending;
+      Status scanned = store.each_case_figure_inputs(scope.select, [&](CaseFigureInputs& in) {
+        auto facts = derive(store, in, scope.definitions);
+        if (!facts.ok()) return facts.status();
+        std::move(facts->begin(), facts->end(), std::back_inserter(pending));
+        if (pending.size() < 4096) return Status();
+        Status written = insert(pending);
+        pending.clear();
+        return written;
+      });
+      if (!scanned.ok()) return scanned;
+      return insert(pending);
+    });
   });
 }
 

@@ -8,9 +8,10 @@
 //
 // Figures are kept current by "figure facts": one row per record per indicator with the raw
 // event dates of that record (start, end, the server receipt of the end), the case it belongs
-// to and its data-quality flags. derive_case_facts() works them out from a case's records;
-// refresh_cases() replaces the facts of the cases a sync touched, inside the sync's store
-// transaction; recompute() rebuilds every fact from the records. Facts hold no calendar,
+// to and its data-quality flags. One derivation works them out from a case's records and
+// claimed times (each indicator declares what it reads: kinds, fields); refresh_cases()
+// replaces the facts a sync can have changed, inside the sync's store transaction;
+// recompute() rebuilds every fact from the records. Facts hold no calendar,
 // limit or attribution, so settings and reallocations apply at query time without a rebuild.
 //
 // compute() answers a FigureQuery from the facts: numerator, denominator, value, RAG status,
@@ -70,12 +71,14 @@ enum class LimitKind : std::uint8_t {
 // A date of the population record: when `via` (a ref field) names a record that has
 // `via_field`, that record's value (an assessment's start is its referral's date); else
 // `field`; else `fallback` (a conference counts from the section 47 start when no strategy
-// discussion date is recorded).
+// discussion date is recorded). `via_kind` is the kind of record `via` names (what the
+// facts depend on besides the population's own records).
 struct EventSource {
   std::string_view field;
   std::string_view via = {};
   std::string_view via_field = {};
   std::string_view fallback = {};
+  std::optional<RecordKind> via_kind = {};
 };
 
 // How `hit` is worked out for proportion and count measures.
@@ -144,11 +147,26 @@ inline constexpr std::string_view kFlagBadReview = "review_date_invalid";
 // Whether records of this kind feed any indicator (the sync refreshes facts only then).
 bool affects_figures(RecordKind kind) noexcept;
 
-// The facts of every record of one case (deleted records have none), from the store.
+// The facts of every record of one case (deleted records have none), derived from all of
+// the case's records, every field, and all of its claimed times: the reference the faster
+// paths below must equal (they read only what the indicators concerned read).
 Result<std::vector<FigureFact>> derive_case_facts(ServerStore& store, std::string_view case_id);
-// Replaces the facts of each case (call inside the store transaction that changed them).
+// Replaces every fact of each case (call inside the store transaction that changed them).
 Status refresh_cases(ServerStore& store, const std::set<std::string>& case_ids);
-// Rebuilds every fact from the records, in one store transaction.
+// A record a sync created, changed or removed.
+struct ChangedRecord {
+  std::string case_id;
+  std::string record_id;
+  RecordKind kind = RecordKind::child;
+};
+// Replaces the facts the changed records can have changed (call inside the store transaction
+// that changed them): only the indicators their kinds feed; and when those read the changed
+// kinds only as their population (visits for the visit indicators), only the changed records'
+// facts and those of the visits that follow them, with the other visits' times read from
+// their facts. Otherwise the indicators' facts of the whole case, from the kinds they read.
+Status refresh_records(ServerStore& store, const std::vector<ChangedRecord>& changed);
+// Rebuilds every fact from the records, in one store transaction, reading the records in a
+// few ordered scans (ServerStore::each_case_figure_inputs).
 Status recompute(ServerStore& store);
 
 // --- Queries -----------------------------------------------------------------------------

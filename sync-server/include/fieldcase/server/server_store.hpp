@@ -204,6 +204,24 @@ struct FigureFact {
   friend bool operator==(const FigureFact&, const FigureFact&) = default;
 };
 
+// What figures read of the records: those of `kinds` and those named in `records` (every
+// record when both are empty), each with only the fields named in `fields` (every field when
+// empty), and the claimed times of those fields. Deleted records are included (with the
+// selected fields they still hold).
+struct FigureInputSelection {
+  std::set<RecordKind> kinds;
+  std::set<std::string, std::less<>> records;
+  std::set<std::string, std::less<>> fields;
+};
+
+// One case's records as a FigureInputSelection selects them, in id order, and their claimed
+// times. Records carry id, kind, case_id, deleted and the selected fields only.
+struct CaseFigureInputs {
+  std::string case_id;
+  std::vector<StoredRecord> records;
+  std::vector<ClaimedTime> claims;
+};
+
 // A figure fact with the current attribution of its case (see figures.hpp, "Attribution").
 struct AttributedFact {
   FigureFact fact;
@@ -393,13 +411,31 @@ class ServerStore {
   virtual Status delete_claimed_time(std::string_view record_id, std::string_view field) = 0;
   virtual Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                                std::string_view field) = 0;
-  // Every claimed time of the records of one case (figures read a case's claims at once).
-  virtual Result<std::vector<ClaimedTime>> case_claimed_times(std::string_view case_id) = 0;
 
   // --- Figure facts ---
-  // Replaces every fact of the case with `facts`.
+  // What figures derive one case's facts from, in one read of its records, fields and claims.
+  virtual Result<CaseFigureInputs> case_figure_inputs(std::string_view case_id,
+                                                      const FigureInputSelection& select) = 0;
+  // The same for every case with records, case by case in case id order, read in a few
+  // ordered scans (a recomputation streams through them); `select.records` must be empty.
+  // `fn` may write figure facts.
+  virtual Status each_case_figure_inputs(const FigureInputSelection& select,
+                                         const std::function<Status(CaseFigureInputs&)>& fn) = 0;
+  // The facts of one indicator of one case, by record id.
+  virtual Result<std::vector<FigureFact>> case_figure_facts(std::string_view case_id,
+                                                            std::string_view indicator) = 0;
+  // Replaces the case's facts of `indicators` (every indicator when empty) with `facts`,
+  // writing only the facts that changed; when `records` is not empty, only the facts of
+  // those records (and `indicators` must name the indicators).
   virtual Status replace_figure_facts(std::string_view case_id,
+                                      const std::set<std::string, std::less<>>& indicators,
+                                      const std::set<std::string, std::less<>>& records,
                                       const std::vector<FigureFact>& facts) = 0;
+  // Replaces every fact with those `fill` hands, batch by batch, to the function it is given
+  // (a recomputation; call inside a transaction). The facts' index by case is built once at
+  // the end rather than kept up to date row by row.
+  using FigureFactSink = std::function<Status(const std::vector<FigureFact>&)>;
+  virtual Status rebuild_figure_facts(const std::function<Status(const FigureFactSink&)>& fill) = 0;
   // The facts of one indicator (every fact when empty), by indicator then record id.
   virtual Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) = 0;
   // The same, each with the worker its case is allocated to now and that worker's team and

@@ -95,10 +95,18 @@ class SqliteServerStore final : public ServerStore {
   Status delete_claimed_time(std::string_view record_id, std::string_view field) override;
   Result<std::optional<ClaimedTime>> find_claimed_time(std::string_view record_id,
                                                        std::string_view field) override;
-  Result<std::vector<ClaimedTime>> case_claimed_times(std::string_view case_id) override;
 
+  Result<CaseFigureInputs> case_figure_inputs(std::string_view case_id,
+                                              const FigureInputSelection& select) override;
+  Status each_case_figure_inputs(const FigureInputSelection& select,
+                                 const std::function<Status(CaseFigureInputs&)>& fn) override;
+  Result<std::vector<FigureFact>> case_figure_facts(std::string_view case_id,
+                                                    std::string_view indicator) override;
   Status replace_figure_facts(std::string_view case_id,
+                              const std::set<std::string, std::less<>>& indicators,
+                              const std::set<std::string, std::less<>>& records,
                               const std::vector<FigureFact>& facts) override;
+  Status rebuild_figure_facts(const std::function<Status(const FigureFactSink&)>& fill) override;
   Result<std::vector<FigureFact>> figure_facts(std::string_view indicator) override;
   Result<std::vector<AttributedFact>> attributed_figure_facts(std::string_view indicator) override;
   Result<std::vector<AttributedFact>> attributed_case_figure_facts(
@@ -118,6 +126,7 @@ class SqliteServerStore final : public ServerStore {
   explicit SqliteServerStore(std::unique_ptr<Store> store);
   // A prepared statement for `sql`, reset and ready to bind; kept for reuse.
   Result<Statement*> stmt(const std::string& sql);
+  Status insert_figure_facts(const std::vector<FigureFact>& facts);
   Result<std::vector<StoredRecord>> load_records(const std::string& where_sql,
                                                  std::string_view arg);
 
