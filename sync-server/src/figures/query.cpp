@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -291,7 +292,9 @@ void index_erase(DayIndex& index, std::int32_t day, std::uint32_t slot) {
 // One indicator's facts, by start and by end date: a figure reads only the facts whose dates
 // can put them in its period, not the indicator's whole history.
 struct IndicatorFacts {
-  std::vector<Entry> entries;
+  // A deque: a fact added after the first read never moves the others (a vector's growth
+  // would copy every fact of the indicator inside one request).
+  std::deque<Entry> entries;
   std::vector<std::uint32_t> free;
   DayIndex by_start, by_end;
 
@@ -418,7 +421,6 @@ struct FactsCache::Impl {
       auto read = store.attributed_figure_facts(indicator);
       if (!read.ok()) return read.status();
       IndicatorFacts loaded;
-      loaded.entries.reserve(read->size());
       for (auto& a : *read) {
         const std::uint32_t c = case_of(a);
         loaded.entries.push_back(entry_of(std::move(a), c));
