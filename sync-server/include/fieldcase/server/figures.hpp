@@ -264,11 +264,13 @@ struct FigureResult {
 Result<FigureResult> compute(ServerStore& store, const FiguresConfig& config,
                              const FigureQuery& query);
 
-// What compute() reads from the store, read once: the facts of each indicator and the worker,
-// team and area each case is attributed to. A page of figures asks for many (every indicator,
-// a dozen months, several units) over the same facts; sharing one cache among them reads the
-// store once. It does not see later changes: make a new one when a sync or a reallocation may
-// have changed them. Not thread-safe; `store` must outlive it.
+// What compute() reads from the store, read once: the facts of each indicator, indexed by
+// start and end date, and the worker, team and area each case is attributed to. A page of
+// figures asks for many (every indicator, a dozen months, several units) over the same facts;
+// sharing one cache among them reads the store once, and each figure reads only the facts its
+// period can take in. It does not look for changes itself: refresh_cases() brings the cases a
+// sync or a reallocation changed up to date, and take_changes() says which facts moved.
+// Not thread-safe; `store` must outlive it.
 class FactsCache {
  public:
   explicit FactsCache(ServerStore& store);
