@@ -25,6 +25,19 @@ class Use {
   Statement* s_;
 };
 
+// Every row the statement gives, each made by `make` from the statement.
+template <typename Make>
+auto all_rows(Statement& st, Make make) -> Result<std::vector<decltype(make(st))>> {
+  std::vector<decltype(make(st))> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(make(st));
+  }
+  return out;
+}
+
 const char* op_text(FieldChange::Op op) {
   switch (op) {
     case FieldChange::Op::create:
@@ -631,28 +644,18 @@ Result<std::vector<Area>> SqliteServerStore::list_areas() {
   auto s = stmt("SELECT id, name, authority_id, created_at FROM area ORDER BY name, id");
   if (!s.ok()) return s.status();
   Use u(*s);
-  std::vector<Area> out;
-  for (;;) {
-    auto row = u->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
-  }
-  return out;
+  return all_rows(*u, [](Statement& r) {
+    return Area{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3)};
+  });
 }
 
 Result<std::vector<Team>> SqliteServerStore::list_teams() {
   auto s = stmt("SELECT id, name, area_id, created_at FROM team ORDER BY name, id");
   if (!s.ok()) return s.status();
   Use u(*s);
-  std::vector<Team> out;
-  for (;;) {
-    auto row = u->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back({u->column_text(0), u->column_text(1), u->column_text(2), u->column_text(3)});
-  }
-  return out;
+  return all_rows(*u, [](Statement& r) {
+    return Team{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3)};
+  });
 }
 
 Status SqliteServerStore::insert_worker(const Worker& w) {
@@ -980,14 +983,9 @@ Result<std::vector<Allocation>> SqliteServerStore::allocations_after(std::int64_
   if (!s.ok()) return s.status();
   Use u(*s);
   u->bind(1, seq).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<Allocation> out;
-  for (;;) {
-    auto row = u->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back({u->column_text(0), u->column_text(1), u->column_int(2), u->column_text(3)});
-  }
-  return out;
+  return all_rows(*u, [](Statement& r) {
+    return Allocation{r.column_text(0), r.column_text(1), r.column_int(2), r.column_text(3)};
+  });
 }
 
 Result<std::string> SqliteServerStore::previous_worker(std::string_view case_id) {
