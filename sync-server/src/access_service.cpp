@@ -214,6 +214,13 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
       failure = which + ": the worker is not active";
       return {};
     }
+    // Separation of duties (admin.hpp): no device while a role grant awaits approval.
+    auto waiting = store_.pending_role_grant(c.worker_id);
+    if (!waiting.ok()) return waiting.status();
+    if (*waiting) {
+      failure = which + ": the worker's role awaits approval (grant " + (*waiting)->id + ")";
+      return {};
+    }
     Device d;
     d.id = new_uuid_v7(clock_);
     d.worker_id = c.worker_id;
@@ -421,7 +428,7 @@ Status AccessService::require(const Worker& actor, Action action, std::string_vi
 Status AccessService::administer(const Worker& actor, const std::function<Status(Admin&)>& fn) {
   std::lock_guard lock(mu_);
   Admin admin(store_, clock_);
-  admin.set_actor(actor.id);
+  admin.set_actor(actor);
   return fn(admin);
 }
 

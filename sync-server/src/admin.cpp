@@ -29,13 +29,29 @@ Admin::Admin(ServerStore& store, const Clock& clock)
 std::string Admin::now() const { return format_iso_datetime(clock_.wall()); }
 
 Status Admin::audit(std::string_view event, std::string_view device_id, std::string_view worker_id,
-                    std::string_view case_id, std::string_view detail) {
+                    std::string_view case_id, std::string_view detail, std::string_view outcome) {
   std::string full(detail);
   full += (full.empty() ? "by " : "; by ") + actor_;
   return store_.append_audit({new_uuid_v7(clock_), now(), std::string(event),
                               std::string(device_id), std::string(worker_id), std::string(case_id),
-                              "", full});
+                              "", full, "", std::string(outcome)});
 }
+
+Status Admin::refused(std::string_view event, std::string_view worker_id, std::string_view detail,
+                      Status why) {
+  FC_TRY(store_.transaction(
+      [&] { return audit(event, "", worker_id, "", std::string(detail), "refused"); }));
+  return why;
+}
+
+namespace {
+
+std::string awaiting(const RoleGrant& g) {
+  return "the worker's role " + std::string(to_string(g.role)) + " awaits a second person's " +
+         "approval (grant " + g.id + ")";
+}
+
+}  // namespace
 
 Result<std::string> Admin::create_authority(std::string_view name, std::string_view la_code) {
   FC_TRY(check_name("the authority", name));
@@ -93,6 +109,8 @@ Result<std::string> Admin::create_worker(std::string_view name, Role role,
                   std::string("a ") + std::string(to_string(role)) + " needs a team");
   }
   std::string id = new_uuid_v7(clock_);
+  // Over the web, a worker who would reach case data waits, inactive, for a second person.
+  const bool needs_second = web_actor_ && widens_case_access(Role::administrator, role);
   Status st = store_.transaction([&]() -> Status {
     if (!team_id.empty()) {
       auto team = store_.find_team(team_id);
@@ -104,9 +122,21 @@ Result<std::string> Admin::create_worker(std::string_view name, Role role,
     w.name = std::string(name);
     w.role = role;
     w.team_id = std::string(team_id);
+    w.active = !needs_second;
     w.created_at = now();
     FC_TRY(store_.insert_worker(w));
-    return audit("worker_create", "", id, "", to_string(role));
+    if (!needs_second) return audit("worker_create", "", id, "", to_string(role));
+    RoleGrant g;
+    g.id = new_uuid_v7(clock_);
+    g.worker_id = id;
+    g.role = role;
+    g.requested_by = actor_;
+    g.requested_at = w.created_at;
+    FC_TRY(store_.insert_role_grant(g));
+    FC_TRY(audit("worker_create", "", id, "",
+                 std::string(to_string(role)) + ", inactive until grant " + g.id + " is approved"));
+    return audit("role_grant_request", "", id, "",
+                 "grant " + g.id + ": new worker as " + std::string(to_string(role)));
   });
   if (!st.ok()) return st;
   return id;
@@ -152,10 +182,17 @@ Result<IssuedDevice> Admin::issue_device(std::string_view worker_id) {
   auto token = new_device_token();
   if (!token.ok()) return token.status();
   IssuedDevice issued{new_uuid_v7(clock_), std::move(*token)};
+  std::optional<RoleGrant> pending;
   Status st = store_.transaction([&]() -> Status {
     auto worker = store_.find_worker(worker_id);
     if (!worker.ok()) return worker.status();
     if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    auto waiting = store_.pending_role_grant(worker_id);
+    if (!waiting.ok()) return waiting.status();
+    if (*waiting) {
+      pending = std::move(*waiting);
+      return {};
+    }
     if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
     Device d;
     d.id = issued.device_id;
@@ -165,6 +202,10 @@ Result<IssuedDevice> Admin::issue_device(std::string_view worker_id) {
     return audit("device_issue", d.id, worker_id, "", "");
   });
   if (!st.ok()) return st;
+  if (pending) {
+    return refused("device_issue", worker_id, awaiting(*pending),
+                   {Errc::forbidden, awaiting(*pending)});
+  }
   return issued;
 }
 
@@ -211,6 +252,17 @@ Status Admin::deactivate_worker(std::string_view worker_id) {
       FC_TRY(store_.set_worker_active(worker_id, false));
       FC_TRY(audit("worker_deactivate", "", worker_id, "", ""));
     }
+    // A grant still waiting would otherwise make the leaver active (or raise them) later.
+    auto waiting = store_.pending_role_grant(worker_id);
+    if (!waiting.ok()) return waiting.status();
+    if (*waiting) {
+      RoleGrant g = std::move(**waiting);
+      g.state = "refused";
+      g.decided_by = actor_;
+      g.decided_at = now();
+      FC_TRY(store_.decide_role_grant(g));
+      FC_TRY(audit("role_grant_refuse", "", worker_id, "", "grant " + g.id + ": worker deactivated"));
+    }
     // Sessions go even when the worker was already inactive (one could have survived an
     // older build's deactivation).
     FC_TRY(store_.delete_sessions_of(worker_id));
@@ -233,11 +285,24 @@ Result<std::vector<Device>> Admin::list_devices() { return store_.list_devices()
 
 Result<std::vector<Worker>> Admin::list_workers() { return store_.list_workers(); }
 
-Status Admin::set_role(std::string_view worker_id, Role role) {
-  return store_.transaction([&]() -> Status {
+Result<std::optional<RoleGrant>> Admin::set_role(std::string_view worker_id, Role role) {
+  const std::string change = "to " + std::string(to_string(role));
+  if (web_actor_ && worker_id == web_actor_->id) {
+    return refused("worker_role_set", worker_id, change + ": nobody changes their own role",
+                   {Errc::forbidden, "nobody changes their own role"});
+  }
+  std::optional<RoleGrant> pending;
+  std::optional<RoleGrant> grant;
+  Status st = store_.transaction([&]() -> Status {
     auto worker = store_.find_worker(worker_id);
     if (!worker.ok()) return worker.status();
     if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    auto waiting = store_.pending_role_grant(worker_id);
+    if (!waiting.ok()) return waiting.status();
+    if (*waiting) {
+      pending = std::move(*waiting);
+      return {};
+    }
     if ((*worker)->role == role) return {};
     if ((*worker)->team_id.empty() && (role == Role::team_manager || role == Role::area_manager)) {
       return {Errc::invalid_argument, std::string("a ") + std::string(to_string(role)) +
@@ -253,10 +318,85 @@ Status Admin::set_role(std::string_view worker_id, Role role) {
                                             " cases: reallocate them first"};
       }
     }
+    const std::string from(to_string((*worker)->role));
+    if (web_actor_ && widens_case_access((*worker)->role, role)) {
+      RoleGrant g;
+      g.id = new_uuid_v7(clock_);
+      g.worker_id = std::string(worker_id);
+      g.role = role;
+      g.from_role = from;
+      g.requested_by = actor_;
+      g.requested_at = now();
+      FC_TRY(store_.insert_role_grant(g));
+      grant = g;
+      return audit("role_grant_request", "", worker_id, "",
+                   "grant " + g.id + ": " + from + " " + change);
+    }
     FC_TRY(store_.set_worker_role(worker_id, role));
     FC_TRY(store_.delete_sessions_of(worker_id));
-    return audit("worker_role_set", "", worker_id, "",
-                 std::string(to_string((*worker)->role)) + " to " + std::string(to_string(role)));
+    return audit("worker_role_set", "", worker_id, "", from + " " + change);
+  });
+  if (!st.ok()) return st;
+  if (pending) {
+    return refused("worker_role_set", worker_id, change + ": " + awaiting(*pending),
+                   {Errc::already_exists, awaiting(*pending) + ": approve or refuse it first"});
+  }
+  return grant;
+}
+
+Result<std::vector<RoleGrant>> Admin::pending_grants() { return store_.pending_role_grants(); }
+
+Result<std::optional<RoleGrant>> Admin::pending_grant(std::string_view worker_id) {
+  return store_.pending_role_grant(worker_id);
+}
+
+Status Admin::approve_grant(std::string_view grant_id) { return decide_grant(grant_id, true); }
+
+Status Admin::refuse_grant(std::string_view grant_id) { return decide_grant(grant_id, false); }
+
+Status Admin::decide_grant(std::string_view grant_id, bool approve) {
+  const std::string event = approve ? "role_grant_approve" : "role_grant_refuse";
+  if (web_actor_ && !permits(web_actor_->role, Action::approve_roles, Relation::none)) {
+    return refused(event, "", "grant " + std::string(grant_id) + ": the role may not decide",
+                   {Errc::forbidden, "your role does not permit deciding role grants"});
+  }
+  auto found = store_.find_role_grant(grant_id);
+  if (!found.ok()) return found.status();
+  if (!*found) return {Errc::not_found, "no role grant " + std::string(grant_id)};
+  RoleGrant g = std::move(**found);
+  const std::string which = "grant " + g.id + ": " +
+                            (g.from_role.empty() ? std::string("new worker") : g.from_role) +
+                            " to " + std::string(to_string(g.role)) + ", requested by " +
+                            g.requested_by;
+  if (approve && web_actor_ && web_actor_->id == g.requested_by) {
+    return refused(event, g.worker_id, which + ": the requester may not approve it",
+                   {Errc::forbidden, "a second person must approve this grant, not its requester"});
+  }
+  if (approve && web_actor_ && web_actor_->id == g.worker_id) {
+    return refused(event, g.worker_id, which + ": the worker it concerns may not approve it",
+                   {Errc::forbidden, "nobody approves a role for themselves"});
+  }
+  if (g.state != "pending") {
+    return {Errc::invalid_argument, "grant " + g.id + " was already " + g.state};
+  }
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(g.worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + g.worker_id};
+    g.state = approve ? "approved" : "refused";
+    g.decided_by = actor_;
+    g.decided_at = now();
+    FC_TRY(store_.decide_role_grant(g));
+    FC_TRY(audit(event, "", g.worker_id, "", which));
+    if (!approve) return {};
+    // A worker the grant created already holds the role: they become active.
+    if (g.from_role.empty()) return store_.set_worker_active(g.worker_id, true);
+    if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    FC_TRY(store_.set_worker_role(g.worker_id, g.role));
+    FC_TRY(store_.delete_sessions_of(g.worker_id));
+    return audit("worker_role_set", "", g.worker_id, "",
+                 std::string(to_string((*worker)->role)) + " to " +
+                     std::string(to_string(g.role)) + "; grant " + g.id + " approved");
   });
 }
 
@@ -278,10 +418,17 @@ Status Admin::set_password(std::string_view worker_id, std::string_view password
 Result<IssuedEnrollment> Admin::issue_enrollment_code(std::string_view worker_id,
                                                       std::chrono::hours ttl) {
   IssuedEnrollment issued;
+  std::optional<RoleGrant> pending;
   Status st = store_.transaction([&]() -> Status {
     auto worker = store_.find_worker(worker_id);
     if (!worker.ok()) return worker.status();
     if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    auto waiting = store_.pending_role_grant(worker_id);
+    if (!waiting.ok()) return waiting.status();
+    if (*waiting) {
+      pending = std::move(*waiting);
+      return {};
+    }
     if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
     // The first group finds the code (attempts are counted against it): draw again while an
     // unused code already starts with it.
@@ -309,6 +456,10 @@ Result<IssuedEnrollment> Admin::issue_enrollment_code(std::string_view worker_id
     return {Errc::internal, "could not draw an unused enrollment code"};
   });
   if (!st.ok()) return st;
+  if (pending) {
+    return refused("enrollment_code_issue", worker_id, awaiting(*pending),
+                   {Errc::forbidden, awaiting(*pending)});
+  }
   return issued;
 }
 

@@ -88,6 +88,11 @@ constexpr std::string_view kAdminUsage =
     "                                               revoked (retiring ones deliver, then wipe)\n"
     "  worker set-role --worker WORKER_ID --role ROLE\n"
     "                                               change a role (ends their web sessions)\n"
+    "  grant list                                   role grants made over the web that wait\n"
+    "                                               for a second person: grant, worker, from,\n"
+    "                                               to, requested by, requested at\n"
+    "  grant approve --grant GRANT_ID               the second person: the role takes effect\n"
+    "  grant refuse --grant GRANT_ID                the worker keeps their role\n"
     "  worker set-password --worker WORKER_ID       web sign-in password (12+ characters),\n"
     "                                               read from $FIELDCASE_PASSWORD or the first\n"
     "                                               line of standard input, never an argument\n"
@@ -592,7 +597,7 @@ int admin(int argc, char** argv) {
       argc, argv, 2,
       {"config", "database",   "name",   "la-code", "area",      "role",   "team",  "case",
        "worker", "device",     "action", "limit",   "indicator", "period", "level", "id",
-       "as-of",  "population", "drill",  "format",  "year",      "out",    "report"},
+       "as-of",  "population", "drill",  "format",  "year",      "out",    "report", "grant"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);
   if (args.help || args.words.empty()) {
@@ -621,7 +626,7 @@ int admin(int argc, char** argv) {
   }
   // Check the command and its options before touching the database.
   Status missing;
-  std::string name, la_code, area, team, case_id, worker, device;
+  std::string name, la_code, area, team, case_id, worker, device, grant;
   fieldcase::Role role = fieldcase::Role::social_worker;
   if (what == "authority" && verb == "create") {
     name = required(args, "name", missing);
@@ -659,6 +664,9 @@ int admin(int argc, char** argv) {
       if (!r) return usage_error("unknown role '" + role_text + "'", kAdminUsage);
       role = *r;
     }
+  } else if (what == "grant" && verb == "list") {
+  } else if (what == "grant" && (verb == "approve" || verb == "refuse")) {
+    grant = required(args, "grant", missing);
   } else if (what == "enrollment" && verb == "issue") {
     worker = required(args, "worker", missing);
   } else if (what == "audit" && verb == "verify") {
@@ -733,8 +741,9 @@ int admin(int argc, char** argv) {
     if (!entries.ok()) return failure(entries.status());
     if (verb == "case") {
       std::vector<AuditEvent> accesses;
+      // Reads, writes and every refusal that targeted the case.
       for (auto& e : *entries) {
-        if (e.event == "case_read" || e.event == "case_write" || e.event == "permission_refused") {
+        if (e.event == "case_read" || e.event == "case_write" || e.outcome == "refused") {
           accesses.push_back(std::move(e));
         }
       }
@@ -758,9 +767,26 @@ int admin(int argc, char** argv) {
     return 0;
   }
   if (what == "worker" && verb == "set-role") {
-    Status done = admin.set_role(worker, role);
-    if (!done.ok()) return failure(done);
+    auto done = admin.set_role(worker, role);  // the console acts at once
+    if (!done.ok()) return failure(done.status());
     if (!args.quiet) std::cout << "worker " << worker << " is now " << to_string(role) << "\n";
+    return 0;
+  }
+  if (what == "grant" && verb == "list") {
+    auto grants = admin.pending_grants();
+    if (!grants.ok()) return failure(grants.status());
+    if (!args.quiet) std::cout << "grant\tworker\tfrom\tto\trequested_by\trequested_at\n";
+    for (const auto& g : *grants) {
+      std::cout << g.id << "\t" << g.worker_id << "\t" << (g.from_role.empty() ? "-" : g.from_role)
+                << "\t" << to_string(g.role) << "\t" << g.requested_by << "\t" << g.requested_at
+                << "\n";
+    }
+    return 0;
+  }
+  if (what == "grant") {
+    Status done = verb == "approve" ? admin.approve_grant(grant) : admin.refuse_grant(grant);
+    if (!done.ok()) return failure(done);
+    if (!args.quiet) std::cout << "grant " << grant << " " << verb << "d\n";
     return 0;
   }
   if (what == "worker" && verb == "set-password") {

@@ -26,6 +26,8 @@ std::string_view to_string(Action action) noexcept {
       return "administer";
     case Action::read_audit:
       return "read_audit";
+    case Action::approve_roles:
+      return "approve_roles";
   }
   return "unknown";
 }
@@ -114,6 +116,38 @@ bool permits(Role role, Action action, Relation relation) noexcept {
     case Action::administer:
     case Action::read_audit:
       return role == Role::administrator;
+    // The second person of a role grant: another administrator, or the service lead.
+    case Action::approve_roles:
+      return role == Role::administrator || role == Role::service_lead;
+  }
+  return false;
+}
+
+namespace {
+
+// The actions about case data: case content, figures (their drill-down lists records) and
+// returns. Administration, the audit and approvals are not.
+bool about_case_data(Action action) noexcept {
+  return action != Action::administer && action != Action::read_audit &&
+         action != Action::approve_roles;
+}
+
+}  // namespace
+
+bool reads_case_data(Role role) noexcept { return widens_case_access(Role::administrator, role); }
+
+bool widens_case_access(Role from, Role to) noexcept {
+  for (Action action : kAllActions) {
+    if (!about_case_data(action)) continue;
+    if (!is_case_action(action)) {
+      if (permits(to, action, Relation::none) && !permits(from, action, Relation::none)) {
+        return true;
+      }
+      continue;
+    }
+    for (Relation relation : kCaseRelations) {
+      if (permits(to, action, relation) && !permits(from, action, relation)) return true;
+    }
   }
   return false;
 }

@@ -372,6 +372,16 @@ DROP INDEX figure_fact_case;
 )sql"));
          return s.exec(kFigureFactCaseIndex);
        }},
+      {5, "role grants awaiting a second person",
+       [](Store& s) {
+         return s.exec(R"sql(
+CREATE TABLE role_grant (
+  id TEXT PRIMARY KEY, worker_id TEXT NOT NULL REFERENCES worker(id), role TEXT NOT NULL,
+  from_role TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at TEXT NOT NULL,
+  state TEXT NOT NULL, decided_by TEXT NOT NULL DEFAULT '', decided_at TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX role_grant_pending ON role_grant(worker_id) WHERE state = 'pending';
+)sql");
+       }},
   };
   return m;
 }
@@ -749,6 +759,97 @@ Status SqliteServerStore::put_credentials(std::string_view worker_id, const Work
 
 // ---------------------------------------------------------------------------------------------
 // Enrollment codes and web sessions
+
+namespace {
+
+constexpr const char* kRoleGrantColumns =
+    "id, worker_id, role, from_role, requested_by, requested_at, state, decided_by, decided_at";
+
+Result<RoleGrant> read_role_grant(const Statement& s) {
+  RoleGrant g;
+  g.id = s.column_text(0);
+  g.worker_id = s.column_text(1);
+  auto role = parse_role(s.column_text(2));
+  if (!role) return Status(Errc::integrity, "unknown role in the server database");
+  g.role = *role;
+  g.from_role = s.column_text(3);
+  g.requested_by = s.column_text(4);
+  g.requested_at = s.column_text(5);
+  g.state = s.column_text(6);
+  g.decided_by = s.column_text(7);
+  g.decided_at = s.column_text(8);
+  return g;
+}
+
+}  // namespace
+
+Status SqliteServerStore::insert_role_grant(const RoleGrant& g) {
+  auto s = stmt(std::string("INSERT INTO role_grant(") + kRoleGrantColumns +
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, g.id).bind(2, g.worker_id).bind(3, to_string(g.role)).bind(4, g.from_role);
+  u->bind(5, g.requested_by).bind(6, g.requested_at).bind(7, g.state).bind(8, g.decided_by);
+  u->bind(9, g.decided_at);
+  return u->run();
+}
+
+Result<std::optional<RoleGrant>> SqliteServerStore::find_role_grant(std::string_view id) {
+  auto s = stmt(std::string("SELECT ") + kRoleGrantColumns + " FROM role_grant WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<RoleGrant>();
+  auto g = read_role_grant(*u);
+  if (!g.ok()) return g.status();
+  return std::optional<RoleGrant>(std::move(*g));
+}
+
+Result<std::optional<RoleGrant>> SqliteServerStore::pending_role_grant(
+    std::string_view worker_id) {
+  auto s = stmt(std::string("SELECT ") + kRoleGrantColumns +
+                " FROM role_grant WHERE worker_id = ?1 AND state = 'pending'");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<RoleGrant>();
+  auto g = read_role_grant(*u);
+  if (!g.ok()) return g.status();
+  return std::optional<RoleGrant>(std::move(*g));
+}
+
+Result<std::vector<RoleGrant>> SqliteServerStore::pending_role_grants() {
+  auto s = stmt(std::string("SELECT ") + kRoleGrantColumns +
+                " FROM role_grant WHERE state = 'pending' ORDER BY requested_at, id");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  std::vector<RoleGrant> out;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto g = read_role_grant(*u);
+    if (!g.ok()) return g.status();
+    out.push_back(std::move(*g));
+  }
+  return out;
+}
+
+Status SqliteServerStore::decide_role_grant(const RoleGrant& g) {
+  auto s = stmt(
+      "UPDATE role_grant SET state = ?2, decided_by = ?3, decided_at = ?4 "
+      "WHERE id = ?1 AND state = 'pending'");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, g.id).bind(2, g.state).bind(3, g.decided_by).bind(4, g.decided_at);
+  FC_TRY(u->run());
+  if (store_->changes() == 0) return {Errc::not_found, "no pending role grant " + g.id};
+  return {};
+}
 
 Status SqliteServerStore::insert_enrollment(const EnrollmentCode& c) {
   auto s = stmt(

@@ -264,7 +264,9 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
   }
 
   std::optional<sync::Rejection> rejection;
-  Status applied = store_.transaction([&] { return apply_transaction(ctx, tx, rejection); });
+  std::string refused_case;
+  Status applied =
+      store_.transaction([&] { return apply_transaction(ctx, tx, rejection, refused_case); });
   if (!applied.ok() && !rejection) return applied;
 
   TxOutcome outcome;
@@ -285,7 +287,7 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
         rejection->code == kRejectOutOfScope || rejection->code == kRejectForbidden;
     FC_TRY(store_.append_audit(
         {new_uuid_v7(clock_), ctx.receipt_text, refused_access ? rejection->code : "tx_rejected",
-         ctx.device.id, ctx.worker.id, "", tx.tx_id,
+         ctx.device.id, ctx.worker.id, refused_case, tx.tx_id,
          audit_detail(refused_access ? rejection->reason
                                      : rejection->code + ": " + rejection->reason),
          "", "refused"}));
@@ -297,7 +299,8 @@ Status SyncService::process_transaction(RequestContext& ctx, const sync::Transac
 }
 
 Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transaction& tx,
-                                      std::optional<sync::Rejection>& rejection) {
+                                      std::optional<sync::Rejection>& rejection,
+                                      std::string& refused_case) {
   auto reject = [&](std::string_view code, std::string reason) -> Status {
     rejection = sync::Rejection{tx.tx_id, std::string(code), reason};
     return {Errc::validation, std::move(reason)};
@@ -404,6 +407,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   for (std::size_t i = 0; i < tx.ops.size(); ++i) {
     const sync::Op& op = tx.ops[i];
     const std::string where = "ops[" + std::to_string(i) + "]";
+    refused_case.clear();
     if (!seen_ops.insert(op.op_id).second) continue;  // repeated within the transaction
     auto applied = store_.op_applied(op.op_id);
     if (!applied.ok()) return applied.status();
@@ -419,6 +423,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
       return reject(kRejectBadRequest, where + ": a child's case_id is its own id");
     }
     const std::string case_id = op.kind == RecordKind::child ? op.record_id : op.case_id;
+    refused_case = case_id;  // a refusal from here on targets this case
     if (case_id.empty()) {
       return reject(kRejectBadRequest, where + ".case_id is required for " +
                                            std::string(to_string(op.kind)) + " records");
@@ -570,6 +575,7 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
   for (const auto& id : order) {
     Work& w = work.at(id);
     if (!w.touched || !w.exists || w.after.deleted) continue;
+    refused_case = w.after.case_id;
     if (w.after.kind == RecordKind::child) {
       auto fixups = detail::allocation_fixups(store_, hlc_, w.after);
       if (!fixups.ok()) return fixups.status();

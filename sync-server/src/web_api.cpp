@@ -108,6 +108,18 @@ json worker_json(const Worker& w) {
           {"team_id", w.team_id}, {"active", w.active}, {"created_at", w.created_at}};
 }
 
+json grant_json(const RoleGrant& g) {
+  return {{"id", g.id},
+          {"worker_id", g.worker_id},
+          {"role", std::string(to_string(g.role))},
+          {"from_role", g.from_role},
+          {"requested_by", g.requested_by},
+          {"requested_at", g.requested_at},
+          {"state", g.state},
+          {"decided_by", g.decided_by},
+          {"decided_at", g.decided_at}};
+}
+
 json device_json(const Device& d) {
   json j{{"id", d.id},
          {"worker_id", d.worker_id},
@@ -246,10 +258,12 @@ class WebApi {
 
   // --- /v1/admin ---
 
-  // Runs an administrative action for the signed-in administrator.
+  // Runs an administrative action for a signed-in actor allowed `action`. The answer's status
+  // is read after `fn` ran, so `fn` may change the variable `ok_status` refers to.
   void admin_action(const httplib::Request& req, httplib::Response& res,
-                    const std::function<Status(Admin&, json&)>& fn, int ok_status = 200) {
-    auto session = allowed(req, res, Action::administer);
+                    const std::function<Status(Admin&, json&)>& fn, const int& ok_status = 200,
+                    Action action = Action::administer) {
+    auto session = allowed(req, res, action);
     if (!session) return;
     json out = json::object();
     Status st = access_.administer(session->worker, [&](Admin& admin) { return fn(admin, out); });
@@ -298,6 +312,11 @@ class WebApi {
           auto id = admin.create_worker((*m)[0], *role, (*m)[2]);
           if (!id.ok()) return id.status();
           out["id"] = *id;
+          // A worker who reaches case data waits, inactive, for a second person.
+          auto grant = admin.pending_grant(*id);
+          if (!grant.ok()) return grant.status();
+          out["active"] = !*grant;
+          if (*grant) out["grant"] = grant_json(**grant);
           return {};
         },
         201);
@@ -312,17 +331,58 @@ class WebApi {
     });
   }
 
+  // 200 when the role changed; 202 with the grant when it waits for a second person.
   void set_role(const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1].str();
-    admin_action(req, res, [&](Admin& admin, json& out) -> Status {
-      auto m = members(req, {"role"}, {});
-      if (!m.ok()) return m.status();
-      auto role = parse_role((*m)[0]);
-      if (!role) return {Errc::invalid_argument, "unknown role '" + (*m)[0] + "'"};
-      FC_TRY(admin.set_role(id, *role));
-      out = {{"id", id}, {"role", (*m)[0]}};
-      return {};
-    });
+    int status = 200;
+    admin_action(
+        req, res,
+        [&](Admin& admin, json& out) -> Status {
+          auto m = members(req, {"role"}, {});
+          if (!m.ok()) return m.status();
+          auto role = parse_role((*m)[0]);
+          if (!role) return {Errc::invalid_argument, "unknown role '" + (*m)[0] + "'"};
+          auto grant = admin.set_role(id, *role);
+          if (!grant.ok()) return grant.status();
+          out = {{"id", id}, {"role", (*m)[0]}};
+          if (*grant) {
+            out["grant"] = grant_json(**grant);
+            status = 202;
+          }
+          return {};
+        },
+        status);
+  }
+
+  void list_grants(const httplib::Request& req, httplib::Response& res) {
+    admin_action(
+        req, res,
+        [](Admin& admin, json& out) -> Status {
+          auto grants = admin.pending_grants();
+          if (!grants.ok()) return grants.status();
+          out["grants"] = json::array();
+          for (const auto& g : *grants) out["grants"].push_back(grant_json(g));
+          return {};
+        },
+        200, Action::approve_roles);
+  }
+
+  void decide_grant(const httplib::Request& req, httplib::Response& res, bool approve) {
+    const std::string id = req.matches[1].str();
+    admin_action(
+        req, res,
+        [&](Admin& admin, json& out) -> Status {
+          FC_TRY(approve ? admin.approve_grant(id) : admin.refuse_grant(id));
+          out = {{"id", id}, {"state", approve ? "approved" : "refused"}};
+          return {};
+        },
+        200, Action::approve_roles);
+  }
+  void approve_grant(const httplib::Request& req, httplib::Response& res) {
+    decide_grant(req, res, true);
+  }
+  void refuse_grant(const httplib::Request& req, httplib::Response& res) {
+    decide_grant(req, res, false);
   }
 
   void create_area(const httplib::Request& req, httplib::Response& res) {
@@ -518,6 +578,9 @@ void register_web_api(httplib::Server& svr, AccessService& access,
   svr.Post(std::string("/v1/admin/workers/") + kId + "/deactivate",
            bind(&WebApi::deactivate_worker));
   svr.Post(std::string("/v1/admin/workers/") + kId + "/role", bind(&WebApi::set_role));
+  svr.Get("/v1/admin/role-grants", bind(&WebApi::list_grants));
+  svr.Post(std::string("/v1/admin/role-grants/") + kId + "/approve", bind(&WebApi::approve_grant));
+  svr.Post(std::string("/v1/admin/role-grants/") + kId + "/refuse", bind(&WebApi::refuse_grant));
   svr.Post("/v1/admin/areas", bind(&WebApi::create_area));
   svr.Post("/v1/admin/teams", bind(&WebApi::create_team));
   svr.Post("/v1/admin/allocations", bind(&WebApi::allocate));

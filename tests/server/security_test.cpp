@@ -52,7 +52,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "-"},
         {Action::export_returns, "-"},
         {Action::administer, "-"},
-        {Action::read_audit, "-"}}},
+        {Action::read_audit, "-"},
+        {Action::approve_roles, "-"}}},
       {Role::team_manager,
        {{Action::read_intake, "YY--"},
         {Action::write_intake, "YY--"},
@@ -64,7 +65,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "-"},
         {Action::export_returns, "-"},
         {Action::administer, "-"},
-        {Action::read_audit, "-"}}},
+        {Action::read_audit, "-"},
+        {Action::approve_roles, "-"}}},
       {Role::area_manager,
        {{Action::read_intake, "YYY-"},
         {Action::write_intake, "YYY-"},
@@ -76,7 +78,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "-"},
         {Action::export_returns, "-"},
         {Action::administer, "-"},
-        {Action::read_audit, "-"}}},
+        {Action::read_audit, "-"},
+        {Action::approve_roles, "-"}}},
       {Role::service_lead,
        {{Action::read_intake, "YYYY"},
         {Action::write_intake, "Y---"},
@@ -88,7 +91,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "Y"},
         {Action::export_returns, "Y"},
         {Action::administer, "-"},
-        {Action::read_audit, "-"}}},
+        {Action::read_audit, "-"},
+        {Action::approve_roles, "Y"}}},
       {Role::contact_centre,
        {{Action::read_intake, "Y---"},
         {Action::write_intake, "Y---"},
@@ -100,7 +104,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "-"},
         {Action::export_returns, "-"},
         {Action::administer, "-"},
-        {Action::read_audit, "-"}}},
+        {Action::read_audit, "-"},
+        {Action::approve_roles, "-"}}},
       {Role::administrator,
        {{Action::read_intake, "----"},
         {Action::write_intake, "----"},
@@ -112,7 +117,8 @@ const std::vector<Row>& expected_matrix() {
         {Action::view_all_figures, "-"},
         {Action::export_returns, "-"},
         {Action::administer, "Y"},
-        {Action::read_audit, "Y"}}},
+        {Action::read_audit, "Y"},
+        {Action::approve_roles, "Y"}}},
   };
   return rows;
 }
@@ -375,9 +381,13 @@ TEST_CASE("security: every cell of the permission matrix over HTTP", "[security]
     REQUIRE(verify);
     CHECK(verify->status == (auditor ? 200 : 403));
     if (auditor) CHECK(parse(verify->body)["intact"] == true);
-    cells += 2;
+    const bool approver = expected(role, Action::approve_roles, Relation::none);
+    auto grants = c.Get("/v1/admin/role-grants", users[role].headers(false));
+    REQUIRE(grants);
+    CHECK(grants->status == (approver ? 200 : 403));
+    cells += 3;
   }
-  CHECK(cells == 6 * 2 + 23 * 5);
+  CHECK(cells == 6 * 3 + 23 * 5);
 
   // What each device is sent follows the read rows: every change it receives is on a case and
   // of a kind its role may read there (the contact centre only intake records, the
@@ -704,6 +714,9 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     REQUIRE(created);
     REQUIRE(created->status == 201);
     const std::string nia = parse(created->body)["id"];
+    // A social worker reads cases: created inactive, until a second person approves.
+    CHECK(parse(created->body)["active"] == false);
+    REQUIRE(f.admin->approve_grant(parse(created->body)["grant"]["id"].get<std::string>()).ok());
     const std::string child = f.new_id();
     auto alloc = c.Post("/v1/admin/allocations", a.headers(true),
                         json{{"case_id", child}, {"worker_id", nia}}.dump(), "application/json");
@@ -716,7 +729,8 @@ TEST_CASE("security: web sessions, CSRF, lockout and security headers", "[securi
     auto promoted = c.Post(("/v1/admin/workers/" + nia + "/role").c_str(), a.headers(true),
                            json{{"role", "team_manager"}}.dump(), "application/json");
     REQUIRE(promoted);
-    CHECK(promoted->status == 200);
+    CHECK(promoted->status == 202);  // a wider reach waits for a second person
+    REQUIRE(f.admin->approve_grant(parse(promoted->body)["grant"]["id"].get<std::string>()).ok());
     auto nia_now = f.store->find_worker(nia);
     REQUIRE(nia_now.ok());
     CHECK((*nia_now)->role == Role::team_manager);
@@ -851,7 +865,8 @@ TEST_CASE("security: each action leaves exactly the expected audit entry", "[sec
   auto foreign = create_tx(d2, RecordKind::contact, f.new_id(), child, contact_fields(f.now_text()),
                            f.now_text());
   CHECK(f.sync(d2, {foreign}).rejected.size() == 1);
-  expect(h, {{"out_of_scope", "refused", f.sw2, d2.auth.device_id, "", ""}});
+  // The refusal names the case it targeted (so `admin audit case` lists it).
+  expect(h, {{"out_of_scope", "refused", f.sw2, d2.auth.device_id, child, ""}});
 
   // Web: sign-in (good and bad), a case read, a refused read.
   h = audit_head(*f.store);

@@ -3,8 +3,19 @@
 //
 // Every change runs in one durable store transaction and is audited; the entry's detail ends
 // with who acted ("by console" for the commands, "by <worker id>" for an administrator over
-// HTTP, see set_actor). Ids are UUIDv7 made
-// here. allocate() also keeps the child record's allocation fields in step and, when a case
+// HTTP, see set_actor). Refusals are audited too (outcome "refused"). Ids are UUIDv7 made
+// here.
+//
+// Separation of duties (docs/security.md, "Malicious administrator"): a web actor never
+// changes their own role, and a web administrator's grant of a role that reaches case data
+// that the worker did not reach before (widens_case_access(), permissions.hpp), whether by
+// creating the worker or by set_role(), does not take effect: it becomes a pending RoleGrant
+// that a second person approves (approve_grant(): another administrator or the service lead,
+// never the one who asked nor the worker it concerns) or refuses. A worker created that way
+// stays inactive until approved; while a worker has a pending grant no enrollment code or
+// device token is issued for them and no code of theirs enrolls a device. The console (the
+// `admin` commands, run on the server host by whoever holds its database) acts at once: that
+// is how an authority is bootstrapped and how the demo seeds its accounts. allocate() also keeps the child record's allocation fields in step and, when a case
 // moves to another worker, appends the case's current state to the log so that every device
 // that now sees the case receives all of it (see docs/sync-protocol.md, "Scope and purge").
 //
@@ -13,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +45,12 @@ class Admin {
  public:
   Admin(ServerStore& store, const Clock& clock);
 
-  // Who the following actions are done by, for the audit trail (default "console").
-  void set_actor(std::string actor) { actor_ = std::move(actor); }
+  // Who the following actions are done by: a signed-in worker over the web (audited by their
+  // id, and bound by the separation of duties above). Without it, the console.
+  void set_actor(const Worker& actor) {
+    actor_ = actor.id;
+    web_actor_ = actor;
+  }
 
   Result<std::string> create_authority(std::string_view name, std::string_view la_code);
   Result<std::string> create_area(std::string_view name);
@@ -44,7 +60,20 @@ class Admin {
   Result<std::vector<Worker>> list_workers();
   // Changes a worker's role (team and area managers need a team; a worker who holds cases
   // cannot become an administrator) and ends their web sessions, which carried the old role.
-  Status set_role(std::string_view worker_id, Role role);
+  // Returns the pending grant instead when the change waits for a second person (nullopt when
+  // it took effect). Refused (forbidden) for the actor's own role; already_exists while the
+  // worker has a pending grant.
+  Result<std::optional<RoleGrant>> set_role(std::string_view worker_id, Role role);
+  // The pending grants, oldest first, and one worker's (if any).
+  Result<std::vector<RoleGrant>> pending_grants();
+  Result<std::optional<RoleGrant>> pending_grant(std::string_view worker_id);
+  // The second person: applies a pending grant (the worker's role changes, a worker created
+  // by the grant becomes active, their sessions end). Refused (forbidden) for the grant's
+  // requester, for the worker it concerns, and for a web actor who may not approve_roles.
+  Status approve_grant(std::string_view grant_id);
+  // Refuses a pending grant (anyone who may approve, the requester included); the worker
+  // keeps their role, and one created by the grant stays inactive.
+  Status refuse_grant(std::string_view grant_id);
   // Sets the worker's web password (Argon2id with `options`' cost), clears a lockout and ends
   // their sessions. The password must meet check_password_policy().
   Status set_password(std::string_view worker_id, std::string_view password,
@@ -70,13 +99,19 @@ class Admin {
 
  private:
   Status audit(std::string_view event, std::string_view device_id, std::string_view worker_id,
-               std::string_view case_id, std::string_view detail);
+               std::string_view case_id, std::string_view detail,
+               std::string_view outcome = "ok");
+  // Audits a refusal (its own committed entry) and returns `why`.
+  Status refused(std::string_view event, std::string_view worker_id, std::string_view detail,
+                 Status why);
+  Status decide_grant(std::string_view grant_id, bool approve);
   std::string now() const;
 
   ServerStore& store_;
   const Clock& clock_;
   HybridClock hlc_;
   std::string actor_ = "console";
+  std::optional<Worker> web_actor_;
 };
 
 }  // namespace fieldcase::server

@@ -34,6 +34,7 @@ enum class Action : std::uint8_t {
   export_returns,        // statutory returns and exports
   administer,            // organisation, workers, roles, allocations, enrollment codes, devices
   read_audit,            // audit queries and chain verification
+  approve_roles,         // approve or refuse a role grant awaiting a second person (admin.hpp)
 };
 inline constexpr std::array kAllActions{Action::read_intake,
                                         Action::write_intake,
@@ -45,7 +46,8 @@ inline constexpr std::array kAllActions{Action::read_intake,
                                         Action::view_all_figures,
                                         Action::export_returns,
                                         Action::administer,
-                                        Action::read_audit};
+                                        Action::read_audit,
+                                        Action::approve_roles};
 
 enum class Relation : std::uint8_t { none, own, team, area, other };
 inline constexpr std::array kCaseRelations{Relation::own, Relation::team, Relation::area,
@@ -63,6 +65,13 @@ bool is_case_action(Action action) noexcept;
 
 // The matrix. For a case action, Relation::none is never permitted.
 bool permits(Role role, Action action, Relation relation) noexcept;
+
+// Whether a role reaches case data at all: any case action, any figures, or the returns.
+bool reads_case_data(Role role) noexcept;
+// Whether moving a worker from role `from` to role `to` lets them read or write case data,
+// figures or returns that `from` did not (every cell of the matrix compared, relation by
+// relation). Such a grant made over the web waits for a second person (admin.hpp).
+bool widens_case_access(Role from, Role to) noexcept;
 
 // Intake records (child, contact, referral) are the part of a case the contact centre works on.
 bool is_intake_kind(RecordKind kind) noexcept;

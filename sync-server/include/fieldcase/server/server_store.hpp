@@ -293,6 +293,20 @@ struct EnrollmentCode {
   std::int64_t failed_attempts = 0;
 };
 
+// A role that reaches case data, granted over the web and waiting for a second person
+// (admin.hpp, "Separation of duties"). At most one grant per worker is pending.
+struct RoleGrant {
+  std::string id;
+  std::string worker_id;  // whom it concerns
+  Role role = Role::social_worker;
+  std::string from_role;     // the worker's role when asked; empty when the grant creates them
+  std::string requested_by;  // the administrator who asked
+  std::string requested_at;
+  std::string state = "pending";  // "pending", "approved" or "refused"
+  std::string decided_by;         // the approver's worker id, or "console"
+  std::string decided_at;
+};
+
 // A web session; the session id itself is never stored, only its hash.
 struct WebSession {
   std::string id_hash;
@@ -328,6 +342,17 @@ class ServerStore {
   virtual Result<WorkerCredentials> find_credentials(std::string_view worker_id) = 0;
   // Stores the whole sign-in state of an existing worker.
   virtual Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) = 0;
+
+  // --- Role grants awaiting a second person ---
+  virtual Status insert_role_grant(const RoleGrant& grant) = 0;
+  virtual Result<std::optional<RoleGrant>> find_role_grant(std::string_view id) = 0;
+  // The worker's pending grant, if any.
+  virtual Result<std::optional<RoleGrant>> pending_role_grant(std::string_view worker_id) = 0;
+  // The pending grants, oldest first.
+  virtual Result<std::vector<RoleGrant>> pending_role_grants() = 0;
+  // Decides a pending grant: stores state, decided_by and decided_at (not_found when the
+  // grant is not pending).
+  virtual Status decide_role_grant(const RoleGrant& grant) = 0;
 
   // --- Enrollment codes and web sessions ---
   virtual Status insert_enrollment(const EnrollmentCode& code) = 0;

@@ -43,6 +43,11 @@ class SqliteServerStore final : public ServerStore {
   Result<WorkerCredentials> find_credentials(std::string_view worker_id) override;
   Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) override;
 
+  Status insert_role_grant(const RoleGrant& grant) override;
+  Result<std::optional<RoleGrant>> find_role_grant(std::string_view id) override;
+  Result<std::optional<RoleGrant>> pending_role_grant(std::string_view worker_id) override;
+  Result<std::vector<RoleGrant>> pending_role_grants() override;
+  Status decide_role_grant(const RoleGrant& grant) override;
   Status insert_enrollment(const EnrollmentCode& code) override;
   Result<std::optional<EnrollmentCode>> find_enrollment(std::string_view lookup) override;
   Status update_enrollment(const EnrollmentCode& code) override;

@@ -111,8 +111,10 @@ class SyncService {
                        sync::SyncResponse& response);
   Status process_transaction(RequestContext& ctx, const sync::Transaction& tx,
                              sync::SyncResponse& response);
+  // On a rejection, `refused_case` names the case of the operation or record refused (empty
+  // when the refusal is not about one case), for the audit entry.
   Status apply_transaction(RequestContext& ctx, const sync::Transaction& tx,
-                           std::optional<sync::Rejection>& rejection);
+                           std::optional<sync::Rejection>& rejection, std::string& refused_case);
   Status pull(RequestContext& ctx, const sync::SyncRequest& request, sync::SyncResponse& response);
 
   ServerStore& store_;
