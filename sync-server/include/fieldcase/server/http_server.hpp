@@ -62,13 +62,29 @@
 namespace fieldcase::server {
 
 struct HttpOptions {
-  // cpp-httplib gives each open connection a thread for its whole life (keep-alive included),
-  // so `threads` is the number of connections served at once. At most `max_queued_connections`
-  // more wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
+  // A connection holds a thread only while one of its requests is handled: its request head is
+  // read first, by one poll thread for all connections (idle kept-alive connections wait
+  // there too). `threads` requests are handled at once; at most `max_queued_connections` more
+  // wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
   int threads = 64;
   std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
+  // The request head (request line and headers) must arrive within `head_timeout` (on a
+  // kept-alive connection: from its first byte) and within `max_head_bytes` (else 431).
+  std::chrono::seconds head_timeout{5};
+  std::size_t max_head_bytes = 16u << 10;
+  // Connections waiting for their head: in all, and from one peer address. Beyond, the oldest
+  // waiting one (of that address, or of all) is closed.
+  std::size_t max_pending_connections = 1024;
+  std::size_t max_pending_per_address = 64;
+  // The declared bodies of all requests in hand together; a request that would go beyond is
+  // answered 503 busy before its body is read.
+  std::size_t max_inflight_body_bytes = 64u << 20;
+  // The largest body: of a sync (after decompression too), and of every other endpoint. A
+  // declared Content-Length over the limit is refused with 413 at once; a chunked (or other
+  // transfer-coded) body with 411.
   std::size_t max_body_bytes = 8u << 20;
+  std::size_t max_web_body_bytes = 64u << 10;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   // The whole request body must have arrived within this time after the headers (slow drip).
