@@ -31,13 +31,16 @@
 //
 // Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
 // 401 unauthenticated, 403 forbidden / csrf / device_revoked (with a wipe instruction in
-// "instructions") / tls_required, 404 not_found, 408 timeout, 409 conflict, 413 too_large (the
-// limit applies to the body as sent and once decompressed), 429 too_many_attempts or
+// "instructions") / tls_required, 404 not_found, 408 timeout, 409 conflict, 411
+// length_required (a chunked body), 413 too_large (the limit applies to the body as declared,
+// as sent and once decompressed), 431 too_large (the request head), 429 too_many_attempts or
 // rate_limited (Retry-After), 503 busy (also when every connection thread is taken and the
-// accept queue is full), 500 internal. Hostile and refused requests are audited
-// (docs/security.md, "Limits"). Requests run on a thread pool with read and write timeouts and
-// a deadline for the whole body. Request logs name the time, method, path and status only:
-// never tokens or bodies.
+// queue is full, or the bodies in flight are at their limit), 500 internal. Hostile and refused
+// requests are audited (docs/security.md, "Limits" and "Request limits"). Request heads are
+// read by one poll thread with a deadline and a size bound before a worker is committed
+// (http_front.hpp); requests run on a thread pool with read and write timeouts and a deadline
+// for the whole body. Request logs name the time, method, path and status only: never tokens
+// or bodies.
 //
 // Transport security: with tls_cert and tls_key the server speaks HTTPS only. Without them it
 // refuses to bind a specific non-loopback address unless allow_plain_http is set (which prints
