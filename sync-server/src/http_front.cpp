@@ -245,8 +245,8 @@ bool write_all(int fd, SSL* ssl, std::string_view data, std::chrono::millisecond
       continue;
     }
     ERR_clear_error();
-    const int r = SSL_write(ssl, data.data(), static_cast<int>(std::min<std::size_t>(data.size(),
-                                                                                    1u << 30)));
+    const int r =
+        SSL_write(ssl, data.data(), static_cast<int>(std::min<std::size_t>(data.size(), 1u << 30)));
     if (r > 0) {
       data.remove_prefix(static_cast<std::size_t>(r));
       continue;
@@ -470,9 +470,10 @@ struct FrontServer::Front {
     set_security_headers(res);
     if (status == 503) res.set_header("Retry-After", "1");
     const std::string body = sync::encode_error(code, message);
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n";
     for (const auto& [name, value] : res.headers) out += name + ": " + value + "\r\n";
     out += "\r\n" + body;
     c.buf.clear();
@@ -517,8 +518,8 @@ struct FrontServer::Front {
       const std::size_t before = c.buf.size();
       c.buf.resize(before + std::min<std::size_t>(room, 16384));
       bool want_write = false;
-      const ssize_t n = read_some(c.fd, c.ssl, c.buf.data() + before, c.buf.size() - before,
-                                  &want_write);
+      const ssize_t n =
+          read_some(c.fd, c.ssl, c.buf.data() + before, c.buf.size() - before, &want_write);
       c.buf.resize(before + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
       c.want_write = want_write;
       if (n == -1) return Step::wait;
@@ -539,11 +540,11 @@ struct FrontServer::Front {
     const auto end = c.buf.find("\r\n\r\n");
     if (end == std::string::npos) {
       if (c.buf.size() <= options.max_head_bytes) return std::nullopt;
-      audit("too_large", c, "request head over " + std::to_string(options.max_head_bytes) +
-                                " bytes");
-      refuse(c, 431, "too_large",
-             "the request head is larger than " + std::to_string(options.max_head_bytes) +
-                 " bytes");
+      audit("too_large", c,
+            "request head over " + std::to_string(options.max_head_bytes) + " bytes");
+      refuse(
+          c, 431, "too_large",
+          "the request head is larger than " + std::to_string(options.max_head_bytes) + " bytes");
       return Step::wait;
     }
     const std::size_t head_bytes = end + 4;
@@ -561,8 +562,9 @@ struct FrontServer::Front {
     }
     const std::size_t max = limit ? limit(h.method, h.path) : 0;
     if (h.length > max) {
-      audit("too_large", c, "declared body of " + std::to_string(h.length) + " bytes on " +
-                                h.method + " over " + std::to_string(max));
+      audit("too_large", c,
+            "declared body of " + std::to_string(h.length) + " bytes on " + h.method + " over " +
+                std::to_string(max));
       refuse(c, 413, "too_large",
              "the request body is larger than " + std::to_string(max) + " bytes");
       return Step::wait;
@@ -668,14 +670,14 @@ struct FrontServer::Front {
   }
 
   template <class Forget>
-  void dispatch(FrontServer& server, Forget& forget, std::list<std::unique_ptr<Conn>>::iterator it) {
+  void dispatch(FrontServer& server, Forget& forget,
+                std::list<std::unique_ptr<Conn>>::iterator it) {
     std::unique_ptr<Conn> taken;
     forget(it, &taken);
     std::shared_ptr<Conn> conn(std::move(taken));
     const std::size_t head = pending_head, body = pending_body;
-    pool.enqueue([&server, conn, head, body]() mutable {
-      server.front_->serve(server, conn, head, body);
-    });
+    pool.enqueue(
+        [&server, conn, head, body]() mutable { server.front_->serve(server, conn, head, body); });
   }
 
   void serve(FrontServer& server, const std::shared_ptr<Conn>& conn, std::size_t head,
@@ -696,14 +698,12 @@ struct FrontServer::Front {
     kept->buf = std::move(conn->buf);
     kept->requests = conn->requests;
     kept->idle = kept->buf.empty();
-    kept->deadline =
-        SteadyClock::now() + (kept->idle ? options.keep_alive : options.head_timeout);
+    kept->deadline = SteadyClock::now() + (kept->idle ? options.keep_alive : options.head_timeout);
     hand(std::move(kept));
   }
 };
 
-FrontServer::FrontServer(FrontOptions options, BodyLimit limit, FrontRefusal refused,
-                         SSL_CTX* tls)
+FrontServer::FrontServer(FrontOptions options, BodyLimit limit, FrontRefusal refused, SSL_CTX* tls)
     : front_(std::make_unique<Front>(options, std::move(limit), std::move(refused), tls)) {
   new_task_queue = [] { return new InlineQueue; };
 }

@@ -37,15 +37,15 @@ struct FrontOptions {
   std::size_t max_head_bytes = 16u << 10;
   std::chrono::milliseconds head_timeout{5000};
   std::chrono::milliseconds keep_alive{2000};
-  std::chrono::milliseconds read_timeout{30000};   // one read of a body, or one write
+  std::chrono::milliseconds read_timeout{30000};  // one read of a body, or one write
   std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds body_deadline{60000};  // the whole body after the head
   std::size_t max_pending = 1024;
   std::size_t max_pending_per_address = 64;
   std::size_t max_inflight_body_bytes = 64u << 20;
   std::size_t max_requests_per_connection = 100;
-  std::size_t threads = 64;         // connection pool: requests handled at once
-  std::size_t max_queued = 256;     // requests waiting for a worker; more get 503 busy
+  std::size_t threads = 64;      // connection pool: requests handled at once
+  std::size_t max_queued = 256;  // requests waiting for a worker; more get 503 busy
 };
 
 // The largest body the endpoint of a request head accepts.

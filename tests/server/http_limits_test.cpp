@@ -73,9 +73,7 @@ int connect_from(const char* source, int port, bool blocking = true) {
 struct Answer {
   std::string text;
   SteadyClock::duration took{};
-  int status() const {
-    return text.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(text.c_str() + 9) : 0;
-  }
+  int status() const { return text.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(text.c_str() + 9) : 0; }
 };
 
 Answer converse(int port, const std::string& head, const std::string& body = {},
@@ -151,7 +149,8 @@ struct Org {
     sync::Transaction tx;
     tx.tx_id = new_uuid_v7(SystemClock::instance());
     if (round == 0) {
-      tx.ops = {op(FieldChange::Op::create), op(FieldChange::Op::set, "local_id", std::string("C")),
+      tx.ops = {op(FieldChange::Op::create),
+                op(FieldChange::Op::set, "local_id", std::string("C")),
                 op(FieldChange::Op::set, "first_name", std::string("Alex")),
                 op(FieldChange::Op::set, "last_name", std::string("Smith")),
                 op(FieldChange::Op::set, "gender", std::string("1")),
@@ -187,9 +186,9 @@ class HonestDevice {
     REQUIRE(latencies_.size() >= min_rounds);
     std::vector<SteadyClock::duration> sorted = latencies_;
     std::sort(sorted.begin(), sorted.end());
-    const auto p99 = sorted[(sorted.size() * 99) / 100 == sorted.size()
-                                ? sorted.size() - 1
-                                : (sorted.size() * 99) / 100];
+    const auto p99 =
+        sorted[(sorted.size() * 99) / 100 == sorted.size() ? sorted.size() - 1
+                                                           : (sorted.size() * 99) / 100];
     INFO("p99 " << std::chrono::duration_cast<std::chrono::milliseconds>(p99).count() << " ms of "
                 << sorted.size() << " syncs");
     CHECK(p99 < 2s);
@@ -286,8 +285,8 @@ class SlowDrip {
 void refuse_hostile_inputs(int port, bool direct) {
   // A 64 MiB header line.
   {
-    const Answer a = converse(port, "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: ",
-                              std::string(1 << 20, 'a'), 64);
+    const Answer a = converse(
+        port, "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: ", std::string(1 << 20, 'a'), 64);
     INFO(a.text);
     CHECK((a.status() == (direct ? 431 : 400)));
   }
