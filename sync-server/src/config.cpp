@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 29> kKeys{
+constexpr std::array<std::string_view, 34> kKeys{
     "listen",
     "database",
     "threads",
@@ -40,6 +40,11 @@ constexpr std::array<std::string_view, 29> kKeys{
     "offline_limit_days",
     "max_queued_connections",
     "population_under_18",
+    "head_timeout_seconds",
+    "max_head_bytes",
+    "max_web_body_bytes",
+    "max_inflight_body_bytes",
+    "max_pending_per_address",
 };
 
 std::string_view trim(std::string_view s) {
@@ -143,6 +148,19 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   if (key == "body_deadline_seconds") return seconds(c.body_deadline, 1, 3600);
+  if (key == "head_timeout_seconds") return seconds(c.head_timeout, 1, 300);
+  auto bytes = [&](std::size_t& out, std::int64_t min, std::int64_t max) -> Status {
+    auto v = number(key, value, min, max);
+    if (!v.ok()) return v.status();
+    out = static_cast<std::size_t>(*v);
+    return {};
+  };
+  if (key == "max_head_bytes") return bytes(c.max_head_bytes, 1024, 1 << 20);
+  if (key == "max_web_body_bytes") return bytes(c.max_web_body_bytes, 1024, std::int64_t{1} << 30);
+  if (key == "max_inflight_body_bytes") {
+    return bytes(c.max_inflight_body_bytes, 1024, std::int64_t{1} << 40);
+  }
+  if (key == "max_pending_per_address") return bytes(c.max_pending_per_address, 1, 100'000);
   if (key == "tls_cert") {
     c.tls_cert = std::string(value);
     return {};

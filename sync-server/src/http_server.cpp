@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -18,6 +16,7 @@
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
 #include "figures_api.hpp"
+#include "http_front.hpp"
 #include "reports_api.hpp"
 #include "web_api.hpp"
 
@@ -35,89 +34,6 @@ void error(httplib::Response& res, int status, std::string_view code, std::strin
 bool is_wildcard(std::string_view host) {
   return host.empty() || host == "0.0.0.0" || host == "::";
 }
-
-// The connection pool: `threads` workers each serve one connection for its whole life, and at
-// most `max_queued` more connections wait for one. Connections beyond that go to a small
-// overflow pool whose requests are answered at once with 503 busy (see overflowing()), so a
-// client is told to come back instead of waiting behind slow ones in an unbounded queue.
-class ConnectionPool final : public httplib::TaskQueue {
- public:
-  static constexpr std::size_t kOverflowThreads = 2;
-
-  ConnectionPool(std::size_t threads, std::size_t max_queued)
-      : threads_(threads), max_queued_(max_queued) {
-    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(false); });
-    for (std::size_t i = 0; i < kOverflowThreads; ++i) {
-      workers_.emplace_back([this] { work(true); });
-    }
-  }
-  ~ConnectionPool() override { shutdown(); }
-  ConnectionPool(const ConnectionPool&) = delete;
-  ConnectionPool& operator=(const ConnectionPool&) = delete;
-
-  void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(mu_);
-      if (active_ + queue_.size() < threads_ + max_queued_) {
-        queue_.push_back(std::move(fn));
-        cv_.notify_one();
-        return;
-      }
-      overflow_.push_back(std::move(fn));
-    }
-    overflow_cv_.notify_one();
-  }
-
-  // Serves what is queued, then stops the threads.
-  void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    overflow_cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  // Whether the calling thread serves a connection the pool had no room for.
-  static bool overflowing() { return overflow_thread_; }
-
- private:
-  void work(bool overflow) {
-    overflow_thread_ = overflow;
-    auto& queue = overflow ? overflow_ : queue_;
-    auto& cv = overflow ? overflow_cv_ : cv_;
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv.wait(lock, [&] { return stopping_ || !queue.empty(); });
-        if (queue.empty()) return;  // stopping, and nothing left to serve
-        fn = std::move(queue.front());
-        queue.pop_front();
-        if (!overflow) ++active_;
-      }
-      fn();
-      if (!overflow) {
-        std::lock_guard lock(mu_);
-        --active_;
-      }
-    }
-  }
-
-  static thread_local bool overflow_thread_;
-  const std::size_t threads_;
-  const std::size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable cv_, overflow_cv_;
-  std::deque<std::function<void()>> queue_, overflow_;
-  std::size_t active_ = 0;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
-};
-
-thread_local bool ConnectionPool::overflow_thread_ = false;
 
 // Token buckets per device: `burst` requests at once, refilled at `per_minute`.
 class RateLimiter {
@@ -208,33 +124,62 @@ struct HttpServer::Impl {
   AccessService* access = nullptr;  // the web's sessions, when there is a web front
   const Clock& clock;
   HttpOptions options;
-  std::unique_ptr<httplib::Server> owned;
-  httplib::Server& server;
   bool tls = false;
+  bool tls_unusable = false;  // TLS configured, but its files could not be used
+  std::unique_ptr<detail::FrontServer> owned;
+  detail::FrontServer& server;
   RateLimiter limiter;
   std::atomic<bool> stop_requested{false};
   std::mutex log_mu;
 
-  static std::unique_ptr<httplib::Server> make_server(const HttpOptions& o) {
-    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
-      return std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+  std::unique_ptr<detail::FrontServer> make_server() {
+    SSL_CTX* ctx = nullptr;
+    if (tls) {
+      ctx = detail::make_tls_context(options.tls_cert, options.tls_key);
+      tls_unusable = ctx == nullptr;
     }
-    return std::make_unique<httplib::Server>();
+    detail::FrontOptions f;
+    f.max_head_bytes = options.max_head_bytes;
+    f.head_timeout = options.head_timeout;
+    f.keep_alive = options.keep_alive;
+    f.read_timeout = options.read_timeout;
+    f.write_timeout = options.write_timeout;
+    f.body_deadline = options.body_deadline;
+    f.max_pending = options.max_pending_connections;
+    f.max_pending_per_address = options.max_pending_per_address;
+    f.max_inflight_body_bytes = options.max_inflight_body_bytes;
+    f.threads = static_cast<std::size_t>(std::max(1, options.threads));
+    f.max_queued = options.max_queued_connections;
+    // Only a sync carries a large body; every other endpoint takes a small JSON object.
+    auto limit = [this](std::string_view method, std::string_view path) {
+      return method == "POST" && path == "/v1/sync" ? options.max_body_bytes
+                                                    : options.max_web_body_bytes;
+    };
+    auto refused = [this](std::string_view event, const std::string& peer,
+                          const std::string& detail) { audit(event, peer, detail); };
+    return std::make_unique<detail::FrontServer>(f, limit, refused, ctx);
   }
 
   Impl(SyncService& s, const Clock& c, HttpOptions o)
       : service(s),
         clock(c),
         options(std::move(o)),
-        owned(make_server(options)),
-        server(*owned),
         tls(!options.tls_cert.empty() || !options.tls_key.empty()),
+        owned(make_server()),
+        server(*owned),
         limiter(options.rate_limit_per_minute, options.rate_limit_burst) {}
 
   void audit(std::string_view event, const AuthenticatedDevice* device, const httplib::Request& req,
              std::string_view detail) {
-    Status st = service.audit(
-        event, device, std::string(detail) + " (peer " + req.remote_addr + ")", clock.wall());
+    audit(event, device, req.remote_addr, detail);
+  }
+  void audit(std::string_view event, const std::string& peer, std::string_view detail) {
+    audit(event, nullptr, peer, detail);
+  }
+  void audit(std::string_view event, const AuthenticatedDevice* device, const std::string& peer,
+             std::string_view detail) {
+    Status st =
+        service.audit(event, device, std::string(detail) + " (peer " + peer + ")", clock.wall());
     if (!st.ok()) log("audit failed: " + st.to_string());
   }
 
@@ -273,7 +218,8 @@ struct HttpServer::Impl {
           res, 413, "too_large",
           "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes");
     }
-    if (too_slow || (!read && std::chrono::steady_clock::now() - started >= options.read_timeout)) {
+    const auto waited = std::chrono::steady_clock::now() - started;
+    if (too_slow || (!read && waited >= std::min(options.read_timeout, options.body_deadline))) {
       audit("request_timeout", nullptr, req, "the body did not arrive in time");
       res.set_header("Connection", "close");
       return error(res, 408, "timeout", "the request body did not arrive in time");
@@ -367,9 +313,6 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
   auto& svr = impl_->server;
   Impl* impl = impl_.get();
   const bool plain = !impl_->tls;
-  const auto threads = static_cast<std::size_t>(std::max(1, options.threads));
-  const std::size_t queued = options.max_queued_connections;
-  svr.new_task_queue = [threads, queued] { return new ConnectionPool(threads, queued); };
   svr.set_payload_max_length(options.max_body_bytes);
   svr.set_read_timeout(static_cast<time_t>(options.read_timeout.count()), 0);
   svr.set_write_timeout(static_cast<time_t>(options.write_timeout.count()), 0);
@@ -379,7 +322,7 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
   // Connections the pool had no room for are told to come back; then plain HTTP reaches only
   // loopback peers unless explicitly allowed (a wildcard bind).
   svr.set_pre_routing_handler([impl, plain](const httplib::Request& req, httplib::Response& res) {
-    if (ConnectionPool::overflowing()) {
+    if (detail::FrontServer::overflowing()) {
       impl->log("refused a connection: every connection thread is busy and the queue is full");
       res.set_header("Retry-After", "1");
       res.set_header("Connection", "close");
@@ -449,7 +392,7 @@ Status HttpServer::serve_reports(ReportsService& reports) {
 }
 
 Result<int> HttpServer::bind(const std::string& host, int port) {
-  if (!impl_->server.is_valid()) {
+  if (impl_->tls_unusable || !impl_->server.is_valid()) {
     return Status(Errc::invalid_argument,
                   "TLS needs both tls_cert and tls_key, readable PEM files of a certificate and "
                   "its private key (" +
@@ -482,7 +425,7 @@ Result<int> HttpServer::bind(const std::string& host, int port) {
 
 Status HttpServer::run() {
   if (impl_->stop_requested.load()) return {};
-  if (!impl_->server.listen_after_bind() && !impl_->stop_requested.load()) {
+  if (!impl_->server.serve() && !impl_->stop_requested.load()) {
     return {Errc::io, "the HTTP server stopped unexpectedly"};
   }
   return {};

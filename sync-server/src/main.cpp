@@ -65,7 +65,8 @@ constexpr std::string_view kUsage =
     "session_idle_minutes, session_absolute_hours, signin_lockout_failures,\n"
     "signin_lockout_minutes, max_queued_connections, body_deadline_seconds,\n"
     "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
-    "offline_limit_days, population_under_18.\n"
+    "offline_limit_days, population_under_18, head_timeout_seconds, max_head_bytes,\n"
+    "max_web_body_bytes, max_inflight_body_bytes, max_pending_per_address.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -261,6 +262,11 @@ int serve(int argc, char** argv) {
   http.read_timeout = config.read_timeout;
   http.write_timeout = config.write_timeout;
   http.body_deadline = config.body_deadline;
+  http.head_timeout = config.head_timeout;
+  http.max_head_bytes = config.max_head_bytes;
+  http.max_web_body_bytes = config.max_web_body_bytes;
+  http.max_inflight_body_bytes = std::max(config.max_inflight_body_bytes, config.max_body_bytes);
+  http.max_pending_per_address = config.max_pending_per_address;
   http.tls_cert = config.tls_cert;
   http.tls_key = config.tls_key;
   http.allow_plain_http = config.allow_plain_http;

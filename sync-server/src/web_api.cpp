@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fieldcase/json_bounds.hpp"
 #include "fieldcase/record.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/sync_protocol.hpp"
@@ -57,8 +58,10 @@ void fail(httplib::Response& res, const Status& st,
   }
 }
 
-// The JSON object of a request body.
+// The JSON object of a request body, within the bounds every body meets (its size is bounded
+// before it is read, by the HTTP front: HttpOptions::max_web_body_bytes).
 Result<json> body_object(const httplib::Request& req) {
+  FC_TRY(check_json_bounds(req.body, JsonBounds{req.body.size(), JsonBounds{}.max_depth}));
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return Status(Errc::invalid_argument, "the body must be a JSON object");

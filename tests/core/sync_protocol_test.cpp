@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "fieldcase/json_bounds.hpp"
 #include "fieldcase/sync_protocol.hpp"
 
 using namespace fieldcase;
@@ -45,6 +46,21 @@ TEST_CASE("sync requests round-trip through JSON", "[sync]") {
   CHECK(op.field == "child_seen");
   CHECK(std::get<bool>(op.value));
   CHECK(back->cursor == 42);
+}
+
+TEST_CASE("json bounds: size, depth and UTF-8 are checked before any parser runs",
+          "[sync][security]") {
+  const JsonBounds bounds{100, 3};
+  CHECK(check_json_bounds(R"({"a":[[1]]})", bounds).ok());
+  CHECK(check_json_bounds(R"({"a":[[[1]]]})", bounds).message() ==
+        "the document is nested too deeply");
+  // Brackets inside strings (escaped quotes included) are text, not nesting.
+  CHECK(check_json_bounds(R"({"a":"[[[[\"[[[["})", bounds).ok());
+  CHECK(check_json_bounds(std::string(101, ' '), bounds).message() ==
+        "the document is larger than 100 bytes");
+  CHECK(check_json_bounds("{\"a\":\"\xc3\x28\"}", bounds).message() ==
+        "the document is not valid UTF-8");
+  CHECK(check_json_bounds("", bounds).ok());  // whether it is JSON is the parser's to say
 }
 
 TEST_CASE("sync request decoding names what is wrong and never throws", "[sync][security]") {

@@ -95,6 +95,25 @@ TEST_CASE("server config: transport security, limits and the offline limit", "[s
   CHECK(set_config_value(c, "max_queued_connections", "-1").code() == Errc::invalid_argument);
   REQUIRE(set_config_value(c, "body_deadline_seconds", "5").ok());
   CHECK(c.body_deadline == std::chrono::seconds(5));
+  // The HTTP front's request limits.
+  CHECK(c.head_timeout == std::chrono::seconds(5));
+  CHECK(c.max_head_bytes == 16384);
+  CHECK(c.max_web_body_bytes == 65536);
+  CHECK(c.max_inflight_body_bytes == std::size_t{64} << 20);
+  CHECK(c.max_pending_per_address == 64);
+  REQUIRE(set_config_value(c, "head_timeout_seconds", "2").ok());
+  CHECK(c.head_timeout == std::chrono::seconds(2));
+  CHECK(set_config_value(c, "head_timeout_seconds", "0").code() == Errc::invalid_argument);
+  REQUIRE(set_config_value(c, "max_head_bytes", "8192").ok());
+  CHECK(c.max_head_bytes == 8192);
+  CHECK(set_config_value(c, "max_head_bytes", "100").code() == Errc::invalid_argument);
+  REQUIRE(set_config_value(c, "max_web_body_bytes", "131072").ok());
+  CHECK(c.max_web_body_bytes == 131072);
+  REQUIRE(set_config_value(c, "max_inflight_body_bytes", "33554432").ok());
+  CHECK(c.max_inflight_body_bytes == std::size_t{32} << 20);
+  REQUIRE(set_config_value(c, "max_pending_per_address", "8").ok());
+  CHECK(c.max_pending_per_address == 8);
+  CHECK(set_config_value(c, "max_pending_per_address", "0").code() == Errc::invalid_argument);
   REQUIRE(set_config_value(c, "offline_limit_days", "0").ok());
   CHECK(c.service.offline_limit_days == 0);
   CHECK(set_config_value(c, "offline_limit_days", "-3").code() == Errc::invalid_argument);

@@ -523,9 +523,10 @@ TEST_CASE("a connection flood is refused at once instead of queueing behind slow
   first.stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   {
-    // A slow client takes the only connection thread...
+    // A slow client takes the only connection thread (its head is complete, its body is not:
+    // a client slow with its head holds no thread at all)...
     RawConnection slow(server.port());
-    REQUIRE(slow.send_text("GET /v1/health HTTP/1.1\r\nHo"));
+    REQUIRE(slow.send_text("POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     // ...so the next connection is told at once to come back later.
     const auto started = std::chrono::steady_clock::now();

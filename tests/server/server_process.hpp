@@ -201,6 +201,7 @@ class ServerProcess {
   bool exited() const { return exit_code_ >= 0; }
   int exit_code() const { return exit_code_; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& first_line() const { return first_line_; }
   std::string stderr_text() const { return slurp(err_path_); }
 

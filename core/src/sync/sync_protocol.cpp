@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fieldcase/ids.hpp"
+#include "fieldcase/json_bounds.hpp"
 #include "fieldcase/record_schema.hpp"
 
 namespace fieldcase::sync {
@@ -10,36 +11,11 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kMaxDepth = 32;
-
-// Rejects documents nested deeper than kMaxDepth before the parser can recurse into them.
-bool depth_ok(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 Status bad(const std::string& what) { return {Errc::invalid_argument, what}; }
 
 Result<json> parse(std::string_view text) {
-  if (!depth_ok(text)) return bad("the document is nested too deeply");
-  if (!is_valid_utf8(text)) return bad("the document is not valid UTF-8");
+  // Size is the HTTP front's to bound (the limit depends on the endpoint); depth and UTF-8 here.
+  FC_TRY(check_json_bounds(text, JsonBounds{text.size(), JsonBounds{}.max_depth}));
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded()) return bad("the document is not valid JSON");
   if (!j.is_object()) return bad("the document must be a JSON object");

@@ -26,6 +26,11 @@
 //   signin_lockout_failures     failed sign-ins in a row that lock an account (default 5)
 //   signin_lockout_minutes      how long the lock lasts (default 15)
 //   body_deadline_seconds       the whole request body must arrive within this time
+//   head_timeout_seconds        the request head must arrive within this time (default 5)
+//   max_head_bytes              largest request head, request line and headers (default 16384)
+//   max_web_body_bytes          largest body of every endpoint but sync (default 65536)
+//   max_inflight_body_bytes     the declared bodies of all requests in hand (default 64 MiB)
+//   max_pending_per_address     connections of one address waiting for their head (default 64)
 //   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
 //   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
 //   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
@@ -60,6 +65,11 @@ struct ServerConfig {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds body_deadline{60};
+  std::chrono::seconds head_timeout{5};
+  std::size_t max_head_bytes = 16u << 10;
+  std::size_t max_web_body_bytes = 64u << 10;
+  std::size_t max_inflight_body_bytes = 64u << 20;
+  std::size_t max_pending_per_address = 64;
   std::string tls_cert;
   std::string tls_key;
   bool allow_plain_http = false;

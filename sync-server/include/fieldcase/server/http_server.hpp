@@ -31,13 +31,16 @@
 //
 // Errors carry {"error":{"code":...,"message":...}}: 400 bad_request / unsupported_protocol,
 // 401 unauthenticated, 403 forbidden / csrf / device_revoked (with a wipe instruction in
-// "instructions") / tls_required, 404 not_found, 408 timeout, 409 conflict, 413 too_large (the
-// limit applies to the body as sent and once decompressed), 429 too_many_attempts or
+// "instructions") / tls_required, 404 not_found, 408 timeout, 409 conflict, 411
+// length_required (a chunked body), 413 too_large (the limit applies to the body as declared,
+// as sent and once decompressed), 431 too_large (the request head), 429 too_many_attempts or
 // rate_limited (Retry-After), 503 busy (also when every connection thread is taken and the
-// accept queue is full), 500 internal. Hostile and refused requests are audited
-// (docs/security.md, "Limits"). Requests run on a thread pool with read and write timeouts and
-// a deadline for the whole body. Request logs name the time, method, path and status only:
-// never tokens or bodies.
+// queue is full, or the bodies in flight are at their limit), 500 internal. Hostile and refused
+// requests are audited (docs/security.md, "Limits" and "Request limits"). Request heads are
+// read by one poll thread with a deadline and a size bound before a worker is committed
+// (http_front.hpp); requests run on a thread pool with read and write timeouts and a deadline
+// for the whole body. Request logs name the time, method, path and status only: never tokens
+// or bodies.
 //
 // Transport security: with tls_cert and tls_key the server speaks HTTPS only. Without them it
 // refuses to bind a specific non-loopback address unless allow_plain_http is set (which prints
@@ -62,13 +65,29 @@
 namespace fieldcase::server {
 
 struct HttpOptions {
-  // cpp-httplib gives each open connection a thread for its whole life (keep-alive included),
-  // so `threads` is the number of connections served at once. At most `max_queued_connections`
-  // more wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
+  // A connection holds a thread only while one of its requests is handled: its request head is
+  // read first, by one poll thread for all connections (idle kept-alive connections wait
+  // there too). `threads` requests are handled at once; at most `max_queued_connections` more
+  // wait for a thread; any beyond are answered at once with 503 busy (Retry-After: 1).
   int threads = 64;
   std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
+  // The request head (request line and headers) must arrive within `head_timeout` (on a
+  // kept-alive connection: from its first byte) and within `max_head_bytes` (else 431).
+  std::chrono::seconds head_timeout{5};
+  std::size_t max_head_bytes = 16u << 10;
+  // Connections waiting for their head: in all, and from one peer address. Beyond, the oldest
+  // waiting one (of that address, or of all) is closed.
+  std::size_t max_pending_connections = 1024;
+  std::size_t max_pending_per_address = 64;
+  // The declared bodies of all requests in hand together; a request that would go beyond is
+  // answered 503 busy before its body is read.
+  std::size_t max_inflight_body_bytes = 64u << 20;
+  // The largest body: of a sync (after decompression too), and of every other endpoint. A
+  // declared Content-Length over the limit is refused with 413 at once; a chunked (or other
+  // transfer-coded) body with 411.
   std::size_t max_body_bytes = 8u << 20;
+  std::size_t max_web_body_bytes = 64u << 10;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   // The whole request body must have arrived within this time after the headers (slow drip).
