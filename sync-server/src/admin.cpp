@@ -110,7 +110,7 @@ Result<std::string> Admin::create_worker(std::string_view name, Role role,
   }
   std::string id = new_uuid_v7(clock_);
   // Over the web, a worker who would reach case data waits, inactive, for a second person.
-  const bool needs_second = web_actor_ && widens_case_access(Role::administrator, role);
+  const bool needs_second = web_actor_ && reads_case_data(role);
   Status st = store_.transaction([&]() -> Status {
     if (!team_id.empty()) {
       auto team = store_.find_team(team_id);
@@ -261,7 +261,8 @@ Status Admin::deactivate_worker(std::string_view worker_id) {
       g.decided_by = actor_;
       g.decided_at = now();
       FC_TRY(store_.decide_role_grant(g));
-      FC_TRY(audit("role_grant_refuse", "", worker_id, "", "grant " + g.id + ": worker deactivated"));
+      FC_TRY(
+          audit("role_grant_refuse", "", worker_id, "", "grant " + g.id + ": worker deactivated"));
     }
     // Sessions go even when the worker was already inactive (one could have survived an
     // older build's deactivation).
@@ -364,10 +365,9 @@ Status Admin::decide_grant(std::string_view grant_id, bool approve) {
   if (!found.ok()) return found.status();
   if (!*found) return {Errc::not_found, "no role grant " + std::string(grant_id)};
   RoleGrant g = std::move(**found);
-  const std::string which = "grant " + g.id + ": " +
-                            (g.from_role.empty() ? std::string("new worker") : g.from_role) +
-                            " to " + std::string(to_string(g.role)) + ", requested by " +
-                            g.requested_by;
+  const std::string which =
+      "grant " + g.id + ": " + (g.from_role.empty() ? std::string("new worker") : g.from_role) +
+      " to " + std::string(to_string(g.role)) + ", requested by " + g.requested_by;
   if (approve && web_actor_ && web_actor_->id == g.requested_by) {
     return refused(event, g.worker_id, which + ": the requester may not approve it",
                    {Errc::forbidden, "a second person must approve this grant, not its requester"});
@@ -395,8 +395,8 @@ Status Admin::decide_grant(std::string_view grant_id, bool approve) {
     FC_TRY(store_.set_worker_role(g.worker_id, g.role));
     FC_TRY(store_.delete_sessions_of(g.worker_id));
     return audit("worker_role_set", "", g.worker_id, "",
-                 std::string(to_string((*worker)->role)) + " to " +
-                     std::string(to_string(g.role)) + "; grant " + g.id + " approved");
+                 std::string(to_string((*worker)->role)) + " to " + std::string(to_string(g.role)) +
+                     "; grant " + g.id + " approved");
   });
 }
 

@@ -601,8 +601,8 @@ int admin(int argc, char** argv) {
   Args args;
   Status parsed = parse_args(
       argc, argv, 2,
-      {"config", "database",   "name",   "la-code", "area",      "role",   "team",  "case",
-       "worker", "device",     "action", "limit",   "indicator", "period", "level", "id",
+      {"config", "database",   "name",   "la-code", "area",      "role",   "team",   "case",
+       "worker", "device",     "action", "limit",   "indicator", "period", "level",  "id",
        "as-of",  "population", "drill",  "format",  "year",      "out",    "report", "grant"},
       args);
   if (!parsed.ok()) return usage_error(parsed.message(), kAdminUsage);

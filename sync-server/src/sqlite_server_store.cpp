@@ -807,8 +807,7 @@ Result<std::optional<RoleGrant>> SqliteServerStore::find_role_grant(std::string_
   return std::optional<RoleGrant>(std::move(*g));
 }
 
-Result<std::optional<RoleGrant>> SqliteServerStore::pending_role_grant(
-    std::string_view worker_id) {
+Result<std::optional<RoleGrant>> SqliteServerStore::pending_role_grant(std::string_view worker_id) {
   auto s = stmt(std::string("SELECT ") + kRoleGrantColumns +
                 " FROM role_grant WHERE worker_id = ?1 AND state = 'pending'");
   if (!s.ok()) return s.status();

@@ -43,8 +43,8 @@ struct DutiesFixture {
     }
     auto d = f.device(f.sw1, "dev-ann");
     child = f.new_id();
-    auto res = f.sync(d, {create_tx(d, RecordKind::child, child, child, child_fields(),
-                                    f.now_text())});
+    auto res =
+        f.sync(d, {create_tx(d, RecordKind::child, child, child, child_fields(), f.now_text())});
     REQUIRE(res.accepted.size() == 1);
   }
 
@@ -107,8 +107,8 @@ TEST_CASE("security: which role changes reach case data the worker did not reach
   CHECK(widens_case_access(Role::social_worker, Role::service_lead));
   CHECK(widens_case_access(Role::contact_centre, Role::social_worker));  // casework
   CHECK(widens_case_access(Role::team_manager, Role::area_manager));
-  CHECK(widens_case_access(Role::area_manager, Role::service_lead));    // other cases, returns
-  CHECK(widens_case_access(Role::service_lead, Role::area_manager));    // writes in the area
+  CHECK(widens_case_access(Role::area_manager, Role::service_lead));  // other cases, returns
+  CHECK(widens_case_access(Role::service_lead, Role::area_manager));  // writes in the area
   CHECK_FALSE(widens_case_access(Role::team_manager, Role::social_worker));
   CHECK_FALSE(widens_case_access(Role::social_worker, Role::contact_centre));
 }
@@ -140,9 +140,10 @@ TEST_CASE("security: an administrator cannot change their own role to read cases
   CHECK(census->status == 403);
 }
 
-TEST_CASE("security: a worker created over the web with a case-reading role waits for a "
-          "second administrator",
-          "[security][admin]") {
+TEST_CASE(
+    "security: a worker created over the web with a case-reading role waits for a "
+    "second administrator",
+    "[security][admin]") {
   DutiesFixture x;
   ServerProcess server(x.f.dir, {});
   httplib::Client c("127.0.0.1", server.port());
@@ -215,9 +216,10 @@ TEST_CASE("security: a worker created over the web with a case-reading role wait
   CHECK(parse(admin_c->body)["active"] == true);
 }
 
-TEST_CASE("security: raising a worker's role over the web needs a second person; their "
-          "enrollment codes are refused meanwhile",
-          "[security][admin]") {
+TEST_CASE(
+    "security: raising a worker's role over the web needs a second person; their "
+    "enrollment codes are refused meanwhile",
+    "[security][admin]") {
   DutiesFixture x;
   ServerProcess server(x.f.dir, {});
   httplib::Client c("127.0.0.1", server.port());
@@ -292,8 +294,8 @@ TEST_CASE("security: raising a worker's role over the web needs a second person;
   CHECK(read->status == 200);
 
   // Lowering a role (nothing new to read) takes effect at once.
-  auto lowered = post(c, a, "/v1/admin/workers/" + x.f.manager + "/role", {{"role",
-                                                                            "social_worker"}});
+  auto lowered =
+      post(c, a, "/v1/admin/workers/" + x.f.manager + "/role", {{"role", "social_worker"}});
   REQUIRE(lowered);
   CHECK(lowered->status == 200);
   CHECK(x.worker(x.f.manager).role == Role::social_worker);
@@ -340,8 +342,8 @@ TEST_CASE("security: the console decides pending role grants and acts at once it
 
   // The console is the bootstrap path (the demo seeds its accounts through it): a worker it
   // creates, or a role it sets, takes effect at once and is audited "by console".
-  const std::string lee = admin(x.f.dir, {"worker", "create", "--name", "Lee", "--role",
-                                          "service_lead"});
+  const std::string lee =
+      admin(x.f.dir, {"worker", "create", "--name", "Lee", "--role", "service_lead"});
   CHECK(x.worker(lee).active);
   CHECK_FALSE(admin(x.f.dir, {"enrollment", "issue", "--worker", lee}).empty());
   admin(x.f.dir, {"worker", "set-role", "--worker", x.f.sw2, "--role", "team_manager"});
@@ -357,10 +359,10 @@ TEST_CASE("security: refusals appear in admin audit case for the case they targe
   REQUIRE(x.f.admin->set_password(x.f.sw2, kPassword, AccessOptions{}).ok());
   // Bea's device writes to Ann's case: out of scope, refused.
   auto bea = x.f.device(x.f.sw2, "dev-bea");
-  auto res = x.f.sync(bea, {create_tx(bea, RecordKind::contact, x.f.new_id(), x.child,
-                                      {{"received_at", x.f.now_text()},
-                                       {"source", std::string("1A")}},
-                                      x.f.now_text())});
+  auto res =
+      x.f.sync(bea, {create_tx(bea, RecordKind::contact, x.f.new_id(), x.child,
+                               {{"received_at", x.f.now_text()}, {"source", std::string("1A")}},
+                               x.f.now_text())});
   REQUIRE(res.rejected.size() == 1);
   CHECK(res.rejected[0].code == "out_of_scope");
   {

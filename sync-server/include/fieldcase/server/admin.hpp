@@ -4,7 +4,9 @@
 // Every change runs in one durable store transaction and is audited; the entry's detail ends
 // with who acted ("by console" for the commands, "by <worker id>" for an administrator over
 // HTTP, see set_actor). Refusals are audited too (outcome "refused"). Ids are UUIDv7 made
-// here.
+// here. allocate() also keeps the child record's allocation fields in step and, when a case
+// moves to another worker, appends the case's current state to the log so that every device
+// that now sees the case receives all of it (see docs/sync-protocol.md, "Scope and purge").
 //
 // Separation of duties (docs/security.md, "Malicious administrator"): a web actor never
 // changes their own role, and a web administrator's grant of a role that reaches case data
@@ -15,9 +17,7 @@
 // stays inactive until approved; while a worker has a pending grant no enrollment code or
 // device token is issued for them and no code of theirs enrolls a device. The console (the
 // `admin` commands, run on the server host by whoever holds its database) acts at once: that
-// is how an authority is bootstrapped and how the demo seeds its accounts. allocate() also keeps the child record's allocation fields in step and, when a case
-// moves to another worker, appends the case's current state to the log so that every device
-// that now sees the case receives all of it (see docs/sync-protocol.md, "Scope and purge").
+// is how an authority is bootstrapped and how the demo seeds its accounts.
 //
 // Not thread-safe: use one Admin per thread; the store must not be used concurrently by others
 // in this process (the admin commands run in their own process; SQLite serialises writers).
@@ -99,8 +99,7 @@ class Admin {
 
  private:
   Status audit(std::string_view event, std::string_view device_id, std::string_view worker_id,
-               std::string_view case_id, std::string_view detail,
-               std::string_view outcome = "ok");
+               std::string_view case_id, std::string_view detail, std::string_view outcome = "ok");
   // Audits a refusal (its own committed entry) and returns `why`.
   Status refused(std::string_view event, std::string_view worker_id, std::string_view detail,
                  Status why);

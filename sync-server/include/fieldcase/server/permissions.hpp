@@ -36,18 +36,11 @@ enum class Action : std::uint8_t {
   read_audit,            // audit queries and chain verification
   approve_roles,         // approve or refuse a role grant awaiting a second person (admin.hpp)
 };
-inline constexpr std::array kAllActions{Action::read_intake,
-                                        Action::write_intake,
-                                        Action::read_casework,
-                                        Action::write_casework,
-                                        Action::authorise_assessment,
-                                        Action::view_team_figures,
-                                        Action::view_area_figures,
-                                        Action::view_all_figures,
-                                        Action::export_returns,
-                                        Action::administer,
-                                        Action::read_audit,
-                                        Action::approve_roles};
+inline constexpr std::array kAllActions{
+    Action::read_intake,       Action::write_intake,         Action::read_casework,
+    Action::write_casework,    Action::authorise_assessment, Action::view_team_figures,
+    Action::view_area_figures, Action::view_all_figures,     Action::export_returns,
+    Action::administer,        Action::read_audit,           Action::approve_roles};
 
 enum class Relation : std::uint8_t { none, own, team, area, other };
 inline constexpr std::array kCaseRelations{Relation::own, Relation::team, Relation::area,
