@@ -210,6 +210,20 @@ Result<std::string> read_secret(const char* env_name, std::string_view prompt) {
   return answer;
 }
 
+Result<std::string> read_new_secret(const char* env_name, std::string_view prompt,
+                                    std::string_view confirm_prompt) {
+  if (const char* value = std::getenv(env_name); value != nullptr && *value != '\0') {
+    return std::string(value);
+  }
+  auto first = read_secret(env_name, prompt);
+  if (!first.ok()) return first;
+  auto again = prompt_tty(confirm_prompt);
+  if (!again.ok() || *again != *first) {
+    return Status(Errc::invalid_argument, "the two entries differ; nothing was set up");
+  }
+  return first;
+}
+
 KdfCost kdf_cost() {
   const char* kdf = std::getenv("FIELDCASE_KDF");
   if (kdf != nullptr && std::string_view(kdf) == "minimum") return KdfCost::minimum();

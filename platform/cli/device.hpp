@@ -4,8 +4,9 @@
 // A workspace is a directory (--dir, else $FIELDCASE_HOME, else ~/.fieldcase) holding
 // device.conf (server URL, worker id, device id, role, and optionally the CA file and public-key
 // pins that HTTPS to the server must match: plain "key = value", no secrets), the
-// encrypted database case.db with its wrapped key case.db.key, sync.state (last sync time and
-// clock offset) and a FileKeyStore in keys/ holding the device secret and the device token.
+// encrypted database case.db with its wrapped key case.db.key (the device token is kept inside
+// the database, see vault.hpp, and case.db.receipt holds its wipe proof), sync.state (last sync
+// time and clock offset) and a FileKeyStore in keys/ holding the device secret.
 // The PIN comes from $FIELDCASE_PIN or a no-echo prompt on /dev/tty; the device token from
 // $FIELDCASE_DEVICE_TOKEN or a prompt. Neither is ever printed nor taken from an argument.
 #pragma once
@@ -75,6 +76,11 @@ std::filesystem::path workspace_dir(const ParsedArgs& args);
 // printing `prompt` there. Errc::not_found when neither is available or the answer is empty.
 Result<std::string> read_secret(const char* env_name, std::string_view prompt);
 
+// A new secret: from `env_name` as read_secret() does; on the terminal it is asked for twice and
+// the answers must match (Errc::invalid_argument otherwise).
+Result<std::string> read_new_secret(const char* env_name, std::string_view prompt,
+                                    std::string_view confirm_prompt);
+
 // Argon2id cost for the vault: KdfCost::device_default(), or the minimum when
 // $FIELDCASE_KDF=minimum (for tests and demos only: it makes a stolen database easy to attack).
 KdfCost kdf_cost();
@@ -94,8 +100,6 @@ struct SyncState {
   std::string last_sync;             // UTC ISO datetime; empty before the first sync
   std::int64_t clock_offset_ms = 0;  // server time minus device time
 };
-
-inline constexpr std::string_view kTokenSecret = "device-token";
 
 // Paths inside a workspace.
 std::filesystem::path config_path(const std::filesystem::path& dir);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <memory>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "fieldcase/clock.hpp"
 #include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/sync_engine.hpp"
+#include "fieldcase/timescales.hpp"
 
 namespace fieldcase::cli {
 
@@ -32,12 +34,13 @@ constexpr std::string_view kSetupUsage =
     "\n"
     "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
     "case database under a new PIN, the device token in the workspace's keystore, and\n"
-    "device.conf. Refuses if a workspace already exists there.\n"
+    "device.conf. Refuses if a workspace already exists there, unless its data was erased\n"
+    "(it is then set up again, and needs a new enrollment: the old token is gone).\n"
     "\n"
     "With --enroll, the device enrolls with the one-time code an administrator issued\n"
     "('fieldcase-server admin enrollment issue'): the server answers with this device's id,\n"
     "its worker, role and token. Otherwise the device id and token come from\n"
-    "'fieldcase-server admin device issue'. The PIN is asked for on the terminal, or taken\n"
+    "'fieldcase-server admin device issue'. The PIN is asked for twice on the terminal, or taken\n"
     "from $FIELDCASE_PIN; an issued token likewise from $FIELDCASE_DEVICE_TOKEN. Neither is\n"
     "ever accepted as an argument (an enrollment code works once).\n"
     "\n"
@@ -61,7 +64,8 @@ constexpr std::string_view kSyncUsage =
     "summary: accepted and rejected transactions (with reasons), changes received, cases\n"
     "purged (reallocated away from you) and bytes on the wire. If the server orders a wipe\n"
     "(the device was revoked or retired), the device's data is crypto-erased. Works while the\n"
-    "case data is locked for being offline too long, and lifts that lock.\n";
+    "case data is locked for being offline too long, and lifts that lock. On a device whose\n"
+    "data was erased, tells the server, which then revokes the device.\n";
 
 constexpr std::string_view kStatusUsage =
     "usage: fieldcase status [--dir DIR]\n"
@@ -92,12 +96,9 @@ struct Enrollment {
   std::string token;
 };
 
-// Enrolls this device with a one-time code; the token goes straight into the workspace.
-Result<Enrollment> enroll(const DeviceConfig& config, const std::string& code,
+// Enrolls this device with a one-time code (the caller puts the token into the vault).
+Result<Enrollment> enroll(platform::HttpTransport& transport, const std::string& code,
                           const std::string& name) {
-  auto options = transport_options(config);
-  options.compress = false;
-  platform::HttpTransport transport(options);
   const nlohmann::json body{{"code", code}, {"device_name", name}};
   auto res = transport.post("/v1/enroll", body.dump(), "");
   if (!res.ok()) return res.status();
@@ -125,42 +126,91 @@ Result<Enrollment> enroll(const DeviceConfig& config, const std::string& code,
   return e;
 }
 
-// `config` is completed from the enrollment when `enroll_code` is given.
+// Whether `dir` holds a workspace whose data was erased (it may be set up again).
+bool workspace_wiped(const fs::path& dir) {
+  platform::FileKeyStore keystore(keystore_path(dir));
+  auto vault = Vault::open(vault_options(dir, keystore));
+  return !vault.ok() && vault.code() == Errc::wiped;
+}
+
+// A setup that did not complete leaves nothing that claims to be a workspace: the new vault is
+// erased and its files removed. A device already enrolled reports its token wiped (from the
+// receipt the vault kept), so the server does not keep an orphaned active device.
+// When an erased workspace was being replaced, it stays erased (its note is kept).
+void abandon_setup(const fs::path& dir, std::unique_ptr<RecordStore>& records,
+                   std::unique_ptr<Vault>& vault, platform::HttpTransport* enrolled_with,
+                   bool replacing) {
+  records.reset();
+  if (vault) (void)vault->wipe(replacing ? "erased; a new setup did not complete"
+                                         : "setup did not complete");
+  vault.reset();
+  if (enrolled_with != nullptr) (void)report_wipes(*enrolled_with, database_path(dir));
+  std::error_code ec;
+  if (!replacing) fs::remove(fs::path(database_path(dir)) += ".wiped", ec);
+}
+
+// `config` is completed from the enrollment when `enroll_code` is given. Order: the PIN is
+// read (and confirmed on a terminal) and the vault created under it (which applies the vault's
+// PIN rules) before the one-time code is redeemed, so a refused PIN leaves the code unused and no
+// device on the server; device.conf is written last, once the token is in the vault.
 Status create_workspace(const fs::path& dir, DeviceConfig& config,
                         const std::optional<std::string>& enroll_code, const std::string& name) {
-  if (fs::exists(config_path(dir)) || fs::exists(database_path(dir))) {
+  const bool replacing = fs::exists(config_path(dir)) && workspace_wiped(dir);
+  if (!replacing && (fs::exists(config_path(dir)) || fs::exists(database_path(dir)))) {
     return {Errc::already_exists, "a device workspace already exists in " + dir.string()};
   }
-  auto pin = read_secret("FIELDCASE_PIN", "New PIN: ");
+  auto pin = read_new_secret("FIELDCASE_PIN", "New PIN: ", "Repeat the PIN: ");
   if (!pin.ok()) return pin.status();
   Result<std::string> token = std::string();
-  if (enroll_code) {
-    auto enrolled = enroll(config, *enroll_code, name);
-    if (!enrolled.ok()) return enrolled.status();
-    config.worker_id = enrolled->worker_id;
-    config.device_id = enrolled->device_id;
-    config.role = enrolled->role;
-    token = std::move(enrolled->token);
-  } else {
+  if (!enroll_code) {
     token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
+    if (!token.ok()) return token.status();
   }
-  if (!token.ok()) return token.status();
   std::error_code ec;
+  const bool made_dir = !fs::exists(dir);
   fs::create_directories(dir, ec);
   if (ec) return {Errc::io, "cannot create " + dir.string() + ": " + ec.message()};
   fs::permissions(dir, fs::perms::owner_all, ec);
   platform::FileKeyStore keystore(keystore_path(dir));
-  auto vault = Vault::create(vault_options(dir, keystore), *pin);
-  if (!vault.ok()) return vault.status();
-  auto store = (*vault)->store();
-  if (!store.ok()) return store.status();
-  auto records =
+  auto created = Vault::create(vault_options(dir, keystore), *pin);
+  if (!created.ok()) {
+    if (made_dir) fs::remove_all(dir, ec);
+    return created.status();
+  }
+  std::unique_ptr<Vault> vault = std::move(created.value());
+  std::unique_ptr<RecordStore> records;
+  std::unique_ptr<platform::HttpTransport> transport;
+  bool enrolled = false;
+  auto fail = [&](const Status& st) {
+    abandon_setup(dir, records, vault, enrolled ? transport.get() : nullptr, replacing);
+    if (made_dir && !fs::exists(fs::path(database_path(dir)) += ".wipe-reports")) {
+      fs::remove_all(dir, ec);
+    }
+    return st;
+  };
+  if (enroll_code) {
+    auto options = transport_options(config);
+    options.compress = false;
+    transport = std::make_unique<platform::HttpTransport>(options);
+    auto answer = enroll(*transport, *enroll_code, name);
+    if (!answer.ok()) return fail(answer.status());
+    enrolled = true;
+    config.worker_id = answer->worker_id;
+    config.device_id = answer->device_id;
+    config.role = answer->role;
+    token = std::move(answer->token);
+  }
+  auto store = vault->store();
+  if (!store.ok()) return fail(store.status());
+  auto opened =
       RecordStore::open(**store, Identity{config.worker_id, config.device_id, config.role},
                         SystemClock::instance(), Timescales());
-  if (!records.ok()) return records.status();
-  const auto* bytes = reinterpret_cast<const std::uint8_t*>(token->data());
-  FC_TRY(keystore.put(kTokenSecret, std::span(bytes, token->size())));
-  return write_config(dir, config);
+  if (!opened.ok()) return fail(opened.status());
+  records = std::move(opened.value());
+  if (Status st = vault->set_device_token(*token); !st.ok()) return fail(st);
+  if (replacing) fs::remove(dir / "sync.state", ec);
+  if (Status st = write_config(dir, config); !st.ok()) return fail(st);
+  return {};
 }
 
 int setup(Args args, Io& io) {
@@ -259,12 +309,16 @@ void print_report(Io& io, const SyncReport& r) {
 }
 
 Status run_sync(Io& io, Workspace& ws) {
-  auto token = ws.keystore().get(kTokenSecret);
+  auto token = ws.vault().device_token();
   if (!token.ok()) return token.status();
-  if (!token->has_value()) return {Errc::not_found, "the workspace holds no device token"};
-  const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
+  if (!token->has_value()) {
+    return {Errc::not_found, "the workspace holds no device token (set it up again: enroll)"};
+  }
   platform::HttpTransport transport(transport_options(ws.config()));
-  SyncEngine engine(ws.records(), transport, token_text);
+  // An earlier vault of this workspace that was erased is reported first; a server that cannot
+  // be reached fails the sync below anyway, and the report stays for the next time.
+  (void)report_wipes(transport, database_path(ws.dir()));
+  SyncEngine engine(ws.records(), transport, **token);
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   auto report = engine.run([&](const SyncProgress& p) { show_progress(io, terminal, p); });
   if (terminal) io.out << "\n";
@@ -273,6 +327,8 @@ Status run_sync(Io& io, Workspace& ws) {
     // Revoked (nothing more is accepted) or retired (everything was delivered first).
     FC_TRY(
         ws.wipe(report->wipe_reason.empty() ? "wipe ordered by the server" : report->wipe_reason));
+    // The server learns that the erase happened (audited device_wiped).
+    (void)report_wipes(transport, database_path(ws.dir()));
     if (!report->device_revoked) print_report(io, *report);
     io.out << "the server ordered this device wiped ("
            << (report->wipe_reason.empty() ? "no reason given" : report->wipe_reason)
@@ -284,11 +340,42 @@ Status run_sync(Io& io, Workspace& ws) {
   return write_sync_state(ws.dir(), {now_text(), report->clock_offset.count()});
 }
 
+// A workspace whose data was erased (the last wrong PIN, or a wipe) can no longer sync, but
+// still tells the server, so the server revokes the device although its token is gone.
+Status report_erased_workspace(Io& io, const fs::path& dir, const Status& wiped) {
+  auto config = read_config(dir);
+  if (!config.ok()) return wiped;
+  platform::HttpTransport transport(transport_options(*config));
+  auto reported = report_wipes(transport, database_path(dir));
+  if (reported.ok() && *reported > 0) {
+    io.out << "the server has been told that this device was wiped\n";
+  } else if (!reported.ok()) {
+    io.err << "fieldcase sync: " << reported.status().message() << "\n";
+  }
+  return wiped;
+}
+
 int sync(Args args, Io& io) {
   CommandSpec spec{"sync", kSyncUsage};
   spec.access = Workspace::Access::sync;
-  return run_device_command(args, io, spec,
-                            [&](const ParsedArgs&, Workspace& ws) { return run_sync(io, ws); });
+  if (wants_help(args)) {
+    io.out << spec.usage;
+    return kExitOk;
+  }
+  int code = kExitOk;
+  auto parsed = parse_args(io, spec.name, args, spec.options, spec.required,
+                           spec.positional_count, spec.positional_names, code);
+  if (!parsed) return code;
+  const fs::path dir = workspace_dir(*parsed);
+  auto ws = Workspace::open(dir, spec.access);
+  if (!ws.ok()) {
+    if (ws.code() == Errc::wiped) {
+      return failure(io, spec.name, report_erased_workspace(io, dir, ws.status()));
+    }
+    return failure(io, spec.name, ws.status());
+  }
+  Status status = run_sync(io, **ws);
+  return status.ok() ? kExitOk : failure(io, spec.name, status);
 }
 
 int status(Args args, Io& io) {

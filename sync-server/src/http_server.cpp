@@ -279,6 +279,21 @@ struct HttpServer::Impl {
     res.set_content(sync::encode(*response), kJson);
   }
 
+  // A wiped device's report (sync::kWipeReportPath): its bearer credential is the wipe proof.
+  void wiped(const httplib::Request& req, httplib::Response& res) {
+    const auto receipt = clock.wall();
+    const std::string proof = bearer_token(req);
+    auto status = service.report_wipe(proof, receipt);
+    if (!status.ok()) return internal(res, status.status());
+    if (!*status) {
+      audit("auth_failed", nullptr, req, "unknown wipe proof");
+      return error(res, 401, "unauthenticated", "the wipe proof is not valid");
+    }
+    res.status = 200;
+    res.set_content(std::string(R"({"status":")") + std::string(to_string(**status)) + "\"}",
+                    kJson);
+  }
+
   // 403 device_revoked with the wipe instruction: nothing of the request is applied.
   void refuse(httplib::Response& res, const AuthenticatedDevice& device,
               std::chrono::system_clock::time_point receipt) {
@@ -346,6 +361,8 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
   svr.Post("/v1/sync",
            [impl](const httplib::Request& req, httplib::Response& res,
                   const httplib::ContentReader& reader) { impl->sync(req, res, reader); });
+  svr.Post(std::string(sync::kWipeReportPath),
+           [impl](const httplib::Request& req, httplib::Response& res) { impl->wiped(req, res); });
   if (access != nullptr) {
     detail::register_web_api(svr, *access, [impl](const std::string& line) { impl->log(line); });
     if (figures != nullptr) {

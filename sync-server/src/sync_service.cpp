@@ -139,6 +139,34 @@ Result<sync::Instruction> SyncService::refuse(const AuthenticatedDevice& device,
   return sync::Instruction{sync::Instruction::Type::wipe, "", reason};
 }
 
+Result<std::optional<DeviceStatus>> SyncService::report_wipe(std::string_view proof,
+                                                             system_clock::time_point receipt) {
+  // The proof is the token's hash as the server stores it (sync::wipe_proof).
+  if (!sync::looks_like_wipe_proof(proof)) return std::optional<DeviceStatus>();
+  std::lock_guard lock(mu_);
+  std::optional<DeviceStatus> after;
+  Status st = store_.transaction([&]() -> Status {
+    after.reset();
+    auto found = store_.find_device_by_token_hash(proof);
+    if (!found.ok()) return found.status();
+    if (!*found) return {};
+    Device device = std::move(**found);
+    const std::string at = format_iso_datetime(receipt);
+    const std::string before(to_string(device.status));
+    if (device.status == DeviceStatus::active || device.status == DeviceStatus::retiring) {
+      // Its token went with its data: nothing it sent from now on could be trusted.
+      device.status = DeviceStatus::revoked;
+      device.revoked_at = at;
+      FC_TRY(store_.update_device(device));
+    }
+    after = device.status;
+    return store_.append_audit({new_uuid_v7(clock_), at, "device_wiped", device.id,
+                                device.worker_id, "", "", "reported by the device; was " + before});
+  });
+  if (!st.ok()) return st;
+  return after;
+}
+
 Status SyncService::audit(std::string_view event, const AuthenticatedDevice* device,
                           std::string_view detail, system_clock::time_point at) {
   const std::string clean = audit_detail(detail);

@@ -123,12 +123,12 @@ void server_stop(test_server* server) {
   }
 }
 
-bool server_admin(const test_server* server, char* out, size_t size, ...) {
+static bool run_admin(const test_server* server, char* out, size_t size, bool whole,
+                      va_list ap) {
   char* argv[32];
   int argc = 0;
   char db[600], out_path[600];
   const char* arg;
-  va_list ap;
   posix_spawn_file_actions_t fa;
   pid_t pid = -1;
   int status = 0;
@@ -140,9 +140,7 @@ bool server_admin(const test_server* server, char* out, size_t size, ...) {
   argv[argc++] = (char*)"--database";
   argv[argc++] = db;
   argv[argc++] = (char*)"--quiet";
-  va_start(ap, size);
   while ((arg = va_arg(ap, const char*)) != NULL && argc < 31) argv[argc++] = (char*)arg;
-  va_end(ap);
   argv[argc] = NULL;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -158,10 +156,32 @@ bool server_admin(const test_server* server, char* out, size_t size, ...) {
   if (f == NULL) return false;
   if (out != NULL && size > 0) {
     out[0] = '\0';
-    if (fgets(out, (int)size, f) != NULL) out[strcspn(out, "\r\n")] = '\0';
+    if (whole) {
+      out[fread(out, 1, size - 1, f)] = '\0';
+    } else if (fgets(out, (int)size, f) != NULL) {
+      out[strcspn(out, "\r\n")] = '\0';
+    }
   }
   fclose(f);
   return true;
+}
+
+bool server_admin(const test_server* server, char* out, size_t size, ...) {
+  va_list ap;
+  bool ok;
+  va_start(ap, size);
+  ok = run_admin(server, out, size, false, ap);
+  va_end(ap);
+  return ok;
+}
+
+bool server_admin_all(const test_server* server, char* out, size_t size, ...) {
+  va_list ap;
+  bool ok;
+  va_start(ap, size);
+  ok = run_admin(server, out, size, true, ap);
+  va_end(ap);
+  return ok;
 }
 
 bool org_create(const test_server* server, char* team_out, size_t size) {

@@ -68,6 +68,8 @@ void server_stop(test_server* server);
 /* Runs `fieldcase-server admin --database <dir>/server.db --quiet <args...>` (args end with
  * NULL) and copies the first line of its output to out. Returns false if it failed. */
 bool server_admin(const test_server* server, char* out, size_t size, ...);
+/* Like server_admin, but `out` gets the whole output, not only its first line. */
+bool server_admin_all(const test_server* server, char* out, size_t size, ...);
 
 /* An organisation: authority, area, team, and workers added with org_worker. */
 bool org_create(const test_server* server, char* team_out, size_t size);

@@ -8,6 +8,7 @@
  */
 #define _XOPEN_SOURCE 700
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +31,57 @@ static void default_config(fc_device_config* config, const char* dir, char* db, 
   config->server_url = url;
   config->kdf = FC_KDF_MINIMUM;
   config->sync_attempts = 1;
+}
+
+/* Whether any file under `path` (a file or a directory, searched recursively) holds `needle`. */
+static bool any_file_holds(const char* path, const char* needle) {
+  struct stat st;
+  if (stat(path, &st) != 0) return false;
+  if (S_ISDIR(st.st_mode)) {
+    DIR* d = opendir(path);
+    struct dirent* e;
+    bool found = false;
+    char child[1024];
+    if (d == NULL) return false;
+    while (!found && (e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      path_join(child, sizeof child, path, e->d_name);
+      found = any_file_holds(child, needle);
+    }
+    closedir(d);
+    return found;
+  }
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
+    FILE* f = fopen(path, "rb");
+    size_t n, size = (size_t)st.st_size, len = strlen(needle), i;
+    char* bytes = (char*)malloc(size);
+    bool found = false;
+    if (f == NULL || bytes == NULL) {
+      if (f != NULL) fclose(f);
+      free(bytes);
+      return false;
+    }
+    n = fread(bytes, 1, size, f);
+    fclose(f);
+    for (i = 0; !found && len > 0 && i + len <= n; ++i) found = memcmp(bytes + i, needle, len) == 0;
+    free(bytes);
+    return found;
+  }
+  return false;
+}
+
+/* Whether any file of the device with database `db` and key store `keys` holds `needle`. */
+static bool device_files_hold(const char* db, const char* keys, const char* needle) {
+  static const char* const suffixes[] = {"",         "-wal",     "-shm",         "-journal",
+                                         ".key",     ".receipt", ".wipe-reports", ".wiped"};
+  char path[800];
+  size_t i;
+  if (any_file_holds(keys, needle)) return true;
+  for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; ++i) {
+    snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
+    if (any_file_holds(path, needle)) return true;
+  }
+  return false;
 }
 
 /* The child's fields; allocated to `worker`. */
@@ -112,12 +164,8 @@ static void test_end_to_end(void) {
   CHECK(err.domain == FC_DOMAIN_NONE && err.code == 0 && err.message[0] == '\0');
   CHECK(fc_device_is_unlocked(device));
   CHECK_OK(fc_device_set_token(device, token, &err), err);
-  {
-    struct stat st;
-    char entry[700];
-    path_join(entry, sizeof entry, keys, "device-token");
-    CHECK(stat(entry, &st) == 0 && (st.st_mode & 0777) == 0600);
-  }
+  /* The token is kept inside the vault: no file of the device holds it. */
+  CHECK(!device_files_hold(db, keys, token));
 
   /* The app locks and unlocks with the PIN. */
   CHECK_OK(fc_device_lock(device, &err), err);
@@ -296,6 +344,49 @@ static void test_end_to_end(void) {
   fc_device_release(device);
   CHECK(fc_device_open(&config, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
+  CHECK(!device_files_hold(db, keys, token));
+
+  /* A device the app wipes reports it at its next contact, and the server revokes it; a device
+     created again in its place has no token and must enroll again. */
+  {
+    char dir_c[600], db_c[700], keys_c[700], device_c[128], token_c[256], devices[4096];
+    fc_device_config config_c;
+    fc_device* c;
+    const char* line;
+    path_join(dir_c, sizeof dir_c, dir, "c");
+    CHECK(mkdir(dir_c, 0700) == 0);
+    CHECK(org_issue_device(&server, bea, device_c, sizeof device_c, token_c, sizeof token_c));
+    default_config(&config_c, dir_c, db_c, keys_c, sizeof db_c, bea, device_c, server.url);
+    c = fc_device_create(&config_c, kPin, &err);
+    CHECK_OK(c != NULL, err);
+    CHECK_OK(fc_device_set_token(c, token_c, &err), err);
+    text = fc_device_sync(c, NULL, NULL, &err);
+    CHECK_OK(text != NULL, err);
+    fc_string_release(text);
+    CHECK_OK(fc_device_wipe(c, "lost tablet", &err), err);
+    CHECK(!any_file_holds(dir_c, token_c));
+    CHECK(fc_device_sync(c, NULL, NULL, &err) == NULL);
+    CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
+    CHECK(contains(err.message, "the server has been told"));
+    fc_device_release(c);
+    CHECK(server_admin_all(&server, devices, sizeof devices, "device", "list",
+                           (const char*)NULL));
+    line = strstr(devices, device_c);
+    CHECK(line != NULL);
+    if (line != NULL) {
+      char row[512] = {0};
+      size_t n = strcspn(line, "\n");
+      memcpy(row, line, n < sizeof row - 1 ? n : sizeof row - 1);
+      CHECK(contains(row, "\trevoked\t"));
+    }
+
+    c = fc_device_create(&config_c, kPin, &err);
+    CHECK_OK(c != NULL, err);
+    CHECK(fc_device_sync(c, NULL, NULL, &err) == NULL);
+    CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_NOT_FOUND);
+    CHECK(contains(err.message, "no device token"));
+    fc_device_release(c);
+  }
 
   server_stop(&server);
   temp_dir_remove(dir);

@@ -6,6 +6,7 @@
 
 #include "fake_clock.hpp"
 #include "fieldcase/platform/file_keystore.hpp"
+#include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/vault.hpp"
 #include "storage/cipher_vfs.hpp"
 #include "store_fixture.hpp"
@@ -398,4 +399,122 @@ TEST_CASE("vault locks case data after the offline limit until the device syncs 
   CHECK(v.record_contact(env.clock.wall(), -1).code() == Errc::invalid_argument);
   v.lock();
   CHECK(v.record_contact(env.clock.wall(), 7).code() == Errc::locked);
+}
+
+namespace {
+
+// Every file under `dir` whose bytes contain `secret`.
+std::vector<std::string> files_holding(const fs::path& dir, std::string_view secret) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    auto bytes = read_file(entry.path());
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.find(secret) != std::string_view::npos) found.push_back(entry.path().string());
+  }
+  return found;
+}
+
+constexpr std::string_view kToken = "Tk3nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-x";
+
+}  // namespace
+
+TEST_CASE("the device token lives inside the vault and every wipe erases it",
+          "[store][crypto][security][vault]") {
+  VaultEnv env;
+  auto created = Vault::create(env.options(), "2468");
+  REQUIRE(created.ok());
+  CHECK((*created)->device_token()->has_value() == false);
+  REQUIRE((*created)->set_device_token(kToken).ok());
+  write_visit(**created, "child seen alone");
+  created->reset();  // closes (checkpoints) the database
+
+  // No file beside the database holds the token: a copy of the files does not yield it.
+  CHECK(files_holding(env.dir.path(), kToken).empty());
+  auto v = Vault::open(env.options());
+  REQUIRE(v.ok());
+  CHECK((*v)->device_token().code() == Errc::locked);
+  REQUIRE((*v)->unlock("2468").ok());
+  auto token = (*v)->device_token();
+  REQUIRE(token.ok());
+  REQUIRE(token->has_value());
+  CHECK(**token == kToken);
+  CHECK(Vault::pending_wipe_reports(env.options().database).empty());
+
+  SECTION("the last wrong PIN erases it, and leaves its wipe proof to report") {
+    (*v)->lock();
+    for (int i = 0; i < 5; ++i) (void)(*v)->unlock("0000");
+    CHECK((*v)->device_token().code() == Errc::wiped);
+  }
+  SECTION("a wipe on command erases it, and leaves its wipe proof to report") {
+    REQUIRE((*v)->wipe("ordered by the server").ok());
+    CHECK((*v)->device_token().code() == Errc::wiped);
+  }
+  CHECK(files_holding(env.dir.path(), kToken).empty());
+  const auto reports = Vault::pending_wipe_reports(env.options().database);
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0] == sync::wipe_proof(kToken));
+  CHECK(sync::looks_like_wipe_proof(reports[0]));
+
+  // A vault created again in the same place starts without a token: the device must enroll.
+  v->reset();
+  auto again = Vault::create(env.options(), "1357");
+  REQUIRE(again.ok());
+  auto none = (*again)->device_token();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  // The earlier vault's report waits for the next contact, until the server acknowledges it.
+  CHECK(Vault::pending_wipe_reports(env.options().database) == reports);
+  REQUIRE(Vault::discard_wipe_report(env.options().database, reports[0]).ok());
+  CHECK(Vault::pending_wipe_reports(env.options().database).empty());
+}
+
+TEST_CASE("a token in the key store's old plain entry moves into the vault or is retired",
+          "[store][crypto][security][vault]") {
+  VaultEnv env;
+  const auto token_bytes = std::span(reinterpret_cast<const std::uint8_t*>(kToken.data()),
+                                     kToken.size());
+  auto created = Vault::create(env.options(), "2468");
+  REQUIRE(created.ok());
+  created->reset();
+  // A workspace from an earlier release: the token in plain in the key store.
+  REQUIRE(env.keys.put("device-token", token_bytes).ok());
+  REQUIRE_FALSE(files_holding(env.dir.path(), kToken).empty());
+
+  SECTION("the first unlock moves it in and removes the plain copy") {
+    auto v = Vault::open(env.options());
+    REQUIRE(v.ok());
+    REQUIRE((*v)->unlock("2468").ok());
+    auto token = (*v)->device_token();
+    REQUIRE(token.ok());
+    REQUIRE(token->has_value());
+    CHECK(**token == kToken);
+    CHECK_FALSE(env.keys.get("device-token")->has_value());
+    v->reset();
+    CHECK(files_holding(env.dir.path(), kToken).empty());
+  }
+  SECTION("a wipe before it moved in removes it and reports it") {
+    auto v = Vault::open(env.options());
+    REQUIRE(v.ok());
+    for (int i = 0; i < 5; ++i) (void)(*v)->unlock("0000");
+    CHECK_FALSE(env.keys.get("device-token")->has_value());
+    CHECK(files_holding(env.dir.path(), kToken).empty());
+    CHECK(Vault::pending_wipe_reports(env.options().database) ==
+          std::vector<std::string>{sync::wipe_proof(kToken)});
+  }
+  SECTION("a vault created after an erase does not take it over") {
+    auto v = Vault::open(env.options());
+    REQUIRE(v.ok());
+    std::error_code ec;
+    // An erase by a release that left the plain token behind.
+    fs::remove(env.options().database, ec);
+    fs::remove(fs::path(env.options().database) += ".key", ec);
+    v->reset();
+    auto again = Vault::create(env.options(), "1357");
+    REQUIRE(again.ok());
+    CHECK_FALSE((*again)->device_token()->has_value());
+    CHECK_FALSE(env.keys.get("device-token")->has_value());
+    CHECK(Vault::pending_wipe_reports(env.options().database) ==
+          std::vector<std::string>{sync::wipe_proof(kToken)});
+  }
 }

@@ -186,6 +186,7 @@ struct Device {
   fs::path home;
   std::string pin = "2468";
   std::string device_id;
+  std::string token;
 
   // `setup_extra`: more options for `fieldcase setup` (--ca-file, --pin).
   Device(Org& o, const std::string& name, const std::string& worker, const std::string& url,
@@ -193,7 +194,7 @@ struct Device {
       : org(o), home(o.dir / name) {
     const std::string issued = org.admin({"device", "issue", "--worker", worker});
     device_id = issued.substr(0, issued.find(' '));
-    const std::string token = issued.substr(issued.find(' ') + 1);
+    token = issued.substr(issued.find(' ') + 1);
     std::vector<std::string> args{"setup",    "--server", url,     "--worker",   worker,
                                   "--device", device_id,  "--dir", home.string()};
     args.insert(args.end(), setup_extra.begin(), setup_extra.end());
@@ -237,6 +238,34 @@ const std::string kChild[] = {"child", "add",   "--first",    "Alex",     "--las
 
 std::string add_child(Device& d) {
   return first_line(d.ok(std::vector<std::string>(std::begin(kChild), std::end(kChild))));
+}
+
+// Every file under `dir` whose bytes hold `secret`.
+std::vector<std::string> files_holding(const fs::path& dir, const std::string& secret) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && slurp(entry.path()).find(secret) != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
+}
+
+// What `admin device list` prints.
+std::string device_list(Org& org) {
+  Run r = run(built("sync-server/fieldcase-server"),
+              {"admin", "--database", (org.dir / "server.db").string(), "device", "list"},
+              environment({}), org.dir);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+// The `admin device list` row of `device_id`.
+std::string device_row(Org& org, const std::string& device_id) {
+  const std::string list = device_list(org);
+  const auto at = list.find(device_id + "\t");
+  if (at == std::string::npos) return {};
+  return first_line(list.substr(at));
 }
 
 }  // namespace
@@ -586,4 +615,107 @@ TEST_CASE("cli devices: every device command answers --help and refuses bad usag
   Run bad_url = run(bin, {"setup", "--server", "ftp://x", "--worker", "w", "--device", "d"},
                     environment({}), dir);
   CHECK(bad_url.exit_code == 2);
+}
+
+TEST_CASE("cli devices: no workspace file holds the token; an erased workspace cannot sync and "
+          "reports the wipe",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  Device a(org, "a", ann, server.url());
+  add_child(a);
+  a.ok({"sync"});
+  // A copy of the user's files does not yield the token.
+  INFO(Catch::Detail::stringify(files_holding(a.home, a.token)));
+  CHECK(files_holding(a.home, a.token).empty());
+
+  // The last wrong PIN crypto-erases the workspace, and the token with it.
+  Run last;
+  for (int i = 0; i < 10; ++i) last = a.cli({"status"}, "1111");
+  CHECK(last.exit_code == 1);
+  CHECK(last.err.find("erased") != std::string::npos);
+  CHECK(files_holding(a.home, a.token).empty());
+  CHECK(device_row(org, a.device_id).find("\tactive\t") != std::string::npos);
+
+  // Its next contact cannot sync, but tells the server, which revokes the device.
+  Run synced = a.cli({"sync"});
+  CHECK(synced.exit_code == 1);
+  CHECK(synced.err.find("erased") != std::string::npos);
+  CHECK(synced.out.find("the server has been told that this device was wiped") !=
+        std::string::npos);
+  CHECK(device_row(org, a.device_id).find("\trevoked\t") != std::string::npos);
+  // A copy of the token taken earlier is refused from now on.
+  Run stolen = run(built("platform/cli/fieldcase"),
+                   {"setup", "--server", server.url(), "--worker", ann, "--device", a.device_id,
+                    "--dir", (org.dir / "copy").string()},
+                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_DEVICE_TOKEN=" + a.token,
+                                "FIELDCASE_KDF=minimum"}),
+                   org.dir);
+  REQUIRE(stolen.exit_code == 0);
+  Run replay = run(built("platform/cli/fieldcase"), {"sync", "--dir", (org.dir / "copy").string()},
+                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+  CHECK(replay.out.find("this device has been revoked") != std::string::npos);
+  CHECK(replay.out.find("changes received") == std::string::npos);
+  // Reported once: a further sync has nothing left to report.
+  Run again = a.cli({"sync"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("has been told") == std::string::npos);
+}
+
+TEST_CASE("cli devices: a workspace set up again after a wipe must enroll again",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  Device a(org, "a", ann, server.url());
+  a.ok({"sync"});
+  // The server orders the wipe (the tablet was reported lost and then found).
+  org.admin({"device", "revoke", "--device", a.device_id});
+  REQUIRE(a.ok({"sync"}).find("its data has been erased") != std::string::npos);
+  CHECK(files_holding(a.home, a.token).empty());
+  CHECK(a.cli({"sync"}).exit_code == 1);
+
+  // Setting the workspace up again needs a new enrollment; the old token does not come back.
+  const std::string issued = org.admin({"enrollment", "issue", "--worker", ann});
+  const std::string code = issued.substr(0, issued.find(' '));
+  Run setup = run(built("platform/cli/fieldcase"),
+                  {"setup", "--server", server.url(), "--enroll", code, "--dir", a.home.string()},
+                  environment({"FIELDCASE_PIN=1357", "FIELDCASE_KDF=minimum"}), org.dir);
+  INFO(setup.err);
+  REQUIRE(setup.exit_code == 0);
+  const std::string conf = slurp(a.home / "device.conf");
+  CHECK(conf.find(a.device_id) == std::string::npos);
+  CHECK(files_holding(a.home, a.token).empty());
+  a.pin = "1357";
+  CHECK(a.ok({"sync"}).find("rejected: 0") != std::string::npos);
+  CHECK(device_row(org, a.device_id).find("\trevoked\t") != std::string::npos);
+}
+
+TEST_CASE("cli devices: a refused PIN leaves the enrollment code unused and no device",
+          "[cli][security]") {
+  Org org;
+  Server server(org.dir);
+  const std::string ann = org.worker("Ann");
+  const std::string issued = org.admin({"enrollment", "issue", "--worker", ann});
+  const std::string code = issued.substr(0, issued.find(' '));
+  const fs::path home = org.dir / "tablet";
+  auto setup = [&](const std::string& pin) {
+    return run(built("platform/cli/fieldcase"),
+               {"setup", "--server", server.url(), "--enroll", code, "--name", "tablet 1", "--dir",
+                home.string()},
+               environment({"FIELDCASE_PIN=" + pin, "FIELDCASE_KDF=minimum"}), org.dir);
+  };
+  Run refused = setup("12");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("PIN") != std::string::npos);
+  // No device on the server, no half-made workspace.
+  CHECK(device_list(org).find("tablet 1") == std::string::npos);
+  CHECK_FALSE(fs::exists(home / "device.conf"));
+  CHECK_FALSE(fs::exists(home / "case.db"));
+  // The code is still good.
+  Run accepted = setup("2468");
+  INFO(accepted.err);
+  CHECK(accepted.exit_code == 0);
+  CHECK(device_list(org).find("tablet 1") != std::string::npos);
 }

@@ -12,6 +12,9 @@
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/server/tokens.hpp"
+#include "fieldcase/platform/file_keystore.hpp"
+#include "fieldcase/vault.hpp"
 #include "fieldcase/sync_engine.hpp"
 #include "fieldcase/transport.hpp"
 #include "temp_dir.hpp"
@@ -27,10 +30,18 @@ class LoopbackTransport final : public Transport {
   explicit LoopbackTransport(server::SyncService& service) : service_(service) {}
   int rate_limited = 0;  // answer this many requests with 429 first
   int requests = 0;      // requests that reached the service
+  int wipe_reports = 0;  // POST /v1/device/wiped
   Result<HttpResponse> post(std::string_view path, std::string_view body,
                             std::string_view token) override {
-    if (path != "/v1/sync") return HttpResponse{404, sync::encode_error("not_found", ""), 0, 0};
     const auto receipt = std::chrono::system_clock::now();
+    if (path == sync::kWipeReportPath) {
+      ++wipe_reports;
+      auto status = service_.report_wipe(token, receipt);
+      if (!status.ok()) return status.status();
+      if (!*status) return HttpResponse{401, sync::encode_error("unauthenticated", ""), 0, 0};
+      return HttpResponse{200, "{\"status\":\"" + std::string(to_string(**status)) + "\"}", 0, 0};
+    }
+    if (path != "/v1/sync") return HttpResponse{404, sync::encode_error("not_found", ""), 0, 0};
     if (rate_limited > 0) {
       --rate_limited;
       return HttpResponse{429, sync::encode_error("rate_limited", "retry after 1 s"), 0, 0};
@@ -297,4 +308,70 @@ TEST_CASE("server and devices: a revoked device is refused and told to wipe, not
   CHECK_FALSE(ok.wipe_requested);
   CHECK(ok.contacted);
   CHECK(ok.offline_limit_days == 14);
+}
+
+TEST_CASE("server and devices: a wiped device reports the wipe and the server revokes it",
+          "[sync][security][vault]") {
+  World w;
+  auto issued = w.admin->issue_device(w.sw1);
+  REQUIRE(issued.ok());
+  // The proof is the token's hash as the server keeps it, and reveals nothing of the token.
+  CHECK(sync::wipe_proof(issued->token) == server::token_hash(issued->token));
+  CHECK(sync::wipe_proof(issued->token).find(issued->token) == std::string::npos);
+
+  platform::FileKeyStore keys(w.dir / "keys");
+  VaultOptions o;
+  o.database = w.dir / "tablet.db";
+  o.keystore = &keys;
+  o.kdf = KdfCost::minimum();
+  o.max_failed_unlocks = 3;
+  auto vault = Vault::create(o, "2468");
+  REQUIRE(vault.ok());
+  REQUIRE((*vault)->set_device_token(issued->token).ok());
+  // Nothing to report while the vault is alive.
+  auto none = report_wipes(*w.transport, o.database);
+  REQUIRE(none.ok());
+  CHECK(*none == 0);
+  CHECK(w.transport->wipe_reports == 0);
+
+  // The last wrong PIN erases the data and the token; the next contact reports it.
+  (*vault)->lock();
+  for (int i = 0; i < 3; ++i) (void)(*vault)->unlock("0000");
+  CHECK((*vault)->device_token().code() == Errc::wiped);
+  auto before = w.server_store->find_device(issued->device_id);
+  REQUIRE(before.ok());
+  CHECK((*before)->status == server::DeviceStatus::active);
+  auto reported = report_wipes(*w.transport, o.database);
+  REQUIRE(reported.ok());
+  CHECK(*reported == 1);
+  auto after = w.server_store->find_device(issued->device_id);
+  REQUIRE(after.ok());
+  CHECK((*after)->status == server::DeviceStatus::revoked);
+  CHECK_FALSE((*after)->revoked_at.empty());
+  CHECK(Vault::pending_wipe_reports(o.database).empty());
+  server::AuditQuery q;
+  q.event = "device_wiped";
+  q.device_id = issued->device_id;
+  auto audit = w.server_store->query_audit(q);
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 1);
+  CHECK((*audit)[0].detail == "reported by the device; was active");
+
+  // A copy of the token taken before the wipe no longer syncs.
+  Device copy = w.device(w.sw1, Role::social_worker, "copy");
+  copy.token = issued->token;
+  SyncReport refused = copy.sync(*w.transport);
+  CHECK(refused.device_revoked);
+  CHECK(refused.accepted == 0);
+
+  // A proof the server does not know is refused and not kept; nothing else changes.
+  auto other = w.device(w.sw2, Role::social_worker, "other");
+  auto unknown = w.service->report_wipe(std::string(64, 'a'), std::chrono::system_clock::now());
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(unknown->has_value());
+  auto malformed = w.service->report_wipe(other.token, std::chrono::system_clock::now());
+  REQUIRE(malformed.ok());
+  CHECK_FALSE(malformed->has_value());  // a token is not a proof
+  SyncReport fine = other.sync(*w.transport);
+  CHECK_FALSE(fine.wipe_requested);
 }

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -94,5 +95,13 @@ class SyncEngine {
   std::string token_;
   SyncOptions options_;
 };
+
+// Delivers the wipe reports pending for the vault at `database` (Vault::pending_wipe_reports):
+// POST sync::kWipeReportPath with each proof. A report the server acknowledges (200: it has
+// revoked the device) or does not know (401: nothing left to revoke) is discarded; the rest
+// stay for the next contact. Returns how many the server acknowledged; Errc::io when the server
+// could not be reached (the reports stay). Hosts call it before every sync and right after a
+// wipe, so a wiped device reports itself at its next contact.
+Result<int> report_wipes(Transport& transport, const std::filesystem::path& database);
 
 }  // namespace fieldcase

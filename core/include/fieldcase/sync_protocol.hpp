@@ -128,4 +128,15 @@ std::string encode_error(std::string_view code, std::string_view message,
                          const std::vector<Instruction>& instructions = {});
 Result<ErrorBody> decode_error(std::string_view json);
 
+// Wipe reports. A device that erased its data tells the server at its next contact, so the
+// server revokes it, although the token went with the data: it presents the token's wipe proof
+// instead, `POST kWipeReportPath` with "Authorization: Bearer <proof>" and body "{}". The
+// proof is the lower-case hex BLAKE2b-256 of the token, which is also how the server stores the
+// token (so every device it ever issued a token can report), and it reveals nothing of the
+// token: it lets its holder report the device wiped, never sync. See docs/sync-protocol.md.
+inline constexpr std::string_view kWipeReportPath = "/v1/device/wiped";
+std::string wipe_proof(std::string_view device_token);
+// Whether `text` has the shape of a wipe proof (64 lower-case hex digits).
+bool looks_like_wipe_proof(std::string_view text) noexcept;
+
 }  // namespace fieldcase::sync

@@ -17,6 +17,14 @@
 // store_for_sync() still opens the database, so the sync engine can reach the server and lift
 // the lock. A limit of 0 (or no contact recorded yet) means no offline lock.
 //
+// Device token: the credential the sync server issued lives inside the encrypted database (table
+// vault_device), so it is behind the PIN like the case data and is erased with it. Beside the
+// database, "<db>.receipt" holds the token's wipe proof (sync::wipe_proof), which reveals
+// nothing of the token. A wipe moves that proof to "<db>.wipe-reports": the reports the host
+// must deliver at its next contact with the server (report_wipes in sync_engine.hpp), so the
+// server revokes the device although its token is gone. A vault created again in the same place
+// holds no token: the device must enroll again.
+//
 // Not thread-safe: one Vault per database, used from one thread (or externally serialised).
 #pragma once
 
@@ -25,7 +33,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "fieldcase/clock.hpp"
 #include "fieldcase/keystore.hpp"
@@ -96,6 +106,18 @@ class Vault {
   // The recorded contact and whether it offline-locks the vault now. Needs an unlocked vault.
   Result<Contact> contact();
 
+  // Keeps the device token the server issued (replacing any earlier one) and its wipe proof.
+  // Needs an unlocked vault.
+  Status set_device_token(std::string_view token);
+  // The device token, or nullopt when none was set. Needs an unlocked vault (store_for_sync()
+  // suffices: the offline lock does not hide it).
+  Result<std::optional<std::string>> device_token();
+  // The wipe proofs of this database's erased vaults that the server has not acknowledged yet,
+  // oldest first. Works on a wiped or missing vault.
+  static std::vector<std::string> pending_wipe_reports(const std::filesystem::path& database);
+  // Forgets one pending report once the server has acknowledged it.
+  static Status discard_wipe_report(const std::filesystem::path& database, std::string_view proof);
+
   Status change_pin(std::string_view old_pin, std::string_view new_pin);
   // Re-encrypts the database under a new random key. The vault must be unlocked.
   Status rotate_key();
@@ -122,6 +144,7 @@ class Vault {
   Status open_store(std::span<const std::uint8_t> dek);
   Result<Store*> open_for_use();
   Status load_contact();
+  Status import_legacy_token();
   std::string keystore_name(const Blob& blob) const;
 
   VaultOptions options_;

@@ -9,6 +9,7 @@
 
 #include "fieldcase/durable_file.hpp"
 #include "fieldcase/encoding.hpp"
+#include "fieldcase/sync_protocol.hpp"
 #include "storage/cipher_vfs.hpp"
 
 namespace fieldcase {
@@ -33,6 +34,9 @@ constexpr std::uint8_t kAeadXChaCha = 1;
 constexpr std::uint8_t kKdfArgon2id13 = 1;
 constexpr std::size_t kDeviceSecretSize = 32;
 constexpr std::string_view kKekContext = "fieldcase kek v1";
+// The key-store entry where the client kept the device token, in plain, before the token moved
+// into the vault. Read once to move it in (or, for an erased vault, to report it), then removed.
+constexpr std::string_view kLegacyTokenEntry = "device-token";
 
 void put_le(std::uint8_t* p, std::uint64_t v, int n) {
   for (int i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -71,6 +75,67 @@ std::string utc_now_iso() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::filesystem::path receipt_path(const std::filesystem::path& database) {
+  return with_suffix(database, ".receipt");
+}
+std::filesystem::path reports_path(const std::filesystem::path& database) {
+  return with_suffix(database, ".wipe-reports");
+}
+
+// The wipe proofs in a receipt or reports file, one a line; anything else is ignored.
+std::vector<std::string> read_proofs(const std::filesystem::path& path) {
+  std::vector<std::string> proofs;
+  auto bytes = read_small_file(path, 1 << 16);
+  if (!bytes.ok()) return proofs;
+  std::string_view rest(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    if (sync::looks_like_wipe_proof(line) &&
+        std::find(proofs.begin(), proofs.end(), line) == proofs.end()) {
+      proofs.emplace_back(line);
+    }
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  return proofs;
+}
+
+Status write_proofs(const std::filesystem::path& path, const std::vector<std::string>& proofs) {
+  if (proofs.empty()) return shred_file(path);
+  std::string text;
+  for (const auto& p : proofs) text += p + "\n";
+  return write_file_durably(
+      path, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), 0600);
+}
+
+Status add_wipe_report(const std::filesystem::path& database, const std::string& proof) {
+  auto proofs = read_proofs(reports_path(database));
+  if (std::find(proofs.begin(), proofs.end(), proof) != proofs.end()) return {};
+  proofs.push_back(proof);
+  return write_proofs(reports_path(database), proofs);
+}
+
+// The vault whose token the receipt names is gone (erased, or replaced by a new one): its
+// proof joins the reports to deliver.
+Status retire_receipt(const std::filesystem::path& database) {
+  for (const auto& proof : read_proofs(receipt_path(database))) {
+    FC_TRY(add_wipe_report(database, proof));
+  }
+  return shred_file(receipt_path(database));
+}
+
+// A token still in the key store's old plain entry belongs to no live vault: report it, and
+// remove it so it can never be used again.
+Status retire_legacy_token(KeyStore& keystore, const std::filesystem::path& database) {
+  auto legacy = keystore.get(kLegacyTokenEntry);
+  if (!legacy.ok()) return legacy.status();
+  if (!legacy->has_value()) return {};
+  const std::string_view token(reinterpret_cast<const char*>((*legacy)->data()),
+                               (*legacy)->size());
+  FC_TRY(add_wipe_report(database, sync::wipe_proof(token)));
+  return keystore.remove(kLegacyTokenEntry);
 }
 
 }  // namespace
@@ -241,6 +306,10 @@ Result<std::unique_ptr<Vault>> Vault::create(const VaultOptions& options, std::s
   }
   std::error_code ec;
   std::filesystem::remove(with_suffix(options.database, ".wiped"), ec);
+  // Whatever token an earlier vault here held must not come back: a new vault starts without
+  // one, and the earlier token is reported wiped at the next contact.
+  FC_TRY(retire_receipt(options.database));
+  FC_TRY(retire_legacy_token(*options.keystore, options.database));
 
   Blob blob = Blob::fresh(options.kdf);
   auto secret = SecureBytes::random(kDeviceSecretSize);
@@ -288,7 +357,10 @@ Status Vault::open_store(std::span<const std::uint8_t> dek) {
   if (!store.ok()) return store.status();
   store_ = std::move(store.value());
   last_activity_ = options_.clock->monotonic();
-  Status contact = load_contact();
+  Status contact = store_->exec(
+      "CREATE TABLE IF NOT EXISTS vault_device(id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "token TEXT NOT NULL)");
+  if (contact.ok()) contact = load_contact();
   if (!contact.ok()) store_.reset();
   return contact;
 }
@@ -329,6 +401,60 @@ Status Vault::record_contact(std::chrono::system_clock::time_point at, int offli
   contact_.last = at;
   contact_.offline_limit_days = offline_limit_days;
   return {};
+}
+
+Status Vault::set_device_token(std::string_view token) {
+  if (wiped_) return {Errc::wiped, "this device's data was erased"};
+  if (!unlocked()) return {Errc::locked, "the database is locked; enter the PIN"};
+  if (token.empty()) return {Errc::invalid_argument, "the device token is empty"};
+  // The receipt first: a crash between the two leaves a receipt for a token the vault may not
+  // hold, which at worst reports that token wiped; never a token without its receipt.
+  const std::string proof = sync::wipe_proof(token) + "\n";
+  FC_TRY(write_file_durably(
+      receipt_path(options_.database),
+      std::span(reinterpret_cast<const std::uint8_t*>(proof.data()), proof.size()), 0600));
+  auto st = store_->prepare(
+      "INSERT INTO vault_device(id, token) VALUES (1, ?1) "
+      "ON CONFLICT(id) DO UPDATE SET token = excluded.token");
+  if (!st.ok()) return st.status();
+  st->bind(1, token);
+  return st->run();
+}
+
+Result<std::optional<std::string>> Vault::device_token() {
+  if (wiped_) return Status(Errc::wiped, "this device's data was erased");
+  if (!unlocked()) return Status(Errc::locked, "the database is locked; enter the PIN");
+  auto st = store_->prepare("SELECT token FROM vault_device WHERE id = 1");
+  if (!st.ok()) return st.status();
+  auto row = st->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->column_text(0));
+}
+
+// A workspace from before the token moved into the vault keeps it in the key store in plain:
+// at the first unlock it moves in, and the plain entry is removed.
+Status Vault::import_legacy_token() {
+  auto legacy = options_.keystore->get(kLegacyTokenEntry);
+  if (!legacy.ok()) return legacy.status();
+  if (!legacy->has_value()) return {};
+  auto current = device_token();
+  if (!current.ok()) return current.status();
+  if (!current->has_value()) {
+    FC_TRY(set_device_token(std::string_view(reinterpret_cast<const char*>((*legacy)->data()),
+                                             (*legacy)->size())));
+  }
+  return options_.keystore->remove(kLegacyTokenEntry);
+}
+
+std::vector<std::string> Vault::pending_wipe_reports(const std::filesystem::path& database) {
+  return read_proofs(reports_path(database));
+}
+
+Status Vault::discard_wipe_report(const std::filesystem::path& database, std::string_view proof) {
+  auto proofs = read_proofs(reports_path(database));
+  std::erase(proofs, std::string(proof));
+  return write_proofs(reports_path(database), proofs);
 }
 
 Result<Vault::Contact> Vault::contact() {
@@ -408,7 +534,8 @@ Status Vault::unlock(std::string_view pin) {
                       : Status(Errc::integrity, key_path_.string() + " is damaged");
   }
   if (st.ok()) st = open_store(opened->dek.span());
-  if (!st.ok()) kek_.wipe();
+  if (st.ok()) st = import_legacy_token();
+  if (!st.ok()) lock();
   return st;
 }
 
@@ -545,6 +672,12 @@ Status Vault::wipe(std::string_view reason) {
     Status ks = options_.keystore->remove(keystore_name(*blob));
     if (!ks.ok()) result = ks;
   }
+  // The device token went with the database; its wipe proof becomes a report to deliver, and a
+  // token still in the key store's old plain entry is reported and removed too.
+  Status receipt = retire_receipt(options_.database);
+  if (result.ok() && !receipt.ok()) result = receipt;
+  Status legacy = retire_legacy_token(*options_.keystore, options_.database);
+  if (result.ok() && !legacy.ok()) result = legacy;
   // Overwrite the wrapped key with random bytes before deleting it.
   std::array<std::uint8_t, kBlobSize> noise{};
   randombytes_buf(noise.data(), noise.size());

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "fieldcase/record_schema.hpp"
+#include "fieldcase/vault.hpp"
 
 namespace fieldcase {
 namespace {
@@ -186,6 +187,31 @@ Result<SyncReport> SyncEngine::run(const std::function<void(const SyncProgress&)
   }
   return Status(Errc::io,
                 "sync did not finish within " + std::to_string(options_.max_rounds) + " rounds");
+}
+
+Result<int> report_wipes(Transport& transport, const std::filesystem::path& database) {
+  int acknowledged = 0;
+  Status unreachable;
+  for (const auto& proof : Vault::pending_wipe_reports(database)) {
+    auto answer = transport.post(sync::kWipeReportPath, "{}", proof);
+    if (!answer.ok()) {
+      unreachable = answer.status();
+      continue;
+    }
+    if (answer->status == 200) {
+      ++acknowledged;
+    } else if (answer->status != 401) {
+      unreachable = status_for_http(answer->status, answer->body);
+      continue;  // kept for the next contact
+    }
+    FC_TRY(Vault::discard_wipe_report(database, proof));
+  }
+  transport.release_connection();
+  if (!unreachable.ok()) {
+    return Status(Errc::io, "the wipe could not be reported to the server yet: " +
+                                unreachable.message());
+  }
+  return acknowledged;
 }
 
 }  // namespace fieldcase

@@ -1,6 +1,9 @@
 #include "fieldcase/sync_protocol.hpp"
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <array>
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/json_bounds.hpp"
@@ -382,6 +385,26 @@ Result<ErrorBody> decode_error(std::string_view text) {
   Reader r(j, "body");
   FC_TRY(decode_instructions(r, "body", body.instructions));
   return body;
+}
+
+std::string wipe_proof(std::string_view device_token) {
+  std::array<unsigned char, crypto_generichash_BYTES> digest{};
+  crypto_generichash(digest.data(), digest.size(),
+                     reinterpret_cast<const unsigned char*>(device_token.data()),
+                     device_token.size(), nullptr, 0);
+  std::string hex(digest.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  hex.pop_back();
+  sodium_memzero(digest.data(), digest.size());
+  return hex;
+}
+
+bool looks_like_wipe_proof(std::string_view text) noexcept {
+  if (text.size() != 2 * crypto_generichash_BYTES) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 }  // namespace fieldcase::sync

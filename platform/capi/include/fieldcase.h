@@ -354,8 +354,10 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_change_pin(fc_device* FC_NULLABLE
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_wipe(fc_device* FC_NULLABLE device,
                                                     const char* FC_NULLABLE reason,
                                                     fc_error* FC_NULLABLE out_error);
-/* Keeps the device token issued by the server in the key store (for fc_device_sync). The
- * device must be unlocked, so that only its worker can point it at another credential.
+/* Keeps the device token issued by the server inside the encrypted vault (for fc_device_sync),
+ * behind the PIN and erased with the data by every wipe; a device created again after a wipe has
+ * no token until it enrolls again. The device must be unlocked, so that only its worker can
+ * point it at another credential.
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_set_token(fc_device* FC_NULLABLE device,
                                                          const char* FC_NULLABLE token,
@@ -492,7 +494,9 @@ typedef bool (*fc_sync_progress_fn)(void* FC_NULLABLE context,
  * delivered) the device is crypto-erased before returning ("wiped": true). Works while the
  * device is offline-locked, and a successful exchange lifts the lock; every other call on case
  * data fails with FC_ERR_OFFLINE_LOCKED once the device has gone longer than the server's
- * offline_limit_days without a sync. Errors: FC_ERR_IO (offline, unreachable after retries),
+ * offline_limit_days without a sync. A wiped device (and a device created where a wiped one
+ * was) first reports the wipe to the server, which revokes the old device; on a wiped device the
+ * call then fails with FC_ERR_WIPED. Errors: FC_ERR_IO (offline, unreachable after retries),
  * FC_ERR_UNAUTHENTICATED, FC_ERR_CANCELLED, FC_ERR_NOT_FOUND (no token). progress may be NULL. Blocks: call it off the UI thread.
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT char* FC_NULLABLE fc_device_sync(

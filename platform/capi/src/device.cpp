@@ -16,9 +16,6 @@ namespace fieldcase::capi {
 
 namespace {
 
-// The key-store entry holding the device token issued by the server.
-constexpr std::string_view kTokenSecret = "device-token";
-
 std::string text(const char* value, const char* what) { return std::string(require(value, what)); }
 
 std::string optional_text(const char* value) { return value == nullptr ? std::string() : value; }
@@ -340,8 +337,8 @@ bool fc_device_set_token(fc_device* device, const char* token, fc_error* out_err
     if (t.empty()) return {Errc::invalid_argument, "the device token is empty"};
     if (d->wiped) return {Errc::wiped, "the device was wiped"};
     if (!d->vault->unlocked()) return {Errc::locked, "the device is locked"};
-    return d->keystore->put(kTokenSecret,
-                            std::span(reinterpret_cast<const std::uint8_t*>(t.data()), t.size()));
+    // Inside the vault, behind the PIN, and erased with the data (vault.hpp).
+    return d->vault->set_device_token(t);
   });
 }
 
@@ -554,7 +551,18 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);
     d->cancel.store(false);
-    if (d->wiped) return Status(Errc::wiped, "the device was wiped");
+    if (d->wiped) {
+      // No token is left to sync with, but the server is told of the erase (it revokes the
+      // device) at this contact; fc_device_create in its place starts without a token.
+      if (d->transport) {
+        auto reported = report_wipes(*d->transport, d->database);
+        if (reported.ok() && *reported > 0) {
+          d->log(FC_LOG_INFO, "the wipe was reported to the server");
+          return Status(Errc::wiped, "the device was wiped; the server has been told");
+        }
+      }
+      return Status(Errc::wiped, "the device was wiped");
+    }
     auto rs = d->open_records(/*for_sync=*/true);
     if (!rs.ok()) return rs.status();
     if (d->connectivity.state != nullptr &&
@@ -565,13 +573,15 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
     if (!d->transport) {
       throw ApiFailure(FC_API_BAD_CONFIG, "no transport: give config.transport or server_url");
     }
-    auto token = d->keystore->get(kTokenSecret);
+    auto token = d->vault->device_token();
     if (!token.ok()) return token.status();
     if (!token->has_value()) {
       return Status(Errc::not_found, "no device token (fc_device_set_token)");
     }
-    const std::string token_text(reinterpret_cast<const char*>((*token)->data()), (*token)->size());
-    SyncEngine engine(**rs, *d->transport, token_text, d->sync_options);
+    // An earlier vault in this place that was erased is reported first (best effort: a server
+    // that cannot be reached fails the sync below, and the report waits for the next one).
+    (void)report_wipes(*d->transport, d->database);
+    SyncEngine engine(**rs, *d->transport, **token, d->sync_options);
     d->log(FC_LOG_INFO, "sync started");
     auto report = engine.run(
         [&](const SyncProgress& p) {
@@ -593,6 +603,7 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
       d->wiped = true;
       wiped = true;
       d->log(FC_LOG_WARNING, "device wiped on the server's order");
+      (void)report_wipes(*d->transport, d->database);  // the server learns the erase happened
     } else if (report->contacted) {
       // The exchange lifts an offline lock and renews the server's offline limit.
       FC_TRY(d->vault->record_contact(d->clock->wall(), report->offline_limit_days));

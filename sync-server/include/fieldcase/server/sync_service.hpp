@@ -91,6 +91,13 @@ class SyncService {
   Result<sync::Instruction> refuse(const AuthenticatedDevice& device,
                                    std::chrono::system_clock::time_point receipt);
 
+  // A device's report that it erased itself (POST sync::kWipeReportPath, see
+  // sync::wipe_proof): the device whose token the proof names is revoked if it was active or
+  // retiring (a retired or revoked one stays so), and the report is audited as device_wiped.
+  // Returns the device's status afterwards; nullopt when the proof names no device.
+  Result<std::optional<DeviceStatus>> report_wipe(std::string_view proof,
+                                                  std::chrono::system_clock::time_point receipt);
+
   // Appends an audit event about a request (hostile or refused input). `device` may be null
   // for requests that named no valid device. `detail` must hold no case data or tokens.
   Status audit(std::string_view event, const AuthenticatedDevice* device, std::string_view detail,
