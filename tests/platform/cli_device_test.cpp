@@ -184,7 +184,7 @@ struct Org {
 struct Device {
   Org& org;
   fs::path home;
-  std::string pin = "2468";
+  std::string pin = "246813";
   std::string device_id;
 
   // `setup_extra`: more options for `fieldcase setup` (--ca-file, --pin).
@@ -368,7 +368,7 @@ TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][se
     return run(built("platform/cli/fieldcase"),
                {"setup", "--server", server.url(), "--enroll", code, "--name", "tablet 1", "--dir",
                 dir.string()},
-               environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+               environment({"FIELDCASE_PIN=246813", "FIELDCASE_KDF=minimum"}), org.dir);
   };
   Run r = setup(home);
   INFO(r.err);
@@ -379,7 +379,7 @@ TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][se
   const std::string devices = org.admin({"device", "list"});
   CHECK(devices.find("tablet 1") != std::string::npos);
   Run synced = run(built("platform/cli/fieldcase"), {"sync", "--dir", home.string()},
-                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+                   environment({"FIELDCASE_PIN=246813", "FIELDCASE_KDF=minimum"}), org.dir);
   INFO(synced.err);
   CHECK(synced.exit_code == 0);
   CHECK(synced.out.find("rejected: 0") != std::string::npos);
@@ -511,7 +511,7 @@ TEST_CASE("cli devices: sync over HTTPS checks the CA file and the pinned key", 
   Run bad = run(built("platform/cli/fieldcase"),
                 {"setup", "--server", server.url(), "--worker", ann, "--device", "d", "--pin",
                  "not-a-pin", "--dir", (org.dir / "bad").string()},
-                environment({"FIELDCASE_PIN=2468", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
+                environment({"FIELDCASE_PIN=246813", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--pin must be a base64 SHA-256") != std::string::npos);
 }
@@ -586,4 +586,21 @@ TEST_CASE("cli devices: every device command answers --help and refuses bad usag
   Run bad_url = run(bin, {"setup", "--server", "ftp://x", "--worker", "w", "--device", "d"},
                     environment({}), dir);
   CHECK(bad_url.exit_code == 2);
+}
+
+TEST_CASE("cli devices: setup refuses a PIN the policy refuses", "[cli][security]") {
+  fieldcase::test::TempDir dir;
+  for (const char* weak : {"2468", "123456", "777777"}) {
+    CAPTURE(weak);
+    Run r = run(built("platform/cli/fieldcase"),
+                {"setup", "--server", "http://127.0.0.1:9", "--worker", "w", "--device", "d",
+                 "--dir", (dir / "home").string()},
+                environment({std::string("FIELDCASE_PIN=") + weak, "FIELDCASE_DEVICE_TOKEN=t",
+                             "FIELDCASE_KDF=minimum"}),
+                dir);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("the PIN must") != std::string::npos);
+    CHECK(r.err.find(std::string(": ") + weak) == std::string::npos);  // never echoed
+    CHECK_FALSE(fs::exists(dir / "home" / "case.db"));
+  }
 }
