@@ -159,7 +159,7 @@ TEST_CASE("a wipe on command erases everything and says so", "[store][crypto][se
   CHECK(reopened.code() == Errc::wiped);
   CHECK(reopened.status().message().find("device revoked by administrator") != std::string::npos);
   // A new vault can be set up in the same place afterwards.
-  CHECK(Vault::create(opts, "1357").ok());
+  CHECK(Vault::create(opts, "135724").ok());
 }
 
 TEST_CASE("changing the PIN keeps the data and retires the old PIN", "[store][crypto]") {
