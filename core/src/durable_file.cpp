@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+
+#include "fieldcase/secure_bytes.hpp"
 
 namespace fieldcase {
 namespace {
@@ -44,7 +47,14 @@ Status write_file_durably(const std::filesystem::path& path, std::span<const std
                           unsigned mode) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // The temporary file is always a new file of our own: a leftover of an interrupted write is
+  // unlinked (a symbolic link is removed, never followed), and O_EXCL | O_NOFOLLOW refuses
+  // anything that appears in its place before the open, so a planted link cannot make the key
+  // bytes land in a file of the attacker's choosing.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    return errno_status("cannot remove " + tmp.string());
+  }
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return errno_status("cannot create " + tmp.string());
   Status st = write_all(fd, bytes.data(), bytes.size(), "cannot write " + tmp.string());
   if (st.ok() && ::fsync(fd) != 0) st = errno_status("cannot sync " + tmp.string());
@@ -86,18 +96,22 @@ Result<std::vector<std::uint8_t>> read_small_file(const std::filesystem::path& p
 }
 
 Status shred_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return {};
-    return errno_status("cannot open " + path.string());
+  // O_NOFOLLOW: a symbolic link in the file's place is unlinked, its target left alone.
+  int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return {};
+  if (fd < 0 && errno != ELOOP) return errno_status("cannot open " + path.string());
+  if (fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      // Overwrites the file's bytes in place, through the file system (see the header for what
+      // that does and does not reach).
+      std::vector<std::uint8_t> noise(static_cast<std::size_t>(st.st_size), 0);
+      if (crypto_init().ok()) randombytes_buf(noise.data(), noise.size());  // else zeros
+      (void)write_all(fd, noise.data(), noise.size(), "shred");
+      ::fsync(fd);
+    }
+    ::close(fd);
   }
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-    std::vector<std::uint8_t> zeros(static_cast<std::size_t>(st.st_size), 0);
-    (void)write_all(fd, zeros.data(), zeros.size(), "shred");
-    ::fsync(fd);
-  }
-  ::close(fd);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return errno_status("cannot delete " + path.string());
   }

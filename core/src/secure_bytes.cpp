@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "fieldcase/encoding.hpp"
+#include "guarded_memory.hpp"
 
 namespace fieldcase {
 
@@ -32,7 +33,7 @@ SecureBytes& SecureBytes::operator=(SecureBytes&& other) noexcept {
 SecureBytes::~SecureBytes() { wipe(); }
 
 void SecureBytes::wipe() noexcept {
-  if (data_ != nullptr) sodium_free(data_);  // sodium_free zeroes before releasing
+  detail::guarded_free(data_, size_);  // zeroes before releasing
   data_ = nullptr;
   size_ = 0;
 }
@@ -41,11 +42,10 @@ Result<SecureBytes> SecureBytes::allocate(std::size_t size) {
   FC_TRY(crypto_init());
   SecureBytes out;
   if (size == 0) return out;
-  void* p = sodium_malloc(size);
-  if (p == nullptr) return Status(Errc::internal, "cannot allocate locked memory for a secret");
-  out.data_ = static_cast<std::uint8_t*>(p);
+  std::uint8_t* p = detail::guarded_alloc(size);
+  if (p == nullptr) return Status(Errc::internal, "cannot allocate guarded memory for a secret");
+  out.data_ = p;
   out.size_ = size;
-  sodium_memzero(out.data_, size);
   return out;
 }
 

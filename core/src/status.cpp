@@ -26,6 +26,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::not_a_database: return "not_a_database";
     case Errc::schema: return "schema";
     case Errc::offline_locked: return "offline_locked";
+    case Errc::weak_pin: return "weak_pin";
   }
   return "unknown";
 }

@@ -240,7 +240,7 @@ int run_capi_command(Args args) {
     vo.database = scratch.path() / "cpp.db";
     vo.keystore = &keys;
     vo.kdf = KdfCost::minimum();
-    auto vault = check(Vault::create(vo, "2468"), "vault");
+    auto vault = check(Vault::create(vo, "246813"), "vault");
     Store* store = check(vault->store(), "store");
     auto records = check(RecordStore::open(*store, Identity{std::string(kWorker), "bench-cpp"},
                                            SystemClock::instance(), Timescales()),
@@ -261,7 +261,7 @@ int run_capi_command(Args args) {
     config.device_id = "bench-c";
     config.kdf = FC_KDF_MINIMUM;
     fc_error err;
-    std::unique_ptr<fc_device, void (*)(fc_device*)> device(fc_device_create(&config, "2468", &err),
+    std::unique_ptr<fc_device, void (*)(fc_device*)> device(fc_device_create(&config, "246813", &err),
                                                             fc_device_release);
     if (!device) throw std::runtime_error(std::string("fc_device_create: ") + err.message);
     std::vector<std::string> c_cases;

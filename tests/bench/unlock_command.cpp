@@ -36,7 +36,7 @@ int run_unlock_command(Args args) {
   o.database = dir.path() / "worker.db";
   o.keystore = &keys;
   o.kdf = KdfCost::device_default();
-  auto vault = Vault::create(o, "2468");
+  auto vault = Vault::create(o, "246813");
   if (!vault.ok()) {
     std::cerr << "fieldcase-bench unlock: " << vault.status().to_string() << "\n";
     return kExitFailure;
@@ -45,7 +45,7 @@ int run_unlock_command(Args args) {
   for (int i = 0; i < runs; ++i) {
     (*vault)->lock();
     Stopwatch sw(Clock::wall);
-    Status st = (*vault)->unlock("2468");
+    Status st = (*vault)->unlock("246813");
     ms.push_back(sw.elapsed_ms());
     if (!st.ok()) {
       std::cerr << "fieldcase-bench unlock: " << st.to_string() << "\n";

@@ -30,7 +30,7 @@ const chromiumBin = process.env.FIELDCASE_CHROMIUM || "/usr/bin/chromium";
 const artefacts = path.join(buildDir, "tests", "browser");
 const docImages = process.env.FIELDCASE_DOC_SCREENSHOTS === "1" ? path.join(root, "docs", "images") : null;
 const PASSWORD = "correct horse battery staple";
-const PIN = "2468";
+const PIN = "246813";
 
 function fail(message) {
   const err = new Error(message);

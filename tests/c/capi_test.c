@@ -16,7 +16,7 @@
 
 #include "c_support.h"
 
-static const char* kPin = "2468";
+static const char* kPin = "246813";
 
 /* A configuration for a device of `worker` in dir, with the Linux default services. */
 static void default_config(fc_device_config* config, const char* dir, char* db, char* keys,
@@ -699,13 +699,13 @@ static void test_host_services(void) {
   }
 
   /* Changing the PIN goes through the host's key store like an unlock. */
-  CHECK(!fc_device_change_pin(device, "0000", "13579", &err));
+  CHECK(!fc_device_change_pin(device, "0000", "135792", &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WRONG_PIN);
-  CHECK_OK(fc_device_change_pin(device, kPin, "13579", &err), err);
+  CHECK_OK(fc_device_change_pin(device, kPin, "135792", &err), err);
   CHECK_OK(fc_device_lock(device, &err), err);
   CHECK(!fc_device_unlock(device, kPin, &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WRONG_PIN);
-  CHECK_OK(fc_device_unlock(device, "13579", &err), err);
+  CHECK_OK(fc_device_unlock(device, "135792", &err), err);
 
   /* Wiping destroys the device secret in the host's key store. */
   CHECK_OK(fc_device_wipe(device, "lost tablet", &err), err);
@@ -719,7 +719,7 @@ static void test_host_services(void) {
   }
   CHECK(fc_device_caseload(device, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
-  CHECK(!fc_device_unlock(device, "13579", &err));
+  CHECK(!fc_device_unlock(device, "135792", &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WIPED);
 
   /* The log said what happened, without the PIN or the token. */
@@ -727,7 +727,7 @@ static void test_host_services(void) {
   CHECK(contains(logs.text, "sync finished"));
   CHECK(contains(logs.text, "unlock failed: wrong_pin"));
   CHECK(!contains(logs.text, kPin));
-  CHECK(!contains(logs.text, "13579"));
+  CHECK(!contains(logs.text, "135792"));
   CHECK(!contains(logs.text, token));
 
   CHECK(tr.destroyed == 0);
@@ -795,9 +795,19 @@ static void test_errors(void) {
   /* No database yet. */
   CHECK(fc_device_open(&config, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_NOT_FOUND);
-  /* PIN too short. */
+  /* PINs the policy refuses, with the same answer before and at creation. */
   CHECK(fc_device_create(&config, "12", &err) == NULL);
-  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_INVALID_ARGUMENT);
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WEAK_PIN);
+  CHECK(fc_device_create(&config, "123456", &err) == NULL);
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WEAK_PIN);
+  CHECK(!fc_check_pin_policy("2468", &err));
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WEAK_PIN);
+  CHECK(!fc_check_pin_policy("000000", &err));
+  CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_WEAK_PIN);
+  CHECK(!fc_check_pin_policy(NULL, &err));
+  CHECK_ERROR(err, FC_DOMAIN_API, FC_API_NULL_ARGUMENT);
+  CHECK_OK(fc_check_pin_policy(kPin, &err), err);
+  CHECK(strcmp(fc_error_code_name(FC_DOMAIN_FIELDCASE, FC_ERR_WEAK_PIN), "weak_pin") == 0);
   CHECK(fc_device_create(&config, NULL, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_API, FC_API_NULL_ARGUMENT);
 
@@ -989,7 +999,7 @@ static void test_errors(void) {
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
   CHECK(fc_device_sync(device, NULL, NULL, &err) == NULL);
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
-  CHECK(!fc_device_change_pin(device, kPin, "97531", &err));
+  CHECK(!fc_device_change_pin(device, kPin, "975318", &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);
   CHECK(!fc_device_set_token(device, "other", &err));
   CHECK_ERROR(err, FC_DOMAIN_FIELDCASE, FC_ERR_LOCKED);

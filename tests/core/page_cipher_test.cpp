@@ -79,3 +79,46 @@ TEST_CASE("a forked child never reuses its parent's nonces", "[store][crypto]") 
   REQUIRE(child.size() == kWrites);
   for (const Nonce& n : child) CHECK(parent.count(n) == 0);
 }
+
+TEST_CASE("a page is bound to its file role and WAL generation", "[store][crypto][security]") {
+  const std::array<std::uint8_t, 32> key{7, 8, 9};
+  const PageCipher cipher(key.data(), new_file_header());
+  const std::array<std::uint8_t, kWalSaltSize> salts{1, 2, 3, 4, 5, 6, 7, 8};
+  const std::array<std::uint8_t, kWalSaltSize> next_salts{2, 2, 3, 4, 9, 9, 9, 9};
+  const std::uint64_t off = 1046512;  // a journal record and a WAL frame can share an offset
+  std::vector<std::uint8_t> plain(kPage, 0x5a);
+  auto opens_as = [&](const PagePosition& written, const PagePosition& read) {
+    std::vector<std::uint8_t> page(kPage);
+    cipher.encrypt(9, plain.data(), page.data(), kPage, kReserve, written);
+    return cipher.decrypt(9, page.data(), kPage, kReserve, read);
+  };
+  const auto wal = PagePosition::wal_frame(off, salts.data());
+  const auto journal = PagePosition::journal_record(off);
+  const auto main = PagePosition::main_file();
+  CHECK(opens_as(wal, wal));
+  CHECK(opens_as(journal, journal));
+  CHECK(opens_as(main, main));
+  CHECK_FALSE(opens_as(journal, wal));
+  CHECK_FALSE(opens_as(wal, journal));
+  CHECK_FALSE(opens_as(wal, main));
+  CHECK_FALSE(opens_as(main, wal));
+  CHECK_FALSE(opens_as(wal, PagePosition::wal_frame(off, next_salts.data())));
+  CHECK_FALSE(opens_as(wal, PagePosition::wal_frame(off + 4120, salts.data())));
+}
+
+TEST_CASE("format 1 pages keep their associated data", "[store][crypto]") {
+  const std::array<std::uint8_t, 32> key{7, 8, 9};
+  const PageCipher old(key.data(), new_file_header(1));
+  REQUIRE(old.format_version() == 1);
+  REQUIRE(check_file_header(old.header()) == HeaderCheck::ok);
+  FileHeader future = new_file_header();
+  future[4] = kFormatVersion + 1;
+  CHECK(check_file_header(future) == HeaderCheck::unsupported_version);
+  // Format 1 bound only the offset: its pages open wherever the offset matches.
+  const std::array<std::uint8_t, kWalSaltSize> salts{1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<std::uint8_t> plain(kPage, 0x5a);
+  std::vector<std::uint8_t> page(kPage);
+  old.encrypt(9, plain.data(), page.data(), kPage, kReserve, PagePosition::journal_record(64));
+  CHECK(old.decrypt(9, page.data(), kPage, kReserve, PagePosition::wal_frame(64, salts.data())));
+  CHECK(std::equal(plain.begin(), plain.end() - kReserve, page.begin()));
+}

@@ -3,12 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "fake_clock.hpp"
 #include "fieldcase/platform/file_keystore.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/vault.hpp"
 #include "storage/cipher_vfs.hpp"
+#include "storage/page_cipher.hpp"
 #include "store_fixture.hpp"
 #include "temp_dir.hpp"
 
@@ -54,7 +56,7 @@ std::int64_t visits(Vault& v) {
 
 TEST_CASE("vault creates, locks and unlocks with the PIN", "[store][crypto]") {
   VaultEnv env;
-  auto created = Vault::create(env.options(), "2468");
+  auto created = Vault::create(env.options(), "246813");
   REQUIRE(created.ok());
   Vault& v = **created;
   CHECK(v.unlocked());
@@ -63,7 +65,7 @@ TEST_CASE("vault creates, locks and unlocks with the PIN", "[store][crypto]") {
   CHECK_FALSE(v.unlocked());
   CHECK(v.store().code() == Errc::locked);
 
-  REQUIRE(v.unlock("2468").ok());
+  REQUIRE(v.unlock("246813").ok());
   CHECK(visits(v) == 1);
   created->reset();
 
@@ -71,17 +73,17 @@ TEST_CASE("vault creates, locks and unlocks with the PIN", "[store][crypto]") {
   auto reopened = Vault::open(env.options());
   REQUIRE(reopened.ok());
   CHECK((*reopened)->store().code() == Errc::locked);
-  REQUIRE((*reopened)->unlock("2468").ok());
+  REQUIRE((*reopened)->unlock("246813").ok());
   CHECK(visits(**reopened) == 1);
 
-  CHECK(Vault::create(env.options(), "2468").code() == Errc::already_exists);
-  CHECK(Vault::create(VaultOptions{}, "2468").code() == Errc::invalid_argument);
+  CHECK(Vault::create(env.options(), "246813").code() == Errc::already_exists);
+  CHECK(Vault::create(VaultOptions{}, "246813").code() == Errc::invalid_argument);
 }
 
 TEST_CASE("a wrong PIN says how many attempts are left and the count survives restarts",
           "[store][crypto]") {
   VaultEnv env;
-  { REQUIRE(Vault::create(env.options(), "2468").ok()); }
+  { REQUIRE(Vault::create(env.options(), "246813").ok()); }
   auto v = Vault::open(env.options());
   REQUIRE(v.ok());
   Status st = (*v)->unlock("1111");
@@ -94,14 +96,14 @@ TEST_CASE("a wrong PIN says how many attempts are left and the count survives re
   REQUIRE(again.ok());
   CHECK((*again)->failed_attempts() == 2);
   CHECK((*again)->attempts_left() == 3);
-  REQUIRE((*again)->unlock("2468").ok());
+  REQUIRE((*again)->unlock("246813").ok());
   CHECK((*again)->failed_attempts() == 0);  // a success resets the count
 }
 
 TEST_CASE("restoring an old key file does not reset the failure count", "[store][crypto][security]") {
   VaultEnv env;
   auto opts = env.options();
-  { REQUIRE(Vault::create(opts, "2468").ok()); }
+  { REQUIRE(Vault::create(opts, "246813").ok()); }
   const auto key_copy = env.dir / "saved.key";
   fs::copy_file(env.dir / "worker.db.key", key_copy);  // count 0
 
@@ -123,7 +125,7 @@ TEST_CASE("the last failed attempt crypto-erases the device's data", "[store][cr
   VaultEnv env;
   auto opts = env.options();
   {
-    auto v = Vault::create(opts, "2468");
+    auto v = Vault::create(opts, "246813");
     REQUIRE(v.ok());
     write_visit(**v, "to be erased");
   }
@@ -136,7 +138,7 @@ TEST_CASE("the last failed attempt crypto-erases the device's data", "[store][cr
   CHECK_FALSE(fs::exists(opts.database));
   CHECK_FALSE(fs::exists(env.dir / "worker.db.key"));
   CHECK(fs::is_empty(env.dir / "keystore"));  // the device secret is gone too
-  CHECK((*v)->unlock("2468").code() == Errc::wiped);
+  CHECK((*v)->unlock("246813").code() == Errc::wiped);
 
   auto reopened = Vault::open(opts);
   CHECK(reopened.code() == Errc::wiped);
@@ -146,7 +148,7 @@ TEST_CASE("the last failed attempt crypto-erases the device's data", "[store][cr
 TEST_CASE("a wipe on command erases everything and says so", "[store][crypto][security]") {
   VaultEnv env;
   auto opts = env.options();
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   write_visit(**v, "note");
   REQUIRE((*v)->wipe("device revoked by administrator").ok());
@@ -158,22 +160,23 @@ TEST_CASE("a wipe on command erases everything and says so", "[store][crypto][se
   CHECK(reopened.code() == Errc::wiped);
   CHECK(reopened.status().message().find("device revoked by administrator") != std::string::npos);
   // A new vault can be set up in the same place afterwards.
-  CHECK(Vault::create(opts, "1357").ok());
+  CHECK(Vault::create(opts, "135724").ok());
 }
 
 TEST_CASE("changing the PIN keeps the data and retires the old PIN", "[store][crypto]") {
   VaultEnv env;
   auto opts = env.options();
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   write_visit(**v, "before the change");
-  CHECK((*v)->change_pin("1111", "97531").code() == Errc::wrong_pin);
+  CHECK((*v)->change_pin("1111", "975318").code() == Errc::wrong_pin);
   CHECK((*v)->failed_attempts() == 1);  // a wrong current PIN counts like a failed unlock
-  CHECK((*v)->change_pin("2468", "12").code() == Errc::invalid_argument);
-  REQUIRE((*v)->change_pin("2468", "97531").ok());
+  CHECK((*v)->change_pin("246813", "12").code() == Errc::weak_pin);
+  CHECK((*v)->failed_attempts() == 1);  // a refused new PIN costs no attempt
+  REQUIRE((*v)->change_pin("246813", "975318").ok());
   (*v)->lock();
-  CHECK((*v)->unlock("2468").code() == Errc::wrong_pin);
-  REQUIRE((*v)->unlock("97531").ok());
+  CHECK((*v)->unlock("246813").code() == Errc::wrong_pin);
+  REQUIRE((*v)->unlock("975318").ok());
   CHECK(visits(**v) == 1);
 }
 
@@ -181,7 +184,7 @@ TEST_CASE("rotating the database key keeps the data and the old key stops workin
           "[store][crypto]") {
   VaultEnv env;
   auto opts = env.options();
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   for (int i = 0; i < 50; ++i) write_visit(**v, "visit " + std::to_string(i));
   const auto old_key_file = env.dir / "old.key";
@@ -191,7 +194,7 @@ TEST_CASE("rotating the database key keeps the data and the old key stops workin
   CHECK(visits(**v) == 50);
   write_visit(**v, "after rotation");
   (*v)->lock();
-  REQUIRE((*v)->unlock("2468").ok());
+  REQUIRE((*v)->unlock("246813").ok());
   CHECK(visits(**v) == 51);
   CHECK(integrity_check(*(*v)->store().value()) == "ok");
   v->reset();
@@ -200,14 +203,14 @@ TEST_CASE("rotating the database key keeps the data and the old key stops workin
   fs::copy_file(old_key_file, env.dir / "worker.db.key", fs::copy_options::overwrite_existing);
   auto stale = Vault::open(opts);
   REQUIRE(stale.ok());
-  CHECK((*stale)->unlock("2468").code() == Errc::wrong_key);
+  CHECK((*stale)->unlock("246813").code() == Errc::wrong_key);
 }
 
 TEST_CASE("an interrupted key rotation is finished or undone at the next unlock",
           "[store][crypto][faults]") {
   VaultEnv env;
   auto opts = env.options();
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   for (int i = 0; i < 20; ++i) write_visit(**v, "visit " + std::to_string(i));
   // The copy under the new key fails part way (disk full) after the pending key was recorded.
@@ -223,7 +226,7 @@ TEST_CASE("an interrupted key rotation is finished or undone at the next unlock"
 
   auto again = Vault::open(opts);
   REQUIRE(again.ok());
-  REQUIRE((*again)->unlock("2468").ok());
+  REQUIRE((*again)->unlock("246813").ok());
   CHECK(visits(**again) == 20);
   REQUIRE((*again)->rotate_key().ok());  // and a later rotation succeeds
   CHECK(visits(**again) == 20);
@@ -232,7 +235,7 @@ TEST_CASE("an interrupted key rotation is finished or undone at the next unlock"
 TEST_CASE("changing the PIN after a failed rotation keeps the vault usable", "[store][crypto]") {
   VaultEnv env;
   auto opts = env.options();
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   write_visit(**v, "kept");
   int writes = 0;
@@ -241,9 +244,9 @@ TEST_CASE("changing the PIN after a failed rotation keeps the vault usable", "[s
   });
   CHECK((*v)->rotate_key().code() == Errc::disk_full);
   storage::set_fault_hook(nullptr);
-  REQUIRE((*v)->change_pin("2468", "86420").ok());
+  REQUIRE((*v)->change_pin("246813", "864209").ok());
   (*v)->lock();
-  REQUIRE((*v)->unlock("86420").ok());
+  REQUIRE((*v)->unlock("864209").ok());
   CHECK(visits(**v) == 1);
 }
 
@@ -251,7 +254,7 @@ TEST_CASE("rotation works on a database much larger than the page cache", "[stor
   VaultEnv env;
   auto opts = env.options();
   opts.cache_kib = 64;  // 16 pages against about 3 MB of data
-  auto v = Vault::create(opts, "2468");
+  auto v = Vault::create(opts, "246813");
   REQUIRE(v.ok());
   auto store = (*v)->store();
   REQUIRE(store.ok());
@@ -276,7 +279,7 @@ TEST_CASE("a database copied without its key or device secret cannot be opened",
   VaultEnv env;
   auto opts = env.options();
   {
-    auto v = Vault::create(opts, "2468");
+    auto v = Vault::create(opts, "246813");
     REQUIRE(v.ok());
     write_visit(**v, "secret");
   }
@@ -291,7 +294,7 @@ TEST_CASE("a database copied without its key or device secret cannot be opened",
   fs::copy_file(env.dir / "worker.db.key", thief / "worker.db.key");
   auto v = Vault::open(stolen);
   REQUIRE(v.ok());
-  Status st = (*v)->unlock("2468");  // right PIN, wrong device
+  Status st = (*v)->unlock("246813");  // right PIN, wrong device
   CHECK(st.code() == Errc::not_found);
   CHECK(st.message().find("device does not hold the secret") != std::string::npos);
 }
@@ -299,7 +302,7 @@ TEST_CASE("a database copied without its key or device secret cannot be opened",
 TEST_CASE("a tampered key file is refused", "[store][crypto][security]") {
   VaultEnv env;
   auto opts = env.options();
-  { REQUIRE(Vault::create(opts, "2468").ok()); }
+  { REQUIRE(Vault::create(opts, "246813").ok()); }
   const auto key = env.dir / "worker.db.key";
   auto bytes = read_file(key);
   SECTION("KDF parameters changed") {
@@ -307,7 +310,7 @@ TEST_CASE("a tampered key file is refused", "[store][crypto][security]") {
     write_file(key, bytes);
     auto v = Vault::open(opts);
     REQUIRE(v.ok());
-    CHECK_FALSE((*v)->unlock("2468").ok());
+    CHECK_FALSE((*v)->unlock("246813").ok());
   }
   SECTION("KDF parameters made implausible") {
     bytes[8] = 0;
@@ -328,7 +331,7 @@ TEST_CASE("a tampered key file is refused", "[store][crypto][security]") {
 
 TEST_CASE("the vault locks itself after the idle timeout", "[store][crypto]") {
   VaultEnv env;
-  auto v = Vault::create(env.options(), "2468");
+  auto v = Vault::create(env.options(), "246813");
   REQUIRE(v.ok());
   write_visit(**v, "x");
   env.clock.advance(std::chrono::seconds(200));
@@ -339,7 +342,7 @@ TEST_CASE("the vault locks itself after the idle timeout", "[store][crypto]") {
   env.clock.advance(std::chrono::seconds(2));
   CHECK((*v)->poll_idle());
   CHECK_FALSE((*v)->unlocked());
-  Status st = (*v)->unlock("2468");
+  Status st = (*v)->unlock("246813");
   REQUIRE(st.ok());
   env.clock.advance(std::chrono::seconds(301));
   auto store = (*v)->store();
@@ -358,7 +361,7 @@ TEST_CASE("Argon2id calibration reaches the target cost", "[crypto]") {
 TEST_CASE("vault locks case data after the offline limit until the device syncs again",
           "[store][security]") {
   VaultEnv env;
-  auto created = Vault::create(env.options(), "2468");
+  auto created = Vault::create(env.options(), "246813");
   REQUIRE(created.ok());
   Vault& v = **created;
   write_visit(v, "seen at home");
@@ -385,7 +388,7 @@ TEST_CASE("vault locks case data after the offline limit until the device syncs 
 
   // The lock survives locking and unlocking the vault (it is kept in the database).
   v.lock();
-  REQUIRE(v.unlock("2468").ok());
+  REQUIRE(v.unlock("246813").ok());
   CHECK(v.store().code() == Errc::offline_locked);
   // The sync engine still gets the database, and a successful sync lifts the lock.
   auto for_sync = v.store_for_sync();
@@ -422,7 +425,7 @@ constexpr std::string_view kToken = "Tk3nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-x
 TEST_CASE("the device token lives inside the vault and every wipe erases it",
           "[store][crypto][security][vault]") {
   VaultEnv env;
-  auto created = Vault::create(env.options(), "2468");
+  auto created = Vault::create(env.options(), "246813");
   REQUIRE(created.ok());
   CHECK((*created)->device_token()->has_value() == false);
   REQUIRE((*created)->set_device_token(kToken).ok());
@@ -434,7 +437,7 @@ TEST_CASE("the device token lives inside the vault and every wipe erases it",
   auto v = Vault::open(env.options());
   REQUIRE(v.ok());
   CHECK((*v)->device_token().code() == Errc::locked);
-  REQUIRE((*v)->unlock("2468").ok());
+  REQUIRE((*v)->unlock("246813").ok());
   auto token = (*v)->device_token();
   REQUIRE(token.ok());
   REQUIRE(token->has_value());
@@ -458,7 +461,7 @@ TEST_CASE("the device token lives inside the vault and every wipe erases it",
 
   // A vault created again in the same place starts without a token: the device must enroll.
   v->reset();
-  auto again = Vault::create(env.options(), "1357");
+  auto again = Vault::create(env.options(), "975318");
   REQUIRE(again.ok());
   auto none = (*again)->device_token();
   REQUIRE(none.ok());
@@ -474,7 +477,7 @@ TEST_CASE("a token in the key store's old plain entry moves into the vault or is
   VaultEnv env;
   const auto token_bytes = std::span(reinterpret_cast<const std::uint8_t*>(kToken.data()),
                                      kToken.size());
-  auto created = Vault::create(env.options(), "2468");
+  auto created = Vault::create(env.options(), "246813");
   REQUIRE(created.ok());
   created->reset();
   // A workspace from an earlier release: the token in plain in the key store.
@@ -484,7 +487,7 @@ TEST_CASE("a token in the key store's old plain entry moves into the vault or is
   SECTION("the first unlock moves it in and removes the plain copy") {
     auto v = Vault::open(env.options());
     REQUIRE(v.ok());
-    REQUIRE((*v)->unlock("2468").ok());
+    REQUIRE((*v)->unlock("246813").ok());
     auto token = (*v)->device_token();
     REQUIRE(token.ok());
     REQUIRE(token->has_value());
@@ -510,11 +513,95 @@ TEST_CASE("a token in the key store's old plain entry moves into the vault or is
     fs::remove(env.options().database, ec);
     fs::remove(fs::path(env.options().database) += ".key", ec);
     v->reset();
-    auto again = Vault::create(env.options(), "1357");
+    auto again = Vault::create(env.options(), "975318");
     REQUIRE(again.ok());
     CHECK_FALSE((*again)->device_token()->has_value());
     CHECK_FALSE(env.keys.get("device-token")->has_value());
     CHECK(Vault::pending_wipe_reports(env.options().database) ==
           std::vector<std::string>{sync::wipe_proof(kToken)});
   }
+
+TEST_CASE("a database in the older page format opens, and the next unlock migrates it",
+          "[store][crypto][security]") {
+  VaultEnv env;
+  auto opts = env.options();
+  const std::string db = (env.dir / "worker.db").string();
+  storage::set_new_database_format_for_tests(1);
+  auto created = Vault::create(opts, "246813");
+  storage::set_new_database_format_for_tests(storage::kFormatVersion);
+  REQUIRE(created.ok());
+  for (int i = 0; i < 30; ++i) write_visit(**created, "visit " + std::to_string(i));
+  REQUIRE(storage::format_version(db) == 1);
+  // Format 1 pages are read and written as they are, in the main file and the WAL.
+  {
+    auto store = (*created)->store();
+    REQUIRE(store.ok());
+    CHECK(integrity_check(**store) == "ok");
+  }
+  created->reset();
+  CHECK(storage::format_version(db) == 1);
+
+  auto v = Vault::open(opts);
+  REQUIRE(v.ok());
+  REQUIRE((*v)->unlock("246813").ok());
+  CHECK(storage::format_version(db) == storage::kFormatVersion);
+  CHECK(visits(**v) == 30);
+  write_visit(**v, "after migration");
+  (*v)->lock();
+  REQUIRE((*v)->unlock("246813").ok());
+  CHECK(visits(**v) == 31);
+  CHECK(integrity_check(*(*v)->store().value()) == "ok");
+}
+
+TEST_CASE("new PINs must pass the PIN policy", "[store][crypto][security][vault]") {
+  for (const char* weak : {"", "1", "2468", "13579", "000000", "111111111", "123456", "654321",
+                           "890123", "0123456789", "121212", "123123", "abcdef", "zzzzzzzz"}) {
+    CAPTURE(weak);
+    CHECK(Vault::check_pin_policy(weak).code() == Errc::weak_pin);
+  }
+  for (const char* good : {"246813", "975318", "1357924680", "270419", "correct horse battery"}) {
+    CAPTURE(good);
+    CHECK(Vault::check_pin_policy(good).ok());
+  }
+  CHECK(Vault::check_pin_policy(std::string(257, 'x') + "1").code() == Errc::invalid_argument);
+  CHECK(errc_name(Errc::weak_pin) == "weak_pin");
+
+  VaultEnv env;
+  auto opts = env.options();
+  // Refused before anything is written.
+  Status weak = Vault::create(opts, "123456").status();
+  CHECK(weak.code() == Errc::weak_pin);
+  CHECK(weak.message().find("run") != std::string::npos);
+  CHECK_FALSE(fs::exists(env.dir / "worker.db"));
+  CHECK_FALSE(fs::exists(env.dir / "worker.db.key"));
+  auto v = Vault::create(opts, "246813");
+  REQUIRE(v.ok());
+  CHECK((*v)->change_pin("246813", "111111").code() == Errc::weak_pin);
+  CHECK((*v)->failed_attempts() == 0);
+  (*v)->lock();
+  REQUIRE((*v)->unlock("246813").ok());
+}
+
+TEST_CASE("a link planted at the key file's temporary name is never followed",
+          "[store][crypto][security][vault]") {
+  VaultEnv env;
+  auto opts = env.options();
+  const std::vector<unsigned char> original{'k', 'e', 'e', 'p'};
+  write_file(env.dir / "victim", original);
+  const auto tmp = env.dir / "worker.db.key.tmp";
+  REQUIRE(::symlink((env.dir / "victim").c_str(), tmp.c_str()) == 0);
+
+  auto v = Vault::create(opts, "246813");
+  REQUIRE(v.ok());
+  CHECK(read_file(env.dir / "victim") == original);
+  // Every later rewrite of the key file (each unlock counts its attempt) too.
+  (*v)->lock();
+  REQUIRE(::symlink((env.dir / "victim").c_str(), tmp.c_str()) == 0);
+  REQUIRE((*v)->unlock("246813").ok());
+  CHECK(read_file(env.dir / "victim") == original);
+  // And the wipe, which shreds what it finds at that name.
+  REQUIRE(::symlink((env.dir / "victim").c_str(), tmp.c_str()) == 0);
+  (void)(*v)->wipe("test");
+  CHECK(read_file(env.dir / "victim") == original);
+  CHECK_FALSE(fs::exists(fs::symlink_status(tmp)));
 }

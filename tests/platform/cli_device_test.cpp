@@ -184,7 +184,7 @@ struct Org {
 struct Device {
   Org& org;
   fs::path home;
-  std::string pin = "2468";
+  std::string pin = "246813";
   std::string device_id;
   std::string token;
 
@@ -397,7 +397,7 @@ TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][se
     return run(built("platform/cli/fieldcase"),
                {"setup", "--server", server.url(), "--enroll", code, "--name", "tablet 1", "--dir",
                 dir.string()},
-               environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+               environment({"FIELDCASE_PIN=246813", "FIELDCASE_KDF=minimum"}), org.dir);
   };
   Run r = setup(home);
   INFO(r.err);
@@ -408,7 +408,7 @@ TEST_CASE("cli devices: setup enrolls with a one-time code and syncs", "[cli][se
   const std::string devices = org.admin({"device", "list"});
   CHECK(devices.find("tablet 1") != std::string::npos);
   Run synced = run(built("platform/cli/fieldcase"), {"sync", "--dir", home.string()},
-                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+                   environment({"FIELDCASE_PIN=246813", "FIELDCASE_KDF=minimum"}), org.dir);
   INFO(synced.err);
   CHECK(synced.exit_code == 0);
   CHECK(synced.out.find("rejected: 0") != std::string::npos);
@@ -540,7 +540,7 @@ TEST_CASE("cli devices: sync over HTTPS checks the CA file and the pinned key", 
   Run bad = run(built("platform/cli/fieldcase"),
                 {"setup", "--server", server.url(), "--worker", ann, "--device", "d", "--pin",
                  "not-a-pin", "--dir", (org.dir / "bad").string()},
-                environment({"FIELDCASE_PIN=2468", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
+                environment({"FIELDCASE_PIN=246813", "FIELDCASE_DEVICE_TOKEN=t"}), org.dir);
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--pin must be a base64 SHA-256") != std::string::npos);
 }
@@ -649,12 +649,12 @@ TEST_CASE("cli devices: no workspace file holds the token; an erased workspace c
   Run stolen = run(built("platform/cli/fieldcase"),
                    {"setup", "--server", server.url(), "--worker", ann, "--device", a.device_id,
                     "--dir", (org.dir / "copy").string()},
-                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_DEVICE_TOKEN=" + a.token,
+                   environment({"FIELDCASE_PIN=246813", "FIELDCASE_DEVICE_TOKEN=" + a.token,
                                 "FIELDCASE_KDF=minimum"}),
                    org.dir);
   REQUIRE(stolen.exit_code == 0);
   Run replay = run(built("platform/cli/fieldcase"), {"sync", "--dir", (org.dir / "copy").string()},
-                   environment({"FIELDCASE_PIN=2468", "FIELDCASE_KDF=minimum"}), org.dir);
+                   environment({"FIELDCASE_PIN=246813", "FIELDCASE_KDF=minimum"}), org.dir);
   CHECK(replay.out.find("this device has been revoked") != std::string::npos);
   CHECK(replay.out.find("changes received") == std::string::npos);
   // Reported once: a further sync has nothing left to report.
@@ -681,13 +681,13 @@ TEST_CASE("cli devices: a workspace set up again after a wipe must enroll again"
   const std::string code = issued.substr(0, issued.find(' '));
   Run setup = run(built("platform/cli/fieldcase"),
                   {"setup", "--server", server.url(), "--enroll", code, "--dir", a.home.string()},
-                  environment({"FIELDCASE_PIN=1357", "FIELDCASE_KDF=minimum"}), org.dir);
+                  environment({"FIELDCASE_PIN=975318", "FIELDCASE_KDF=minimum"}), org.dir);
   INFO(setup.err);
   REQUIRE(setup.exit_code == 0);
   const std::string conf = slurp(a.home / "device.conf");
   CHECK(conf.find(a.device_id) == std::string::npos);
   CHECK(files_holding(a.home, a.token).empty());
-  a.pin = "1357";
+  a.pin = "975318";
   CHECK(a.ok({"sync"}).find("rejected: 0") != std::string::npos);
   CHECK(device_row(org, a.device_id).find("\trevoked\t") != std::string::npos);
 }
@@ -714,8 +714,24 @@ TEST_CASE("cli devices: a refused PIN leaves the enrollment code unused and no d
   CHECK_FALSE(fs::exists(home / "device.conf"));
   CHECK_FALSE(fs::exists(home / "case.db"));
   // The code is still good.
-  Run accepted = setup("2468");
+  Run accepted = setup("246813");
   INFO(accepted.err);
   CHECK(accepted.exit_code == 0);
   CHECK(device_list(org).find("tablet 1") != std::string::npos);
+
+TEST_CASE("cli devices: setup refuses a PIN the policy refuses", "[cli][security]") {
+  fieldcase::test::TempDir dir;
+  for (const char* weak : {"2468", "123456", "777777"}) {
+    CAPTURE(weak);
+    Run r = run(built("platform/cli/fieldcase"),
+                {"setup", "--server", "http://127.0.0.1:9", "--worker", "w", "--device", "d",
+                 "--dir", (dir / "home").string()},
+                environment({std::string("FIELDCASE_PIN=") + weak, "FIELDCASE_DEVICE_TOKEN=t",
+                             "FIELDCASE_KDF=minimum"}),
+                dir);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("the PIN must") != std::string::npos);
+    CHECK(r.err.find(std::string(": ") + weak) == std::string::npos);  // never echoed
+    CHECK_FALSE(fs::exists(dir / "home" / "case.db"));
+  }
 }

@@ -127,7 +127,7 @@ fc_device* create_device(const TempDir& dir, const std::string& worker,
   config.transport = &transport;
   config.clock = clock;
   fc_error err;
-  fc_device* device = fc_device_create(&config, "2468", &err);
+  fc_device* device = fc_device_create(&config, "246813", &err);
   INFO(err.message);
   REQUIRE(device != nullptr);
   REQUIRE(fc_device_set_token(device, issued.token.c_str(), &err));
@@ -159,6 +159,7 @@ TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
       {FC_ERR_NOT_A_DATABASE, Errc::not_a_database},
       {FC_ERR_SCHEMA, Errc::schema},
       {FC_ERR_OFFLINE_LOCKED, Errc::offline_locked},
+      {FC_ERR_WEAK_PIN, Errc::weak_pin},
   };
   for (const auto& [c, errc] : codes) {
     CHECK(c == static_cast<int>(errc));

@@ -325,7 +325,7 @@ TEST_CASE("server and devices: a wiped device reports the wipe and the server re
   o.keystore = &keys;
   o.kdf = KdfCost::minimum();
   o.max_failed_unlocks = 3;
-  auto vault = Vault::create(o, "2468");
+  auto vault = Vault::create(o, "246813");
   REQUIRE(vault.ok());
   REQUIRE((*vault)->set_device_token(issued->token).ok());
   // Nothing to report while the vault is alive.

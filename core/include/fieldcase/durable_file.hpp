@@ -11,8 +11,10 @@
 
 namespace fieldcase {
 
-// Writes `bytes` to a temporary file beside `path` with the given mode, fsyncs it, renames it
-// over `path` and fsyncs the directory.
+// Writes `bytes` to a new temporary file beside `path` ("<path>.tmp", created with
+// O_EXCL | O_NOFOLLOW after removing any leftover, so a symbolic link planted there is never
+// followed) with the given mode, fsyncs it, renames it over `path` and fsyncs the directory.
+// The rename puts the new bytes in new blocks: the old contents of `path` are not overwritten.
 Status write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                           unsigned mode = 0600);
 
@@ -20,7 +22,10 @@ Status write_file_durably(const std::filesystem::path& path, std::span<const std
 Result<std::vector<std::uint8_t>> read_small_file(const std::filesystem::path& path,
                                                   std::size_t max_size = 1 << 20);
 
-// Overwrites the file's contents with zeros, syncs, and unlinks it. Missing files are fine.
+// Overwrites the file's contents in place with random bytes, syncs, and unlinks it. Missing files
+// are fine; a symbolic link is unlinked without touching its target. The overwrite goes through
+// the file system: on flash storage, copy-on-write or log-structured file systems, journals and
+// snapshots, the old blocks may survive it. Secrets rely on crypto-erase, not on this.
 Status shred_file(const std::filesystem::path& path);
 
 // fsync of a directory, so a rename or unlink in it is durable.

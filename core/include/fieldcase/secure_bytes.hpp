@@ -1,7 +1,8 @@
 // Secret bytes in locked, guarded memory: keys, PINs and device secrets live only here.
 //
-// The buffer comes from libsodium's guarded allocator (mlock'ed, surrounded by guard pages,
-// zeroed when freed). Move-only; not thread-safe (one owner at a time).
+// The buffer is guarded memory (core/src/guarded_memory.hpp): its own pages between guard pages,
+// mlock'ed where allowed, left out of core dumps, not inherited by forked children (they see
+// zeros), zeroed when freed. Move-only; not thread-safe (one owner at a time).
 #pragma once
 
 #include <cstddef>

@@ -39,6 +39,7 @@ enum class Errc : std::int32_t {
   not_a_database = 105,  // the file is not a fieldcase database (plain SQLite or other)
   schema = 106,          // a migration failed or the schema is newer than this build
   offline_locked = 107,  // not synced for longer than the server's offline limit: sync first
+  weak_pin = 108,        // a new PIN is refused by the PIN policy (Vault::check_pin_policy)
 };
 
 // Short machine-readable name of a code ("integrity", "wrong_pin"...).

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -70,7 +71,19 @@ struct VaultOptions {
 
 class Vault {
  public:
-  // Creates a new database and its key under `pin`; the vault is returned unlocked.
+  // The PIN policy for every new PIN (create, change_pin), in one place, so a host can also ask
+  // before it commits to anything (the setup flow checks the PIN before it redeems a one-time
+  // enrollment code). A PIN needs at least kMinPinLength characters and must not be one
+  // character repeated ("000000"), a run ("123456", "654321", "890123") or a repeated group of
+  // two or three characters ("121212", "123123"); Errc::weak_pin says which rule it breaks.
+  // Over kMaxPinLength characters is Errc::invalid_argument. PINs set before this policy still
+  // unlock; the policy applies when a PIN is set. See docs/security.md, "PIN policy".
+  static constexpr std::size_t kMinPinLength = 6;
+  static constexpr std::size_t kMaxPinLength = 256;
+  static Status check_pin_policy(std::string_view pin);
+
+  // Creates a new database and its key under `pin` (which must pass check_pin_policy); the vault
+  // is returned unlocked.
   static Result<std::unique_ptr<Vault>> create(const VaultOptions& options, std::string_view pin);
   // Opens an existing vault, locked. A wiped vault is Errc::wiped; a database without its key
   // file is Errc::not_found.
@@ -118,6 +131,8 @@ class Vault {
   // Forgets one pending report once the server has acknowledged it.
   static Status discard_wipe_report(const std::filesystem::path& database, std::string_view proof);
 
+  // The new PIN must pass check_pin_policy (Errc::weak_pin, checked before the old PIN is tried,
+  // so a refused new PIN costs no attempt).
   Status change_pin(std::string_view old_pin, std::string_view new_pin);
   // Re-encrypts the database under a new random key. The vault must be unlocked.
   Status rotate_key();

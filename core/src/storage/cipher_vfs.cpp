@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fieldcase/encoding.hpp"
+#include "guarded_memory.hpp"
 #include "storage/page_cipher.hpp"
 #include "storage/sqlite_api.hpp"
 
@@ -29,6 +30,8 @@ thread_local std::optional<VfsError> t_error;
 void set_error(Errc code, std::string message) {
   t_error = VfsError{code, std::move(message)};
 }
+
+std::atomic<int> g_new_format{kFormatVersion};  // only tests change it
 
 std::mutex g_hook_mu;
 std::shared_ptr<FaultHook> g_hook;  // guarded by g_hook_mu
@@ -46,26 +49,27 @@ int fault(IoOp op, FileRole role, std::int64_t off, int amt) {
 // Keys: lent keys (by token) and the per-database cipher context shared by a database's main
 // file, its WAL and its journal.
 
+constexpr std::size_t kKeyBytes = 32;
+
+// A key copy in guarded memory (guarded_memory.hpp: not inherited by forked children).
 struct GuardedKey {
   std::uint8_t* bytes = nullptr;
   GuardedKey() = default;
   explicit GuardedKey(std::span<const std::uint8_t> key) {
-    bytes = static_cast<std::uint8_t*>(sodium_malloc(key.size()));
-    if (bytes != nullptr) std::memcpy(bytes, key.data(), key.size());
+    bytes = detail::guarded_alloc(kKeyBytes);
+    if (bytes != nullptr) std::memcpy(bytes, key.data(), std::min(key.size(), kKeyBytes));
   }
   GuardedKey(const GuardedKey&) = delete;
   GuardedKey& operator=(const GuardedKey&) = delete;
   GuardedKey(GuardedKey&& o) noexcept : bytes(std::exchange(o.bytes, nullptr)) {}
   GuardedKey& operator=(GuardedKey&& o) noexcept {
     if (this != &o) {
-      if (bytes != nullptr) sodium_free(bytes);
+      detail::guarded_free(bytes, kKeyBytes);
       bytes = std::exchange(o.bytes, nullptr);
     }
     return *this;
   }
-  ~GuardedKey() {
-    if (bytes != nullptr) sodium_free(bytes);
-  }
+  ~GuardedKey() { detail::guarded_free(bytes, kKeyBytes); }
 };
 
 std::mutex g_keys_mu;
@@ -86,8 +90,6 @@ std::unordered_map<std::string, std::weak_ptr<Context>> g_contexts;  // guarded 
 
 // ---------------------------------------------------------------------------------------------
 // Files.
-
-constexpr std::size_t kKeyBytes = 32;
 
 enum class Role { main, journal, wal, passthrough };
 
@@ -128,31 +130,8 @@ std::uint32_t get_be32(const std::uint8_t* p) {
          std::uint32_t{p[3]};
 }
 
-void put_be64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-
 constexpr std::int64_t kWalHeader = 32;
 constexpr std::int64_t kWalFrameHeader = 24;
-
-// Position binding of a WAL frame: its offset. (Not its salt: SQLite writes some frames with a
-// zero salt and fills it in at commit. A replayed frame of an older WAL generation still fails
-// SQLite's checksum chain, which covers the plaintext the attacker cannot see.)
-std::array<std::uint8_t, 8> wal_binding(std::int64_t frame_off) {
-  std::array<std::uint8_t, 8> b{};
-  put_be64(b.data(), static_cast<std::uint64_t>(frame_off));
-  return b;
-}
-
-// Position binding of a rollback-journal record: its offset.
-std::array<std::uint8_t, 8> journal_binding(std::int64_t record_off) {
-  std::array<std::uint8_t, 8> b{};
-  put_be64(b.data(), static_cast<std::uint64_t>(record_off));
-  return b;
-}
 
 int real_read(sqlite3_file* real, void* buf, int amt, std::int64_t off) {
   return real->pMethods->xRead(real, buf, amt, off);
@@ -160,6 +139,31 @@ int real_read(sqlite3_file* real, void* buf, int amt, std::int64_t off) {
 
 bool all_zero(const std::uint8_t* p, std::size_t n) {
   return std::all_of(p, p + n, [](std::uint8_t b) { return b == 0; });
+}
+
+// The position a WAL frame's page is bound to: the frame's offset and the salts of the WAL
+// generation it belongs to, which SQLite changes at every WAL reset (so a frame of an earlier
+// generation never authenticates in a later one, wherever it is put). The salts are the frame
+// header's own; SQLite writes a header with zero salts when it will rewrite the frame's
+// checksums at commit (walRewriteChecksums), and such a frame belongs to the generation of the
+// WAL header, whose salts it will carry. (A frame whose salts differ from the WAL header's is
+// never accepted by SQLite, so zeroed salts gain an attacker nothing.)
+int wal_position(sqlite3_file* real, std::int64_t frame_off, const std::uint8_t* frame_header,
+                 PagePosition* out) {
+  const std::uint8_t* salts = frame_header + 8;
+  std::uint8_t header_salts[kWalSaltSize];
+  if (all_zero(salts, kWalSaltSize)) {
+    int rc = real_read(real, header_salts, kWalSaltSize, 16);
+    if (rc != SQLITE_OK) return rc;
+    salts = header_salts;
+  }
+  *out = PagePosition::wal_frame(static_cast<std::uint64_t>(frame_off), salts);
+  return SQLITE_OK;
+}
+
+// The position of a rollback-journal record's page: the record's offset.
+PagePosition journal_position(std::int64_t record_off) {
+  return PagePosition::journal_record(static_cast<std::uint64_t>(record_off));
 }
 
 int auth_failure(const Context& ctx, const char* where, std::uint32_t pgno) {
@@ -183,7 +187,7 @@ int read_main_page(sqlite3_file* f, std::uint8_t* buf, std::uint32_t psize, std:
     return rc;
   }
   if (rc != SQLITE_OK) return rc;
-  if (!st.ctx->cipher->decrypt(pgno, buf, psize, st.ctx->reserve, {})) {
+  if (!st.ctx->cipher->decrypt(pgno, buf, psize, st.ctx->reserve, PagePosition::main_file())) {
     return auth_failure(*st.ctx, "database", pgno);
   }
   return SQLITE_OK;
@@ -225,9 +229,10 @@ bool later_wal_frame_authenticates(sqlite3_file* f, std::int64_t frame_off, std:
     if (real_read(real, frame.data(), static_cast<int>(fsize), o) != SQLITE_OK) return false;
     if (std::memcmp(frame.data() + 8, walhdr + 16, 8) != 0) continue;
     std::uint32_t pgno = get_be32(frame.data());
-    auto bind = wal_binding(o);
+    PagePosition pos;
+    if (wal_position(real, o, frame.data(), &pos) != SQLITE_OK) return false;
     if (pgno != 0 && st.ctx->cipher->decrypt(pgno, frame.data() + kWalFrameHeader, psize,
-                                             st.ctx->reserve, bind)) {
+                                             st.ctx->reserve, pos)) {
       return true;
     }
   }
@@ -247,10 +252,12 @@ int wal_read(sqlite3_file* f, std::uint8_t* buf, int amt, std::int64_t off) {
     int rc = real_read(real, buf, amt, off);
     if (rc != SQLITE_OK) return rc;
     std::uint32_t pgno = get_be32(buf);
-    auto bind = wal_binding(off);
+    PagePosition pos;
+    rc = wal_position(real, off, buf, &pos);
+    if (rc != SQLITE_OK) return rc;
     if (pgno != 0 && st.ctx->cipher->decrypt(pgno, buf + kWalFrameHeader,
                                              static_cast<std::size_t>(psize), st.ctx->reserve,
-                                             bind)) {
+                                             pos)) {
       return SQLITE_OK;
     }
     if (later_wal_frame_authenticates(f, off, static_cast<std::uint32_t>(psize))) {
@@ -274,9 +281,11 @@ int wal_read(sqlite3_file* f, std::uint8_t* buf, int amt, std::int64_t off) {
       return rc;
     }
     std::uint32_t pgno = get_be32(frame);
-    auto bind = wal_binding(off - kWalFrameHeader);
+    PagePosition pos;
+    rc = wal_position(real, off - kWalFrameHeader, frame, &pos);
+    if (rc != SQLITE_OK) return rc;
     if (!st.ctx->cipher->decrypt(pgno, page, static_cast<std::size_t>(psize), st.ctx->reserve,
-                                 bind)) {
+                                 pos)) {
       return auth_failure(*st.ctx, "WAL frame for", pgno);
     }
     std::memcpy(buf, page, static_cast<std::size_t>(psize));
@@ -300,8 +309,8 @@ int journal_read(sqlite3_file* f, std::uint8_t* buf, int amt, std::int64_t off) 
   if (rc == SQLITE_OK) rc = real_read(real, buf, amt, off);
   if (rc != SQLITE_OK) return rc;  // a short record is a torn tail; SQLite's checksum ends it
   std::uint32_t pgno = get_be32(pg);
-  auto bind = journal_binding(off - 4);
-  if (!st.ctx->cipher->decrypt(pgno, buf, static_cast<std::size_t>(amt), st.ctx->reserve, bind)) {
+  if (!st.ctx->cipher->decrypt(pgno, buf, static_cast<std::size_t>(amt), st.ctx->reserve,
+                               journal_position(off - 4))) {
     return auth_failure(*st.ctx, "journal record for", pgno);
   }
   return SQLITE_OK;
@@ -350,7 +359,7 @@ int learn_page1(Context& ctx, const std::uint8_t* page, int amt) {
 }
 
 int encrypt_and_write(sqlite3_file* f, const std::uint8_t* page, int amt, std::int64_t off,
-                      std::uint32_t pgno, std::span<const std::uint8_t> bind) {
+                      std::uint32_t pgno, const PagePosition& pos) {
   FileState& st = state_of(f);
   Context& ctx = *st.ctx;
   if (pgno == 1) {
@@ -368,7 +377,7 @@ int encrypt_and_write(sqlite3_file* f, const std::uint8_t* page, int amt, std::i
   }
   st.scratch.resize(static_cast<std::size_t>(amt));
   ctx.cipher->encrypt(pgno, page, st.scratch.data(), static_cast<std::size_t>(amt), ctx.reserve,
-                      bind);
+                      pos);
   sqlite3_file* real = real_of(f);
   return real->pMethods->xWrite(real, st.scratch.data(), amt, off);
 }
@@ -388,7 +397,8 @@ int x_write(sqlite3_file* f, const void* in, int amt, sqlite3_int64 off) {
       set_error(Errc::internal, "refusing a partial-page write to " + st.ctx->path);
       return SQLITE_IOERR_WRITE;
     }
-    return encrypt_and_write(f, buf, amt, off, static_cast<std::uint32_t>(off / psize + 1), {});
+    return encrypt_and_write(f, buf, amt, off, static_cast<std::uint32_t>(off / psize + 1),
+                             PagePosition::main_file());
   }
 
   if (st.role == Role::wal) {
@@ -409,15 +419,19 @@ int x_write(sqlite3_file* f, const void* in, int amt, sqlite3_int64 off) {
           int rc = real_read(real, hdr, kWalFrameHeader, frame_off);
           if (rc != SQLITE_OK) return rc;
         }
-        auto bind = wal_binding(frame_off);
-        return encrypt_and_write(f, buf, amt, off, get_be32(hdr), bind);
+        PagePosition pos;
+        int rc = wal_position(real, frame_off, hdr, &pos);
+        if (rc != SQLITE_OK) return rc;
+        return encrypt_and_write(f, buf, amt, off, get_be32(hdr), pos);
       } else if (amt == fsize && rel % fsize == 0) {
         // A whole frame in one write: header in the clear, page encrypted.
         int rc = real->pMethods->xWrite(real, buf, kWalFrameHeader, off);
         if (rc != SQLITE_OK) return rc;
-        auto bind = wal_binding(off);
+        PagePosition pos;
+        rc = wal_position(real, off, buf, &pos);
+        if (rc != SQLITE_OK) return rc;
         return encrypt_and_write(f, buf + kWalFrameHeader, static_cast<int>(psize),
-                                 off + kWalFrameHeader, get_be32(buf), bind);
+                                 off + kWalFrameHeader, get_be32(buf), pos);
       } else {
         // Anything else would put part of a page on disk unencrypted.
         set_error(Errc::internal, "refusing a partial-frame write to the WAL of " + st.ctx->path);
@@ -439,8 +453,7 @@ int x_write(sqlite3_file* f, const void* in, int amt, sqlite3_int64 off) {
         int rc = real_read(real, pg, 4, off - 4);
         if (rc != SQLITE_OK) return rc;
       }
-      auto bind = journal_binding(off - 4);
-      return encrypt_and_write(f, buf, amt, off, get_be32(pg), bind);
+      return encrypt_and_write(f, buf, amt, off, get_be32(pg), journal_position(off - 4));
     }
   }
   return real->pMethods->xWrite(real, buf, amt, off);
@@ -579,7 +592,7 @@ int load_existing(sqlite3_file* real, Context& ctx) {
   int rc = real_read(real, first, kPage1Clear, 0);
   if (rc == SQLITE_IOERR_SHORT_READ) {
     if (all_zero(first, kPage1Clear)) {
-      ctx.header = new_file_header();  // a new, empty database
+      ctx.header = new_file_header(static_cast<std::uint8_t>(g_new_format.load()));  // new, empty
       return SQLITE_OK;
     }
     set_error(Errc::integrity, ctx.path + " is truncated");
@@ -612,7 +625,8 @@ int load_existing(sqlite3_file* real, Context& ctx) {
   ctx.cipher = std::make_unique<PageCipher>(ctx.key.bytes, ctx.header);
   std::vector<std::uint8_t> page(psize);
   rc = real_read(real, page.data(), static_cast<int>(psize), 0);
-  if (rc != SQLITE_OK || !ctx.cipher->decrypt(1, page.data(), psize, reserve, {})) {
+  if (rc != SQLITE_OK ||
+      !ctx.cipher->decrypt(1, page.data(), psize, reserve, PagePosition::main_file())) {
     set_error(Errc::wrong_key, "the key does not open " + ctx.path +
                                    " (wrong key, or its first page is damaged)");
     return SQLITE_NOTADB;
@@ -832,9 +846,29 @@ KeyProbe probe_key(const std::string& path, std::span<const std::uint8_t> key) {
   std::copy(first, first + kFileHeaderSize, header.begin());
   GuardedKey k(key);
   PageCipher cipher(k.bytes, header);
-  bool ok = cipher.decrypt(1, page.data(), psize, first[20], {});
+  bool ok = cipher.decrypt(1, page.data(), psize, first[20], PagePosition::main_file());
   sodium_memzero(page.data(), page.size());
   return ok ? KeyProbe::match : KeyProbe::mismatch;
 }
+
+void set_new_database_format_for_tests(int version) {
+  g_new_format = version >= kOldestFormatVersion && version <= kFormatVersion ? version
+                                                                               : kFormatVersion;
+}
+
+int format_version(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::uint8_t first[kFileHeaderSize];
+  ssize_t n = ::pread(fd, first, sizeof first, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof first) ||
+      check_file_header({first, kFileHeaderSize}) != HeaderCheck::ok) {
+    return 0;
+  }
+  return first[4];
+}
+
+bool is_current_format(const std::string& path) { return format_version(path) == kFormatVersion; }
 
 }  // namespace fieldcase::storage

@@ -50,4 +50,13 @@ void set_fault_hook(FaultHook hook);
 enum class KeyProbe { match, mismatch, empty, not_fieldcase, io_error };
 KeyProbe probe_key(const std::string& path, std::span<const std::uint8_t> key);
 
+// The page format version of the encrypted database at `path` (see page_cipher.hpp), or 0 if it
+// is not a readable fieldcase database. An older format is read and written as it is until the
+// database is re-encrypted (key rotation), which writes the current one.
+int format_version(const std::string& path);
+bool is_current_format(const std::string& path);
+// For tests of the migration: databases created from now on use this older format (a version
+// this build does not write resets it to the current one).
+void set_new_database_format_for_tests(int version);
+
 }  // namespace fieldcase::storage

@@ -10,8 +10,16 @@
 namespace fieldcase::storage {
 namespace {
 
-constexpr std::size_t kMaxExtraAd = 32;
-constexpr std::size_t kMaxAd = kFileHeaderSize + 4 + kMaxExtraAd + 8;
+// header || pgno || role || offset || salts || page 1's bytes 16..23
+constexpr std::size_t kMaxAd = kFileHeaderSize + 4 + 1 + 8 + kWalSaltSize + 8;
+
+std::size_t put_be64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+  return 8;
+}
 
 // Nonces come from a per-thread pool of system randomness filled kPoolNonces at a time: one
 // getrandom call per kPoolNonces page writes instead of one per write (the call's fixed cost was
@@ -51,10 +59,10 @@ void fresh_nonce(std::uint8_t* out) {
 
 }  // namespace
 
-FileHeader new_file_header() {
+FileHeader new_file_header(std::uint8_t version) {
   FileHeader h{};
   std::copy(kMagic.begin(), kMagic.end(), h.begin());
-  h[4] = kFormatVersion;
+  h[4] = version;
   h[5] = kCipherXChaCha20Poly1305;
   randombytes_buf(h.data() + 8, 8);
   return h;
@@ -66,7 +74,9 @@ HeaderCheck check_file_header(std::span<const std::uint8_t> first16) {
     return HeaderCheck::plain_sqlite;
   }
   if (!std::equal(kMagic.begin(), kMagic.end(), first16.begin())) return HeaderCheck::not_fieldcase;
-  if (first16[4] != kFormatVersion) return HeaderCheck::unsupported_version;
+  if (first16[4] < kOldestFormatVersion || first16[4] > kFormatVersion) {
+    return HeaderCheck::unsupported_version;
+  }
   if (first16[5] != kCipherXChaCha20Poly1305) return HeaderCheck::unsupported_cipher;
   return HeaderCheck::ok;
 }
@@ -82,8 +92,14 @@ std::uint32_t page_size_from_header(std::span<const std::uint8_t> first24) {
 PageCipher::PageCipher(const std::uint8_t* key, const FileHeader& header)
     : key_(key), header_(header) {}
 
+PagePosition PagePosition::wal_frame(std::uint64_t frame_offset, const std::uint8_t* salts8) {
+  PagePosition p{PageRole::wal, frame_offset, {}};
+  std::memcpy(p.salts.data(), salts8, kWalSaltSize);
+  return p;
+}
+
 std::size_t PageCipher::build_ad(std::uint32_t pgno, const std::uint8_t* page,
-                                 std::span<const std::uint8_t> extra_ad, std::uint8_t* ad) const {
+                                 const PagePosition& pos, std::uint8_t* ad) const {
   std::size_t n = 0;
   std::memcpy(ad, header_.data(), kFileHeaderSize);
   n += kFileHeaderSize;
@@ -91,9 +107,17 @@ std::size_t PageCipher::build_ad(std::uint32_t pgno, const std::uint8_t* page,
   ad[n++] = static_cast<std::uint8_t>(pgno >> 16);
   ad[n++] = static_cast<std::uint8_t>(pgno >> 8);
   ad[n++] = static_cast<std::uint8_t>(pgno);
-  std::size_t extra = std::min(extra_ad.size(), kMaxExtraAd);
-  if (extra > 0) std::memcpy(ad + n, extra_ad.data(), extra);
-  n += extra;
+  if (format_version() == 1) {
+    // Format 1: the WAL frame or journal record offset only.
+    if (pos.role != PageRole::main) n += put_be64(ad + n, pos.offset);
+  } else {
+    ad[n++] = static_cast<std::uint8_t>(pos.role);
+    if (pos.role != PageRole::main) n += put_be64(ad + n, pos.offset);
+    if (pos.role == PageRole::wal) {
+      std::memcpy(ad + n, pos.salts.data(), kWalSaltSize);
+      n += kWalSaltSize;
+    }
+  }
   if (pgno == 1) {
     std::memcpy(ad + n, page + kFileHeaderSize, kPage1Clear - kFileHeaderSize);
     n += kPage1Clear - kFileHeaderSize;
@@ -103,7 +127,7 @@ std::size_t PageCipher::build_ad(std::uint32_t pgno, const std::uint8_t* page,
 
 void PageCipher::encrypt(std::uint32_t pgno, const std::uint8_t* in, std::uint8_t* out,
                          std::size_t page_size, std::size_t reserve,
-                         std::span<const std::uint8_t> extra_ad) const {
+                         const PagePosition& pos) const {
   const std::size_t begin = pgno == 1 ? kPage1Clear : 0;
   const std::size_t end = page_size - reserve;
   std::uint8_t* nonce = out + end;
@@ -113,7 +137,7 @@ void PageCipher::encrypt(std::uint32_t pgno, const std::uint8_t* in, std::uint8_
     std::memcpy(out + kFileHeaderSize, in + kFileHeaderSize, kPage1Clear - kFileHeaderSize);
   }
   std::uint8_t ad[kMaxAd];
-  std::size_t ad_len = build_ad(pgno, in, extra_ad, ad);
+  std::size_t ad_len = build_ad(pgno, in, pos, ad);
   fresh_nonce(nonce);
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out + begin, tag, nullptr, in + begin,
                                                       end - begin, ad, ad_len, nullptr, nonce,
@@ -122,13 +146,13 @@ void PageCipher::encrypt(std::uint32_t pgno, const std::uint8_t* in, std::uint8_
 }
 
 bool PageCipher::decrypt(std::uint32_t pgno, std::uint8_t* page, std::size_t page_size,
-                         std::size_t reserve, std::span<const std::uint8_t> extra_ad) const {
+                         std::size_t reserve, const PagePosition& pos) const {
   if (reserve < kMinReserve || reserve >= page_size) return false;
   const std::size_t begin = pgno == 1 ? kPage1Clear : 0;
   const std::size_t end = page_size - reserve;
   if (pgno == 1 && sodium_memcmp(page, header_.data(), kFileHeaderSize) != 0) return false;
   std::uint8_t ad[kMaxAd];
-  std::size_t ad_len = build_ad(pgno, page, extra_ad, ad);
+  std::size_t ad_len = build_ad(pgno, page, pos, ad);
   const std::uint8_t* nonce = page + end;
   const std::uint8_t* tag = nonce + kNonceSize;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(page + begin, nullptr, page + begin,

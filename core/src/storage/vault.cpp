@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 
@@ -53,10 +54,33 @@ std::filesystem::path with_suffix(const std::filesystem::path& p, const char* su
   return out;
 }
 
+// The shape any PIN offered to unlock must have (PINs set before the PIN policy had 4 or 5
+// characters and still unlock). New PINs must also pass Vault::check_pin_policy.
 Status validate_pin(std::string_view pin) {
   if (pin.size() < 4) return {Errc::invalid_argument, "the PIN must have at least 4 characters"};
-  if (pin.size() > 256) return {Errc::invalid_argument, "the PIN is too long"};
+  if (pin.size() > Vault::kMaxPinLength) return {Errc::invalid_argument, "the PIN is too long"};
   return {};
+}
+
+// True if each character is one more (step 1) or one less (step -1) than the one before; digits
+// wrap around (890123).
+bool is_run(std::string_view pin, int step) {
+  for (std::size_t i = 1; i < pin.size(); ++i) {
+    const int a = static_cast<unsigned char>(pin[i - 1]);
+    const int b = static_cast<unsigned char>(pin[i]);
+    const bool digits = std::isdigit(a) != 0 && std::isdigit(b) != 0;
+    const int diff = digits ? ((b - a) % 10 + 10) % 10 : b - a;
+    if (diff != (digits ? (step + 10) % 10 : step)) return false;
+  }
+  return true;
+}
+
+// True if the PIN repeats its first `period` characters throughout.
+bool repeats(std::string_view pin, std::size_t period) {
+  for (std::size_t i = period; i < pin.size(); ++i) {
+    if (pin[i] != pin[i - period]) return false;
+  }
+  return true;
 }
 
 std::string format_contact_time(std::chrono::system_clock::time_point t) {
@@ -296,10 +320,26 @@ Status Vault::persist_failures(Blob& blob, const SecureBytes& device_secret, int
   return {};
 }
 
+Status Vault::check_pin_policy(std::string_view pin) {
+  if (pin.size() > kMaxPinLength) return {Errc::invalid_argument, "the PIN is too long"};
+  if (pin.size() < kMinPinLength) {
+    return {Errc::weak_pin,
+            "the PIN must have at least " + std::to_string(kMinPinLength) + " characters"};
+  }
+  if (repeats(pin, 1)) return {Errc::weak_pin, "the PIN must not be one character repeated"};
+  if (is_run(pin, 1) || is_run(pin, -1)) {
+    return {Errc::weak_pin, "the PIN must not be a run such as 123456 or 654321"};
+  }
+  if (repeats(pin, 2) || repeats(pin, 3)) {
+    return {Errc::weak_pin, "the PIN must not repeat a group of characters, such as 121212"};
+  }
+  return {};
+}
+
 Result<std::unique_ptr<Vault>> Vault::create(const VaultOptions& options, std::string_view pin) {
   FC_TRY(crypto_init());
   if (options.keystore == nullptr) return Status(Errc::invalid_argument, "a key store is required");
-  FC_TRY(validate_pin(pin));
+  FC_TRY(check_pin_policy(pin));
   std::unique_ptr<Vault> v(new Vault(options));
   if (std::filesystem::exists(v->key_path_) || std::filesystem::exists(options.database)) {
     return Status(Errc::already_exists, options.database.string() + " already exists");
@@ -535,8 +575,18 @@ Status Vault::unlock(std::string_view pin) {
   }
   if (st.ok()) st = open_store(opened->dek.span());
   if (st.ok()) st = import_legacy_token();
-  if (!st.ok()) lock();
-  return st;
+  if (!st.ok()) {
+    lock();
+    return st;
+  }
+  // A database in an older page format (page_cipher.hpp) is migrated by re-encrypting it, which
+  // writes the current format. If that cannot be done now (a full disk), the database stays
+  // usable in its older format and the next unlock tries again.
+  if (!storage::is_current_format(options_.database.string())) {
+    Status migrated = rotate_key();
+    if (!migrated.ok() && !unlocked()) return migrated;
+  }
+  return {};
 }
 
 Status Vault::finish_interrupted_rotation(Blob& blob, SecureBytes& dek,
@@ -596,7 +646,7 @@ bool Vault::poll_idle() {
 }
 
 Status Vault::change_pin(std::string_view old_pin, std::string_view new_pin) {
-  FC_TRY(validate_pin(new_pin));
+  FC_TRY(check_pin_policy(new_pin));
   if (!unlocked()) return {Errc::locked, "unlock before changing the PIN"};
   // A wrong current PIN counts as a failed unlock: this is no side door for guessing.
   auto opened = verify_pin(old_pin);
@@ -678,10 +728,9 @@ Status Vault::wipe(std::string_view reason) {
   if (result.ok() && !receipt.ok()) result = receipt;
   Status legacy = retire_legacy_token(*options_.keystore, options_.database);
   if (result.ok() && !legacy.ok()) result = legacy;
-  // Overwrite the wrapped key with random bytes before deleting it.
-  std::array<std::uint8_t, kBlobSize> noise{};
-  randombytes_buf(noise.data(), noise.size());
-  (void)write_file_durably(key_path_, noise, 0600);
+  // Overwrite the wrapped key in place and delete it. (Earlier versions of the key file, left
+  // by every rewrite's rename, and blocks the file system or flash keeps are not reached: the
+  // device secret destroyed above is what makes every copy useless.)
   Status st = shred_file(key_path_);
   if (result.ok() && !st.ok()) result = st;
   // A crash during an earlier durable write can leave its temporary copy behind.

@@ -105,8 +105,9 @@ typedef enum fc_fieldcase_code {
   FC_ERR_LOCKED = 104,         /* the device is locked (explicitly or after idle time) */
   FC_ERR_NOT_A_DATABASE = 105, /* the file is not a fieldcase database */
   FC_ERR_SCHEMA = 106,         /* a migration failed or the database is newer than this build */
-  FC_ERR_OFFLINE_LOCKED = 107  /* not synced for longer than the server's offline limit: only
+  FC_ERR_OFFLINE_LOCKED = 107, /* not synced for longer than the server's offline limit: only
                                   fc_device_sync works until a sync succeeds */
+  FC_ERR_WEAK_PIN = 108        /* a new PIN breaks the PIN policy (fc_check_pin_policy) */
 } fc_fieldcase_code;
 
 /* FC_DOMAIN_API codes: programming errors in the caller, reported instead of crashing. */
@@ -299,8 +300,18 @@ typedef struct fc_device_config {
  * Threads: any thread, any time. */
 FC_EXPORT void fc_device_config_init(fc_device_config* FC_NULLABLE config);
 
-/* Creates a new encrypted database under `pin` (4 to 256 characters) and returns the device,
- * unlocked. FC_ERR_ALREADY_EXISTS if the database exists.
+/* Whether `pin` may be set as a new PIN: at least 6 characters (at most 256), and not one
+ * character repeated, a run ("123456", "654321") or a repeated group ("121212", "123123");
+ * FC_ERR_WEAK_PIN says which rule it breaks. fc_device_create and fc_device_change_pin apply the
+ * same policy; a host asks first when it must not commit to anything with a PIN that will be
+ * refused (such as redeeming a one-time enrollment code). Needs no device.
+ * Threads: any thread, any time. */
+FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_check_pin_policy(const char* FC_NULLABLE pin,
+                                                         fc_error* FC_NULLABLE out_error);
+
+/* Creates a new encrypted database under `pin` (which must pass fc_check_pin_policy) and returns
+ * the device, unlocked. FC_ERR_ALREADY_EXISTS if the database exists, FC_ERR_WEAK_PIN if the PIN
+ * breaks the policy.
  * Threads: any thread (one device per database at a time). */
 FC_EXPORT FC_WARN_UNUSED_RESULT fc_device* FC_NULLABLE fc_device_create(
     const fc_device_config* FC_NULLABLE config, const char* FC_NULLABLE pin,
@@ -342,7 +353,8 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_poll_idle(fc_device* FC_NULLABLE 
  * Threads: any thread, any time. */
 FC_EXPORT int32_t fc_device_attempts_left(fc_device* FC_NULLABLE device);
 /* Re-wraps the database key under new_pin. Needs an unlocked device and the current PIN,
- * counted like an unlock (a wrong old_pin is FC_ERR_WRONG_PIN and uses up an attempt).
+ * counted like an unlock (a wrong old_pin is FC_ERR_WRONG_PIN and uses up an attempt). A new_pin
+ * that breaks the PIN policy is FC_ERR_WEAK_PIN, refused before old_pin is tried.
  * Threads: one call per device at a time (another thread gets FC_API_BUSY). */
 FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_device_change_pin(fc_device* FC_NULLABLE device,
                                                           const char* FC_NULLABLE old_pin,

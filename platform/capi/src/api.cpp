@@ -207,6 +207,8 @@ const char* fc_error_code_name(int32_t domain, int32_t code) {
           return "schema";
         case FC_ERR_OFFLINE_LOCKED:
           return "offline_locked";
+        case FC_ERR_WEAK_PIN:
+          return "weak_pin";
         default:
           return "unknown";
       }

@@ -196,6 +196,13 @@ void fc_device_config_init(fc_device_config* config) {
   config->kdf = FC_KDF_DEVICE_DEFAULT;
 }
 
+bool fc_check_pin_policy(const char* pin, fc_error* out_error) {
+  return guarded(out_error, [&]() -> Status {
+    require(pin, "pin");
+    return Vault::check_pin_policy(pin);
+  });
+}
+
 fc_device* fc_device_create(const fc_device_config* config, const char* pin, fc_error* out_error) {
   fc_device* handle = nullptr;
   guarded(out_error, [&]() -> Status {

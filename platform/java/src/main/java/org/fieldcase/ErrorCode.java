@@ -36,6 +36,8 @@ public final class ErrorCode {
   public static final int SCHEMA = 106;
   /** Not synced for longer than the server's offline limit: only {@link Device#sync} works. */
   public static final int OFFLINE_LOCKED = 107;
+  /** A new PIN breaks the PIN policy (at least 6 characters, not a run or a repetition). */
+  public static final int WEAK_PIN = 108;
 
   // ErrorDomain.API
   public static final int API_NULL_ARGUMENT = 1;

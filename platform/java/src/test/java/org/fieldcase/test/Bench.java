@@ -59,7 +59,7 @@ public final class Bench {
     String at = Instant.now().minus(1, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS).toString();
     String observations = "v".repeat(600);
     String noteText = "t".repeat(400);
-    try (Device device = Device.create(config, "2468")) {
+    try (Device device = Device.create(config, "246813")) {
       String[] cases = new String[children];
       for (int c = 0; c < children; ++c) {
         cases[c] = device.createRecord("child", null, childFields(c));

@@ -36,7 +36,7 @@ import org.fieldcase.SyncReport;
 public final class TestMain {
   private static int failures = 0;
   private static String server;
-  private static final String PIN = "2468";
+  private static final String PIN = "246813";
 
   private static void check(boolean condition, String what) {
     if (!condition) {
@@ -274,15 +274,15 @@ public final class TestMain {
         String attachment = device.attach(child, "door.png", "image/png", photo, null);
         check(Arrays.equals(device.attachmentBytes(attachment), photo), "attachment round trip");
 
-        device.changePin(PIN, "13579");
+        device.changePin(PIN, "135792");
         device.lock();
         expect(ErrorDomain.FIELDCASE, ErrorCode.WRONG_PIN, () -> device.unlock(PIN));
-        device.unlock("13579");
+        device.unlock("135792");
         device.wipe("lost tablet");
         String lines = log.toString();
         check(lines.contains("1 sync finished: 150 accepted"), "sync logged: " + lines);
         check(lines.contains("2 unlock failed: wrong_pin"), "failed unlock logged at WARNING");
-        check(!lines.contains(PIN) && !lines.contains("13579") && !lines.contains(issued[1]),
+        check(!lines.contains(PIN) && !lines.contains("135792") && !lines.contains(issued[1]),
             "no secrets in the log");
         check(keys.secrets.keySet().stream().noneMatch(n -> n.startsWith("fieldcase.vault.")),
             "device secret destroyed by the wipe");
