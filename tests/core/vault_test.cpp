@@ -520,6 +520,7 @@ TEST_CASE("a token in the key store's old plain entry moves into the vault or is
     CHECK(Vault::pending_wipe_reports(env.options().database) ==
           std::vector<std::string>{sync::wipe_proof(kToken)});
   }
+}
 
 TEST_CASE("a database in the older page format opens, and the next unlock migrates it",
           "[store][crypto][security]") {

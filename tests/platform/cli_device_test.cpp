@@ -718,6 +718,7 @@ TEST_CASE("cli devices: a refused PIN leaves the enrollment code unused and no d
   INFO(accepted.err);
   CHECK(accepted.exit_code == 0);
   CHECK(device_list(org).find("tablet 1") != std::string::npos);
+}
 
 TEST_CASE("cli devices: setup refuses a PIN the policy refuses", "[cli][security]") {
   fieldcase::test::TempDir dir;
