@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 29> kKeys{
+constexpr std::array<std::string_view, 30> kKeys{
     "listen",
     "database",
     "threads",
@@ -40,6 +40,7 @@ constexpr std::array<std::string_view, 29> kKeys{
     "offline_limit_days",
     "max_queued_connections",
     "population_under_18",
+    "max_stamp_ahead_seconds",
 };
 
 std::string_view trim(std::string_view s) {
@@ -116,6 +117,9 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
   if (key == "offset_threshold_seconds") return seconds(c.service.offset_threshold, 0, 86400 * 365);
   if (key == "plausibility_slack_seconds") {
     return seconds(c.service.plausibility_slack, 0, 86400);
+  }
+  if (key == "max_stamp_ahead_seconds") {
+    return seconds(c.service.max_stamp_ahead, 60, 86400 * 7);
   }
   if (key == "clock_step_seconds") return seconds(c.service.clock.step, 1, 86400 * 365);
   if (key == "reallocation_grace_hours") {

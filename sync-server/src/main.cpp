@@ -65,7 +65,7 @@ constexpr std::string_view kUsage =
     "session_idle_minutes, session_absolute_hours, signin_lockout_failures,\n"
     "signin_lockout_minutes, max_queued_connections, body_deadline_seconds,\n"
     "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
-    "offline_limit_days, population_under_18.\n"
+    "offline_limit_days, population_under_18, max_stamp_ahead_seconds.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
