@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 34> kKeys{
+constexpr std::array<std::string_view, 35> kKeys{
     "listen",
     "database",
     "threads",
@@ -45,6 +45,7 @@ constexpr std::array<std::string_view, 34> kKeys{
     "max_web_body_bytes",
     "max_inflight_body_bytes",
     "max_pending_per_address",
+    "max_stamp_ahead_seconds",
 };
 
 std::string_view trim(std::string_view s) {
@@ -121,6 +122,9 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
   if (key == "offset_threshold_seconds") return seconds(c.service.offset_threshold, 0, 86400 * 365);
   if (key == "plausibility_slack_seconds") {
     return seconds(c.service.plausibility_slack, 0, 86400);
+  }
+  if (key == "max_stamp_ahead_seconds") {
+    return seconds(c.service.max_stamp_ahead, 60, 86400 * 7);
   }
   if (key == "clock_step_seconds") return seconds(c.service.clock.step, 1, 86400 * 365);
   if (key == "reallocation_grace_hours") {

@@ -66,7 +66,8 @@ constexpr std::string_view kUsage =
     "signin_lockout_minutes, max_queued_connections, body_deadline_seconds,\n"
     "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
     "offline_limit_days, population_under_18, head_timeout_seconds, max_head_bytes,\n"
-    "max_web_body_bytes, max_inflight_body_bytes, max_pending_per_address.\n"
+    "max_web_body_bytes, max_inflight_body_bytes, max_pending_per_address,\n"
+    "max_stamp_ahead_seconds.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 

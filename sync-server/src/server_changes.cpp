@@ -1,5 +1,7 @@
 #include "server_changes.hpp"
 
+#include "fieldcase/record_schema.hpp"
+
 namespace fieldcase::server::detail {
 
 bool is_server_field(RecordKind kind, std::string_view field) noexcept {
@@ -32,6 +34,29 @@ Result<std::vector<ServerFieldChange>> allocation_fixups(ServerStore& store, Hyb
     if (present && it->second.value == want) continue;
     if (!present && is_null(want)) continue;
     out.push_back({field, FieldState{want, server_stamp(hlc, present ? it->second.hlc : ""),
+                                     std::string(kServerAuthor)}});
+  }
+  return out;
+}
+
+std::vector<ServerFieldChange> derived_fixups(HybridClock& hlc, const StoredRecord& record,
+                                              const Timescales& timescales) {
+  std::vector<ServerFieldChange> out;
+  if (record.deleted) return out;
+  Record derived = record.to_record();
+  derive_fields(derived, timescales);
+  for (const FieldSpec& spec : kind_spec(record.kind).fields) {
+    if (spec.maintained != Maintained::derived) continue;
+    const std::string field(spec.name);
+    auto want = derived.fields.find(field);
+    auto have = record.fields.find(field);
+    const Value want_value = want != derived.fields.end() ? want->second : Value{};
+    const bool present = have != record.fields.end() && !is_null(have->second.value);
+    if (present ? have->second.value == want_value : is_null(want_value)) continue;
+    out.push_back({field, FieldState{want_value,
+                                     server_stamp(hlc, have != record.fields.end()
+                                                           ? have->second.hlc
+                                                           : std::string_view()),
                                      std::string(kServerAuthor)}});
   }
   return out;

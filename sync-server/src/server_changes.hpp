@@ -9,6 +9,7 @@
 
 #include "fieldcase/ids.hpp"
 #include "fieldcase/server/server_store.hpp"
+#include "fieldcase/timescales.hpp"
 
 namespace fieldcase::server::detail {
 
@@ -29,6 +30,12 @@ struct ServerFieldChange {
 // when they already do, or when the case is not allocated).
 Result<std::vector<ServerFieldChange>> allocation_fixups(ServerStore& store, HybridClock& hlc,
                                                          const StoredRecord& child);
+
+// The changes that make `record`'s Maintained::derived fields (derive_fields()) what the
+// server derives from its other fields: whatever a device sent for them, the stored value is
+// the server's derivation (none when they already agree).
+std::vector<ServerFieldChange> derived_fixups(HybridClock& hlc, const StoredRecord& record,
+                                              const Timescales& timescales);
 
 // Applies server changes to `record` in the store and appends them to the log.
 Status apply_server_changes(ServerStore& store, StoredRecord& record,

@@ -115,7 +115,11 @@ struct SyncService::RequestContext {
 };
 
 SyncService::SyncService(ServerStore& store, const Clock& clock, ServiceOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)), hlc_(clock, "server") {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      hlc_(clock, "server",
+           std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_stamp_ahead)) {}
 
 Result<std::optional<AuthenticatedDevice>> SyncService::authenticate(std::string_view token) {
   if (!looks_like_token(token)) return std::optional<AuthenticatedDevice>();
@@ -442,6 +446,23 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     if (*applied) continue;  // delivered before in another transaction
     new_ops.push_back(op.op_id);
 
+    // Clock stamps: the sending device's own, and not beyond the skew allowed ahead of now.
+    {
+      auto stamp = HlcStamp::parse(op.hlc);
+      if (!stamp.ok()) return reject(kRejectBadRequest, where + ".hlc is not a clock stamp");
+      if (stamp->device != ctx.device.id) {
+        return reject(kRejectForeignStamp,
+                      where + ".hlc: the stamp's node is not this device (a device stamps its "
+                              "changes with its own id)");
+      }
+      if (stamp->wall_ms - ctx.receipt_ms > ms_of(options_.max_stamp_ahead)) {
+        return reject(kRejectClockAhead,
+                      where + ".hlc: the stamp is more than " +
+                          std::to_string(options_.max_stamp_ahead.count()) +
+                          " s ahead of the server's time; set the device's clock right");
+      }
+    }
+
     const KindSpec& spec = kind_spec(op.kind);
     if (!spec.case_scoped) {
       return reject(kRejectOutOfScope, where + ": " + std::string(to_string(op.kind)) +
@@ -544,13 +565,25 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
           return reject(kRejectBadRequest,
                         where + ": record " + op.record_id + " does not exist (create it first)");
         }
-        if (find_field(spec, op.field) == nullptr) {
+        const FieldSpec* fs = find_field(spec, op.field);
+        if (fs == nullptr) {
           return reject(kRejectValidation, std::string(to_string(op.kind)) + "." + op.field +
                                                ": is not a field of this kind of record");
         }
-        const bool server_field = detail::is_server_field(op.kind, op.field);
         auto it = w.after.fields.find(op.field);
         const bool has_current = it != w.after.fields.end();
+        if (fs->maintained == Maintained::at_creation && w.existed &&
+            (has_current ? it->second.value : Value{}) != op.value) {
+          // Stamped by the device that created the record, from what only it had: a later
+          // change can only be a rewrite of history.
+          return reject(kRejectMaintained,
+                        std::string(to_string(op.kind)) + "." + op.field +
+                            ": is set when the record is created and cannot be changed");
+        }
+        // Derived fields follow the fields they derive from (the server derives them again
+        // below): they change without conflicts of their own, like the server's fields.
+        const bool server_field = detail::is_server_field(op.kind, op.field) ||
+                                  fs->maintained == Maintained::derived;
         if (w.after.deleted) {
           // A change to a deleted record cannot take effect; its value is kept as a conflict.
           if (!is_null(op.value) && !server_field) {
@@ -604,10 +637,8 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
     Work& w = work.at(id);
     if (!w.touched || !w.exists || w.after.deleted) continue;
     refused_case = w.after.case_id;
-    if (w.after.kind == RecordKind::child) {
-      auto fixups = detail::allocation_fixups(store_, hlc_, w.after);
-      if (!fixups.ok()) return fixups.status();
-      for (auto& f : *fixups) {
+    auto apply_fixups = [&](std::vector<detail::ServerFieldChange>& fixups) {
+      for (auto& f : fixups) {
         LogEntry e;
         e.op = FieldChange::Op::set;
         e.record_id = w.after.id;
@@ -623,7 +654,14 @@ Status SyncService::apply_transaction(RequestContext& ctx, const sync::Transacti
         w.changed_fields.insert(f.field);
         w.after.fields[f.field] = std::move(f.state);
       }
+    };
+    if (w.after.kind == RecordKind::child) {
+      auto fixups = detail::allocation_fixups(store_, hlc_, w.after);
+      if (!fixups.ok()) return fixups.status();
+      apply_fixups(*fixups);
     }
+    auto derived = detail::derived_fixups(hlc_, w.after, options_.timescales);
+    apply_fixups(derived);
     const Record after = w.after.to_record();
     const Record before = w.before.to_record();
     ValidationContext vc;

@@ -278,3 +278,70 @@ TEST_CASE("uuid v7 ids made in the same millisecond still sort in the order made
   clock.set_wall(clock.wall() - 24h);
   CHECK(time_of(new_uuid_v7(clock)) == wall_ms(clock));
 }
+
+TEST_CASE("hlc clocks saturate at the top of the stamp range instead of wrapping",
+          "[records][ids][security][sync]") {
+  // A clock that believes remote stamps however far ahead (the bound is the clock's setting)
+  // observes a stamp at the very top of the range: the next stamps must still parse and never
+  // sort before earlier ones. (The system clock itself cannot reach the top: it ends in 2262.)
+  FakeClock clock;
+  HybridClock hlc(clock, "tablet-1", std::chrono::milliseconds(HlcStamp::kMaxWall));
+  const HlcStamp top{HlcStamp::kMaxWall, HlcStamp::kMaxCounter, "tablet-0"};
+  CHECK(hlc.observe(top));
+  std::string previous = top.to_string();
+  for (int i = 0; i < 3; ++i) {
+    const HlcStamp s = hlc.now();
+    const std::string text = s.to_string();
+    INFO(text);
+    REQUIRE(HlcStamp::parse(text).ok());
+    CHECK(s.wall_ms == HlcStamp::kMaxWall);
+    CHECK(s.counter == HlcStamp::kMaxCounter);
+    CHECK(previous <= text);
+    previous = text;
+  }
+  // One below the top: the counter runs out and the clock moves to the top, then stays.
+  HybridClock near(clock, "tablet-3", std::chrono::milliseconds(HlcStamp::kMaxWall));
+  CHECK(near.observe(HlcStamp{HlcStamp::kMaxWall - 1, HlcStamp::kMaxCounter, "tablet-2"}));
+  HlcStamp a = near.now();
+  HlcStamp b = near.now();
+  CHECK(a.wall_ms == HlcStamp::kMaxWall);
+  CHECK(a.counter == 0);
+  CHECK(b.counter == 1);
+  CHECK(HlcStamp::parse(b.to_string()).ok());
+}
+
+TEST_CASE("hlc clocks are not dragged forward by a remote stamp far ahead of the wall clock",
+          "[records][ids][security][sync]") {
+  FakeClock clock;
+  HybridClock hlc(clock, "tablet-1");
+  const HlcStamp first = hlc.now();
+  const std::int64_t ahead_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(kHlcMaxAhead).count();
+
+  // The hostile stamp of issue 14: the largest the string form holds.
+  CHECK_FALSE(hlc.observe(HlcStamp{HlcStamp::kMaxWall, HlcStamp::kMaxCounter, "hostile"}));
+  // Just beyond the bound is ignored too.
+  CHECK_FALSE(hlc.observe(HlcStamp{first.wall_ms + ahead_ms + 1, 0, "fast"}));
+  HlcStamp next = hlc.now();
+  CHECK(next.wall_ms == first.wall_ms);
+  CHECK(next.counter == first.counter + 1);
+
+  // Within the bound a remote stamp is passed as before.
+  const HlcStamp near{first.wall_ms + ahead_ms, 3, "fast"};
+  CHECK(hlc.observe(near));
+  next = hlc.now();
+  CHECK(near.to_string() < next.to_string());
+  CHECK(next.wall_ms == near.wall_ms);
+
+  // The bound is the clock's: a server may configure another.
+  HybridClock strict(clock, "server", std::chrono::minutes(1));
+  CHECK_FALSE(strict.observe(HlcStamp{first.wall_ms + 61'000, 0, "fast"}));
+  CHECK(strict.observe(HlcStamp{first.wall_ms + 60'000, 0, "fast"}));
+
+  // A clock resuming after its own stamps (its log) follows them whatever the wall clock says.
+  HybridClock resumed(clock, "tablet-1");
+  resumed.resume(HlcStamp{first.wall_ms + 10 * ahead_ms, 5, "tablet-1"});
+  const HlcStamp r = resumed.now();
+  CHECK(r.wall_ms == first.wall_ms + 10 * ahead_ms);
+  CHECK(r.counter == 6);
+}

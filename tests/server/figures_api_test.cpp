@@ -409,8 +409,10 @@ TEST_CASE("figures API: the change feed moves on when a sync changes figures", "
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   TestDevice d;
-  d.hlc_name = "http-dev";
-  d.wall_ms = o.f.now_ms();
+  d.hlc_name = token->device_id;  // a device stamps with its own id, on the server's clock
+  d.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
   const std::string visit = o.f.new_id();
   sync::SyncRequest req;
   req.device_time = format_iso_datetime(std::chrono::system_clock::now());

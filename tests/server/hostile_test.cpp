@@ -53,7 +53,12 @@ struct Dev {
     o.case_id = case_id;
     o.field = field;
     o.value = std::move(value);
-    o.hlc = HlcStamp{1'800'000'000'000, ++counter, name}.to_string();
+    // A device stamps with its own id, on (about) the server's clock.
+    o.hlc = HlcStamp{std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count(),
+                     ++counter, id}
+                .to_string();
     o.at = now_text();
     return o;
   }

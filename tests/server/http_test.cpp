@@ -30,6 +30,13 @@
 
 namespace {
 
+// Milliseconds of the system clock (the real server's): what a device's stamps are made of.
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 using namespace fieldcase;
 using namespace fieldcase::test;
 
@@ -99,7 +106,7 @@ TEST_CASE("server http: the real process answers sync over gzip with the documen
     o.field = field;
     o.value = std::move(value);
     static std::uint32_t counter = 0;
-    o.hlc = HlcStamp{1'800'000'000'000, ++counter, "dev-http"}.to_string();
+    o.hlc = HlcStamp{now_ms(), ++counter, device_id}.to_string();
     o.at = now;
     return o;
   };
@@ -251,6 +258,7 @@ TEST_CASE("server http: work acknowledged before a SIGKILL survives and a retry 
   const std::string worker =
       admin(dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
   const std::string issued = admin(dir, {"device", "issue", "--worker", worker});
+  const std::string device_id = issued.substr(0, issued.find(' '));
   const std::string token = issued.substr(issued.find(' ') + 1);
   const std::string child = new_uuid_v7(SystemClock::instance());
   CHECK(admin(dir, {"allocate", "--case", child, "--worker", worker}).empty());
@@ -270,7 +278,7 @@ TEST_CASE("server http: work acknowledged before a SIGKILL survives and a retry 
     x.case_id = child;
     x.field = field;
     x.value = std::move(value);
-    x.hlc = HlcStamp{1'800'000'000'000, ++counter, "dev-k"}.to_string();
+    x.hlc = HlcStamp{now_ms(), ++counter, device_id}.to_string();
     x.at = now;
     return x;
   };
@@ -325,13 +333,14 @@ TEST_CASE("server http: concurrent devices are all served and nothing is lost", 
   auto team = admin.create_team("T", *area);
   REQUIRE(team.ok());
   constexpr int kDevices = 6, kRequests = 10;
-  std::vector<std::string> tokens, children;
+  std::vector<std::string> tokens, device_ids, children;
   for (int i = 0; i < kDevices; ++i) {
     auto w = admin.create_worker("W" + std::to_string(i), Role::social_worker, *team);
     REQUIRE(w.ok());
     auto d = admin.issue_device(*w);
     REQUIRE(d.ok());
     tokens.push_back(d->token);
+    device_ids.push_back(d->device_id);
     children.push_back(new_uuid_v7(SystemClock::instance()));
     REQUIRE(admin.allocate(children.back(), *w).ok());
   }
@@ -365,7 +374,7 @@ TEST_CASE("server http: concurrent devices are all served and nothing is lost", 
           x.case_id = children[i];
           x.field = field;
           x.value = std::move(value);
-          x.hlc = HlcStamp{1'800'000'000'000, ++counter, "d" + std::to_string(i)}.to_string();
+          x.hlc = HlcStamp{now_ms(), ++counter, device_ids[i]}.to_string();
           x.at = now;
           return x;
         };

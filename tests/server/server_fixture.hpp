@@ -23,7 +23,8 @@ namespace fieldcase::test {
 struct TestDevice {
   server::AuthenticatedDevice auth;
   std::string token;
-  std::string hlc_name;  // the device part of its stamps
+  std::string label;     // what the test calls it
+  std::string hlc_name;  // the device part of its stamps: its device id, as on a real device
   std::int64_t wall_ms = 0;
   std::uint32_t counter = 0;
 
@@ -68,7 +69,7 @@ class ServerFixture {
     return *w;
   }
 
-  TestDevice device(const std::string& worker_id, const std::string& hlc_name) {
+  TestDevice device(const std::string& worker_id, const std::string& label) {
     auto issued = admin->issue_device(worker_id);
     REQUIRE(issued.ok());
     auto auth = service->authenticate(issued->token);
@@ -77,7 +78,8 @@ class ServerFixture {
     TestDevice d;
     d.auth = **auth;
     d.token = issued->token;
-    d.hlc_name = hlc_name;
+    d.label = label;
+    d.hlc_name = d.auth.device_id;
     d.wall_ms = now_ms();
     return d;
   }

@@ -452,7 +452,7 @@ TEST_CASE("server sync: concurrent edits of different fields both survive", "[sy
   stale.tx_id = f.new_id();
   auto op = set_op(phone, RecordKind::child, child, child, "first_name", std::string("Lexi"), "",
                    f.now_text());
-  op.hlc = HlcStamp{1, 1, "dev-b"}.to_string();
+  op.hlc = HlcStamp{1, 1, phone.hlc_name}.to_string();
   stale.ops.push_back(op);
   REQUIRE(f.sync(phone, {stale}).accepted.size() == 1);
   CHECK(f.field(child, "first_name") == Value{std::string("Alexa")});
@@ -964,4 +964,297 @@ TEST_CASE("server sync: every answer carries the offline limit and refusals are 
   REQUIRE(audit->size() == 1);
   CHECK((*audit)[0].tx_id == tx.tx_id);
   CHECK((*audit)[0].detail == "validation: child.gender: is not one of the allowed codes");
+}
+
+// Issue 14, item 4: clock stamps from devices are bounded.
+
+TEST_CASE("server sync: a far-future clock stamp is refused and honest devices are unaffected",
+          "[sync][security]") {
+  ServerFixture f;
+  auto honest = f.device(f.sw1, "dev-honest");
+  auto hostile = f.device(f.sw1, "dev-hostile");
+  const std::string child = new_child(f, honest, f.sw1);
+  const std::string base = server_stamp_of(f, child, "last_name");
+
+  // The stamp of issue 14: the largest the string form holds, with the sender's own node.
+  sync::Transaction attack;
+  attack.tx_id = f.new_id();
+  attack.ops.push_back(set_op(hostile, RecordKind::child, child, child, "last_name",
+                              std::string("Hostile"), base, f.now_text()));
+  attack.ops.back().hlc =
+      HlcStamp{HlcStamp::kMaxWall, HlcStamp::kMaxCounter, hostile.auth.device_id}.to_string();
+  // And one just beyond the allowed skew.
+  const std::int64_t ahead_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(f.service->options().max_stamp_ahead)
+          .count();
+  sync::Transaction beyond;
+  beyond.tx_id = f.new_id();
+  beyond.ops.push_back(set_op(hostile, RecordKind::child, child, child, "first_name",
+                              std::string("Hostile"), "", f.now_text()));
+  beyond.ops.back().hlc =
+      HlcStamp{f.now_ms() + ahead_ms + 1, 0, hostile.auth.device_id}.to_string();
+  auto res = f.sync(hostile, {attack, beyond});
+  CHECK(res.accepted.empty());
+  REQUIRE(res.rejected.size() == 2);
+  for (const auto& r : res.rejected) {
+    CHECK(r.code == "clock_ahead");
+    CHECK_THAT(r.reason, Catch::Contains("ops[0].hlc") && Catch::Contains("ahead"));
+  }
+  CHECK(f.field(child, "last_name") == Value{std::string("Smith")});
+  CHECK(f.field(child, "first_name") == Value{std::string("Alex")});
+  CHECK(server_stamp_of(f, child, "last_name") == base);
+  auto audit = f.store->audit_events("tx_rejected");
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 2);
+  CHECK_THAT((*audit)[0].detail, Catch::StartsWith("clock_ahead: "));
+
+  // The honest device edits the same field: it wins normally, with no conflict.
+  sync::Transaction edit;
+  edit.tx_id = f.new_id();
+  edit.ops.push_back(set_op(honest, RecordKind::child, child, child, "last_name",
+                            std::string("Honest"), base, f.now_text()));
+  res = f.sync(honest, {edit});
+  CHECK(res.rejected.empty());
+  CHECK(res.accepted == std::vector<std::string>{edit.tx_id});
+  CHECK(f.field(child, "last_name") == Value{std::string("Honest")});
+  CHECK(f.count("SELECT COUNT(*) FROM conflict") == 0);
+
+  // What it pulls carries no stamp beyond the bound, so after observing all of it the next
+  // edit is accepted too: its outbox drains.
+  std::int64_t cursor = 0;
+  for (const auto& c : f.pull_all(honest, cursor)) {
+    auto s = HlcStamp::parse(c.hlc);
+    REQUIRE(s.ok());
+    CHECK(s->wall_ms <= f.now_ms() + ahead_ms);
+    honest.observe(c.hlc);
+  }
+  f.clock.advance(seconds(5));
+  honest.wall_ms = std::max(honest.wall_ms, f.now_ms());
+  sync::Transaction next;
+  next.tx_id = f.new_id();
+  next.ops.push_back(set_op(honest, RecordKind::child, child, child, "last_name",
+                            std::string("Honest-2"), server_stamp_of(f, child, "last_name"),
+                            f.now_text()));
+  res = f.sync(honest, {next}, cursor);
+  CHECK(res.rejected.empty());
+  CHECK(res.accepted == std::vector<std::string>{next.tx_id});
+  CHECK(f.field(child, "last_name") == Value{std::string("Honest-2")});
+
+  // A clock a little fast, within the bound, is accepted as before.
+  sync::Transaction fast;
+  fast.tx_id = f.new_id();
+  fast.ops.push_back(set_op(hostile, RecordKind::child, child, child, "address",
+                            std::string("1 High Street"), "", f.now_text()));
+  fast.ops.back().hlc = HlcStamp{f.now_ms() + ahead_ms, 0, hostile.auth.device_id}.to_string();
+  CHECK(f.sync(hostile, {fast}).accepted == std::vector<std::string>{fast.tx_id});
+}
+
+TEST_CASE("server sync: the allowed stamp skew is a server setting", "[sync][security]") {
+  server::ServiceOptions options;
+  options.max_stamp_ahead = minutes(10);
+  ServerFixture f(options);
+  auto d = f.device(f.sw1, "dev-a");
+  const std::string child = new_child(f, d, f.sw1);
+  d.wall_ms = f.now_ms() + 11 * 60 * 1000;  // the device's clock is eleven minutes fast
+  sync::Transaction tx;
+  tx.tx_id = f.new_id();
+  tx.ops.push_back(set_op(d, RecordKind::child, child, child, "address",
+                          std::string("1 High Street"), "", f.now_text()));
+  auto res = f.sync(d, {tx}, 0, 500, minutes(11));
+  REQUIRE(res.rejected.size() == 1);
+  CHECK(res.rejected[0].code == "clock_ahead");
+  CHECK_FALSE(f.record(child)->fields.contains("address"));
+}
+
+TEST_CASE("server sync: a stamp whose node is not the sending device is refused",
+          "[sync][security]") {
+  ServerFixture f;
+  auto honest = f.device(f.sw1, "dev-honest");
+  auto hostile = f.device(f.sw1, "dev-hostile");
+  const std::string child = new_child(f, honest, f.sw1);
+  const std::pair<const char*, std::string> nodes[] = {
+      {"another device of the worker", honest.auth.device_id},
+      {"the server", "server"},
+      {"a name that wins every tie", "zzzz-wins-every-tie"}};
+  for (const auto& [label, node] : nodes) {
+    DYNAMIC_SECTION("node: " << label) {
+      sync::Transaction tx;
+      tx.tx_id = f.new_id();
+      tx.ops.push_back(set_op(hostile, RecordKind::child, child, child, "last_name",
+                              std::string("Hostile"), server_stamp_of(f, child, "last_name"),
+                              f.now_text()));
+      auto stamp = HlcStamp::parse(tx.ops.back().hlc);
+      REQUIRE(stamp.ok());
+      stamp->device = node;
+      tx.ops.back().hlc = stamp->to_string();
+      auto res = f.sync(hostile, {tx});
+      CHECK(res.accepted.empty());
+      REQUIRE(res.rejected.size() == 1);
+      CHECK(res.rejected[0].code == "foreign_stamp");
+      CHECK_THAT(res.rejected[0].reason, Catch::Contains("ops[0].hlc"));
+      CHECK(f.field(child, "last_name") == Value{std::string("Smith")});
+    }
+  }
+}
+
+// Issue 14, item 7: server-derived fields are the server's.
+
+TEST_CASE("server sync: derived fields a device sets are derived again by the server",
+          "[sync][security]") {
+  ServerFixture f;
+  auto d = f.device(f.sw1, "dev-a");
+  auto other = f.device(f.sw1, "dev-b");
+  const std::string child = new_child(f, d, f.sw1);
+  const Timescales timescales;
+  auto date = [](const std::string& text) {
+    auto parsed = Date::parse(text);
+    REQUIRE(parsed.ok());
+    return *parsed;
+  };
+
+  // An assessment created with a due date of the device's choosing.
+  const std::string assessment = f.new_id();
+  Fields a = assessment_fields(f, 10);
+  a["due_date"] = std::string("2099-01-01");
+  auto tx = create_tx(d, RecordKind::assessment, assessment, child, a, f.now_text());
+  REQUIRE(f.sync(d, {tx}).accepted.size() == 1);
+  auto due = timescales.assessment_due(AssessmentKind::single, date(f.today(-10)));
+  REQUIRE(due.ok());
+  CHECK(f.field(assessment, "due_date") == Value{due->to_string()});
+  auto stored = f.record(assessment);
+  CHECK(stored->fields.at("due_date").author == "server");
+
+  // Set again later on the existing record, or cleared: the server's derivation stays.
+  for (const Value& wanted : {Value{std::string("2001-01-01")}, Value{}}) {
+    sync::Transaction again;
+    again.tx_id = f.new_id();
+    again.ops.push_back(set_op(d, RecordKind::assessment, assessment, child, "due_date", wanted,
+                               server_stamp_of(f, assessment, "due_date"), f.now_text()));
+    REQUIRE(f.sync(d, {again}).accepted.size() == 1);
+    CHECK(f.field(assessment, "due_date") == Value{due->to_string()});
+  }
+  // A change of what it derives from moves it.
+  sync::Transaction restart;
+  restart.tx_id = f.new_id();
+  restart.ops.push_back(set_op(d, RecordKind::assessment, assessment, child, "start_date",
+                               f.today(-3), server_stamp_of(f, assessment, "start_date"),
+                               f.now_text()));
+  REQUIRE(f.sync(d, {restart}).accepted.size() == 1);
+  auto due3 = timescales.assessment_due(AssessmentKind::single, date(f.today(-3)));
+  REQUIRE(due3.ok());
+  CHECK(f.field(assessment, "due_date") == Value{due3->to_string()});
+
+  // An s47 enquiry with an initial conference target of the device's choosing (the census's
+  // InitialCPCtarget).
+  const std::string s47 = f.new_id();
+  Fields s{{"start_date", f.today(-10)},
+           {"strategy_discussion_date", f.today(-9)},
+           {"initial_conference_target", std::string("2099-01-01")}};
+  tx = create_tx(d, RecordKind::s47_enquiry, s47, child, s, f.now_text());
+  REQUIRE(f.sync(d, {tx}).accepted.size() == 1);
+  auto target = timescales.initial_conference_due(date(f.today(-9)));
+  REQUIRE(target.ok());
+  CHECK(f.field(s47, "initial_conference_target") == Value{target->to_string()});
+  // With no strategy discussion there is no target, whatever the device says.
+  const std::string s47b = f.new_id();
+  tx = create_tx(d, RecordKind::s47_enquiry, s47b, child,
+                 {{"start_date", f.today(-2)},
+                  {"initial_conference_target", std::string("2099-01-01")}},
+                 f.now_text());
+  REQUIRE(f.sync(d, {tx}).accepted.size() == 1);
+  CHECK(is_null(f.field(s47b, "initial_conference_target")));
+
+  // Every device ends with the server's values.
+  std::int64_t cursor = 0;
+  std::map<std::string, Value> last;
+  for (const auto& c : f.pull_all(other, cursor)) {
+    if (c.op == FieldChange::Op::set) last[c.record_id + "." + c.field] = c.value;
+  }
+  CHECK(last[assessment + ".due_date"] == Value{due3->to_string()});
+  CHECK(last[s47 + ".initial_conference_target"] == Value{target->to_string()});
+  CHECK(is_null(last[s47b + ".initial_conference_target"]));
+  // They follow their sources: no conflicts of their own.
+  CHECK(f.count("SELECT COUNT(*) FROM conflict") == 0);
+}
+
+TEST_CASE("server sync: fields stamped when a record is created cannot be rewritten",
+          "[sync][security]") {
+  ServerFixture f;
+  auto d = f.device(f.sw1, "dev-a");
+  const std::string child = new_child(f, d, f.sw1);
+  auto visit_fields = [&](const std::string& recorded_at) {
+    return Fields{{"visit_type", std::string("cp_statutory")},
+                  {"start_at", f.now_text(-hours(3))},
+                  {"child_seen", true},
+                  {"recorded_at", recorded_at}};
+  };
+
+  // recorded_at (the recording-delay note's "visit to tablet") before the visit started, or
+  // after the server received it: refused.
+  for (const std::string& recorded :
+       {f.now_text(-hours(5)), f.now_text(hours(2))}) {
+    const std::string visit = f.new_id();
+    auto tx = create_tx(d, RecordKind::visit, visit, child, visit_fields(recorded), f.now_text());
+    auto res = f.sync(d, {tx});
+    REQUIRE(res.rejected.size() == 1);
+    CHECK(res.rejected[0].code == "validation");
+    CHECK_THAT(res.rejected[0].reason, Catch::StartsWith("visit.recorded_at: "));
+    CHECK_FALSE(f.record(visit).has_value());
+  }
+
+  // As an honest device records it: accepted. Then rewritten to hide a delay: refused.
+  const std::string visit = f.new_id();
+  const std::string recorded = f.now_text(-hours(1));
+  auto tx = create_tx(d, RecordKind::visit, visit, child, visit_fields(recorded), f.now_text());
+  REQUIRE(f.sync(d, {tx}).accepted.size() == 1);
+  for (const Value& rewrite : {Value{f.now_text(-hours(3))}, Value{}}) {
+    sync::Transaction later;
+    later.tx_id = f.new_id();
+    later.ops.push_back(set_op(d, RecordKind::visit, visit, child, "recorded_at", rewrite,
+                               server_stamp_of(f, visit, "recorded_at"), f.now_text()));
+    auto res = f.sync(d, {later});
+    REQUIRE(res.rejected.size() == 1);
+    CHECK(res.rejected[0].code == "maintained_field");
+    CHECK(res.rejected[0].reason ==
+          "visit.recorded_at: is set when the record is created and cannot be changed");
+    CHECK(f.field(visit, "recorded_at") == Value{recorded});
+  }
+  // The same value again (a rewrite of nothing) is harmless.
+  sync::Transaction same;
+  same.tx_id = f.new_id();
+  same.ops.push_back(set_op(d, RecordKind::visit, visit, child, "recorded_at", Value{recorded},
+                            server_stamp_of(f, visit, "recorded_at"), f.now_text()));
+  CHECK(f.sync(d, {same}).accepted.size() == 1);
+
+  // An attachment's facts about its bytes are fixed the same way.
+  const std::string attachment = f.new_id();
+  tx = create_tx(d, RecordKind::attachment, attachment, child,
+                 {{"parent_id", visit},
+                  {"filename", std::string("photo.jpg")},
+                  {"media_type", std::string("image/jpeg")},
+                  {"size_bytes", std::int64_t{1234}},
+                  {"sha256", std::string(64, 'a')}},
+                 f.now_text());
+  REQUIRE(f.sync(d, {tx}).accepted.size() == 1);
+  for (const auto& [field, value] :
+       {std::pair<std::string, Value>{"sha256", std::string(64, 'b')},
+        std::pair<std::string, Value>{"size_bytes", std::int64_t{1}},
+        std::pair<std::string, Value>{"media_type", std::string("application/pdf")},
+        std::pair<std::string, Value>{"parent_id", child}}) {
+    sync::Transaction later;
+    later.tx_id = f.new_id();
+    later.ops.push_back(set_op(d, RecordKind::attachment, attachment, child, field, value,
+                               server_stamp_of(f, attachment, field), f.now_text()));
+    auto res = f.sync(d, {later});
+    REQUIRE(res.rejected.size() == 1);
+    CHECK(res.rejected[0].code == "maintained_field");
+    CHECK_THAT(res.rejected[0].reason, Catch::StartsWith("attachment." + field + ": "));
+  }
+  CHECK(f.field(attachment, "sha256") == Value{std::string(64, 'a')});
+  // The caption is the worker's and stays editable.
+  sync::Transaction caption;
+  caption.tx_id = f.new_id();
+  caption.ops.push_back(set_op(d, RecordKind::attachment, attachment, child, "caption",
+                               std::string("the garden"), "", f.now_text()));
+  CHECK(f.sync(d, {caption}).accepted.size() == 1);
 }

@@ -16,6 +16,8 @@
 
 namespace fieldcase {
 
+class Timescales;
+
 enum class FieldType : std::uint8_t {
   text,       // one line, up to max_bytes
   long_text,  // free text (observations, notes), up to max_bytes
@@ -28,6 +30,19 @@ enum class FieldType : std::uint8_t {
   ref,        // the id (UUID) of another record
 };
 
+// How a field the write path keeps is kept: the one declaration the device's write path and
+// the server both follow (docs/sync-protocol.md, "Maintained fields").
+enum class Maintained : std::uint8_t {
+  no,           // set by the worker
+  derived,      // a function of the record's other fields (derive_fields()): the server
+                // derives it again from what it stores and keeps its own value
+  at_creation,  // stamped by the device when it creates the record, from what only the device
+                // has (its clock, an attachment's bytes), then never changed: the server takes
+                // it with the record's creation and refuses any later change
+  by_writer,    // names the worker whose change sets it (an assessment's authorised_by):
+                // validate_record() holds it to ValidationContext::writer_id on both sides
+};
+
 struct FieldSpec {
   std::string_view name;
   FieldType type;
@@ -35,8 +50,8 @@ struct FieldSpec {
   std::span<const std::string_view> allowed = {};  // code lists
   std::size_t max_bytes = 0;                       // 0: the type's default
   // Kept by the device's write path (derived, or stamped from what it stores), never set by a
-  // caller. Records arriving from elsewhere carry these fields like any other.
-  bool maintained = false;
+  // caller.
+  Maintained maintained = Maintained::no;
 };
 
 struct KindSpec {
@@ -70,6 +85,12 @@ struct ValidationContext {
 };
 
 Status validate_record(const Record& record, const ValidationContext& context);
+
+// Sets every Maintained::derived field of `record` from its other fields (an assessment's
+// due_date from its kind and start_date, an s47 enquiry's initial_conference_target from its
+// strategy discussion), removing those with nothing to derive from. The device's write path and
+// the server call this same function, so both hold the same values.
+void derive_fields(Record& record, const Timescales& timescales);
 
 // Strict checks used by validation, exposed for reuse.
 bool is_valid_utf8(std::string_view text) noexcept;

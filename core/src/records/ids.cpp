@@ -99,32 +99,59 @@ Result<HlcStamp> HlcStamp::parse(std::string_view text) {
   return s;
 }
 
-HybridClock::HybridClock(const Clock& clock, std::string device_id)
-    : clock_(clock), device_(std::move(device_id)) {}
+HybridClock::HybridClock(const Clock& clock, std::string device_id,
+                         std::chrono::milliseconds max_ahead)
+    : clock_(clock), device_(std::move(device_id)), max_ahead_ms_(max_ahead.count()) {}
+
+namespace {
+
+std::int64_t wall_ms_of(const Clock& clock) {
+  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        clock.wall().time_since_epoch())
+                        .count();
+  return std::clamp<std::int64_t>(wall, 0, HlcStamp::kMaxWall);
+}
+
+}  // namespace
 
 HlcStamp HybridClock::now() {
   std::lock_guard lock(mu_);
-  auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  clock_.wall().time_since_epoch())
-                  .count();
+  const std::int64_t wall = wall_ms_of(clock_);
   if (wall > last_wall_) {
     last_wall_ = wall;
     last_counter_ = 0;
-  } else if (last_counter_ >= HlcStamp::kMaxCounter) {
+  } else if (last_counter_ < HlcStamp::kMaxCounter) {
+    ++last_counter_;
+  } else if (last_wall_ < HlcStamp::kMaxWall) {
     // The string form has six counter digits: a seventh would sort before smaller counters.
     ++last_wall_;
     last_counter_ = 0;
-  } else {
-    ++last_counter_;
   }
+  // else: the top of the range. Saturate: a sixteenth wall digit would sort before the rest.
   return {last_wall_, last_counter_, device_};
 }
 
-void HybridClock::observe(const HlcStamp& remote) {
+bool HybridClock::observe(const HlcStamp& remote) {
   std::lock_guard lock(mu_);
+  const std::int64_t wall = wall_ms_of(clock_);
+  if (remote.wall_ms < 0 || remote.wall_ms > HlcStamp::kMaxWall ||
+      remote.wall_ms - wall > max_ahead_ms_) {
+    return false;
+  }
   const std::uint32_t counter = std::min(remote.counter, HlcStamp::kMaxCounter);
   if (remote.wall_ms > last_wall_ || (remote.wall_ms == last_wall_ && counter > last_counter_)) {
     last_wall_ = remote.wall_ms;
+    last_counter_ = counter;
+  }
+  return true;
+}
+
+void HybridClock::resume(const HlcStamp& own) {
+  std::lock_guard lock(mu_);
+  if (own.wall_ms < 0 || own.wall_ms > HlcStamp::kMaxWall) return;
+  const std::uint32_t counter = std::min(own.counter, HlcStamp::kMaxCounter);
+  if (own.wall_ms > last_wall_ || (own.wall_ms == last_wall_ && counter > last_counter_)) {
+    last_wall_ = own.wall_ms;
     last_counter_ = counter;
   }
 }

@@ -236,7 +236,7 @@ Status check_settable(RecordKind kind, const Fields& fields) {
   const KindSpec& spec = kind_spec(kind);
   for (const auto& [name, value] : fields) {
     const FieldSpec* fs = find_field(spec, name);
-    if (fs != nullptr && fs->maintained) {
+    if (fs != nullptr && fs->maintained != Maintained::no) {
       return {Errc::validation, std::string(to_string(kind)) + "." + name +
                                     ": is maintained by fieldcase and cannot be set"};
     }
@@ -274,13 +274,22 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, Identity wh
   FC_TRY(store.migrate(migrations()));
   std::unique_ptr<RecordStore> rs(new RecordStore(store, std::move(who), clock,
                                                   std::move(timescales)));
-  // Never issue a stamp older than one already in the log, whatever the wall clock says now.
-  auto last = store.prepare("SELECT max(hlc) FROM change_log");
-  if (!last.ok()) return last.status();
-  auto row = last->step();
-  if (!row.ok()) return row.status();
-  if (*row && !last->column_is_null(0)) {
-    if (auto stamp = HlcStamp::parse(last->column_text(0)); stamp.ok()) rs->hlc_.observe(*stamp);
+  // Never issue a stamp older than one already in the log, whatever the wall clock says now:
+  // this device's own stamps are resumed from, the server's observed (within kHlcMaxAhead).
+  for (const bool own : {true, false}) {
+    auto last = store.prepare(own ? "SELECT max(hlc) FROM change_log WHERE origin = 'local'"
+                                  : "SELECT max(hlc) FROM change_log WHERE origin <> 'local'");
+    if (!last.ok()) return last.status();
+    auto row = last->step();
+    if (!row.ok()) return row.status();
+    if (!*row || last->column_is_null(0)) continue;
+    auto stamp = HlcStamp::parse(last->column_text(0));
+    if (!stamp.ok()) continue;
+    if (own) {
+      rs->hlc_.resume(*stamp);
+    } else {
+      (void)rs->hlc_.observe(*stamp);
+    }
   }
   return rs;
 }
@@ -405,23 +414,11 @@ Result<std::string> RecordStore::Writer::attach(std::string_view parent_id, std:
 
 Status RecordStore::derive(Record& r, const Record* before) {
   const std::string now = format_iso_datetime(clock_.wall());
+  derive_fields(r, timescales_);
   switch (r.kind) {
     case RecordKind::child:
       break;
     case RecordKind::assessment: {
-      // The due date follows the kind and start, and goes when they give none.
-      Value due_date;
-      auto kind = text_of(r.fields, "assessment_kind");
-      auto start = text_of(r.fields, "start_date");
-      if (kind && start) {
-        auto k = parse_assessment_kind(*kind);
-        auto d = Date::parse(*start);
-        if (k.ok() && d.ok()) {
-          auto due = timescales_.assessment_due(*k, *d);
-          if (due.ok()) due_date = due->to_string();
-        }
-      }
-      r.fields["due_date"] = std::move(due_date);
       auto status = text_of(r.fields, "status").value_or("");
       auto prev = before ? text_of(before->fields, "status").value_or("") : std::string_view{};
       if (status != prev) {
@@ -454,19 +451,6 @@ Status RecordStore::derive(Record& r, const Record* before) {
         r.fields["completed_at"] = now;
       }
       break;
-    case RecordKind::s47_enquiry: {
-      // The target follows the strategy discussion, and goes when its date is cleared.
-      Value target;
-      if (auto sd = text_of(r.fields, "strategy_discussion_date")) {
-        auto d = Date::parse(*sd);
-        if (d.ok()) {
-          auto due = timescales_.initial_conference_due(*d);
-          if (due.ok()) target = due->to_string();
-        }
-      }
-      r.fields["initial_conference_target"] = std::move(target);
-      break;
-    }
     default: break;
   }
   // Cleared fields are absent, not stored as null.

@@ -8,12 +8,14 @@
 
 #include "fieldcase/calendar.hpp"
 #include "fieldcase/ids.hpp"
+#include "fieldcase/timescales.hpp"
 
 namespace fieldcase {
 namespace {
 
 using sv = std::string_view;
 using T = FieldType;
+using M = Maintained;
 
 // Code lists from the Children in Need census 2024 schema, and our own.
 constexpr sv kGender[] = {"0", "1", "2", "9"};
@@ -94,11 +96,11 @@ constexpr FieldSpec kAssessment[] = {
     {"assessment_kind", T::code, true, kAssessmentKinds},
     {"referral_id", T::ref},
     {"start_date", T::date, true},
-    {"due_date", T::date, false, {}, 0, true},
+    {"due_date", T::date, false, {}, 0, M::derived},
     {"status", T::code, true, kAssessmentStatus},
     {"completed_at", T::datetime},
     {"authorised_at", T::datetime},
-    {"authorised_by", T::ref, false, {}, 0, true},
+    {"authorised_by", T::ref, false, {}, 0, M::by_writer},
     {"factors", T::codes, false, kFactors},
     {"child_development", T::long_text},
     {"parenting_capacity", T::long_text},
@@ -121,7 +123,7 @@ constexpr FieldSpec kVisit[] = {
     {"child_seen_alone", T::boolean},
     {"present", T::long_text, false, {}, 2000},
     {"observations", T::long_text},
-    {"recorded_at", T::datetime, false, {}, 0, true},
+    {"recorded_at", T::datetime, false, {}, 0, M::at_creation},
     {"assessment_id", T::ref},
 };
 constexpr FieldSpec kCaseNote[] = {
@@ -135,7 +137,7 @@ constexpr FieldSpec kCaseNote[] = {
 constexpr FieldSpec kS47[] = {
     {"start_date", T::date, true},
     {"strategy_discussion_date", T::date},
-    {"initial_conference_target", T::date, false, {}, 0, true},
+    {"initial_conference_target", T::date, false, {}, 0, M::derived},
     {"initial_conference_date", T::date},
     {"conference_not_required", T::boolean},
 };
@@ -155,11 +157,11 @@ constexpr FieldSpec kLac[] = {
     {"placement_until_18", T::boolean},
 };
 constexpr FieldSpec kAttachment[] = {
-    {"parent_id", T::ref, true, {}, 0, true},
+    {"parent_id", T::ref, true, {}, 0, M::at_creation},
     {"filename", T::text, true, {}, 255},
-    {"media_type", T::code, true, kMediaType, 0, true},
-    {"size_bytes", T::integer, true, {}, 0, true},
-    {"sha256", T::text, true, {}, 64, true},
+    {"media_type", T::code, true, kMediaType, 0, M::at_creation},
+    {"size_bytes", T::integer, true, {}, 0, M::at_creation},
+    {"sha256", T::text, true, {}, 64, M::at_creation},
     {"caption", T::text},
 };
 
@@ -368,7 +370,7 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
         auto may_change = [&](sv name) {
           if (name == "status" || name == "authorised_at" || name == "authorised_by") return true;
           // Derived fields change only with the fields they derive from, which are named.
-          if (const FieldSpec* fs = find_field(kind_spec(r.kind), name); fs && fs->maintained) {
+          if (const FieldSpec* fs = find_field(kind_spec(r.kind), name); fs && fs->maintained == Maintained::derived) {
             return true;
           }
           return status == kAssessmentReturned &&
@@ -417,6 +419,19 @@ Status kind_rules(const Record& r, const ValidationContext& ctx) {
     case RecordKind::visit: {
       FC_TRY(not_before(r.kind, f, "end_at", "start_at", true, true));
       FC_TRY(not_in_future(r.kind, f, "start_at", ctx, true));
+      if (ctx.before == nullptr) {
+        // recorded_at is when the visit first reached a record: not in the future, and not
+        // before the visit started (a start up to future_tolerance ahead is allowed). Checked
+        // on creation only, the one time it is set (start_at may be corrected later).
+        FC_TRY(not_in_future(r.kind, f, "recorded_at", ctx, true));
+        auto recorded = time_of(f, "recorded_at");
+        auto start = time_of(f, "start_at");
+        const auto tolerance =
+            std::chrono::duration_cast<std::chrono::seconds>(ctx.future_tolerance).count();
+        if (recorded && start && *recorded < *start - tolerance) {
+          return fail(r.kind, "recorded_at", "must not be before start_at");
+        }
+      }
       if (bool_of(f, "child_seen_alone").value_or(false) && !bool_of(f, "child_seen").value_or(false)) {
         return fail(r.kind, "child_seen_alone", "cannot be true when the child was not seen");
       }
@@ -608,6 +623,56 @@ std::string format_iso_datetime(std::chrono::system_clock::time_point t) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
+}
+
+}  // namespace fieldcase
+
+namespace fieldcase {
+
+void derive_fields(Record& r, const Timescales& timescales) {
+  auto text = [&](std::string_view name) -> std::optional<std::string_view> {
+    auto it = r.fields.find(std::string(name));
+    if (it == r.fields.end()) return std::nullopt;
+    if (auto s = std::get_if<std::string>(&it->second)) return std::string_view(*s);
+    return std::nullopt;
+  };
+  auto put = [&](const char* name, std::optional<Date> value) {
+    if (value) {
+      r.fields[name] = value->to_string();
+    } else {
+      r.fields.erase(name);
+    }
+  };
+  switch (r.kind) {
+    case RecordKind::assessment: {
+      // The due date follows the kind and start, and goes when they give none.
+      std::optional<Date> due;
+      auto kind = text("assessment_kind");
+      auto start = text("start_date");
+      if (kind && start) {
+        auto k = parse_assessment_kind(*kind);
+        auto d = Date::parse(*start);
+        if (k.ok() && d.ok()) {
+          if (auto got = timescales.assessment_due(*k, *d); got.ok()) due = *got;
+        }
+      }
+      put("due_date", due);
+      break;
+    }
+    case RecordKind::s47_enquiry: {
+      // The target follows the strategy discussion, and goes when its date is cleared.
+      std::optional<Date> target;
+      if (auto sd = text("strategy_discussion_date")) {
+        if (auto d = Date::parse(*sd); d.ok()) {
+          if (auto got = timescales.initial_conference_due(*d); got.ok()) target = *got;
+        }
+      }
+      put("initial_conference_target", target);
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 }  // namespace fieldcase

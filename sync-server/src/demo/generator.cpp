@@ -1144,6 +1144,7 @@ Result<DemoSummary> generate(ServerStore& store, const DemoOptions& options) {
         auto device = admin.issue_device(p.id);
         if (!device.ok()) return device.status();
         p.device_id = device->device_id;  // the token is not kept: the service is called directly
+        p.hlc_name = p.device_id;         // a device stamps its changes with its own id
         ++summary.devices;
       }
       people.push_back(std::move(p));

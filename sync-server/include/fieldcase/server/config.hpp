@@ -38,6 +38,8 @@
 //   offline_limit_days          days a device may go without syncing before it locks (0: none)
 //   population_under_18         the authority's under-18 population, for the looked-after
 //                               rate per 10,000 (0: unknown, no rate)
+//   max_stamp_ahead_seconds     how far ahead of the server's time a device's clock stamp may
+//                               be (default 43200, 12 hours; 60 to 604800)
 // Value types; thread-safe to copy.
 #pragma once
 

@@ -28,6 +28,7 @@
 #include "fieldcase/server/clock_offset.hpp"
 #include "fieldcase/server/server_store.hpp"
 #include "fieldcase/sync_protocol.hpp"
+#include "fieldcase/timescales.hpp"
 
 namespace fieldcase::server {
 
@@ -40,11 +41,18 @@ struct ServiceOptions {
   // changes to it (its unsynced work from before the reallocation).
   std::chrono::hours reallocation_grace{24 * 7};
   ClockEstimatorOptions clock;
+  // How far ahead of the server's receipt time a device's clock stamp may be; further ahead,
+  // its transaction is refused (kRejectClockAhead). Deliberately not widened by the device's
+  // estimated clock offset: that estimate comes from the device's own claim of its time.
+  std::chrono::seconds max_stamp_ahead{kHlcMaxAhead};
   // A page of changes stops growing once its values reach this size (at least one change).
   std::size_t max_page_bytes = 4u << 20;
   // Days a device may stay out of contact before it locks its case data; sent in every
   // answer (0: no limit).
   int offline_limit_days = 14;
+  // The statutory timescales the derived fields follow (derive_fields()): the server keeps its
+  // own derivation of every Maintained::derived field, whatever a device sent.
+  Timescales timescales;
   // Keep the figure facts of every case a transaction changes current inside that
   // transaction. A bulk load may turn it off and run figures::recompute() once afterwards.
   bool maintain_figures = true;
@@ -69,6 +77,14 @@ inline constexpr std::string_view kRejectImmutable = "conflict_immutable";
 inline constexpr std::string_view kRejectBadRequest = "bad_request";
 // The role may write the case but not make this change (authorise or return an assessment).
 inline constexpr std::string_view kRejectForbidden = "forbidden";
+// A clock stamp further ahead of the server's receipt time than max_stamp_ahead (the device's
+// clock is wrong, or the stamp is hostile).
+inline constexpr std::string_view kRejectClockAhead = "clock_ahead";
+// A clock stamp whose node is not the sending device (a device stamps only with its own id).
+inline constexpr std::string_view kRejectForeignStamp = "foreign_stamp";
+// A field the device's write path maintains was set against the rule the server keeps for it
+// (FieldSpec::maintained; docs/sync-protocol.md lists them).
+inline constexpr std::string_view kRejectMaintained = "maintained_field";
 
 class SyncService {
  public:
