@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 29> kKeys{
+constexpr std::array<std::string_view, 30> kKeys{
     "listen",
     "database",
     "threads",
@@ -40,6 +40,7 @@ constexpr std::array<std::string_view, 29> kKeys{
     "offline_limit_days",
     "max_queued_connections",
     "population_under_18",
+    "code_secret_file",
 };
 
 std::string_view trim(std::string_view s) {
@@ -143,6 +144,11 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   if (key == "body_deadline_seconds") return seconds(c.body_deadline, 1, 3600);
+  if (key == "code_secret_file") {
+    if (value.empty()) return {Errc::invalid_argument, "code_secret_file must name a file"};
+    c.code_secret_file = std::filesystem::path(std::string(value));
+    return {};
+  }
   if (key == "tls_cert") {
     c.tls_cert = std::string(value);
     return {};
@@ -221,6 +227,13 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};
+}
+
+std::filesystem::path code_secret_path(const ServerConfig& config) {
+  if (!config.code_secret_file.empty()) return config.code_secret_file;
+  std::filesystem::path p = config.database;
+  p += ".code-secret";
+  return p;
 }
 
 Status check_config(const ServerConfig& c) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "fieldcase/ids.hpp"
 #include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/server_store.hpp"
+#include "fieldcase/server/tokens.hpp"
 
 namespace fieldcase::server {
 
@@ -35,6 +37,8 @@ class Admin {
 
   // Who the following actions are done by, for the audit trail (default "console").
   void set_actor(std::string actor) { actor_ = std::move(actor); }
+  // The server secret that keys stored enrollment codes; issue_enrollment_code needs it.
+  void set_code_secret(const ServerSecret& secret) { code_secret_ = secret; }
 
   Result<std::string> create_authority(std::string_view name, std::string_view la_code);
   Result<std::string> create_area(std::string_view name);
@@ -77,6 +81,7 @@ class Admin {
   const Clock& clock_;
   HybridClock hlc_;
   std::string actor_ = "console";
+  std::optional<ServerSecret> code_secret_;
 };
 
 }  // namespace fieldcase::server
