@@ -17,6 +17,9 @@ namespace {
 constexpr std::string_view kCodeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 constexpr std::size_t kCodeLength = 10;
 constexpr std::string_view kNotValid = "the enrollment code is not valid";
+constexpr std::string_view kSignInRefused =
+    "the worker id or password is wrong, or the account is locked for a while after too many "
+    "failed sign-ins";
 
 std::int64_t to_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -68,6 +71,11 @@ std::optional<std::string> normalise_enrollment_code(std::string_view typed) {
   }
   if (out.size() != kCodeLength) return std::nullopt;
   return out;
+}
+
+StoredCode stored_enrollment_code(const ServerSecret& secret, std::string_view normal) {
+  return {secret.keyed_hash("fieldcase enrollment code lookup v2", normal.substr(0, 5)),
+          secret.keyed_hash("fieldcase enrollment code v2", normal)};
 }
 
 Status check_password_policy(std::string_view password) {
@@ -128,30 +136,6 @@ Status AccessService::audit(AuditEvent event) {
   return store_.append_audit(event);
 }
 
-bool AccessService::source_locked(std::string_view source, std::int64_t now_ms) {
-  auto it = source_failures_.find(source);
-  if (it == source_failures_.end()) return false;
-  const std::int64_t window =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.source_window).count();
-  auto& times = it->second;
-  std::erase_if(times, [&](std::int64_t t) { return now_ms - t > window; });
-  if (times.empty()) {
-    source_failures_.erase(it);
-    return false;
-  }
-  return static_cast<int>(times.size()) >= options_.source_failures;
-}
-
-void AccessService::source_failed(std::string_view source, std::int64_t now_ms) {
-  // Bounded: a flood of addresses cannot grow the table without limit.
-  if (source_failures_.size() > 100000) source_failures_.clear();
-  auto it = source_failures_.find(source);
-  if (it == source_failures_.end()) {
-    it = source_failures_.emplace(std::string(source), std::vector<std::int64_t>{}).first;
-  }
-  it->second.push_back(now_ms);
-}
-
 Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view device_name,
                                        std::string_view source) {
   if (device_name.empty() || device_name.size() > 100 || !is_valid_utf8(device_name)) {
@@ -167,24 +151,24 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
   std::lock_guard lock(mu_);
   const auto now = clock_.wall();
   const std::int64_t now_ms = to_ms(now);
+  const std::int64_t window_start =
+      now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(options_.source_window).count();
   const std::string source_text = "from " + std::string(source);
-  if (source_locked(source, now_ms)) {
-    FC_TRY(audit({"", "", "enroll", "", "", "", "", source_text + ": too many failed attempts", "",
-                  "refused"}));
-    return Status(Errc::too_many_attempts,
-                  "too many failed enrollment attempts from this address; try again later");
+  if (!options_.code_secret) {
+    return Status(Errc::internal, "the server secret for enrollment codes is not loaded");
   }
-
   Enrolled enrolled;
   std::string failure;  // why the code was refused (audit only)
   std::string code_worker;
-  Status st = store_.transaction([&]() -> Status {
+  bool source_locked = false;
+  auto check = [&]() -> Status {
     auto normal = normalise_enrollment_code(code);
     if (!normal) {
       failure = "malformed code";
       return {};
     }
-    auto found = store_.find_enrollment(normal->substr(0, 5));
+    const StoredCode typed = stored_enrollment_code(*options_.code_secret, *normal);
+    auto found = store_.find_enrollment(typed.lookup);
     if (!found.ok()) return found.status();
     if (!*found) {
       failure = "unknown code";
@@ -199,9 +183,9 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
       failure = which + " is locked after " + std::to_string(c.failed_attempts) + " wrong guesses";
     } else if (iso_ms(c.expires_at) <= now_ms) {
       failure = which + " expired at " + c.expires_at;
-    } else if (const std::string typed_hash = token_hash(*normal);
-               c.code_hash.size() != typed_hash.size() ||
-               sodium_memcmp(c.code_hash.data(), typed_hash.data(), typed_hash.size()) != 0) {
+    } else if (c.code_hash.size() != typed.code_hash.size() ||
+               sodium_memcmp(c.code_hash.data(), typed.code_hash.data(), typed.code_hash.size()) !=
+                   0) {
       ++c.failed_attempts;
       FC_TRY(store_.update_enrollment(c));
       failure = which + ": wrong code (" + std::to_string(c.failed_attempts) + " of " +
@@ -232,10 +216,28 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
     FC_TRY(store_.update_enrollment(c));
     enrolled = Enrolled{d.id, c.worker_id, (*worker)->role, *token};
     return audit({"", "", "enroll", d.id, c.worker_id, "", "", which + "; " + source_text});
+  };
+  // One IMMEDIATE transaction from the address's count to its new failure: enrollments from
+  // other server processes on the database wait, so the count cannot be passed by a burst.
+  Status st = store_.transaction([&]() -> Status {
+    auto recent = store_.enrollment_failures(source, window_start);
+    if (!recent.ok()) return recent.status();
+    if (*recent >= options_.source_failures) {
+      source_locked = true;
+      return {};
+    }
+    FC_TRY(check());
+    if (failure.empty()) return {};
+    return store_.add_enrollment_failure(source, now_ms, window_start);
   });
   if (!st.ok()) return st;
+  if (source_locked) {
+    FC_TRY(audit({"", "", "enroll", "", "", "", "", source_text + ": too many failed attempts", "",
+                  "refused"}));
+    return Status(Errc::too_many_attempts,
+                  "too many failed enrollment attempts from this address; try again later");
+  }
   if (!failure.empty()) {
-    source_failed(source, now_ms);
     FC_TRY(audit(
         {"", "", "enroll", "", code_worker, "", "", failure + "; " + source_text, "", "refused"}));
     return Status(Errc::unauthenticated, std::string(kNotValid));
@@ -246,8 +248,11 @@ Result<Enrolled> AccessService::enroll(std::string_view code, std::string_view d
 Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_view password,
                                         std::string_view source) {
   const std::string source_text = "from " + std::string(source);
+  // Unknown, locked, no password, wrong password, inactive: one answer, so nobody learns from
+  // it whether a worker id exists or is locked. The audit entry says which it was.
+  const Status refused(Errc::unauthenticated, std::string(kSignInRefused));
   std::optional<Worker> worker;
-  WorkerCredentials creds;
+  std::optional<SignInAttempt> attempt;
   {
     std::lock_guard lock(mu_);
     auto found = is_uuid(worker_id) ? store_.find_worker(worker_id)
@@ -255,25 +260,24 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
     if (!found.ok()) return found.status();
     worker = std::move(*found);
     if (worker) {
-      auto c = store_.find_credentials(worker->id);
-      if (!c.ok()) return c.status();
-      creds = std::move(*c);
-      const auto now_ms = to_ms(clock_.wall());
-      if (!creds.locked_until.empty() && iso_ms(creds.locked_until) > now_ms) {
-        FC_TRY(audit(
-            {"", "", "sign_in", "", worker->id, "", "", "locked; " + source_text, "", "refused"}));
-        return Status(Errc::too_many_attempts,
-                      "too many failed sign-ins; try again after " + creds.locked_until);
-      }
+      // Counted before the password is checked, in one atomic step in the database: however
+      // many attempts run at once, in this process or another, at most `signin_failures` of
+      // them since the last success reach a check; the rest find the account locked.
+      const auto now = clock_.wall();
+      auto counted =
+          store_.begin_sign_in(worker->id, format_iso_datetime(now), options_.signin_failures,
+                               format_iso_datetime(now + options_.lockout));
+      if (!counted.ok()) return counted.status();
+      attempt = std::move(*counted);
     }
   }
-  // The expensive check runs outside the lock, one at a time. An unknown worker or one
-  // without a password costs the same as a wrong password.
+  // The expensive check runs outside the lock, one at a time. An unknown worker, a locked one
+  // or one without a password costs the same as a wrong password.
   bool good = false;
   {
     std::lock_guard hashing(hash_mu_);
-    if (worker && !creds.password_hash.empty()) {
-      good = verify_password(creds.password_hash, password);
+    if (attempt && !attempt->password_hash.empty()) {
+      good = verify_password(attempt->password_hash, password);
     } else {
       static const std::string dummy = [this] {
         auto h = hash_password("not a real password at all", options_);
@@ -287,27 +291,24 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
   if (!worker) {
     FC_TRY(audit(
         {"", "", "sign_in", "", "", "", "", "unknown worker; " + source_text, "", "refused"}));
-    return Status(Errc::unauthenticated, "the worker id or password is wrong");
+    return refused;
   }
+  if (!attempt) {
+    FC_TRY(audit(
+        {"", "", "sign_in", "", worker->id, "", "", "locked; " + source_text, "", "refused"}));
+    return refused;
+  }
+  const std::string count = " (attempt " + std::to_string(attempt->number) + " of " +
+                            std::to_string(options_.signin_failures) + ")";
   if (!good || !worker->active) {
     std::string why = !good ? "wrong password" : "the worker is not active";
-    Status st = store_.transaction([&]() -> Status {
-      auto c = store_.find_credentials(worker->id);
-      if (!c.ok()) return c.status();
-      if (!good) {
-        ++c->failed_signins;
-        if (c->failed_signins >= options_.signin_failures) {
-          c->locked_until = format_iso_datetime(now + options_.lockout);
-          c->failed_signins = 0;
-          why += "; account locked until " + c->locked_until;
-        }
-        FC_TRY(store_.put_credentials(worker->id, *c));
-      }
-      return audit(
-          {"", "", "sign_in", "", worker->id, "", "", why + "; " + source_text, "", "refused"});
-    });
-    if (!st.ok()) return st;
-    return Status(Errc::unauthenticated, "the worker id or password is wrong");
+    why += count;
+    if (attempt->number >= options_.signin_failures) {
+      why += "; account locked for " + std::to_string(options_.lockout.count()) + " minutes";
+    }
+    FC_TRY(audit(
+        {"", "", "sign_in", "", worker->id, "", "", why + "; " + source_text, "", "refused"}));
+    return refused;
   }
   auto raw = new_device_token();  // 32 random bytes, base64url: the session id
   if (!raw.ok()) return raw.status();
@@ -316,17 +317,24 @@ Result<SignedIn> AccessService::sign_in(std::string_view worker_id, std::string_
   out.csrf_token = csrf_of(out.session_id);
   out.worker = *worker;
   out.expires_at = format_iso_datetime(now + options_.session_absolute);
+  bool locked = false;
   Status st = store_.transaction([&]() -> Status {
-    auto c = store_.find_credentials(worker->id);
-    if (!c.ok()) return c.status();
-    c->failed_signins = 0;
-    c->locked_until.clear();
-    FC_TRY(store_.put_credentials(worker->id, *c));
+    // The lock is checked again, with the reset, in one step: an account that other attempts
+    // locked while this password was being checked stays locked.
     const std::string at = format_iso_datetime(now);
+    auto ended = store_.end_sign_in(worker->id, attempt->number, at);
+    if (!ended.ok()) return ended.status();
+    if (!*ended) {
+      locked = true;
+      return audit({"", "", "sign_in", "", worker->id, "", "",
+                    "locked while the password was checked" + count + "; " + source_text, "",
+                    "refused"});
+    }
     FC_TRY(store_.insert_session({token_hash(out.session_id), worker->id, at, at, out.expires_at}));
     return audit({"", "", "sign_in", "", worker->id, "", "", source_text});
   });
   if (!st.ok()) return st;
+  if (locked) return refused;
   return out;
 }
 
@@ -429,6 +437,7 @@ Status AccessService::administer(const Worker& actor, const std::function<Status
   std::lock_guard lock(mu_);
   Admin admin(store_, clock_);
   admin.set_actor(actor);
+  if (options_.code_secret) admin.set_code_secret(*options_.code_secret);
   return fn(admin);
 }
 

@@ -430,20 +430,24 @@ Result<IssuedEnrollment> Admin::issue_enrollment_code(std::string_view worker_id
       return {};
     }
     if (!(*worker)->active) return {Errc::invalid_argument, "the worker is not active"};
+    if (!code_secret_) {
+      return {Errc::internal, "the server secret for enrollment codes is not loaded"};
+    }
     // The first group finds the code (attempts are counted against it): draw again while an
     // unused code already starts with it.
     for (int tries = 0; tries < 20; ++tries) {
       auto code = new_enrollment_code();
       if (!code.ok()) return code.status();
       const std::string normal = *normalise_enrollment_code(*code);
-      auto clash = store_.find_enrollment(normal.substr(0, 5));
+      const StoredCode stored = stored_enrollment_code(*code_secret_, normal);
+      auto clash = store_.find_enrollment(stored.lookup);
       if (!clash.ok()) return clash.status();
       if (*clash && (*clash)->used_at.empty()) continue;
       issued.code = *code;
       EnrollmentCode c;
       c.id = new_uuid_v7(clock_);
-      c.lookup = normal.substr(0, 5);
-      c.code_hash = token_hash(normal);
+      c.lookup = stored.lookup;
+      c.code_hash = stored.code_hash;
       c.worker_id = std::string(worker_id);
       c.created_at = now();
       c.expires_at = format_iso_datetime(clock_.wall() + ttl);

@@ -10,7 +10,7 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 35> kKeys{
+constexpr std::array<std::string_view, 36> kKeys{
     "listen",
     "database",
     "threads",
@@ -46,6 +46,7 @@ constexpr std::array<std::string_view, 35> kKeys{
     "max_inflight_body_bytes",
     "max_pending_per_address",
     "max_stamp_ahead_seconds",
+    "code_secret_file",
 };
 
 std::string_view trim(std::string_view s) {
@@ -165,6 +166,11 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return bytes(c.max_inflight_body_bytes, 1024, std::int64_t{1} << 40);
   }
   if (key == "max_pending_per_address") return bytes(c.max_pending_per_address, 1, 100'000);
+  if (key == "code_secret_file") {
+    if (value.empty()) return {Errc::invalid_argument, "code_secret_file must name a file"};
+    c.code_secret_file = std::filesystem::path(std::string(value));
+    return {};
+  }
   if (key == "tls_cert") {
     c.tls_cert = std::string(value);
     return {};
@@ -243,6 +249,13 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};
+}
+
+std::filesystem::path code_secret_path(const ServerConfig& config) {
+  if (!config.code_secret_file.empty()) return config.code_secret_file;
+  std::filesystem::path p = config.database;
+  p += ".code-secret";
+  return p;
 }
 
 Status check_config(const ServerConfig& c) {

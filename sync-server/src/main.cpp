@@ -67,7 +67,7 @@ constexpr std::string_view kUsage =
     "tls_cert, tls_key, allow_plain_http, rate_limit_per_minute, rate_limit_burst,\n"
     "offline_limit_days, population_under_18, head_timeout_seconds, max_head_bytes,\n"
     "max_web_body_bytes, max_inflight_body_bytes, max_pending_per_address,\n"
-    "max_stamp_ahead_seconds.\n"
+    "max_stamp_ahead_seconds, code_secret_file.\n"
     "Without tls_cert and tls_key the server listens on loopback only, unless\n"
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -243,6 +243,9 @@ int serve(int argc, char** argv) {
   // Argon2id check or an audit query never holds up sync.
   auto access_store = SqliteServerStore::open(config.database);
   if (!access_store.ok()) return failure(access_store.status());
+  auto secret = ServerSecret::load_or_create(code_secret_path(config));
+  if (!secret.ok()) return failure(secret.status());
+  config.access.code_secret = *secret;
   AccessService access(**access_store, fieldcase::SystemClock::instance(), config.access);
   // The dashboard's figures have a connection of their own too: a long computation never holds
   // up sync or sign-in. Each sync that changes figure facts moves the change feed on.
@@ -805,6 +808,9 @@ int admin(int argc, char** argv) {
     return 0;
   }
   if (what == "enrollment") {
+    auto secret = ServerSecret::load_or_create(code_secret_path(config));
+    if (!secret.ok()) return failure(secret.status());
+    admin.set_code_secret(*secret);
     auto issued = admin.issue_enrollment_code(worker, config.access.enrollment_ttl);
     if (!issued.ok()) return failure(issued.status());
     if (args.quiet) {

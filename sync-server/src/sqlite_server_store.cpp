@@ -382,6 +382,22 @@ CREATE TABLE role_grant (
 CREATE UNIQUE INDEX role_grant_pending ON role_grant(worker_id) WHERE state = 'pending';
 )sql");
        }},
+      {6, "enrollment codes keyed with the server secret; failed enrollments per address",
+       [](Store& s) {
+         // Codes were stored as their first group in clear and an unkeyed hash of the whole,
+         // which a copy of the database could reverse. They cannot be re-keyed without the code
+         // itself: every outstanding code ends now (it must be issued again) and what was kept
+         // of every code is erased. Failed enrollments per address move from each process's
+         // memory into the database, so every server process on it counts the same.
+         return s.exec(R"sql(
+CREATE TABLE enrollment_failure (source TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE INDEX enrollment_failure_source ON enrollment_failure(source, at_ms);
+CREATE INDEX enrollment_failure_at ON enrollment_failure(at_ms);
+UPDATE enrollment_code SET lookup = 'retired:' || id, code_hash = '',
+  expires_at = CASE WHEN used_at = '' AND expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                    THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE expires_at END;
+)sql");
+       }},
   };
   return m;
 }
@@ -757,6 +773,47 @@ Status SqliteServerStore::put_credentials(std::string_view worker_id, const Work
   return {};
 }
 
+// The count and the lock change in the same statement that reads them, so no other attempt
+// (on this connection or another) can come between: SQLite evaluates every SET expression on the
+// row as it was. ISO times of one fixed width compare as text.
+Result<std::optional<SignInAttempt>> SqliteServerStore::begin_sign_in(std::string_view worker_id,
+                                                                      std::string_view now,
+                                                                      std::int64_t limit,
+                                                                      std::string_view lock_until) {
+  auto s = stmt(
+      "UPDATE worker SET "
+      "failed_signins = CASE WHEN locked_until <> '' THEN 1 ELSE failed_signins + 1 END, "
+      "locked_until = CASE WHEN (CASE WHEN locked_until <> '' THEN 1 ELSE failed_signins + 1 END)"
+      " >= ?3 THEN ?4 ELSE '' END "
+      "WHERE id = ?1 AND (locked_until = '' OR locked_until <= ?2) "
+      "RETURNING failed_signins, password_hash");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id).bind(2, now).bind(3, limit).bind(4, lock_until);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<SignInAttempt>();
+  SignInAttempt attempt{u->column_int(0), u->column_text(1)};
+  // RETURNING rows are produced as the statement runs; finish it so the change is made.
+  auto rest = u->step();
+  if (!rest.ok()) return rest.status();
+  return std::optional<SignInAttempt>(std::move(attempt));
+}
+
+Result<bool> SqliteServerStore::end_sign_in(std::string_view worker_id, std::int64_t number,
+                                            std::string_view now) {
+  // Locked by this very attempt (its number is the last counted: none is counted while locked),
+  // or not locked: the attempt may succeed.
+  auto s = stmt(
+      "UPDATE worker SET failed_signins = 0, locked_until = '' WHERE id = ?1 AND "
+      "(locked_until = '' OR locked_until <= ?2 OR failed_signins = ?3)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, worker_id).bind(2, now).bind(3, number);
+  FC_TRY(u->run());
+  return store_->changes() == 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Enrollment codes and web sessions
 
@@ -895,6 +952,33 @@ Status SqliteServerStore::update_enrollment(const EnrollmentCode& c) {
   FC_TRY(u->run());
   if (store_->changes() == 0) return {Errc::not_found, "no enrollment code " + c.id};
   return {};
+}
+
+Result<std::int64_t> SqliteServerStore::enrollment_failures(std::string_view source,
+                                                            std::int64_t since_ms) {
+  auto s = stmt("SELECT count(*) FROM enrollment_failure WHERE source = ?1 AND at_ms >= ?2");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, source).bind(2, since_ms);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  return *row ? u->column_int(0) : std::int64_t{0};
+}
+
+Status SqliteServerStore::add_enrollment_failure(std::string_view source, std::int64_t at_ms,
+                                                 std::int64_t forget_before_ms) {
+  {
+    auto s = stmt("DELETE FROM enrollment_failure WHERE at_ms < ?1");
+    if (!s.ok()) return s.status();
+    Use u(*s);
+    u->bind(1, forget_before_ms);
+    FC_TRY(u->run());
+  }
+  auto s = stmt("INSERT INTO enrollment_failure(source, at_ms) VALUES (?1, ?2)");
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, source).bind(2, at_ms);
+  return u->run();
 }
 
 Status SqliteServerStore::insert_session(const WebSession& w) {

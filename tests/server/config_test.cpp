@@ -153,3 +153,18 @@ TEST_CASE("server config: loopback addresses are told from the others", "[sync][
     CHECK_FALSE(is_loopback_address(a));
   }
 }
+
+TEST_CASE("server config: the server secret's file", "[sync][security]") {
+  ServerConfig c;
+  c.database = "/var/lib/fieldcase/server.db";
+  CHECK(code_secret_path(c) == "/var/lib/fieldcase/server.db.code-secret");
+  REQUIRE(set_config_value(c, "code_secret_file", "/etc/fieldcase/code-secret").ok());
+  CHECK(code_secret_path(c) == "/etc/fieldcase/code-secret");
+  CHECK(set_config_value(c, "code_secret_file", "").code() == Errc::invalid_argument);
+  std::map<std::string, std::string> env{{"FIELDCASE_CODE_SECRET_FILE", "/run/creds/secret"}};
+  REQUIRE(apply_environment(c, [&](const char* name) -> const char* {
+            auto it = env.find(name);
+            return it == env.end() ? nullptr : it->second.c_str();
+          }).ok());
+  CHECK(code_secret_path(c) == "/run/creds/secret");
+}

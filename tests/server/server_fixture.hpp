@@ -50,6 +50,10 @@ class ServerFixture {
     REQUIRE(opened.ok());
     store = std::move(opened.value());
     admin = std::make_unique<server::Admin>(*store, clock);
+    // The same secret file the server process reads for this database.
+    auto secret = server::ServerSecret::load_or_create(dir / "server.db.code-secret");
+    REQUIRE(secret.ok());
+    admin->set_code_secret(*secret);
     service = std::make_unique<server::SyncService>(*store, clock, options);
     REQUIRE(admin->create_authority("City", "123").ok());
     auto a = admin->create_area("North");
@@ -139,6 +143,15 @@ class ServerFixture {
     auto r = store->find_record(id);
     REQUIRE(r.ok());
     return *r;
+  }
+
+  // Access options with the secret of this database's enrollment codes.
+  server::AccessOptions access_options() {
+    server::AccessOptions o;
+    auto secret = server::ServerSecret::load_or_create(dir / "server.db.code-secret");
+    REQUIRE(secret.ok());
+    o.code_secret = *secret;
+    return o;
   }
 
   Value field(const std::string& record_id, const std::string& name) {

@@ -3,8 +3,9 @@
 // reads for the web, administrative actions on behalf of a signed-in administrator, and the
 // audit entries all of these leave. The HTTP layer (http_server.cpp) is a thin front on it.
 //
-// Credentials are never stored: enrollment codes, device tokens and session ids are kept as
-// BLAKE2b-256 hashes, passwords as crypto_pwhash_str (Argon2id) strings. Failures that could
+// Credentials are never stored: device tokens and session ids are kept as BLAKE2b-256 hashes,
+// enrollment codes as BLAKE2b-256 hashes keyed with the server secret (tokens.hpp), passwords
+// as crypto_pwhash_str (Argon2id) strings. Failures that could
 // help a guesser (unknown code, wrong code, used, expired, locked, inactive worker) all look
 // the same to the caller (Errc::unauthenticated); the audit entry records which it was.
 //
@@ -28,6 +29,7 @@
 #include "fieldcase/clock.hpp"
 #include "fieldcase/server/permissions.hpp"
 #include "fieldcase/server/server_store.hpp"
+#include "fieldcase/server/tokens.hpp"
 #include "fieldcase/status.hpp"
 
 namespace fieldcase::server {
@@ -38,6 +40,7 @@ struct AccessOptions {
   std::chrono::hours enrollment_ttl{72};
   int enrollment_attempts = 5;  // wrong guesses that lock one code
   int source_failures = 10;     // failed enrollments from one address in `source_window`
+                                // (counted in the database, for every server process)
   std::chrono::minutes source_window{15};
   std::chrono::minutes session_idle{30};
   std::chrono::hours session_absolute{12};
@@ -46,6 +49,8 @@ struct AccessOptions {
   // Argon2id cost of a password: libsodium's "interactive" limits (2 passes over 64 MiB).
   unsigned long long pwhash_opslimit = 2;
   std::size_t pwhash_memlimit = std::size_t{64} << 20;
+  // Keys the stored form of enrollment codes; without it codes can be neither issued nor used.
+  std::optional<ServerSecret> code_secret;
 };
 
 // --- Credentials (pure functions; thread-safe) ---
@@ -55,6 +60,15 @@ struct AccessOptions {
 Result<std::string> new_enrollment_code();
 // The 10 code characters of what a person typed (case, spaces and dashes ignored), or nullopt.
 std::optional<std::string> normalise_enrollment_code(std::string_view typed);
+// What the server stores of a normalised code, both keyed with the server secret so that a
+// copy of the database cannot test a guess: the lookup of its first group (to find the code
+// and count wrong guesses against it) and the hash of the whole code. No part of the code is
+// stored in clear.
+struct StoredCode {
+  std::string lookup;
+  std::string code_hash;
+};
+StoredCode stored_enrollment_code(const ServerSecret& secret, std::string_view normal);
 // A password is 12 to 1024 bytes of UTF-8.
 Status check_password_policy(std::string_view password);
 Result<std::string> hash_password(std::string_view password, const AccessOptions& options);
@@ -108,9 +122,11 @@ class AccessService {
   Result<Enrolled> enroll(std::string_view code, std::string_view device_name,
                           std::string_view source);
 
-  // Web sign-in with the worker id and password. Errors: unauthenticated (unknown worker,
-  // wrong password, no password set, inactive worker), too_many_attempts (locked; the message
-  // says until when).
+  // Web sign-in with the worker id and password. Each attempt is counted in the database
+  // before the password is checked (ServerStore::begin_sign_in), so concurrent attempts cannot
+  // pass the lockout; the lock is checked again before a session is issued. Every refusal is
+  // the same unauthenticated error (unknown worker, locked, wrong password, no password set,
+  // inactive worker), after the same Argon2id work; the audit entry says which it was.
   Result<SignedIn> sign_in(std::string_view worker_id, std::string_view password,
                            std::string_view source);
   // The live session for a cookie value (idle and absolute expiry applied), or nullopt. The idle
@@ -142,15 +158,12 @@ class AccessService {
 
  private:
   Status audit(AuditEvent event);
-  bool source_locked(std::string_view source, std::int64_t now_ms);
-  void source_failed(std::string_view source, std::int64_t now_ms);
 
   ServerStore& store_;
   const Clock& clock_;
   AccessOptions options_;
   std::mutex mu_;
   std::mutex hash_mu_;  // one Argon2id computation at a time
-  std::map<std::string, std::vector<std::int64_t>, std::less<>> source_failures_;
 };
 
 // How a case relates to an actor (permissions.hpp): own, team, area or other.

@@ -33,6 +33,7 @@
 #include "fieldcase/ids.hpp"
 #include "fieldcase/server/access_service.hpp"
 #include "fieldcase/server/server_store.hpp"
+#include "fieldcase/server/tokens.hpp"
 
 namespace fieldcase::server {
 
@@ -51,6 +52,8 @@ class Admin {
     actor_ = actor.id;
     web_actor_ = actor;
   }
+  // The server secret that keys stored enrollment codes; issue_enrollment_code needs it.
+  void set_code_secret(const ServerSecret& secret) { code_secret_ = secret; }
 
   Result<std::string> create_authority(std::string_view name, std::string_view la_code);
   Result<std::string> create_area(std::string_view name);
@@ -111,6 +114,7 @@ class Admin {
   HybridClock hlc_;
   std::string actor_ = "console";
   std::optional<Worker> web_actor_;
+  std::optional<ServerSecret> code_secret_;
 };
 
 }  // namespace fieldcase::server

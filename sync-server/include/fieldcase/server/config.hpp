@@ -31,6 +31,9 @@
 //   max_web_body_bytes          largest body of every endpoint but sync (default 65536)
 //   max_inflight_body_bytes     the declared bodies of all requests in hand (default 64 MiB)
 //   max_pending_per_address     connections of one address waiting for their head (default 64)
+//   code_secret_file            the server secret that keys stored enrollment codes (created,
+//                               mode 0600, when missing; default <database>.code-secret; keep
+//                               it out of database backups, see docs/security.md)
 //   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
 //   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
 //   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
@@ -60,6 +63,7 @@ namespace fieldcase::server {
 struct ServerConfig {
   std::string listen = "127.0.0.1:8480";
   std::filesystem::path database = "fieldcase-server.db";
+  std::filesystem::path code_secret_file;  // empty: <database>.code-secret
   int threads = 64;
   std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
@@ -89,6 +93,8 @@ Status load_config_file(const std::filesystem::path& path, ServerConfig& config)
 // Applies FIELDCASE_<KEY> variables found through `getenv` (std::getenv in the binary).
 Status apply_environment(ServerConfig& config,
                          const std::function<const char*(const char*)>& getenv);
+// The file of the server secret: code_secret_file, or <database>.code-secret.
+std::filesystem::path code_secret_path(const ServerConfig& config);
 // Both TLS files or neither.
 Status check_config(const ServerConfig& config);
 // Splits "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6).

@@ -279,8 +279,17 @@ struct WorkerCredentials {
   std::string locked_until;  // ISO time; empty when not locked
 };
 
-// A one-time enrollment code. The code is never stored: `lookup` is its first group (to count
-// attempts per code) and `code_hash` the BLAKE2b-256 of the whole normalised code.
+// One sign-in attempt, counted before its password is checked (ServerStore::begin_sign_in).
+struct SignInAttempt {
+  // The attempts counted since the last success or the end of the last lock, this one
+  // included; the attempt whose number reaches the limit locked the account.
+  std::int64_t number = 0;
+  std::string password_hash;  // the worker's, to check this attempt against
+};
+
+// A one-time enrollment code. The code is never stored: `lookup` is the keyed hash of its first
+// group (to count attempts per code) and `code_hash` the keyed hash of the whole normalised
+// code, both keyed with the server secret (stored_enrollment_code).
 struct EnrollmentCode {
   std::string id;
   std::string lookup;
@@ -342,6 +351,20 @@ class ServerStore {
   virtual Result<WorkerCredentials> find_credentials(std::string_view worker_id) = 0;
   // Stores the whole sign-in state of an existing worker.
   virtual Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) = 0;
+  // Counts a sign-in attempt of the worker before its password is checked, in one atomic
+  // statement (so concurrent attempts, in this process or another on the same database, are
+  // all counted): nullopt, nothing counted, when the worker does not exist or is locked at
+  // `now`. A lock that has run out ends and the count starts again. The attempt whose number
+  // reaches `limit` locks the account until `lock_until`. Times are ISO (format_iso_datetime).
+  virtual Result<std::optional<SignInAttempt>> begin_sign_in(std::string_view worker_id,
+                                                             std::string_view now,
+                                                             std::int64_t limit,
+                                                             std::string_view lock_until) = 0;
+  // Ends attempt `number` as a success, in one atomic statement: clears the count and the lock,
+  // unless the account is locked at `now` by an attempt counted after this one (then false,
+  // and nothing changes: the sign-in must be refused).
+  virtual Result<bool> end_sign_in(std::string_view worker_id, std::int64_t number,
+                                   std::string_view now) = 0;
 
   // --- Role grants awaiting a second person ---
   virtual Status insert_role_grant(const RoleGrant& grant) = 0;
@@ -360,6 +383,12 @@ class ServerStore {
   virtual Result<std::optional<EnrollmentCode>> find_enrollment(std::string_view lookup) = 0;
   // Stores used_at, device_id and failed_attempts.
   virtual Status update_enrollment(const EnrollmentCode& code) = 0;
+  // How many enrollments from the network address `source` failed at or after `since_ms`.
+  virtual Result<std::int64_t> enrollment_failures(std::string_view source,
+                                                   std::int64_t since_ms) = 0;
+  // Records a failed enrollment from `source` and forgets every one before `forget_before_ms`.
+  virtual Status add_enrollment_failure(std::string_view source, std::int64_t at_ms,
+                                        std::int64_t forget_before_ms) = 0;
   virtual Status insert_session(const WebSession& session) = 0;
   virtual Result<std::optional<WebSession>> find_session(std::string_view id_hash) = 0;
   virtual Status touch_session(std::string_view id_hash, std::string_view last_seen_at) = 0;

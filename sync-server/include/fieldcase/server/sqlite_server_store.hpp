@@ -42,6 +42,11 @@ class SqliteServerStore final : public ServerStore {
   Status set_worker_role(std::string_view id, Role role) override;
   Result<WorkerCredentials> find_credentials(std::string_view worker_id) override;
   Status put_credentials(std::string_view worker_id, const WorkerCredentials& c) override;
+  Result<std::optional<SignInAttempt>> begin_sign_in(std::string_view worker_id,
+                                                     std::string_view now, std::int64_t limit,
+                                                     std::string_view lock_until) override;
+  Result<bool> end_sign_in(std::string_view worker_id, std::int64_t number,
+                           std::string_view now) override;
 
   Status insert_role_grant(const RoleGrant& grant) override;
   Result<std::optional<RoleGrant>> find_role_grant(std::string_view id) override;
@@ -51,6 +56,10 @@ class SqliteServerStore final : public ServerStore {
   Status insert_enrollment(const EnrollmentCode& code) override;
   Result<std::optional<EnrollmentCode>> find_enrollment(std::string_view lookup) override;
   Status update_enrollment(const EnrollmentCode& code) override;
+  Result<std::int64_t> enrollment_failures(std::string_view source,
+                                           std::int64_t since_ms) override;
+  Status add_enrollment_failure(std::string_view source, std::int64_t at_ms,
+                                std::int64_t forget_before_ms) override;
   Status insert_session(const WebSession& session) override;
   Result<std::optional<WebSession>> find_session(std::string_view id_hash) override;
   Status touch_session(std::string_view id_hash, std::string_view last_seen_at) override;
