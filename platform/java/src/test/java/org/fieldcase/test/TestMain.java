@@ -305,7 +305,7 @@ public final class TestMain {
     expect(ErrorDomain.API, ErrorCode.API_NULL_ARGUMENT, () -> Device.create(null, PIN));
     expect(ErrorDomain.API, ErrorCode.API_BAD_CONFIG,
         () -> Device.create(new DeviceConfig(null, worker, "d"), PIN));
-    expect(ErrorDomain.FIELDCASE, ErrorCode.INVALID_ARGUMENT, () -> Device.create(config, "1"));
+    expect(ErrorDomain.FIELDCASE, ErrorCode.WEAK_PIN, () -> Device.create(config, "1"));
 
     Device device = Device.create(config, PIN);
     expect(ErrorDomain.FIELDCASE, ErrorCode.ALREADY_EXISTS, () -> Device.create(config, PIN));
