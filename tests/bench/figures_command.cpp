@@ -83,7 +83,8 @@ std::pair<server::Worker, std::string> worker_with_open_plan(server::ServerStore
 
 // One statutory visit with a note, as a device sends it.
 sync::Transaction visit_tx(const fieldcase::Clock& clock, const std::string& case_id,
-                           std::int64_t& wall, std::uint32_t& counter) {
+                           const std::string& device_id, std::int64_t& wall,
+                           std::uint32_t& counter) {
   const std::string at = format_iso_datetime(clock.wall());
   sync::Transaction tx;
   tx.tx_id = new_uuid_v7(clock);
@@ -97,7 +98,7 @@ sync::Transaction visit_tx(const fieldcase::Clock& clock, const std::string& cas
     o.case_id = case_id;
     o.field = std::move(field);
     o.value = std::move(v);
-    o.hlc = HlcStamp{wall, ++counter, "bench"}.to_string();
+    o.hlc = HlcStamp{wall, ++counter, device_id}.to_string();
     o.at = at;
     tx.ops.push_back(std::move(o));
   };
@@ -274,7 +275,8 @@ int run_figures_command(Args args) {
         req.device_time = format_iso_datetime(clock.wall());
         req.cursor = check(store->head(), "head");
         req.max_changes = 1;
-        req.transactions.push_back(visit_tx(clock, plan_case, wall, counter));
+        req.transactions.push_back(
+            visit_tx(clock, plan_case, tablets.at(w.id).device_id, wall, counter));
         auto res = check(syncs.handle(tablets.at(w.id), req, clock.wall()), "sync");
         if (res.accepted.size() != 1) throw std::runtime_error("a visit was rejected");
       };
@@ -378,7 +380,7 @@ int run_figures_command(Args args) {
           req.device_time = format_iso_datetime(clock.wall());
           req.cursor = check(store->head(), "head");
           req.max_changes = 1;
-          req.transactions.push_back(visit_tx(clock, case_id, wall, counter));
+          req.transactions.push_back(visit_tx(clock, case_id, auth.device_id, wall, counter));
           Stopwatch sw(Clock::wall);
           auto res = check((hook ? on : off).handle(auth, req, clock.wall()), "sync");
           (hook ? ms_on : ms_off).push_back(sw.elapsed_ms());

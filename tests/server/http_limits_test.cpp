@@ -127,6 +127,7 @@ struct Org {
     const std::string w = admin(
         dir, {"worker", "create", "--name", "Ann", "--role", "social_worker", "--team", team});
     const std::string issued = admin(dir, {"device", "issue", "--worker", w});
+    name = issued.substr(0, issued.find(' '));  // the device's id: its stamps' node
     token = issued.substr(issued.find(' ') + 1);
     child = new_uuid_v7(SystemClock::instance());
     admin(dir, {"allocate", "--case", child, "--worker", w});
@@ -140,7 +141,11 @@ struct Org {
     o.case_id = child;
     o.field = field;
     o.value = std::move(value);
-    o.hlc = HlcStamp{1'800'000'000'000, ++counter, name}.to_string();
+    o.hlc = HlcStamp{std::chrono::duration_cast<std::chrono::milliseconds>(
+                         SystemClock::instance().wall().time_since_epoch())
+                         .count(),
+                     ++counter, name}
+                .to_string();
     o.at = now_text();
     return o;
   }
