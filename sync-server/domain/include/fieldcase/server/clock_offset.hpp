@@ -18,7 +18,7 @@
 #include <optional>
 #include <vector>
 
-#include "fieldcase/server/server_store.hpp"
+#include "fieldcase/server/devices.hpp"
 
 namespace fieldcase::server {
 
