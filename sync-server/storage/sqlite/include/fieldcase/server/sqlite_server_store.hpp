@@ -2,9 +2,11 @@
 //
 // The database runs in WAL mode with synchronous=FULL, so every committed transaction is on
 // disk before transaction() returns and a sync answer is only sent for durable work. The
-// schema is created and upgraded with Store::migrate; the SQL sticks to what PostgreSQL also
-// accepts (TEXT/BIGINT columns, ON CONFLICT upserts, no AUTOINCREMENT). Other processes (the
-// admin commands) may use the same file at the same time; SQLite's locking serialises writers.
+// schema is created and upgraded with Store::migrate from the migrations/NNNN_*.sql files
+// embedded at build time (the PostgreSQL store's have the same version numbers); statements the
+// dialects share are in storage/sql/statements.hpp. Every outermost transaction begins
+// IMMEDIATE: other processes (the admin commands) may use the same file at the same time and
+// SQLite's locking serialises writers.
 //
 // One connection; NOT thread-safe: use from one thread at a time (SyncService holds a mutex).
 #pragma once
@@ -21,8 +23,12 @@ namespace fieldcase::server {
 
 class SqliteServerStore final : public ServerStore {
  public:
-  // Opens (creating if needed) and migrates the database at `path`.
+  // Opens (creating if needed) and migrates the database at `path`; a schema newer than this
+  // build's is Errc::schema.
   static Result<std::unique_ptr<SqliteServerStore>> open(const std::filesystem::path& path);
+  // The schema version this build creates (its newest migration).
+  static int latest_schema_version();
+  Result<int> schema_version();
   ~SqliteServerStore() override;
 
   Status transaction(const std::function<Status()>& fn) override;
