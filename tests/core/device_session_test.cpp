@@ -244,6 +244,13 @@ TEST_CASE("device session: a failure after the vault exists erases it and says s
     CHECK(device->reported_wiped);
     CHECK(Vault::pending_wipe_reports(env.dir / "case.db").empty());
   }
+  SECTION("the identity is not valid: nothing is redeemed and nothing stays") {
+    auto session = DeviceSession::setup(env.options(Identity{"not-a-worker-id", "tablet"}), kPin,
+                                        SetupRequest{});
+    CHECK(session.code() == Errc::invalid_argument);
+    CHECK(session.status().message().find("erased") != std::string::npos);
+    CHECK(env.server.enroll_posts == 0);
+  }
   // Nothing claims to be a workspace: a new setup works in the same place.
   CHECK_FALSE(fs::exists(env.dir / "case.db"));
   CHECK_FALSE(fs::exists(env.dir / "case.db.wiped"));
