@@ -358,12 +358,14 @@ TEST_CASE("device session: sync through the session records the contact", "[sess
     env.server.online = false;
     add_child(*s);
     CHECK(s->sync().code() == Errc::io);
+    CHECK(*s->changes_waiting() == 1);
     CHECK(*(*s->records())->pending_transactions() == 1);
   }
   SECTION("out of contact past the limit: only sync works, and lifts the lock") {
     env.clock.advance(std::chrono::hours(24 * 15));
     REQUIRE(s->unlock(kPin).ok());
     CHECK(s->records().code() == Errc::offline_locked);
+    CHECK(*s->changes_waiting() == 0);  // the sync state stays visible
     REQUIRE(s->sync().ok());
     CHECK(s->records().ok());
   }

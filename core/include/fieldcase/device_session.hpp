@@ -131,6 +131,10 @@ class DeviceSession {
   // The last exchange with the server and the offline limit. Unlocked (also offline-locked).
   [[nodiscard]] Result<Vault::Contact> contact();
 
+  // Local transactions the server has not accepted yet, for the sync state a host always shows
+  // ("3 changes waiting"). Unlocked, also while offline-locked.
+  [[nodiscard]] Result<std::int64_t> changes_waiting();
+
   // The record store, for every read and write of case data: Errc::locked (also after the idle
   // time), Errc::offline_locked, Errc::wiped. Valid until the next call on the session.
   [[nodiscard]] Result<RecordStore*> records();

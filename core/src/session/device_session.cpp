@@ -248,6 +248,14 @@ Result<Vault::Contact> DeviceSession::contact() {
   return vault_->contact();
 }
 
+Result<std::int64_t> DeviceSession::changes_waiting() {
+  Publisher publish{*this};
+  if (wiped_) return wiped_status_;
+  auto rs = open_records(/*for_sync=*/true);
+  if (!rs.ok()) return rs.status();
+  return (*rs)->pending_transactions();
+}
+
 Result<RecordStore*> DeviceSession::records() {
   Publisher publish{*this};
   if (wiped_) return wiped_status_;
