@@ -298,10 +298,21 @@ Result<SyncState> read_sync_state(const fs::path& dir) {
   return state;
 }
 
-VaultOptions vault_options(const fs::path& dir, KeyStore& keystore) {
-  VaultOptions options;
+platform::HttpTransportOptions transport_options(const DeviceConfig& config) {
+  platform::HttpTransportOptions options;
+  options.base_url = config.server_url;
+  options.ca_file = config.ca_file;
+  options.pins = config.pins;
+  return options;
+}
+
+DeviceSessionOptions session_options(const fs::path& dir, KeyStore& keystore,
+                                     Transport* transport, const Identity& identity) {
+  DeviceSessionOptions options;
   options.database = database_path(dir);
-  options.keystore = &keystore;
+  options.services.keystore = &keystore;
+  options.services.transport = transport;
+  options.identity = identity;
   options.kdf = kdf_cost();
   return options;
 }
@@ -313,25 +324,25 @@ Result<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, Access a
   auto config = read_config(dir);
   if (!config.ok()) return config.status();
   ws->config_ = *config;
-  auto vault = Vault::open(vault_options(dir, ws->keystore_));
-  if (!vault.ok()) return vault.status();
-  ws->vault_ = std::move(vault.value());
+  ws->transport_ = std::make_unique<platform::HttpTransport>(transport_options(ws->config_));
+  auto session = DeviceSession::open(
+      session_options(dir, ws->keystore_, ws->transport_.get(),
+                      Identity{ws->config_.worker_id, ws->config_.device_id, ws->config_.role}));
+  if (!session.ok()) return session.status();
+  ws->session_ = std::move(session.value());
+  if (ws->session_->state() == SessionState::wiped) {
+    if (access == Access::sync) return ws;
+    return ws->session_->wiped_status();
+  }
   auto pin = read_secret("FIELDCASE_PIN", "PIN: ");
   if (!pin.ok()) return pin.status();
-  FC_TRY(ws->vault_->unlock(*pin));
-  auto store = access == Access::sync ? ws->vault_->store_for_sync() : ws->vault_->store();
-  if (!store.ok()) return store.status();
-  auto records = RecordStore::open(
-      **store, Identity{ws->config_.worker_id, ws->config_.device_id, ws->config_.role},
-      SystemClock::instance(), Timescales());
-  if (!records.ok()) return records.status();
-  ws->records_ = std::move(records.value());
+  FC_TRY(ws->session_->unlock(*pin));
+  if (access == Access::case_data) {
+    auto records = ws->session_->records();
+    if (!records.ok()) return records.status();
+    ws->records_ = *records;
+  }
   return ws;
-}
-
-Status Workspace::wipe(std::string_view reason) {
-  records_.reset();
-  return vault_->wipe(reason);
 }
 
 int run_device_command(Args args, Io& io, const CommandSpec& spec,

@@ -6,7 +6,8 @@
 // pins that HTTPS to the server must match: plain "key = value", no secrets), the
 // encrypted database case.db with its wrapped key case.db.key (the device token is kept inside
 // the database, see vault.hpp, and case.db.receipt holds its wipe proof), sync.state (last sync
-// time and clock offset) and a FileKeyStore in keys/ holding the device secret.
+// time and clock offset) and a FileKeyStore in keys/ holding the device secret. What a device
+// may do and when (unlock, wipes, sync) is the DeviceSession's; these commands only adapt it.
 // The PIN comes from $FIELDCASE_PIN or a no-echo prompt on /dev/tty; the device token from
 // $FIELDCASE_DEVICE_TOKEN or a prompt. Neither is ever printed nor taken from an argument.
 #pragma once
@@ -22,11 +23,12 @@
 #include <vector>
 
 #include "command.hpp"
+#include "fieldcase/device_session.hpp"
 #include "fieldcase/platform/file_keystore.hpp"
+#include "fieldcase/platform/http_transport.hpp"
 #include "fieldcase/record.hpp"
 #include "fieldcase/record_store.hpp"
 #include "fieldcase/status.hpp"
-#include "fieldcase/vault.hpp"
 
 namespace fieldcase::cli {
 
@@ -112,34 +114,40 @@ Status write_sync_state(const std::filesystem::path& dir, const SyncState& state
 // A workspace that has never synced reads as an empty SyncState.
 Result<SyncState> read_sync_state(const std::filesystem::path& dir);
 
-// An opened workspace: configuration read, vault unlocked with the PIN, records open.
+// How this device reaches its server: the URL, and for HTTPS the CA file and key pins.
+platform::HttpTransportOptions transport_options(const DeviceConfig& config);
+
+// The device session's options for the workspace in `dir` (database, Argon2id cost, services).
+DeviceSessionOptions session_options(const std::filesystem::path& dir, KeyStore& keystore,
+                                     Transport* transport, const Identity& identity);
+
+// An opened workspace: configuration read, and the device session over it (see
+// device_session.hpp, which holds every device policy: PIN, wipes, sync).
 class Workspace {
  public:
-  // case_data: every command that shows or changes records; refused while the vault is
-  // offline-locked. sync: the sync command, which must work while offline-locked.
+  // case_data: every command that shows or changes records; the PIN unlocks the session and
+  // the records open (refused while offline-locked). sync: the sync command, which must work
+  // while offline-locked, and on an erased workspace too (its session is then wiped, and no PIN
+  // is asked for).
   enum class Access : std::uint8_t { case_data, sync };
   static Result<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir,
                                                  Access access = Access::case_data);
 
   const std::filesystem::path& dir() const { return dir_; }
   const DeviceConfig& config() const { return config_; }
-  platform::FileKeyStore& keystore() { return keystore_; }
-  Vault& vault() { return *vault_; }
+  DeviceSession& session() { return *session_; }
+  // The open records (Access::case_data only).
   RecordStore& records() { return *records_; }
-  // Closes the record store and crypto-erases the vault (a server wipe instruction).
-  Status wipe(std::string_view reason);
 
  private:
   explicit Workspace(std::filesystem::path dir);
   std::filesystem::path dir_;
   DeviceConfig config_;
   platform::FileKeyStore keystore_;
-  std::unique_ptr<Vault> vault_;
-  std::unique_ptr<RecordStore> records_;
+  std::unique_ptr<platform::HttpTransport> transport_;
+  std::unique_ptr<DeviceSession> session_;
+  RecordStore* records_ = nullptr;
 };
-
-// Vault options for the workspace in `dir` using `keystore`.
-VaultOptions vault_options(const std::filesystem::path& dir, KeyStore& keystore);
 
 // How a device command is called: its name ("visit record"), --help text, options, required
 // options and positional arguments.

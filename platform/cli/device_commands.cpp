@@ -1,8 +1,6 @@
 // The commands that manage the device itself: `fieldcase setup`, `sync` and `status`.
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <memory>
 #include <cstdio>
@@ -17,7 +15,7 @@
 #include "device.hpp"
 #include "fieldcase/clock.hpp"
 #include "fieldcase/platform/http_transport.hpp"
-#include "fieldcase/sync_engine.hpp"
+#include "fieldcase/device_session.hpp"
 #include "fieldcase/timescales.hpp"
 
 namespace fieldcase::cli {
@@ -33,7 +31,7 @@ constexpr std::string_view kSetupUsage =
     "                       [--ca-file PEM] [--pin SPKI_SHA256]... [--dir DIR]\n"
     "\n"
     "Creates a device workspace in DIR (default $FIELDCASE_HOME or ~/.fieldcase): the encrypted\n"
-    "case database under a new PIN, the device token in the workspace's keystore, and\n"
+    "case database under a new PIN (the device token is kept inside it), and\n"
     "device.conf. Refuses if a workspace already exists there, unless its data was erased\n"
     "(it is then set up again, and needs a new enrollment: the old token is gone).\n"
     "\n"
@@ -79,80 +77,17 @@ constexpr OptionSpec kSetupOptions[] = {{"--server"},  {"--worker"},         {"-
                                         {"--ca-file"}, {"--pin", true, true}};
 constexpr std::string_view kSetupRequired[] = {"--server"};
 
-// How this device reaches its server: the URL, and for HTTPS the CA file and key pins.
-platform::HttpTransportOptions transport_options(const DeviceConfig& config) {
-  platform::HttpTransportOptions options;
-  options.base_url = config.server_url;
-  options.ca_file = config.ca_file;
-  options.pins = config.pins;
-  return options;
-}
-
-// What POST /v1/enroll answered.
-struct Enrollment {
-  std::string device_id;
-  std::string worker_id;
-  Role role = Role::social_worker;
-  std::string token;
-};
-
-// Enrolls this device with a one-time code (the caller puts the token into the vault).
-Result<Enrollment> enroll(platform::HttpTransport& transport, const std::string& code,
-                          const std::string& name) {
-  const nlohmann::json body{{"code", code}, {"device_name", name}};
-  auto res = transport.post("/v1/enroll", body.dump(), "");
-  if (!res.ok()) return res.status();
-  const auto answer = nlohmann::json::parse(res->body, nullptr, false);
-  if (res->status != 201) {
-    std::string message =
-        "the server refused the enrollment (HTTP " + std::to_string(res->status) + ")";
-    if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
-      message = answer["error"].value("message", message);
-    }
-    return Status(res->status == 429 ? Errc::too_many_attempts : Errc::unauthenticated,
-                  std::move(message));
-  }
-  Enrollment e;
-  if (!answer.is_object() || !answer["device_id"].is_string() || !answer["worker_id"].is_string() ||
-      !answer["role"].is_string() || !answer["token"].is_string()) {
-    return Status(Errc::invalid_argument, "the server's enrollment answer is malformed");
-  }
-  e.device_id = answer["device_id"].get<std::string>();
-  e.worker_id = answer["worker_id"].get<std::string>();
-  e.token = answer["token"].get<std::string>();
-  auto role = parse_role(answer["role"].get<std::string>());
-  if (!role) return Status(Errc::invalid_argument, "the server named an unknown role");
-  e.role = *role;
-  return e;
-}
-
 // Whether `dir` holds a workspace whose data was erased (it may be set up again).
 bool workspace_wiped(const fs::path& dir) {
   platform::FileKeyStore keystore(keystore_path(dir));
-  auto vault = Vault::open(vault_options(dir, keystore));
-  return !vault.ok() && vault.code() == Errc::wiped;
+  auto session = DeviceSession::open(session_options(dir, keystore, nullptr, Identity{}));
+  return session.ok() && (*session)->state() == SessionState::wiped;
 }
 
-// A setup that did not complete leaves nothing that claims to be a workspace: the new vault is
-// erased and its files removed. A device already enrolled reports its token wiped (from the
-// receipt the vault kept), so the server does not keep an orphaned active device.
-// When an erased workspace was being replaced, it stays erased (its note is kept).
-void abandon_setup(const fs::path& dir, std::unique_ptr<RecordStore>& records,
-                   std::unique_ptr<Vault>& vault, platform::HttpTransport* enrolled_with,
-                   bool replacing) {
-  records.reset();
-  if (vault) (void)vault->wipe(replacing ? "erased; a new setup did not complete"
-                                         : "setup did not complete");
-  vault.reset();
-  if (enrolled_with != nullptr) (void)report_wipes(*enrolled_with, database_path(dir));
-  std::error_code ec;
-  if (!replacing) fs::remove(fs::path(database_path(dir)) += ".wiped", ec);
-}
-
-// `config` is completed from the enrollment when `enroll_code` is given. Order: the PIN is
-// read (and confirmed on a terminal) and the vault created under it (which applies the vault's
-// PIN rules) before the one-time code is redeemed, so a refused PIN leaves the code unused and no
-// device on the server; device.conf is written last, once the token is in the vault.
+// `config` is completed from the enrollment when `enroll_code` is given. The PIN is read (and
+// confirmed on a terminal) first; the device session then applies the setup order (the PIN's
+// vault before the one-time code, undone on any later failure) and device.conf is written as
+// its last step, once the token is in the vault.
 Status create_workspace(const fs::path& dir, DeviceConfig& config,
                         const std::optional<std::string>& enroll_code, const std::string& name) {
   const bool replacing = fs::exists(config_path(dir)) && workspace_wiped(dir);
@@ -161,55 +96,42 @@ Status create_workspace(const fs::path& dir, DeviceConfig& config,
   }
   auto pin = read_new_secret("FIELDCASE_PIN", "New PIN: ", "Repeat the PIN: ");
   if (!pin.ok()) return pin.status();
-  Result<std::string> token = std::string();
+  SetupRequest request;
+  request.enrollment_code = enroll_code;
+  request.device_name = name;
   if (!enroll_code) {
-    token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
+    auto token = read_secret("FIELDCASE_DEVICE_TOKEN", "Device token: ");
     if (!token.ok()) return token.status();
+    request.token = std::move(token.value());
   }
+  request.commit = [&](const Identity& identity) -> Status {
+    config.worker_id = identity.worker_id;
+    config.device_id = identity.device_id;
+    config.role = identity.role;
+    std::error_code ec;
+    if (replacing) fs::remove(dir / "sync.state", ec);
+    return write_config(dir, config);
+  };
   std::error_code ec;
   const bool made_dir = !fs::exists(dir);
   fs::create_directories(dir, ec);
   if (ec) return {Errc::io, "cannot create " + dir.string() + ": " + ec.message()};
   fs::permissions(dir, fs::perms::owner_all, ec);
   platform::FileKeyStore keystore(keystore_path(dir));
-  auto created = Vault::create(vault_options(dir, keystore), *pin);
-  if (!created.ok()) {
-    if (made_dir) fs::remove_all(dir, ec);
-    return created.status();
-  }
-  std::unique_ptr<Vault> vault = std::move(created.value());
-  std::unique_ptr<RecordStore> records;
-  std::unique_ptr<platform::HttpTransport> transport;
-  bool enrolled = false;
-  auto fail = [&](const Status& st) {
-    abandon_setup(dir, records, vault, enrolled ? transport.get() : nullptr, replacing);
-    if (made_dir && !fs::exists(fs::path(database_path(dir)) += ".wipe-reports")) {
+  auto options = transport_options(config);
+  options.compress = false;
+  platform::HttpTransport transport(options);
+  auto session = DeviceSession::setup(
+      session_options(dir, keystore, &transport,
+                      Identity{config.worker_id, config.device_id, config.role}),
+      *pin, request);
+  if (!session.ok()) {
+    // Nothing that claims to be a workspace stays, unless a wipe report still waits there.
+    if (made_dir && Vault::pending_wipe_reports(database_path(dir)).empty()) {
       fs::remove_all(dir, ec);
     }
-    return st;
-  };
-  if (enroll_code) {
-    auto options = transport_options(config);
-    options.compress = false;
-    transport = std::make_unique<platform::HttpTransport>(options);
-    auto answer = enroll(*transport, *enroll_code, name);
-    if (!answer.ok()) return fail(answer.status());
-    enrolled = true;
-    config.worker_id = answer->worker_id;
-    config.device_id = answer->device_id;
-    config.role = answer->role;
-    token = std::move(answer->token);
+    return session.status();
   }
-  auto store = vault->store();
-  if (!store.ok()) return fail(store.status());
-  auto opened =
-      RecordStore::open(**store, Identity{config.worker_id, config.device_id, config.role},
-                        SystemClock::instance(), Timescales());
-  if (!opened.ok()) return fail(opened.status());
-  records = std::move(opened.value());
-  if (Status st = vault->set_device_token(*token); !st.ok()) return fail(st);
-  if (replacing) fs::remove(dir / "sync.state", ec);
-  if (Status st = write_config(dir, config); !st.ok()) return fail(st);
   return {};
 }
 
@@ -309,26 +231,23 @@ void print_report(Io& io, const SyncReport& r) {
 }
 
 Status run_sync(Io& io, Workspace& ws) {
-  auto token = ws.vault().device_token();
-  if (!token.ok()) return token.status();
-  if (!token->has_value()) {
-    return {Errc::not_found, "the workspace holds no device token (set it up again: enroll)"};
+  DeviceSession& session = ws.session();
+  if (session.state() == SessionState::wiped) {
+    // It can no longer sync, but still tells the server, which then revokes the device although
+    // its token is gone.
+    auto reported = session.report_wipes();
+    if (reported.ok() && *reported > 0) {
+      io.out << "the server has been told that this device was wiped\n";
+    } else if (!reported.ok()) {
+      io.err << "fieldcase sync: " << reported.status().message() << "\n";
+    }
+    return session.wiped_status();
   }
-  platform::HttpTransport transport(transport_options(ws.config()));
-  // An earlier vault of this workspace that was erased is reported first; a server that cannot
-  // be reached fails the sync below anyway, and the report stays for the next time.
-  (void)report_wipes(transport, database_path(ws.dir()));
-  SyncEngine engine(ws.records(), transport, **token);
   const bool terminal = isatty(STDOUT_FILENO) == 1;
-  auto report = engine.run([&](const SyncProgress& p) { show_progress(io, terminal, p); });
+  auto report = session.sync([&](const SyncProgress& p) { show_progress(io, terminal, p); });
   if (terminal) io.out << "\n";
   if (!report.ok()) return report.status();
   if (report->wipe_requested) {
-    // Revoked (nothing more is accepted) or retired (everything was delivered first).
-    FC_TRY(
-        ws.wipe(report->wipe_reason.empty() ? "wipe ordered by the server" : report->wipe_reason));
-    // The server learns that the erase happened (audited device_wiped).
-    (void)report_wipes(transport, database_path(ws.dir()));
     if (!report->device_revoked) print_report(io, *report);
     io.out << "the server ordered this device wiped ("
            << (report->wipe_reason.empty() ? "no reason given" : report->wipe_reason)
@@ -336,23 +255,7 @@ Status run_sync(Io& io, Workspace& ws) {
     return {};
   }
   print_report(io, *report);
-  FC_TRY(ws.vault().record_contact(SystemClock::instance().wall(), report->offline_limit_days));
   return write_sync_state(ws.dir(), {now_text(), report->clock_offset.count()});
-}
-
-// A workspace whose data was erased (the last wrong PIN, or a wipe) can no longer sync, but
-// still tells the server, so the server revokes the device although its token is gone.
-Status report_erased_workspace(Io& io, const fs::path& dir, const Status& wiped) {
-  auto config = read_config(dir);
-  if (!config.ok()) return wiped;
-  platform::HttpTransport transport(transport_options(*config));
-  auto reported = report_wipes(transport, database_path(dir));
-  if (reported.ok() && *reported > 0) {
-    io.out << "the server has been told that this device was wiped\n";
-  } else if (!reported.ok()) {
-    io.err << "fieldcase sync: " << reported.status().message() << "\n";
-  }
-  return wiped;
 }
 
 int sync(Args args, Io& io) {
@@ -366,14 +269,8 @@ int sync(Args args, Io& io) {
   auto parsed = parse_args(io, spec.name, args, spec.options, spec.required,
                            spec.positional_count, spec.positional_names, code);
   if (!parsed) return code;
-  const fs::path dir = workspace_dir(*parsed);
-  auto ws = Workspace::open(dir, spec.access);
-  if (!ws.ok()) {
-    if (ws.code() == Errc::wiped) {
-      return failure(io, spec.name, report_erased_workspace(io, dir, ws.status()));
-    }
-    return failure(io, spec.name, ws.status());
-  }
+  auto ws = Workspace::open(workspace_dir(*parsed), spec.access);
+  if (!ws.ok()) return failure(io, spec.name, ws.status());
   Status status = run_sync(io, **ws);
   return status.ok() ? kExitOk : failure(io, spec.name, status);
 }
@@ -389,7 +286,7 @@ int status(Args args, Io& io) {
         if (!state.ok()) return state.status();
         auto rejections = ws.records().rejections();
         if (!rejections.ok()) return rejections.status();
-        auto contact = ws.vault().contact();
+        auto contact = ws.session().contact();
         if (!contact.ok()) return contact.status();
         io.out << "worker: " << ws.config().worker_id << " (" << to_string(ws.config().role)
                << ")\ndevice: " << ws.config().device_id << "\nserver: " << ws.config().server_url

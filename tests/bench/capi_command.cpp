@@ -20,10 +20,10 @@
 #include "capi_bench.hpp"
 #include "check.hpp"
 #include "fieldcase.h"
+#include "fieldcase/device_session.hpp"
 #include "fieldcase/platform/file_keystore.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/record_store.hpp"
-#include "fieldcase/vault.hpp"
 
 extern char** environ;
 
@@ -234,17 +234,15 @@ int run_capi_command(Args args) {
     const int warmup = 100;
     const Visit v;
 
-    // C++: Vault + RecordStore, the stack the C API wraps.
+    // C++: DeviceSession and its RecordStore, the stack the C API wraps.
     platform::FileKeyStore keys(scratch.path() / "cpp-keys");
-    VaultOptions vo;
-    vo.database = scratch.path() / "cpp.db";
-    vo.keystore = &keys;
-    vo.kdf = KdfCost::minimum();
-    auto vault = check(Vault::create(vo, "246813"), "vault");
-    Store* store = check(vault->store(), "store");
-    auto records = check(RecordStore::open(*store, Identity{std::string(kWorker), "bench-cpp"},
-                                           SystemClock::instance(), Timescales()),
-                         "records");
+    DeviceSessionOptions so;
+    so.database = scratch.path() / "cpp.db";
+    so.services.keystore = &keys;
+    so.identity = Identity{std::string(kWorker), "bench-cpp"};
+    so.kdf = KdfCost::minimum();
+    auto session = check(DeviceSession::setup(so, "246813", SetupRequest{}), "session");
+    RecordStore* records = check(session->records(), "records");
     std::vector<std::string> cpp_cases;
     for (int c = 0; c < kChildren; ++c) {
       cpp_cases.push_back(check(records->create(RecordKind::child, "", child_fields(c)), "child"));

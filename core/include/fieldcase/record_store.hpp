@@ -12,8 +12,6 @@
 
 #include <functional>
 #include <memory>
-#include <map>
-#include <set>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +27,10 @@
 #include "fieldcase/timescales.hpp"
 
 namespace fieldcase {
+
+namespace detail {
+class RemoteApply;
+}
 
 // What is due for the signed-in worker.
 struct DueItem {
@@ -131,7 +133,6 @@ class RecordStore {
 
   const Identity& identity() const { return who_; }
   const Timescales& timescales() const { return timescales_; }
-  Store& store() { return store_; }
 
  private:
   RecordStore(Store& store, Identity who, const Clock& clock, Timescales timescales);
@@ -145,16 +146,7 @@ class RecordStore {
   Status save(const std::string& tx, const Record& r, const Record* before, bool removing,
               const Fields* rewrite = nullptr);
   Status write_row(const Record& r);
-  // The record a run of incoming changes is working on: consecutive changes to one record
-  // (a page holds a record's create and its fields together) read and write it once.
-  struct RemoteRecord {
-    std::optional<Record> record;
-    bool dirty = false;
-    std::map<std::string, std::string> clocks;  // field -> stamp of its current value
-    std::set<std::string> dirty_clocks;
-  };
-  Status apply_remote(const sync::Change& change, RemoteRecord& open);
-  Status flush_remote(RemoteRecord& open);
+  friend class detail::RemoteApply;  // applies the server's changes (record_sync.cpp)
 
   Store& store_;
   Identity who_;

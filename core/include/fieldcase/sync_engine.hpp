@@ -10,7 +10,8 @@
 //
 // Wipe instructions: a revoked (or already retired) device is refused with 403 device_revoked
 // carrying a wipe instruction; a retiring device gets 200 answers carrying one. In both cases
-// the report has wipe_requested and the caller must crypto-erase (Vault::wipe) at once. A
+// the report has wipe_requested and the caller must crypto-erase (Vault::wipe) at once
+// (DeviceSession::sync does). A
 // retiring device first sends everything left in its outbox (its work is accepted), then one
 // last empty request so the server records the retirement. A run that exchanged at least one
 // answer with the server sets `contacted`: the caller records it (Vault::record_contact) with
@@ -100,8 +101,8 @@ class SyncEngine {
 // POST sync::kWipeReportPath with each proof. A report the server acknowledges (200: it has
 // revoked the device) or does not know (401: nothing left to revoke) is discarded; the rest
 // stay for the next contact. Returns how many the server acknowledged; Errc::io when the server
-// could not be reached (the reports stay). Hosts call it before every sync and right after a
-// wipe, so a wiped device reports itself at its next contact.
+// could not be reached (the reports stay). DeviceSession calls it before every sync and right
+// after a server-ordered wipe, so a wiped device reports itself at its next contact.
 Result<int> report_wipes(Transport& transport, const std::filesystem::path& database);
 
 }  // namespace fieldcase

@@ -6,6 +6,7 @@
 
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/record_store.hpp"
+#include "records/remote_record.hpp"
 
 namespace fieldcase {
 namespace {
@@ -71,10 +72,12 @@ Result<std::vector<sync::Transaction>> RecordStore::outbox(std::size_t max_trans
   return out;
 }
 
-Status RecordStore::flush_remote(RemoteRecord& open) {
-  if (open.record && open.dirty) FC_TRY(write_row(*open.record));
+namespace detail {
+
+Status RemoteApply::flush(RecordStore& rs, RemoteRecord& open) {
+  if (open.record && open.dirty) FC_TRY(rs.write_row(*open.record));
   if (open.record && !open.dirty_clocks.empty()) {
-    auto up = store_.prepare(
+    auto up = rs.store_.prepare(
         "INSERT INTO field_clock(record_id, field, hlc) VALUES (?1, ?2, ?3) "
         "ON CONFLICT(record_id, field) DO UPDATE SET hlc = excluded.hlc");
     if (!up.ok()) return up.status();
@@ -87,16 +90,16 @@ Status RecordStore::flush_remote(RemoteRecord& open) {
   return {};
 }
 
-Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
+Status RemoteApply::apply(RecordStore& rs, const sync::Change& c, RemoteRecord& open) {
   // The history keeps what the server said, whether or not it changes the record here; an
   // operation already in it (this device's own, or one received before) changes nothing.
-  auto log = store_.prepare(
+  auto log = rs.store_.prepare(
       "INSERT INTO change_log(tx_id, op_id, op, record_id, kind, case_id, field, value, hlc, "
       "author, device, at, origin, acked) "
       "VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, 'server', 1) "
       "ON CONFLICT(op_id) DO NOTHING");
   if (!log.ok()) return log.status();
-  log->bind(1, c.op_id.empty() ? new_uuid_v7(clock_) : c.op_id)
+  log->bind(1, c.op_id.empty() ? new_uuid_v7(rs.clock_) : c.op_id)
       .bind(2, to_string(c.op))
       .bind(3, c.record_id)
       .bind(4, to_string(c.kind))
@@ -104,24 +107,24 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
       .bind(6, c.field)
       .bind(8, c.hlc)
       .bind(9, c.author)
-      .bind(10, format_iso_datetime(clock_.wall()));
+      .bind(10, format_iso_datetime(rs.clock_.wall()));
   if (c.op == FieldChange::Op::set) {
     log->bind(7, value_to_json(c.value));
   } else {
     log->bind_null(7);
   }
   FC_TRY(log->run());
-  if (store_.changes() == 0) return {};
-  if (auto stamp = HlcStamp::parse(c.hlc); stamp.ok()) hlc_.observe(*stamp);
+  if (rs.store_.changes() == 0) return {};
+  if (auto stamp = HlcStamp::parse(c.hlc); stamp.ok()) rs.hlc_.observe(*stamp);
 
   bool changed = false;
   if (!open.record || open.record->id != c.record_id) {
-    FC_TRY(flush_remote(open));
-    auto current = get(c.record_id);
+    FC_TRY(flush(rs, open));
+    auto current = rs.get(c.record_id);
     if (!current.ok()) return current.status();
     if (*current) {
       open.record = std::move(**current);
-      auto fc = store_.prepare("SELECT field, hlc FROM field_clock WHERE record_id = ?1");
+      auto fc = rs.store_.prepare("SELECT field, hlc FROM field_clock WHERE record_id = ?1");
       if (!fc.ok()) return fc.status();
       fc->bind(1, c.record_id);
       for (;;) {
@@ -135,7 +138,7 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
       fresh.id = c.record_id;
       fresh.kind = c.kind;
       fresh.case_id = c.case_id;
-      fresh.created_at = fresh.updated_at = format_iso_datetime(clock_.wall());
+      fresh.created_at = fresh.updated_at = format_iso_datetime(rs.clock_.wall());
       fresh.created_by = fresh.updated_by = c.author;
       open.record = std::move(fresh);
       changed = true;
@@ -165,6 +168,8 @@ Status RecordStore::apply_remote(const sync::Change& c, RemoteRecord& open) {
   }
   return {};
 }
+
+}  // namespace detail
 
 Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
   auto revert_rejected = [&](const std::string& tx_id) -> Status {
@@ -277,9 +282,9 @@ Status RecordStore::apply_sync_response(const sync::SyncResponse& res) {
     // device for good, because its newer stamp beats the server's value. The refusal itself
     // stays in sync_rejection for the worker to see. Repeating it is harmless.
     for (const auto& rejected : res.rejected) FC_TRY(revert_rejected(rejected.tx_id));
-    RemoteRecord open;
-    for (const auto& c : res.changes) FC_TRY(apply_remote(c, open));
-    FC_TRY(flush_remote(open));
+    detail::RemoteRecord open;
+    for (const auto& c : res.changes) FC_TRY(detail::RemoteApply::apply(*this, c, open));
+    FC_TRY(detail::RemoteApply::flush(*this, open));
 
     auto con = store_.prepare(
         "INSERT INTO conflict(conflict_id, record_id, case_id, field, kept, kept_hlc, lost, "

@@ -311,7 +311,9 @@ FC_EXPORT FC_WARN_UNUSED_RESULT bool fc_check_pin_policy(const char* FC_NULLABLE
 
 /* Creates a new encrypted database under `pin` (which must pass fc_check_pin_policy) and returns
  * the device, unlocked. FC_ERR_ALREADY_EXISTS if the database exists, FC_ERR_WEAK_PIN if the PIN
- * breaks the policy.
+ * breaks the policy. A failure once the database exists (such as a worker_id that is not a
+ * record id) erases it again, so the call can be retried. The device holds no token until
+ * fc_device_set_token.
  * Threads: any thread (one device per database at a time). */
 FC_EXPORT FC_WARN_UNUSED_RESULT fc_device* FC_NULLABLE fc_device_create(
     const fc_device_config* FC_NULLABLE config, const char* FC_NULLABLE pin,

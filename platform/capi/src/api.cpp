@@ -133,9 +133,7 @@ Lease::Lease(fc_device* handle) : device_(find_device(handle)) {
 }
 
 Lease::~Lease() {
-  if (!device_) return;
-  device_->refresh_state();
-  device_->busy.store(false);
+  if (device_) device_->busy.store(false);
 }
 
 }  // namespace fieldcase::capi

@@ -16,13 +16,12 @@
 
 #include "fieldcase.h"
 #include "fieldcase/clock.hpp"
+#include "fieldcase/device_session.hpp"
 #include "fieldcase/keystore.hpp"
 #include "fieldcase/record.hpp"
 #include "fieldcase/record_store.hpp"
 #include "fieldcase/status.hpp"
-#include "fieldcase/sync_engine.hpp"
 #include "fieldcase/transport.hpp"
-#include "fieldcase/vault.hpp"
 
 namespace fieldcase::capi {
 
@@ -104,35 +103,24 @@ std::unique_ptr<Clock> make_clock(const fc_clock& service);
 
 // --- The device ---
 
+// The C handle's object: the host's services adapted to the core, and the DeviceSession that
+// holds every device policy (vault, records, sync, wipes). The session is made before the device
+// is registered and never replaced; only its thread-safe members (snapshot, cancel_sync) are
+// used outside a Lease.
 struct Device {
-  std::filesystem::path database;
-  Identity identity;
   std::unique_ptr<KeyStore> keystore;
   std::unique_ptr<Transport> transport;
   std::unique_ptr<Clock> owned_clock;
-  const Clock* clock = &SystemClock::instance();
   fc_connectivity connectivity{};
   fc_logger logger{};
-  SyncOptions sync_options;
   std::vector<std::pair<void (*)(void*), void*>> destroyers;  // host contexts, once each
 
-  std::unique_ptr<Vault> vault;
-  std::unique_ptr<RecordStore> records;  // valid only while the vault stays unlocked
-  bool wiped = false;
+  std::unique_ptr<DeviceSession> session;
 
-  std::atomic<bool> busy{false};    // a call is running on some thread
-  std::atomic<bool> cancel{false};  // fc_device_cancel_sync was called
-  // Read by the calls that never wait for a running one; refreshed at the end of each call.
-  std::atomic<bool> unlocked{false};
-  std::atomic<int32_t> attempts_left{0};
+  std::atomic<bool> busy{false};  // a call is running on some thread
 
   ~Device();
-  void refresh_state() noexcept;
   void log(int32_t level, const std::string& message) const noexcept;
-  // The open record store; Errc::locked (and the records closed) when the vault is locked.
-  // `for_sync`: also while offline-locked (only the sync engine may, to lift the lock).
-  Result<RecordStore*> open_records(bool for_sync = false);
-  void close_records() { records.reset(); }
 };
 
 // Registers a device and returns its handle (a token, never reused).

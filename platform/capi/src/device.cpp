@@ -1,4 +1,7 @@
-// fc_device: the vault, the record store and sync behind the C API.
+// fc_device: C handles over fieldcase::DeviceSession (device_session.hpp), which holds every
+// device policy (PIN and attempts, idle lock, token, wipes and their reports, sync). This file
+// checks arguments and configuration, adapts the host's services, converts JSON and reports
+// errors; one call at a time per device is enforced by the Lease (capi_internal.hpp).
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -22,10 +25,10 @@ std::string optional_text(const char* value) { return value == nullptr ? std::st
 
 struct Built {
   std::shared_ptr<Device> device;
-  VaultOptions options;
+  DeviceSessionOptions options;
 };
 
-// Checks the configuration and builds the device with its services (no vault yet).
+// Checks the configuration and builds the device with its services (no session yet).
 Built build_device(const fc_device_config* config) {
   require(config, "config");
   if (config->size != sizeof(fc_device_config)) {
@@ -50,13 +53,14 @@ Built build_device(const fc_device_config* config) {
   if (config->worker_id == nullptr || config->device_id == nullptr) {
     throw ApiFailure(FC_API_BAD_CONFIG, "config: worker_id and device_id are required");
   }
-  device->database = config->database;
-  device->identity.worker_id = config->worker_id;
-  device->identity.device_id = config->device_id;
+  DeviceSessionOptions options;
+  options.database = config->database;
+  options.identity.worker_id = config->worker_id;
+  options.identity.device_id = config->device_id;
   if (config->role != nullptr) {
     auto role = parse_role(config->role);
     if (!role) throw ApiFailure(FC_API_BAD_CONFIG, "config: unknown role");
-    device->identity.role = *role;
+    options.identity.role = *role;
   }
   if (config->keystore != nullptr) {
     device->keystore = make_keystore(*config->keystore);
@@ -72,21 +76,14 @@ Built build_device(const fc_device_config* config) {
     if (!url.starts_with("http://") && !url.starts_with("https://")) {
       throw ApiFailure(FC_API_BAD_CONFIG, "config: server_url must be http:// or https://");
     }
-    platform::HttpTransportOptions options;
-    options.base_url = url;
-    device->transport = std::make_unique<platform::HttpTransport>(options);
+    platform::HttpTransportOptions transport_options;
+    transport_options.base_url = url;
+    device->transport = std::make_unique<platform::HttpTransport>(transport_options);
   }  // else: no transport; fc_device_sync reports it
-  if (config->clock != nullptr) {
-    device->owned_clock = make_clock(*config->clock);
-    device->clock = device->owned_clock.get();
-  }
+  if (config->clock != nullptr) device->owned_clock = make_clock(*config->clock);
   if (config->connectivity != nullptr) device->connectivity = *config->connectivity;
   if (config->logger != nullptr) device->logger = *config->logger;
 
-  VaultOptions options;
-  options.database = device->database;
-  options.keystore = device->keystore.get();
-  options.clock = device->clock;
   options.kdf = config->kdf == FC_KDF_MINIMUM ? KdfCost::minimum() : KdfCost::device_default();
   if (config->kdf != FC_KDF_MINIMUM && config->kdf != FC_KDF_DEVICE_DEFAULT) {
     throw ApiFailure(FC_API_BAD_CONFIG, "config: unknown kdf");
@@ -95,9 +92,26 @@ Built build_device(const fc_device_config* config) {
     throw ApiFailure(FC_API_BAD_CONFIG, "config: negative limit");
   }
   if (config->max_failed_unlocks > 0) options.max_failed_unlocks = config->max_failed_unlocks;
-  if (config->idle_timeout_s > 0)
+  if (config->idle_timeout_s > 0) {
     options.idle_timeout = std::chrono::seconds(config->idle_timeout_s);
-  if (config->sync_attempts > 0) device->sync_options.max_attempts = config->sync_attempts;
+  }
+  if (config->sync_attempts > 0) options.sync.max_attempts = config->sync_attempts;
+
+  // The device outlives its session, so the services may refer to it.
+  Device* d = device.get();
+  options.services.keystore = d->keystore.get();
+  options.services.transport = d->transport.get();
+  if (d->owned_clock) options.services.clock = d->owned_clock.get();
+  if (d->connectivity.state != nullptr) {
+    options.services.online = [d] {
+      return d->connectivity.state(d->connectivity.context) == FC_CONNECTIVITY_ONLINE;
+    };
+  }
+  if (d->logger.log != nullptr) {
+    options.services.log = [d](LogLevel level, const std::string& message) {
+      d->log(static_cast<int32_t>(level), message);  // fc_log_level has the same order
+    };
+  }
   return {std::move(device), std::move(options)};
 }
 
@@ -107,10 +121,7 @@ Status init_crypto() {
 }
 
 // Most calls: a live, unlocked, not wiped device and its record store.
-Result<RecordStore*> records_of(Device& d) {
-  if (d.wiped) return Status(Errc::wiped, "the device was wiped");
-  return d.open_records();
-}
+Result<RecordStore*> records_of(Device& d) { return d.session->records(); }
 
 std::string sync_report_json(const SyncReport& r, bool wiped) {
   nlohmann::json rejections = nlohmann::json::array();
@@ -148,8 +159,7 @@ char* string_call(fc_error* out_error, Body&& body) noexcept {
 }  // namespace
 
 Device::~Device() {
-  records.reset();
-  vault.reset();  // locks: keys wiped from memory
+  session.reset();  // locks: keys wiped from memory
   transport.reset();
   keystore.reset();
   owned_clock.reset();
@@ -159,27 +169,6 @@ Device::~Device() {
 void Device::log(int32_t level, const std::string& message) const noexcept {
   if (logger.log == nullptr || level < logger.min_level) return;
   logger.log(logger.context, level, message.c_str());
-}
-
-void Device::refresh_state() noexcept {
-  unlocked.store(vault && vault->unlocked());
-  attempts_left.store(vault ? vault->attempts_left() : 0);
-}
-
-Result<RecordStore*> Device::open_records(bool for_sync) {
-  if (!vault) return Status(Errc::locked, "the device is locked");
-  // Locks the vault when it has been idle too long; store() also enforces the offline limit.
-  auto store = for_sync ? vault->store_for_sync() : vault->store();
-  if (!store.ok()) {
-    records.reset();
-    return store.status();
-  }
-  if (!records) {
-    auto opened = RecordStore::open(**store, identity, *clock, Timescales());
-    if (!opened.ok()) return opened.status();
-    records = std::move(opened.value());
-  }
-  return records.get();
 }
 
 }  // namespace fieldcase::capi
@@ -209,17 +198,11 @@ fc_device* fc_device_create(const fc_device_config* config, const char* pin, fc_
     FC_TRY(init_crypto());
     Built b = build_device(config);
     require(pin, "pin");
-    std::error_code ec;
-    if (std::filesystem::exists(b.options.database, ec)) {
-      return {Errc::already_exists, "a database already exists at " + b.options.database.string()};
-    }
-    auto vault = Vault::create(b.options, pin);
-    if (!vault.ok()) return vault.status();
-    b.device->vault = std::move(vault.value());
-    auto records = b.device->open_records();
-    if (!records.ok()) return records.status();
-    b.device->log(FC_LOG_INFO, "device created");
-    b.device->refresh_state();
+    // The identity comes from the config; the host enrolls and hands over the token
+    // (fc_device_set_token).
+    auto session = DeviceSession::setup(std::move(b.options), pin, SetupRequest{});
+    if (!session.ok()) return session.status();
+    b.device->session = std::move(session.value());
     handle = register_device(std::move(b.device));
     return {};
   });
@@ -231,10 +214,10 @@ fc_device* fc_device_open(const fc_device_config* config, fc_error* out_error) {
   guarded(out_error, [&]() -> Status {
     FC_TRY(init_crypto());
     Built b = build_device(config);
-    auto vault = Vault::open(b.options);
-    if (!vault.ok()) return vault.status();
-    b.device->vault = std::move(vault.value());
-    b.device->refresh_state();
+    auto session = DeviceSession::open(std::move(b.options));
+    if (!session.ok()) return session.status();
+    if ((*session)->state() == SessionState::wiped) return (*session)->wiped_status();
+    b.device->session = std::move(session.value());
     handle = register_device(std::move(b.device));
     return {};
   });
@@ -253,25 +236,14 @@ bool fc_device_unlock(fc_device* device, const char* pin, fc_error* out_error) {
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
     require(pin, "pin");
-    if (d->wiped) return {Errc::wiped, "the device was wiped"};
-    d->close_records();
-    // The core accepts any PIN while unlocked; the C API always checks it (an app's re-entry
-    // screen must not open with a wrong PIN), so an unlocked device is locked first.
-    d->vault->lock();
-    Status st = d->vault->unlock(pin);
-    if (st.code() == Errc::wiped) d->wiped = true;
-    d->log(st.ok() ? FC_LOG_INFO : FC_LOG_WARNING,
-           st.ok() ? "unlocked" : "unlock failed: " + std::string(errc_name(st.code())));
-    return st;
+    return d->session->unlock(pin);
   });
 }
 
 bool fc_device_lock(fc_device* device, fc_error* out_error) {
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
-    d->close_records();
-    d->vault->lock();
-    d->log(FC_LOG_INFO, "locked");
+    d->session->lock();
     return {};
   });
 }
@@ -279,7 +251,7 @@ bool fc_device_lock(fc_device* device, fc_error* out_error) {
 bool fc_device_is_unlocked(fc_device* device) {
   try {
     auto d = find_device(device);
-    return d && d->unlocked.load();
+    return d && d->session->snapshot().state == SessionState::unlocked;
   } catch (...) {
     return false;
   }
@@ -288,11 +260,7 @@ bool fc_device_is_unlocked(fc_device* device) {
 bool fc_device_poll_idle(fc_device* device, bool* out_locked, fc_error* out_error) {
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
-    const bool locked = d->vault->poll_idle();
-    if (locked) {
-      d->close_records();
-      d->log(FC_LOG_INFO, "locked after idle time");
-    }
+    const bool locked = d->session->poll_idle();
     if (out_locked != nullptr) *out_locked = locked;
     return {};
   });
@@ -301,7 +269,7 @@ bool fc_device_poll_idle(fc_device* device, bool* out_locked, fc_error* out_erro
 int32_t fc_device_attempts_left(fc_device* device) {
   try {
     auto d = find_device(device);
-    return d ? d->attempts_left.load() : -1;
+    return d ? d->session->snapshot().attempts_left : -1;
   } catch (...) {
     return -1;
   }
@@ -313,15 +281,7 @@ bool fc_device_change_pin(fc_device* device, const char* old_pin, const char* ne
     Lease d(device);
     require(old_pin, "old_pin");
     require(new_pin, "new_pin");
-    if (d->wiped) return {Errc::wiped, "the device was wiped"};
-    Status st = d->vault->change_pin(old_pin, new_pin);
-    if (st.code() == Errc::wiped) {
-      d->wiped = true;
-      d->close_records();
-    }
-    d->log(st.ok() ? FC_LOG_INFO : FC_LOG_WARNING,
-           st.ok() ? "PIN changed" : "PIN change failed: " + std::string(errc_name(st.code())));
-    return st;
+    return d->session->change_pin(old_pin, new_pin);
   });
 }
 
@@ -329,23 +289,14 @@ bool fc_device_wipe(fc_device* device, const char* reason, fc_error* out_error) 
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
     const std::string why = optional_text(reason);
-    d->close_records();
-    Status st = d->vault->wipe(why.empty() ? "wiped by the app" : why);
-    d->wiped = true;
-    d->log(FC_LOG_WARNING, "device wiped");
-    return st;
+    return d->session->wipe(why.empty() ? "wiped by the app" : why);
   });
 }
 
 bool fc_device_set_token(fc_device* device, const char* token, fc_error* out_error) {
   return guarded(out_error, [&]() -> Status {
     Lease d(device);
-    const std::string_view t = require(token, "token");
-    if (t.empty()) return {Errc::invalid_argument, "the device token is empty"};
-    if (d->wiped) return {Errc::wiped, "the device was wiped"};
-    if (!d->vault->unlocked()) return {Errc::locked, "the device is locked"};
-    // Inside the vault, behind the PIN, and erased with the data (vault.hpp).
-    return d->vault->set_device_token(t);
+    return d->session->set_device_token(require(token, "token"));
   });
 }
 
@@ -557,68 +508,18 @@ char* fc_device_sync(fc_device* device, fc_sync_progress_fn progress, void* prog
                      fc_error* out_error) {
   return string_call(out_error, [&]() -> Result<std::string> {
     Lease d(device);
-    d->cancel.store(false);
-    if (d->wiped) {
-      // No token is left to sync with, but the server is told of the erase (it revokes the
-      // device) at this contact; fc_device_create in its place starts without a token.
-      if (d->transport) {
-        auto reported = report_wipes(*d->transport, d->database);
-        if (reported.ok() && *reported > 0) {
-          d->log(FC_LOG_INFO, "the wipe was reported to the server");
-          return Status(Errc::wiped, "the device was wiped; the server has been told");
-        }
-      }
-      return Status(Errc::wiped, "the device was wiped");
-    }
-    auto rs = d->open_records(/*for_sync=*/true);
-    if (!rs.ok()) return rs.status();
-    if (d->connectivity.state != nullptr &&
-        d->connectivity.state(d->connectivity.context) != FC_CONNECTIVITY_ONLINE) {
-      d->log(FC_LOG_INFO, "sync skipped: offline");
-      return Status(Errc::io, "offline: the host reports no network");
-    }
-    if (!d->transport) {
+    DeviceSession& session = *d->session;
+    if (!d->transport && session.state() != SessionState::wiped) {
       throw ApiFailure(FC_API_BAD_CONFIG, "no transport: give config.transport or server_url");
     }
-    auto token = d->vault->device_token();
-    if (!token.ok()) return token.status();
-    if (!token->has_value()) {
-      return Status(Errc::not_found, "no device token (fc_device_set_token)");
-    }
-    // An earlier vault in this place that was erased is reported first (best effort: a server
-    // that cannot be reached fails the sync below, and the report waits for the next one).
-    (void)report_wipes(*d->transport, d->database);
-    SyncEngine engine(**rs, *d->transport, **token, d->sync_options);
-    d->log(FC_LOG_INFO, "sync started");
-    auto report = engine.run(
-        [&](const SyncProgress& p) {
-          if (progress == nullptr) return;
-          const fc_sync_progress c{p.transactions_sent, p.transactions_total, p.changes_received,
-                                   p.bytes_sent,        p.bytes_received,     p.round};
-          if (!progress(progress_context, &c)) d->cancel.store(true);
-        },
-        &d->cancel);
-    if (!report.ok()) {
-      d->log(FC_LOG_WARNING, "sync failed: " + std::string(errc_name(report.code())));
-      return report.status();
-    }
-    bool wiped = false;
-    if (report->wipe_requested) {
-      d->close_records();
-      FC_TRY(d->vault->wipe(report->wipe_reason.empty() ? "wipe ordered by the server"
-                                                        : report->wipe_reason));
-      d->wiped = true;
-      wiped = true;
-      d->log(FC_LOG_WARNING, "device wiped on the server's order");
-      (void)report_wipes(*d->transport, d->database);  // the server learns the erase happened
-    } else if (report->contacted) {
-      // The exchange lifts an offline lock and renews the server's offline limit.
-      FC_TRY(d->vault->record_contact(d->clock->wall(), report->offline_limit_days));
-    }
-    d->log(FC_LOG_INFO, "sync finished: " + std::to_string(report->accepted) + " accepted, " +
-                            std::to_string(report->changes_received) + " changes received, " +
-                            std::to_string(report->purged_cases.size()) + " cases purged");
-    return sync_report_json(*report, wiped);
+    auto report = session.sync([&](const SyncProgress& p) {
+      if (progress == nullptr) return;
+      const fc_sync_progress c{p.transactions_sent, p.transactions_total, p.changes_received,
+                               p.bytes_sent,        p.bytes_received,     p.round};
+      if (!progress(progress_context, &c)) session.cancel_sync();
+    });
+    if (!report.ok()) return report.status();
+    return sync_report_json(*report, report->wipe_requested);
   });
 }
 
@@ -626,7 +527,7 @@ bool fc_device_cancel_sync(fc_device* device) {
   try {
     auto d = find_device(device);
     if (!d) return false;
-    d->cancel.store(true);
+    d->session->cancel_sync();
     return true;
   } catch (...) {
     return false;
