@@ -18,6 +18,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::cancelled: return "cancelled";
     case Errc::forbidden: return "forbidden";
     case Errc::too_many_attempts: return "too_many_attempts";
+    case Errc::unavailable: return "unavailable";
     case Errc::integrity: return "integrity";
     case Errc::wrong_key: return "wrong_key";
     case Errc::wrong_pin: return "wrong_pin";

@@ -151,6 +151,7 @@ TEST_CASE("C API codes are the core's Errc numbers and names", "[C]") {
       {FC_ERR_CANCELLED, Errc::cancelled},
       {FC_ERR_FORBIDDEN, Errc::forbidden},
       {FC_ERR_TOO_MANY_ATTEMPTS, Errc::too_many_attempts},
+      {FC_ERR_UNAVAILABLE, Errc::unavailable},
       {FC_ERR_INTEGRITY, Errc::integrity},
       {FC_ERR_WRONG_KEY, Errc::wrong_key},
       {FC_ERR_WRONG_PIN, Errc::wrong_pin},

@@ -30,6 +30,8 @@ enum class Errc : std::int32_t {
   cancelled = 11,        // the caller cancelled the operation
   forbidden = 12,        // authenticated, but the role does not permit this
   too_many_attempts = 13,  // locked out after repeated failures; retry later
+  unavailable = 14,        // a service the call needs (the server's database) cannot be
+                           // reached or gave up the work; nothing was done: retry later
 
   integrity = 100,       // authentication failed: tampered, truncated, swapped or foreign page
   wrong_key = 101,       // the key does not open this database

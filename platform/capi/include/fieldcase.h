@@ -98,6 +98,7 @@ typedef enum fc_fieldcase_code {
   FC_ERR_CANCELLED = 11,       /* the caller cancelled (fc_device_cancel_sync, progress callback) */
   FC_ERR_FORBIDDEN = 12,       /* authenticated, but the worker's role does not permit this */
   FC_ERR_TOO_MANY_ATTEMPTS = 13, /* locked out after repeated failures; retry later */
+  FC_ERR_UNAVAILABLE = 14,     /* a service the call needs cannot be reached; retry later */
   FC_ERR_INTEGRITY = 100,      /* authentication of stored data failed: tampered or damaged */
   FC_ERR_WRONG_KEY = 101,      /* the key does not open this database */
   FC_ERR_WRONG_PIN = 102,      /* wrong PIN; attempts remain (fc_device_attempts_left) */

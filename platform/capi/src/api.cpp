@@ -189,6 +189,8 @@ const char* fc_error_code_name(int32_t domain, int32_t code) {
           return "forbidden";
         case FC_ERR_TOO_MANY_ATTEMPTS:
           return "too_many_attempts";
+        case FC_ERR_UNAVAILABLE:
+          return "unavailable";
         case FC_ERR_INTEGRITY:
           return "integrity";
         case FC_ERR_WRONG_KEY:

@@ -309,6 +309,10 @@ struct HttpServer::Impl {
       res.set_header("Retry-After", "1");
       return error(res, 503, "busy", "the server is busy; retry shortly");
     }
+    if (st.code() == Errc::unavailable) {
+      res.set_header("Retry-After", "2");
+      return error(res, 503, "unavailable", "the server's database is unavailable; retry shortly");
+    }
     error(res, 500, "internal", "the server could not process the request; retry later");
   }
 };

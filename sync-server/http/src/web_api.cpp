@@ -52,6 +52,10 @@ void fail(httplib::Response& res, const Status& st,
     case Errc::busy:
       res.set_header("Retry-After", "1");
       return error(res, 503, "busy", "the server is busy; retry shortly");
+    case Errc::unavailable:
+      log("request failed: " + st.to_string());
+      res.set_header("Retry-After", "2");
+      return error(res, 503, "unavailable", "the server's database is unavailable; retry shortly");
     default:
       log("request failed: " + st.to_string());
       return error(res, 500, "internal", "the server could not process the request; retry later");

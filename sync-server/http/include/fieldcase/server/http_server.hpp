@@ -35,7 +35,8 @@
 // length_required (a chunked body), 413 too_large (the limit applies to the body as declared,
 // as sent and once decompressed), 431 too_large (the request head), 429 too_many_attempts or
 // rate_limited (Retry-After), 503 busy (also when every connection thread is taken and the
-// queue is full, or the bodies in flight are at their limit), 500 internal. Hostile and refused
+// queue is full, or the bodies in flight are at their limit), 503 unavailable (the database
+// cannot be reached; Retry-After), 500 internal. Hostile and refused
 // requests are audited (docs/security.md, "Limits" and "Request limits"). Request heads are
 // read by one poll thread with a deadline and a size bound before a worker is committed
 // (http_front.hpp); requests run on a thread pool with read and write timeouts and a deadline

@@ -25,6 +25,8 @@ public final class ErrorCode {
   public static final int FORBIDDEN = 12;
   /** Locked out after repeated failures; retry later. */
   public static final int TOO_MANY_ATTEMPTS = 13;
+  /** A service the call needs (the server's database) cannot be reached; retry later. */
+  public static final int UNAVAILABLE = 14;
   public static final int INTEGRITY = 100;
   public static final int WRONG_KEY = 101;
   /** Wrong PIN; attempts remain ({@link Device#attemptsLeft()}). */
