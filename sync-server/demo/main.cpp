@@ -135,9 +135,11 @@ int devices_command(ServerStore& store, const Args& args, double devices, double
   signal(SIGINT, [](int) { g_stop.store(true); });
   signal(SIGTERM, [](int) { g_stop.store(true); });
   o.stop = [] { return g_stop.load(); };
-  auto sent = demo::run_devices(store, o);
-  if (!sent.ok()) return failure(sent.status());
-  std::cout << "devices stopped: " << *sent << " transactions accepted\n";
+  auto report = demo::run_devices(store, o);
+  if (!report.ok()) return failure(report.status());
+  std::cout << "devices stopped: " << report->accepted << " transactions accepted, "
+            << report->rejected << " rejected, " << report->refused.size()
+            << " devices refused by the server\n";
   return 0;
 }
 
