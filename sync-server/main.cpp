@@ -25,9 +25,9 @@
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/figures_service.hpp"
 #include "fieldcase/server/http_server.hpp"
+#include "fieldcase/server/open_store.hpp"
 #include "fieldcase/server/reports.hpp"
 #include "fieldcase/server/reports_service.hpp"
-#include "fieldcase/server/sqlite_server_store.hpp"
 #include "fieldcase/server/sync_service.hpp"
 #include "fieldcase/version.hpp"
 
@@ -41,19 +41,25 @@ constexpr std::string_view kUsage =
     "usage: fieldcase-server <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve [--config FILE] [--listen HOST:PORT] [--database PATH]\n"
+    "  serve [--config FILE] [--listen HOST:PORT] [--database PATH|URI]\n"
     "                      run the sync service (default 127.0.0.1:8480); port 0 picks a free\n"
     "                      port. Prints \"fieldcase-server <version> listening on\n"
     "                      http://HOST:PORT\" once it accepts connections. SIGTERM or SIGINT\n"
     "                      stop it cleanly.\n"
-    "  admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
+    "  migrate [--config FILE] [--database PATH|URI]\n"
+    "                      bring the database's schema to this build's version and exit.\n"
+    "                      Required before serve on PostgreSQL (serve refuses any other\n"
+    "                      schema); safe to run from several hosts at once (advisory lock).\n"
+    "                      SQLite files are also migrated when opened.\n"
+    "  admin [--config FILE] [--database PATH|URI] [--quiet] <what> ...\n"
     "                      administer the organisation, allocations and device tokens\n"
     "                      (fieldcase-server admin --help lists them)\n"
     "  --version           print the version and build information\n"
     "  --help              show this help\n"
     "\n"
     "Settings come from the defaults, then --config FILE (or $FIELDCASE_CONFIG), then\n"
-    "FIELDCASE_* environment variables, then options. Config keys: listen, database, threads,\n"
+    "FIELDCASE_* environment variables, then options. database is a SQLite file path or a\n"
+    "postgresql:// URI. Config keys: listen, database, database_pool_size, threads,\n"
     "keep_alive_seconds, "
     "max_body_bytes, read_timeout_seconds, write_timeout_seconds, offset_threshold_seconds,\n"
     "plausibility_slack_seconds, reallocation_grace_hours, clock_window, clock_step_seconds,\n"
@@ -68,7 +74,7 @@ constexpr std::string_view kUsage =
     "allow_plain_http = true. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 constexpr std::string_view kAdminUsage =
-    "usage: fieldcase-server admin [--config FILE] [--database PATH] [--quiet] <what> ...\n"
+    "usage: fieldcase-server admin [--config FILE] [--database PATH|URI] [--quiet] <what> ...\n"
     "\n"
     "  authority create --name NAME --la-code NNN   the local authority (one per server)\n"
     "  area create --name NAME                      an area of the authority\n"
@@ -207,6 +213,13 @@ Status load_config(const Args& args, ServerConfig& config) {
   return {};
 }
 
+ServerStoreOptions store_options(const ServerConfig& config) {
+  ServerStoreOptions o;
+  o.database = config.database;
+  o.pool_size = config.database_pool_size;
+  return o;
+}
+
 int serve(int argc, char** argv) {
   Args args;
   Status parsed = parse_args(argc, argv, 2, {"config", "listen", "database"}, args);
@@ -232,20 +245,30 @@ int serve(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto store = SqliteServerStore::open(config.database);
+  // On SQLite each service has a store of its own (one connection each: a slow Argon2id check,
+  // an audit query or a long report never holds up sync); on PostgreSQL they share one store
+  // and its pool of database_pool_size connections.
+  std::vector<std::unique_ptr<ServerStore>> stores;
+  auto service_store = [&]() -> fieldcase::Result<ServerStore*> {
+    if (!stores.empty() && store_is_thread_safe(store_options(config))) return stores[0].get();
+    auto opened = open_server_store(store_options(config));
+    if (!opened.ok()) return opened.status();
+    stores.push_back(std::move(*opened));
+    return stores.back().get();
+  };
+  auto store = service_store();
   if (!store.ok()) return failure(store.status());
   SyncService service(**store, fieldcase::SystemClock::instance(), config.service);
-  // Sign-in, enrollment, case reads and administration use their own connection, so a slow
-  // Argon2id check or an audit query never holds up sync.
-  auto access_store = SqliteServerStore::open(config.database);
+  auto access_store = service_store();
   if (!access_store.ok()) return failure(access_store.status());
-  auto secret = ServerSecret::load_or_create(code_secret_path(config));
+  auto secret_path = code_secret_path(config);
+  if (!secret_path.ok()) return usage_error(secret_path.status().message(), kUsage);
+  auto secret = ServerSecret::load_or_create(*secret_path);
   if (!secret.ok()) return failure(secret.status());
   config.access.code_secret = *secret;
   AccessService access(**access_store, fieldcase::SystemClock::instance(), config.access);
-  // The dashboard's figures have a connection of their own too: a long computation never holds
-  // up sync or sign-in. Each sync that changes figure facts moves the change feed on.
-  auto figures_store = SqliteServerStore::open(config.database);
+  // Each sync that changes figure facts moves the dashboard's change feed on.
+  auto figures_store = service_store();
   if (!figures_store.ok()) return failure(figures_store.status());
   FiguresServiceOptions figures_options;
   figures_options.figures.population_under_18 = config.population_under_18;
@@ -273,8 +296,7 @@ int serve(int argc, char** argv) {
   http.rate_limit_per_minute = config.rate_limit_per_minute;
   http.rate_limit_burst = config.rate_limit_burst;
   HttpServer server(service, &access, &figures, fieldcase::SystemClock::instance(), http);
-  // The reports have a connection of their own: a long report never holds up sync or sign-in.
-  auto reports_store = SqliteServerStore::open(config.database);
+  auto reports_store = service_store();
   if (!reports_store.ok()) return failure(reports_store.status());
   figures::FiguresConfig reports_config;
   reports_config.population_under_18 = config.population_under_18;
@@ -313,6 +335,28 @@ int serve(int argc, char** argv) {
   warm_figures.join();
   if (!ran.ok()) return failure(ran);
   std::cerr << "fieldcase-server: stopped\n";
+  return 0;
+}
+
+int migrate(int argc, char** argv) {
+  Args args;
+  Status parsed = parse_args(argc, argv, 2, {"config", "database"}, args);
+  if (!parsed.ok()) return usage_error(parsed.message(), kUsage);
+  if (args.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args.words.empty()) return usage_error("migrate takes no arguments", kUsage);
+  ServerConfig config;
+  if (Status st = load_config(args, config); !st.ok()) return usage_error(st.message(), kUsage);
+  auto change = migrate_server_store(store_options(config));
+  if (!change.ok()) return failure(change.status());
+  if (change->before == change->after) {
+    std::cout << "schema already at version " << change->after << "\n";
+  } else {
+    std::cout << "schema migrated from version " << change->before << " to " << change->after
+              << "\n";
+  }
   return 0;
 }
 
@@ -417,7 +461,7 @@ int report_command(const Args& args, const ServerConfig& config) {
   }
   auto r = report_args(args, config, today_utc());
   if (!r.ok()) return usage_error(r.status().message(), kAdminUsage);
-  auto store = SqliteServerStore::open(config.database);
+  auto store = open_server_store(store_options(config));
   if (!store.ok()) return failure(store.status());
   auto unit = reports::resolve_unit(**store, r->level, r->id);
   if (!unit.ok()) return failure(unit.status());
@@ -484,7 +528,7 @@ int export_command(const Args& args, const ServerConfig& config) {
                        kAdminUsage);
   }
   const std::string report = optional_value(args, "report");
-  auto store = SqliteServerStore::open(config.database);
+  auto store = open_server_store(store_options(config));
   if (!store.ok()) return failure(store.status());
   const auto& clock = fieldcase::SystemClock::instance();
   std::optional<cin::CensusExport> census;
@@ -577,7 +621,7 @@ int figures_command(const Args& args, const ServerConfig& config) {
       figures_config.population_under_18 = std::strtoll(pop.c_str(), nullptr, 10);
     }
   }
-  auto store = SqliteServerStore::open(config.database);
+  auto store = open_server_store(store_options(config));
   if (!store.ok()) return failure(store.status());
   if (verb == "recompute") {
     Status done = fg::recompute(**store);
@@ -707,7 +751,7 @@ int admin(int argc, char** argv) {
     if (!password.empty() && password.back() == '\r') password.pop_back();
   }
 
-  auto store = SqliteServerStore::open(config.database);
+  auto store = open_server_store(store_options(config));
   if (!store.ok()) return failure(store.status());
   Admin admin(**store, fieldcase::SystemClock::instance());
 
@@ -804,7 +848,9 @@ int admin(int argc, char** argv) {
     return 0;
   }
   if (what == "enrollment") {
-    auto secret = ServerSecret::load_or_create(code_secret_path(config));
+    auto secret_path = code_secret_path(config);
+    if (!secret_path.ok()) return usage_error(secret_path.status().message(), kAdminUsage);
+    auto secret = ServerSecret::load_or_create(*secret_path);
     if (!secret.ok()) return failure(secret.status());
     admin.set_code_secret(*secret);
     auto issued = admin.issue_enrollment_code(worker, config.access.enrollment_ttl);
@@ -891,6 +937,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "serve") return serve(argc, argv);
+  if (cmd == "migrate") return migrate(argc, argv);
   if (cmd == "admin") return admin(argc, argv);
   std::cerr << "fieldcase-server: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;

@@ -13,7 +13,7 @@
 
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/demo.hpp"
-#include "fieldcase/server/sqlite_server_store.hpp"
+#include "fieldcase/server/open_store.hpp"
 
 namespace {
 
@@ -146,7 +146,7 @@ int generate_command(ServerStore& store, const ServerConfig& config, const Args&
   auto here = demo::present(store);
   if (!here.ok()) return failure(here.status());
   if (*here) {
-    std::cout << "demo authority already present in " << config.database.string() << "\n";
+    std::cout << "demo authority already present in " << config.database << "\n";
     auto accounts = demo::accounts(store);
     if (!accounts.ok()) return failure(accounts.status());
     print_accounts(*accounts);
@@ -222,7 +222,10 @@ int main(int argc, char** argv) {
       !number("interval", 15, 0, 3600, interval) || !number("rounds", 0, 0, 1e9, rounds)) {
     return usage_error("a number option is out of range");
   }
-  auto store = SqliteServerStore::open(config.database);
+  fieldcase::server::ServerStoreOptions store_options;
+  store_options.database = config.database;
+  store_options.pool_size = config.database_pool_size;
+  auto store = fieldcase::server::open_server_store(store_options);
   if (!store.ok()) return failure(store.status());
   if (what == "accounts") return accounts_command(**store);
   if (what == "devices") return devices_command(**store, args, devices, interval, rounds, seed);

@@ -6,6 +6,7 @@
 
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/http_server.hpp"
+#include "fieldcase/server/ports/store_engine.hpp"
 #include "temp_dir.hpp"
 
 using namespace fieldcase;
@@ -157,14 +158,72 @@ TEST_CASE("server config: loopback addresses are told from the others", "[sync][
 TEST_CASE("server config: the server secret's file", "[sync][security]") {
   ServerConfig c;
   c.database = "/var/lib/fieldcase/server.db";
-  CHECK(code_secret_path(c) == "/var/lib/fieldcase/server.db.code-secret");
+  CHECK(code_secret_path(c).value() == "/var/lib/fieldcase/server.db.code-secret");
   REQUIRE(set_config_value(c, "code_secret_file", "/etc/fieldcase/code-secret").ok());
-  CHECK(code_secret_path(c) == "/etc/fieldcase/code-secret");
+  CHECK(code_secret_path(c).value() == "/etc/fieldcase/code-secret");
   CHECK(set_config_value(c, "code_secret_file", "").code() == Errc::invalid_argument);
   std::map<std::string, std::string> env{{"FIELDCASE_CODE_SECRET_FILE", "/run/creds/secret"}};
   REQUIRE(apply_environment(c, [&](const char* name) -> const char* {
             auto it = env.find(name);
             return it == env.end() ? nullptr : it->second.c_str();
           }).ok());
-  CHECK(code_secret_path(c) == "/run/creds/secret");
+  CHECK(code_secret_path(c).value() == "/run/creds/secret");
+}
+
+TEST_CASE("server config: with PostgreSQL the server secret's file must be named",
+          "[sync][security]") {
+  ServerConfig c;
+  REQUIRE(set_config_value(c, "database", "postgresql://db.internal/fieldcase").ok());
+  auto missing = code_secret_path(c);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Errc::invalid_argument);
+  CHECK_THAT(missing.status().message(), Catch::Contains("code_secret_file"));
+  REQUIRE(set_config_value(c, "code_secret_file", "/etc/fieldcase/code-secret").ok());
+  CHECK(code_secret_path(c).value() == "/etc/fieldcase/code-secret");
+}
+
+TEST_CASE("server config: database names a PostgreSQL URI or a SQLite file", "[sync]") {
+  ServerConfig c;
+  CHECK(c.database == "fieldcase-server.db");
+  CHECK(store_engine_of(c.database) == StoreEngine::sqlite);
+  CHECK(c.database_pool_size == 8);
+
+  for (const char* uri : {"postgresql://fc@db.internal:5432/fieldcase?sslmode=verify-full",
+                          "postgres://db.internal/fieldcase",
+                          "postgresql:///fieldcase?host=/run/postgresql"}) {
+    INFO(uri);
+    REQUIRE(set_config_value(c, "database", uri).ok());
+    CHECK(c.database == uri);
+    CHECK(store_engine_of(c.database) == StoreEngine::postgres);
+  }
+  for (const char* path : {"/var/lib/fieldcase/server.db", "server.db", "postgresql.db",
+                           "./postgres://not-a-uri", "POSTGRESQL-backup.db"}) {
+    INFO(path);
+    REQUIRE(set_config_value(c, "database", path).ok());
+    CHECK(store_engine_of(c.database) == StoreEngine::sqlite);
+  }
+  CHECK(set_config_value(c, "database", "").code() == Errc::invalid_argument);
+
+  REQUIRE(set_config_value(c, "database_pool_size", "16").ok());
+  CHECK(c.database_pool_size == 16);
+  CHECK(set_config_value(c, "database_pool_size", "0").code() == Errc::invalid_argument);
+  CHECK(set_config_value(c, "database_pool_size", "many").code() == Errc::invalid_argument);
+
+  std::map<std::string, std::string> env{
+      {"FIELDCASE_DATABASE", "postgres://fc@10.0.0.5/fieldcase"},
+      {"FIELDCASE_DATABASE_POOL_SIZE", "3"}};
+  REQUIRE(apply_environment(c, [&](const char* name) -> const char* {
+            auto it = env.find(name);
+            return it == env.end() ? nullptr : it->second.c_str();
+          }).ok());
+  CHECK(c.database == "postgres://fc@10.0.0.5/fieldcase");
+  CHECK(store_engine_of(c.database) == StoreEngine::postgres);
+  CHECK(c.database_pool_size == 3);
+  env["FIELDCASE_DATABASE_POOL_SIZE"] = "1001";
+  Status bad = apply_environment(c, [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+  CHECK(bad.code() == Errc::invalid_argument);
+  CHECK_THAT(bad.message(), Catch::Contains("FIELDCASE_DATABASE_POOL_SIZE"));
 }

@@ -107,7 +107,8 @@ inline std::string admin(const TempDir& dir, const std::vector<std::string>& arg
   return r.out.substr(0, r.out.find('\n'));
 }
 
-// `fieldcase-server serve --listen LISTEN` on <dir>/server.db as a child process. The
+// `fieldcase-server serve --listen LISTEN` on <dir>/server.db (or the FIELDCASE_DATABASE of
+// `extra_env`) as a child process. The
 // constructor waits for the "listening on" line, or for the process to exit (see exited()).
 class ServerProcess {
  public:
@@ -124,8 +125,11 @@ class ServerProcess {
     posix_spawn_file_actions_addclose(&fa, fds[1]);
     err_path_ = dir / "serve.err";
     posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<std::string> extra{"FIELDCASE_DATABASE=" + (dir / "server.db").string()};
-    extra.insert(extra.end(), extra_env.begin(), extra_env.end());
+    // <dir>/server.db unless the test names a database.
+    std::vector<std::string> extra = extra_env;
+    bool named = false;
+    for (const auto& e : extra_env) named = named || e.rfind("FIELDCASE_DATABASE=", 0) == 0;
+    if (!named) extra.push_back("FIELDCASE_DATABASE=" + (dir / "server.db").string());
     auto env_strings = environment_with(extra);
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());

@@ -1,5 +1,7 @@
 #include "fieldcase/server/config.hpp"
 
+#include "fieldcase/server/ports/store_engine.hpp"
+
 #include <type_traits>
 
 #include <algorithm>
@@ -10,9 +12,10 @@
 namespace fieldcase::server {
 namespace {
 
-constexpr std::array<std::string_view, 36> kKeys{
+constexpr std::array<std::string_view, 37> kKeys{
     "listen",
     "database",
+    "database_pool_size",
     "threads",
     "keep_alive_seconds",
     "max_body_bytes",
@@ -101,8 +104,16 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
     return {};
   }
   if (key == "database") {
-    if (value.empty()) return {Errc::invalid_argument, "database must name a file"};
-    c.database = std::filesystem::path(std::string(value));
+    if (value.empty()) {
+      return {Errc::invalid_argument, "database must name a SQLite file or a PostgreSQL URI"};
+    }
+    c.database = std::string(value);
+    return {};
+  }
+  if (key == "database_pool_size") {
+    auto v = number(key, value, 1, 1000);
+    if (!v.ok()) return v.status();
+    c.database_pool_size = static_cast<std::size_t>(*v);
     return {};
   }
   if (key == "threads") {
@@ -251,8 +262,13 @@ Status set_config_value(ServerConfig& c, std::string_view key, std::string_view 
   return {Errc::invalid_argument, "unknown setting '" + std::string(key) + "'"};
 }
 
-std::filesystem::path code_secret_path(const ServerConfig& config) {
+Result<std::filesystem::path> code_secret_path(const ServerConfig& config) {
   if (!config.code_secret_file.empty()) return config.code_secret_file;
+  if (store_engine_of(config.database) == StoreEngine::postgres) {
+    return Status(Errc::invalid_argument,
+                  "with a PostgreSQL database, code_secret_file must name the server secret's "
+                  "file (the same file on every instance)");
+  }
   std::filesystem::path p = config.database;
   p += ".code-secret";
   return p;

@@ -5,7 +5,11 @@
 // Every key can also come from the environment as FIELDCASE_<KEY IN UPPER CASE> (for example
 // FIELDCASE_LISTEN, FIELDCASE_DATABASE, FIELDCASE_OFFSET_THRESHOLD_SECONDS). Keys:
 //   listen                      HOST:PORT to listen on (port 0: any free port)
-//   database                    path of the SQLite database
+//   database                    where the data lives: a postgresql:// or postgres:// URI
+//                               (libpq syntax) means PostgreSQL, for several instances on one
+//                               database; anything else is the path of the SQLite file, the
+//                               embedded default (fieldcase-server.db)
+//   database_pool_size          PostgreSQL connections of one instance (default 8)
 //   threads                     HTTP worker threads: connections served at once (each open
 //                               connection holds one; more wait in the accept queue)
 //   max_queued_connections      connections that may wait for a thread; more get 503 busy
@@ -32,8 +36,9 @@
 //   max_inflight_body_bytes     the declared bodies of all requests in hand (default 64 MiB)
 //   max_pending_per_address     connections of one address waiting for their head (default 64)
 //   code_secret_file            the server secret that keys stored enrollment codes (created,
-//                               mode 0600, when missing; default <database>.code-secret; keep
-//                               it out of database backups, see docs/security.md)
+//                               mode 0600, when missing; default <database>.code-secret for
+//                               SQLite; required with PostgreSQL; keep it out of database
+//                               backups, see docs/security.md)
 //   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
 //   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
 //   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
@@ -62,8 +67,9 @@ namespace fieldcase::server {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8480";
-  std::filesystem::path database = "fieldcase-server.db";
-  std::filesystem::path code_secret_file;  // empty: <database>.code-secret
+  std::string database = "fieldcase-server.db";  // a PostgreSQL URI or a SQLite file path
+  std::size_t database_pool_size = 8;
+  std::filesystem::path code_secret_file;  // empty: <database>.code-secret (SQLite only)
   int threads = 64;
   std::size_t max_queued_connections = 256;
   std::chrono::seconds keep_alive{2};
@@ -93,8 +99,9 @@ Status load_config_file(const std::filesystem::path& path, ServerConfig& config)
 // Applies FIELDCASE_<KEY> variables found through `getenv` (std::getenv in the binary).
 Status apply_environment(ServerConfig& config,
                          const std::function<const char*(const char*)>& getenv);
-// The file of the server secret: code_secret_file, or <database>.code-secret.
-std::filesystem::path code_secret_path(const ServerConfig& config);
+// The file of the server secret: code_secret_file, or <database>.code-secret for a SQLite
+// database; with PostgreSQL code_secret_file must be set (Errc::invalid_argument otherwise).
+Result<std::filesystem::path> code_secret_path(const ServerConfig& config);
 // Both TLS files or neither.
 Status check_config(const ServerConfig& config);
 // Splits "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6).
