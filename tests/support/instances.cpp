@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-extern char** environ;
+#include "process_env.hpp"
 
 namespace fieldcase::test {
 namespace {
@@ -28,20 +28,6 @@ std::string slurp_text(const fs::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// This process's environment with `extra` ("NAME=value") added, replacing same-named ones.
-std::vector<std::string> environment_plus(const std::vector<std::string>& extra) {
-  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    bool replaced = false;
-    for (const auto& x : extra) replaced = replaced || name_of(x) == name_of(entry);
-    if (!replaced) env.push_back(entry);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
 }
 
 // Fields 14..17 of /proc/<pid>/stat (utime, stime, cutime, cstime), in clock ticks.
@@ -161,7 +147,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::string& pro
   std::vector<char*> argv;
   for (auto& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  auto env_strings = environment_plus(extra_env);
+  auto env_strings = environment_with(extra_env);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -400,7 +386,9 @@ Result<std::unique_ptr<Balancer>> Balancer::start(BalancerOptions options) {
   auto port = free_loopback_port();
   if (!port.ok()) return port.status();
   b->port_ = *port;
-  auto conf = balancer_config(FC_NGINX_INSTANCES_CONF, options, b->port_);
+  const fs::path reference =
+      options.reference.empty() ? fs::path(FC_NGINX_INSTANCES_CONF) : options.reference;
+  auto conf = balancer_config(reference, options, b->port_);
   if (!conf.ok()) return conf.status();
   b->config_ = *conf;
   const fs::path path = options.dir / "nginx.conf";

@@ -117,6 +117,8 @@ class ServerInstances {
 
 struct BalancerOptions {
   std::filesystem::path dir;   // nginx's prefix: configuration, logs, temporary files
+  // The reference configuration to run; empty: docs/deploy/nginx/fieldcase-instances.conf.
+  std::filesystem::path reference;
   std::vector<int> upstream;   // the instances' loopback ports
   // Replaces the reference's connections per client address (every client of a test or the
   // benchmark comes from 127.0.0.1); 0 keeps the reference's.
