@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -800,6 +801,82 @@ STORE_CONTRACT(idempotency, "transaction and operation ids are unique keys", "[i
   });
   CHECK_FALSE(st.ok());
   CHECK_FALSE(must(s.op_applied("op2")));
+}
+
+// The batch forms a transaction's writes use: the same rows as the single forms, quotes,
+// backslashes, braces, commas and cleared values included, and the same refusals.
+STORE_CONTRACT(batches, "batch reads and writes: the single forms' rows and refusals",
+               "[cases][log][idempotency]") {
+  auto o = org(E);
+  if (!o) return;
+  ServerStore& s = *o.s;
+  REQUIRE_OK(allocate(s, "c1", "sw1"));  // seq 1
+  const std::string awkward = "say \"hi\", {a,b} \\ NULL \n done";
+  StoredRecord r1 = record("r1", RecordKind::child, "c1");
+  StoredRecord r2 = record("r2", RecordKind::visit, "c1");
+  r2.deleted = true;
+  r2.deleted_hlc = "h9";
+  const FieldState name{awkward, "h1", "sw1"}, flag{true, "h2", "sw1"}, cleared{Value{}, "h3", "sw1"};
+  const FieldState renamed{std::string("NULL"), "h4", "sw2"};
+  REQUIRE_OK(s.transaction([&]() -> Status {
+    const std::vector<const StoredRecord*> records{&r1, &r2};
+    FC_TRY(s.put_records(records));
+    const std::vector<FieldWrite> fields{
+        {"r1", "first_name", &name}, {"r1", "flag", &flag}, {"r2", "notes", &cleared}};
+    return s.put_fields(fields);
+  }));
+  REQUIRE_OK(s.put_fields(std::vector<FieldWrite>{{"r1", "first_name", &renamed}}));
+  CHECK_FALSE(s.put_fields(std::vector<FieldWrite>{{"nope", "x", &name}}).ok());
+  const std::vector<std::string> ids{"r2", "missing", "r1"};
+  auto found = must(s.find_records(ids));
+  REQUIRE(found.size() == 2);
+  std::map<std::string, StoredRecord> by_id;
+  for (auto& r : found) by_id.emplace(r.id, r);
+  REQUIRE(by_id.contains("r1"));
+  REQUIRE(by_id.contains("r2"));
+  CHECK(std::get<std::string>(by_id["r1"].fields["first_name"].value) == "NULL");
+  CHECK(by_id["r1"].fields["first_name"].author == "sw2");
+  CHECK(std::get<bool>(by_id["r1"].fields["flag"].value));
+  CHECK(by_id["r2"].deleted);
+  CHECK(by_id["r2"].kind == RecordKind::visit);
+  CHECK(is_null(by_id["r2"].fields["notes"].value));
+  CHECK(must(s.find_records(std::vector<std::string>{})).empty());
+
+  // The log: entries of one transaction in one go, read back exactly.
+  std::vector<LogEntry> entries;
+  REQUIRE_OK(s.transaction([&]() -> Status {
+    auto first = s.reserve_seqs(3);
+    if (!first.ok()) return first.status();
+    for (std::int64_t i = 0; i < 3; ++i) entries.push_back(entry(*first + i, "c1"));
+    entries[0].value = awkward;
+    entries[1].op = FieldChange::Op::remove;
+    entries[1].field.clear();
+    entries[1].value = Value{};
+    entries[2].device_id = "d,1";
+    return s.append_log_entries(entries);
+  }));
+  auto page = must(s.log_after(o.sw1, 0, 100, 1 << 20));
+  REQUIRE(page.entries.size() == 3);
+  CHECK(std::get<std::string>(page.entries[0].value) == awkward);
+  CHECK(page.entries[1].op == FieldChange::Op::remove);
+  CHECK(page.entries[2].device_id == "d,1");
+  CHECK(page.entries[2].seq == entries[2].seq);
+  // A batch holding a sequence number already used is refused whole.
+  CHECK_FALSE(s.transaction([&] {
+                 std::vector<LogEntry> again{entry(must(s.head()) + 1, "c1"), entries[0]};
+                 return s.append_log_entries(again);
+               }).ok());
+  CHECK(must(s.log_after(o.sw1, 0, 100, 1 << 20)).entries.size() == 3);
+
+  // Operations: which are applied, and putting them; a batch with one known id is refused.
+  REQUIRE_OK(s.put_ops(std::vector<std::string>{"op\"a", "op,b"}, "tx1"));
+  const std::vector<std::string> asked{"op\"a", "op-c", "op,b"};
+  CHECK(must(s.applied_ops(asked)) == (std::set<std::string>{"op\"a", "op,b"}));
+  CHECK(must(s.applied_ops(std::vector<std::string>{})).empty());
+  Status dup = s.transaction(
+      [&] { return s.put_ops(std::vector<std::string>{"op-c", "op,b"}, "tx2"); });
+  CHECK(dup.code() == Errc::validation);
+  CHECK_FALSE(must(s.op_applied("op-c")));
 }
 
 // Two store objects apply the same transaction (or operation) id at once, each looking first in

@@ -166,16 +166,24 @@ inline std::string fields_where(std::string_view where) {
          "JOIN record_field f ON f.record_id = r.id WHERE r." +
          std::string(where);
 }
-inline constexpr const char* kPutRecord =
-    "INSERT INTO record(id, kind, case_id, created_at, created_by, created_hlc, updated_at, "
-    "updated_by, deleted, deleted_hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-    "ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, "
+// Inserting records and field states, and what an existing row takes from the new one (the
+// rows come from VALUES here, or from arrays in one statement on PostgreSQL).
+inline constexpr const char* kInsertRecord = "INSERT INTO record(id, kind, case_id, created_at, "
+    "created_by, created_hlc, updated_at, updated_by, deleted, deleted_hlc) ";
+inline constexpr const char* kRecordUpsert =
+    " ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, "
     "updated_by = excluded.updated_by, deleted = excluded.deleted, "
     "deleted_hlc = excluded.deleted_hlc";
-inline constexpr const char* kPutField =
-    "INSERT INTO record_field(record_id, name, value, hlc, author) VALUES (?1, ?2, ?3, ?4, ?5) "
-    "ON CONFLICT(record_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
+inline const std::string kPutRecord = std::string(kInsertRecord) +
+                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" +
+                                      kRecordUpsert;
+inline constexpr const char* kInsertField =
+    "INSERT INTO record_field(record_id, name, value, hlc, author) ";
+inline constexpr const char* kFieldUpsert =
+    " ON CONFLICT(record_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
     "author = excluded.author";
+inline const std::string kPutField =
+    std::string(kInsertField) + "VALUES (?1, ?2, ?3, ?4, ?5)" + kFieldUpsert;
 inline constexpr const char* kCaseIds =
     "SELECT DISTINCT case_id FROM record WHERE case_id <> '' ORDER BY case_id";
 

@@ -29,6 +29,7 @@ class TransactionApply {
                 ms_of(deps.options.max_stamp_ahead)}) {}
 
   Status run() {
+    FC_TRY(prefetch());
     for (std::size_t i = 0; i < tx_.ops.size(); ++i) FC_TRY(merge_operation(i));
     FC_TRY(allocate_new_cases());
     for (const auto& id : order_) FC_TRY(derive_and_validate(drafts_.at(id)));
@@ -50,6 +51,7 @@ class TransactionApply {
   }
   Status reject(MergeRefusal refusal) { return reject(refusal.code, std::move(refusal.reason)); }
 
+  Status prefetch();
   Result<RecordDraft*> load(const std::string& id);
   Status merge_operation(std::size_t i);
   Status allocate_new_cases();
@@ -73,14 +75,46 @@ class TransactionApply {
   std::vector<PendingEntry> server_entries_;  // fixups, after the merged entries
   std::vector<std::string> new_ops_;
   std::set<std::string> seen_ops_;
+  // Read in one go before merging: which of the transaction's operations were applied before,
+  // and the stored state of the records it names (absent from the map: not on the server).
+  std::set<std::string> applied_before_;
+  std::map<std::string, StoredRecord> stored_;
+  std::set<std::string> looked_up_;
 };
+
+Status TransactionApply::prefetch() {
+  std::vector<std::string> op_ids;
+  op_ids.reserve(tx_.ops.size());
+  for (const auto& op : tx_.ops) {
+    op_ids.push_back(op.op_id);
+    looked_up_.insert(op.record_id);
+    looked_up_.insert(CaseMerge::case_of(op));
+  }
+  auto applied = deps_.store.applied_ops(op_ids);
+  if (!applied.ok()) return applied.status();
+  applied_before_ = std::move(*applied);
+  const std::vector<std::string> ids(looked_up_.begin(), looked_up_.end());
+  auto found = deps_.store.find_records(ids);
+  if (!found.ok()) return found.status();
+  for (auto& r : *found) {
+    std::string id = r.id;
+    stored_.emplace(std::move(id), std::move(r));
+  }
+  return {};
+}
 
 Result<RecordDraft*> TransactionApply::load(const std::string& id) {
   if (auto it = drafts_.find(id); it != drafts_.end()) return &it->second;
-  auto found = deps_.store.find_record(id);
-  if (!found.ok()) return found.status();
+  std::optional<StoredRecord> stored;
+  if (looked_up_.contains(id)) {
+    if (auto it = stored_.find(id); it != stored_.end()) stored = std::move(it->second);
+  } else {
+    auto found = deps_.store.find_record(id);
+    if (!found.ok()) return found.status();
+    stored = std::move(*found);
+  }
   order_.push_back(id);
-  return &drafts_.emplace(id, RecordDraft::loaded(std::move(*found))).first->second;
+  return &drafts_.emplace(id, RecordDraft::loaded(std::move(stored))).first->second;
 }
 
 Status TransactionApply::merge_operation(std::size_t i) {
@@ -88,9 +122,7 @@ Status TransactionApply::merge_operation(std::size_t i) {
   const std::string where = "ops[" + std::to_string(i) + "]";
   refused_case_.clear();
   if (!seen_ops_.insert(op.op_id).second) return {};  // repeated within the transaction
-  auto applied = deps_.store.op_applied(op.op_id);
-  if (!applied.ok()) return applied.status();
-  if (*applied) return {};  // delivered before in another transaction
+  if (applied_before_.contains(op.op_id)) return {};  // delivered in another transaction
   new_ops_.push_back(op.op_id);
 
   if (auto refusal = merge_.check_op(op, where)) return reject(std::move(*refusal));
@@ -195,15 +227,17 @@ Status TransactionApply::check_authorisation(const RecordDraft& w) {
 
 // Everything holds: make it durable state. Records first (fields refer to them).
 Status TransactionApply::store_records() {
+  std::vector<const StoredRecord*> records;
+  std::vector<FieldWrite> fields;
   for (const auto& id : order_) {
-    RecordDraft& w = drafts_.at(id);
+    const RecordDraft& w = drafts_.at(id);
     if (!w.touched) continue;
-    FC_TRY(deps_.store.put_record(w.after));
-    for (const auto& f : w.changed_fields) {
-      FC_TRY(deps_.store.put_field(id, f, w.after.fields.at(f)));
-    }
+    records.push_back(&w.after);
+    for (const auto& f : w.changed_fields) fields.push_back({id, f, &w.after.fields.at(f)});
   }
-  return {};
+  if (records.empty()) return {};
+  FC_TRY(deps_.store.put_records(records));
+  return deps_.store.put_fields(fields);
 }
 
 Status TransactionApply::store_log_and_conflicts() {
@@ -214,13 +248,17 @@ Status TransactionApply::store_log_and_conflicts() {
     auto first = deps_.store.reserve_seqs(static_cast<std::int64_t>(entries.size()));
     if (!first.ok()) return first.status();
     std::int64_t seq = *first;
+    std::vector<LogEntry> log;
+    log.reserve(entries.size());
     for (auto& p : entries) {
       p.entry.seq = seq++;
-      FC_TRY(deps_.store.append_log(p.entry));
-      if (p.resolves) {
-        FC_TRY(deps_.store.resolve_conflicts(p.entry.record_id, p.entry.field, p.entry.seq,
-                                             ctx_.receipt_text));
-      }
+      log.push_back(p.entry);
+    }
+    FC_TRY(deps_.store.append_log_entries(log));
+    for (const auto& p : entries) {
+      if (!p.resolves) continue;
+      FC_TRY(deps_.store.resolve_conflicts(p.entry.record_id, p.entry.field, p.entry.seq,
+                                           ctx_.receipt_text));
     }
     last_seq = seq - 1;
   } else {
@@ -233,8 +271,7 @@ Status TransactionApply::store_log_and_conflicts() {
     c.detected_seq = last_seq;
     FC_TRY(deps_.store.insert_conflict(c));
   }
-  for (const auto& op_id : new_ops_) FC_TRY(deps_.store.put_op(op_id, tx_.tx_id));
-  return {};
+  return new_ops_.empty() ? Status{} : deps_.store.put_ops(new_ops_, tx_.tx_id);
 }
 
 // One audit entry per case the transaction wrote, naming its record when it wrote one, and one

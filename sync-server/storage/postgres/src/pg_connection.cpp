@@ -30,6 +30,25 @@ Errc errc_of(std::string_view state) {
 
 }  // namespace
 
+Param array(const Params& elements) {
+  std::string out = "{";
+  for (const Param& e : elements) {
+    if (out.size() > 1) out += ',';
+    if (!e) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char ch : *e) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 std::string dollar_placeholders(std::string_view sql) {
   std::string out;
   out.reserve(sql.size());

@@ -27,6 +27,9 @@ inline Param text(std::string_view s) { return std::string(s); }
 inline Param num(std::int64_t v) { return std::to_string(v); }
 inline Param flag(bool b) { return std::string(b ? "1" : "0"); }
 inline Param null() { return std::nullopt; }
+// An array parameter in PostgreSQL's text form ("{...}", cast in the statement: $1::text[]),
+// for writing many rows in one statement; nullopt elements are NULL.
+Param array(const Params& elements);
 
 // "?N" placeholders (the statements shared with SQLite) as PostgreSQL's "$N", outside quotes.
 std::string dollar_placeholders(std::string_view sql);

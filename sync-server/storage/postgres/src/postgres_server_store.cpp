@@ -736,6 +736,59 @@ Status PostgresServerStore::put_record(const StoredRecord& r) {
                      text(r.updated_by), flag(r.deleted), text(r.deleted_hlc)});
 }
 
+// Rows for one multi-row statement: column i of every row, as arrays bound to $1..$n.
+class Columns {
+ public:
+  explicit Columns(std::size_t n) : columns_(n) {}
+  void add(pg::Params row) {
+    for (std::size_t i = 0; i < columns_.size(); ++i) columns_[i].push_back(std::move(row[i]));
+  }
+  pg::Params arrays() const {
+    pg::Params out;
+    for (const auto& c : columns_) out.push_back(pg::array(c));
+    return out;
+  }
+
+ private:
+  std::vector<pg::Params> columns_;
+};
+
+Result<std::vector<StoredRecord>> PostgresServerStore::find_records(
+    std::span<const std::string> ids) {
+  if (ids.empty()) return std::vector<StoredRecord>();
+  pg::Params list(ids.begin(), ids.end());
+  return impl_->load_records("id = ANY(?1::text[])", *pg::array(list));
+}
+
+Status PostgresServerStore::put_records(std::span<const StoredRecord* const> records) {
+  if (records.empty()) return {};
+  static const std::string sql =
+      std::string(q::kInsertRecord) +
+      "SELECT * FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], "
+      "?6::text[], ?7::text[], ?8::text[], ?9::integer[], ?10::text[])" + q::kRecordUpsert;
+  Columns rows(10);
+  for (const StoredRecord* r : records) {
+    rows.add({text(r->id), text(to_string(r->kind)), text(r->case_id), text(r->created_at),
+              text(r->created_by), text(r->created_hlc), text(r->updated_at), text(r->updated_by),
+              flag(r->deleted), text(r->deleted_hlc)});
+  }
+  return impl_->run(sql, rows.arrays());
+}
+
+Status PostgresServerStore::put_fields(std::span<const FieldWrite> fields) {
+  if (fields.empty()) return {};
+  static const std::string sql =
+      std::string(q::kInsertField) +
+      "SELECT * FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[])" +
+      q::kFieldUpsert;
+  Columns rows(5);
+  for (const FieldWrite& f : fields) {
+    rows.add({text(f.record_id), text(f.name), text(value_to_json(f.state->value)),
+              text(f.state->hlc), text(f.state->author)});
+  }
+  return impl_->run(sql, rows.arrays());
+}
+
 Status PostgresServerStore::put_field(std::string_view record_id, std::string_view name,
                                       const FieldState& f) {
   return impl_->run(q::kPutField, {text(record_id), text(name), text(value_to_json(f.value)),
@@ -752,6 +805,23 @@ Status PostgresServerStore::append_log(const LogEntry& e) {
                      e.op == FieldChange::Op::set ? text(value_to_json(e.value)) : pg::null(),
                      text(e.hlc), text(e.author), text(e.device_id), text(e.at),
                      text(e.received_at)});
+}
+
+Status PostgresServerStore::append_log_entries(std::span<const LogEntry> entries) {
+  if (entries.empty()) return {};
+  static const std::string sql =
+      std::string("INSERT INTO change_log(") + q::kLogColumns +
+      ") SELECT * FROM unnest(?1::bigint[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], "
+      "?6::text[], ?7::text[], ?8::text[], ?9::text[], ?10::text[], ?11::text[], ?12::text[], "
+      "?13::text[], ?14::text[])";
+  Columns rows(14);
+  for (const LogEntry& e : entries) {
+    rows.add({num(e.seq), text(e.op_id), text(e.tx_id), text(op_text(e.op)), text(e.record_id),
+              text(to_string(e.kind)), text(e.case_id), text(e.field),
+              e.op == FieldChange::Op::set ? text(value_to_json(e.value)) : pg::null(),
+              text(e.hlc), text(e.author), text(e.device_id), text(e.at), text(e.received_at)});
+  }
+  return impl_->run(sql, rows.arrays());
 }
 
 Result<LogPage> PostgresServerStore::log_after(const Worker& viewer, std::int64_t cursor,
@@ -803,6 +873,35 @@ Result<bool> PostgresServerStore::op_applied(std::string_view op_id) {
 Status PostgresServerStore::put_op(std::string_view op_id, std::string_view tx_id) {
   return impl_->insert_unique(std::string(q::kPutOp) + " ON CONFLICT (op_id) DO NOTHING",
                               {text(op_id), text(tx_id)}, "operation " + std::string(op_id));
+}
+
+Result<std::set<std::string>> PostgresServerStore::applied_ops(
+    std::span<const std::string> op_ids) {
+  std::set<std::string> applied;
+  if (op_ids.empty()) return applied;
+  pg::Params list(op_ids.begin(), op_ids.end());
+  auto rows = impl_->query("SELECT op_id FROM applied_op WHERE op_id = ANY(?1::text[])",
+                           {pg::array(list)});
+  if (!rows.ok()) return rows.status();
+  for (int i = 0; i < rows->size(); ++i) applied.insert((*rows)[i].column_text(0));
+  return applied;
+}
+
+Status PostgresServerStore::put_ops(std::span<const std::string> op_ids, std::string_view tx_id) {
+  if (op_ids.empty()) return {};
+  pg::Params list(op_ids.begin(), op_ids.end());
+  const std::set<std::string> distinct(op_ids.begin(), op_ids.end());
+  auto rows = impl_->query(
+      "INSERT INTO applied_op(op_id, tx_id) SELECT unnest(?1::text[]), ?2 "
+      "ON CONFLICT (op_id) DO NOTHING",
+      {pg::array(list), text(tx_id)});
+  if (!rows.ok()) return rows.status();
+  if (rows->affected() != static_cast<std::int64_t>(distinct.size()) ||
+      distinct.size() != op_ids.size()) {
+    return {Errc::validation, "an operation of transaction " + std::string(tx_id) +
+                                  " is already recorded"};
+  }
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------

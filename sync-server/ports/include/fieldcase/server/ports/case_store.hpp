@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,14 @@
 #include "fieldcase/status.hpp"
 
 namespace fieldcase::server {
+
+// One field state to store (the batch form of CaseStore::put_field); the pointers stay the
+// caller's.
+struct FieldWrite {
+  std::string_view record_id;
+  std::string_view name;
+  const FieldState* state = nullptr;
+};
 
 class CaseStore {
  public:
@@ -45,6 +54,27 @@ class CaseStore {
   virtual Status put_record(const StoredRecord& record) = 0;
   virtual Status put_field(std::string_view record_id, std::string_view name,
                            const FieldState& state) = 0;
+
+  // The batch forms a transaction uses (one statement where the engine can): the records of
+  // `ids` that exist (any order), and putting records and field states, each as above.
+  virtual Result<std::vector<StoredRecord>> find_records(std::span<const std::string> ids) {
+    std::vector<StoredRecord> found;
+    for (const auto& id : ids) {
+      auto r = find_record(id);
+      if (!r.ok()) return r.status();
+      if (*r) found.push_back(std::move(**r));
+    }
+    return found;
+  }
+  virtual Status put_records(std::span<const StoredRecord* const> records) {
+    for (const StoredRecord* r : records) FC_TRY(put_record(*r));
+    return {};
+  }
+  virtual Status put_fields(std::span<const FieldWrite> fields) {
+    for (const auto& f : fields) FC_TRY(put_field(f.record_id, f.name, *f.state));
+    return {};
+  }
+
   // Every record of a case, deleted ones included, in id order.
   virtual Result<std::vector<StoredRecord>> case_records(std::string_view case_id) = 0;
   // The distinct case ids of all records (deleted ones included), in order.

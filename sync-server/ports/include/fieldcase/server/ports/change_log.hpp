@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "fieldcase/server/case_records.hpp"
 #include "fieldcase/server/organisation.hpp"
@@ -24,6 +25,11 @@ class ChangeLog {
   // The last sequence number handed out (0 on an empty server).
   virtual Result<std::int64_t> head() = 0;
   virtual Status append_log(const LogEntry& entry) = 0;  // entry.seq from reserve_seqs()
+  // The entries of one transaction in one go (one statement where the engine can).
+  virtual Status append_log_entries(std::span<const LogEntry> entries) {
+    for (const auto& e : entries) FC_TRY(append_log(e));
+    return {};
+  }
   // Entries with seq > cursor on cases visible to `viewer`, in seq order: at most
   // `max_entries`, and no more once the values read reach `max_bytes` (at least one entry is
   // always returned when there is one). `more` tells whether visible entries remain.

@@ -145,12 +145,16 @@ class PostgresServerStore final : public ServerStore {
   Result<std::set<std::string>> visible_cases(const Worker& viewer) override;
 
   Result<std::optional<StoredRecord>> find_record(std::string_view id) override;
+  Result<std::vector<StoredRecord>> find_records(std::span<const std::string> ids) override;
+  Status put_records(std::span<const StoredRecord* const> records) override;
+  Status put_fields(std::span<const FieldWrite> fields) override;
   Status put_record(const StoredRecord& record) override;
   Status put_field(std::string_view record_id, std::string_view name,
                    const FieldState& state) override;
   Result<std::vector<StoredRecord>> case_records(std::string_view case_id) override;
 
   Status append_log(const LogEntry& entry) override;
+  Status append_log_entries(std::span<const LogEntry> entries) override;
   Result<LogPage> log_after(const Worker& viewer, std::int64_t cursor, std::size_t max_entries,
                             std::size_t max_bytes) override;
 
@@ -158,6 +162,8 @@ class PostgresServerStore final : public ServerStore {
   Status put_tx(const TxOutcome& outcome) override;
   Result<bool> op_applied(std::string_view op_id) override;
   Status put_op(std::string_view op_id, std::string_view tx_id) override;
+  Result<std::set<std::string>> applied_ops(std::span<const std::string> op_ids) override;
+  Status put_ops(std::span<const std::string> op_ids, std::string_view tx_id) override;
 
   Status insert_conflict(const StoredConflict& conflict) override;
   Status resolve_conflicts(std::string_view record_id, std::string_view field, std::int64_t seq,
