@@ -2,7 +2,7 @@
 // generates, that a seed fixes the figures, that the bulk load and the replay through
 // SyncService give the same figures, and that the figures tell the demo's story (better after
 // the tablets arrived). Small scales keep these fast; the full authority is what
-// `fieldcase-server demo generate` and scripts/run make.
+// `fieldcase-demo generate` and scripts/run make.
 #include <catch2/catch.hpp>
 
 #include <memory>

@@ -130,7 +130,7 @@ Result<std::vector<DemoAccount>> accounts(ServerStore& store);
 Result<std::string> figures_digest(ServerStore& store, Date today,
                                    std::int64_t population_under_18);
 
-// Simulated field devices against a running server (`fieldcase-server demo devices`).
+// Simulated field devices against a running server (`fieldcase-demo devices`).
 struct DevicesOptions {
   std::string server_url = "http://127.0.0.1:8480";
   int devices = 6;
