@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,6 +20,7 @@
 #include "fieldcase/secure_bytes.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/cin_census.hpp"
+#include "fieldcase/server/command_line.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/figures.hpp"
 #include "fieldcase/server/figures_service.hpp"
@@ -159,70 +159,13 @@ int failure(const Status& st) {
   return 1;
 }
 
-// Options of the form "--name value" plus flags; words are positional.
-struct Args {
-  std::vector<std::string> words;
-  std::map<std::string, std::string> values;
-  bool quiet = false;
-  bool help = false;
-};
-
-Status parse_args(int argc, char** argv, int first, const std::vector<std::string>& valued,
-                  Args& out) {
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--quiet" || arg == "-q") {
-      out.quiet = true;
-    } else if (arg == "--help" || arg == "-h") {
-      out.help = true;
-    } else if (arg.rfind("--", 0) == 0) {
-      std::string name = arg.substr(2);
-      std::string value;
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        return {Errc::invalid_argument, "option --" + name + " needs a value"};
-      }
-      bool known = false;
-      for (const auto& v : valued) known = known || v == name;
-      if (!known) return {Errc::invalid_argument, "unknown option --" + name};
-      out.values[name] = value;
-    } else {
-      out.words.push_back(arg);
-    }
-  }
-  return {};
-}
-
-// Defaults, then the config file, then the environment, then the command line.
-Status load_config(const Args& args, ServerConfig& config) {
-  std::string file;
-  if (const char* env = std::getenv("FIELDCASE_CONFIG")) file = env;
-  if (auto it = args.values.find("config"); it != args.values.end()) file = it->second;
-  if (!file.empty()) FC_TRY(load_config_file(file, config));
-  FC_TRY(apply_environment(config, [](const char* name) { return std::getenv(name); }));
-  if (auto it = args.values.find("listen"); it != args.values.end()) {
-    FC_TRY(set_config_value(config, "listen", it->second));
-  }
-  if (auto it = args.values.find("database"); it != args.values.end()) {
-    FC_TRY(set_config_value(config, "database", it->second));
-  }
-  return {};
-}
-
 ServerStoreOptions store_options(const ServerConfig& config) {
-  ServerStoreOptions o;
-  o.database = config.database;
-  o.pool_size = config.database_pool_size;
-  return o;
+  return {config.database, config.database_pool_size};
 }
 
 int serve(int argc, char** argv) {
-  Args args;
-  Status parsed = parse_args(argc, argv, 2, {"config", "listen", "database"}, args);
+  CommandLine args;
+  Status parsed = parse_command_line(argc, argv, 2, {"config", "listen", "database"}, args);
   if (!parsed.ok()) return usage_error(parsed.message(), kUsage);
   if (args.help) {
     std::cout << kUsage;
@@ -230,7 +173,7 @@ int serve(int argc, char** argv) {
   }
   if (!args.words.empty()) return usage_error("serve takes no arguments", kUsage);
   ServerConfig config;
-  Status st = load_config(args, config);
+  Status st = load_server_config(args, config);
   if (st.ok()) st = check_config(config);
   if (!st.ok()) return usage_error(st.message(), kUsage);
   std::string host;
@@ -339,8 +282,8 @@ int serve(int argc, char** argv) {
 }
 
 int migrate(int argc, char** argv) {
-  Args args;
-  Status parsed = parse_args(argc, argv, 2, {"config", "database"}, args);
+  CommandLine args;
+  Status parsed = parse_command_line(argc, argv, 2, {"config", "database"}, args);
   if (!parsed.ok()) return usage_error(parsed.message(), kUsage);
   if (args.help) {
     std::cout << kUsage;
@@ -348,7 +291,7 @@ int migrate(int argc, char** argv) {
   }
   if (!args.words.empty()) return usage_error("migrate takes no arguments", kUsage);
   ServerConfig config;
-  if (Status st = load_config(args, config); !st.ok()) return usage_error(st.message(), kUsage);
+  if (Status st = load_server_config(args, config); !st.ok()) return usage_error(st.message(), kUsage);
   auto change = migrate_server_store(store_options(config));
   if (!change.ok()) return failure(change.status());
   if (change->before == change->after) {
@@ -360,7 +303,7 @@ int migrate(int argc, char** argv) {
   return 0;
 }
 
-std::string required(const Args& args, const std::string& name, Status& st) {
+std::string required(const CommandLine& args, const std::string& name, Status& st) {
   auto it = args.values.find(name);
   if (it == args.values.end() || it->second.empty()) {
     if (st.ok()) st = Status(Errc::invalid_argument, "--" + name + " is required");
@@ -369,12 +312,7 @@ std::string required(const Args& args, const std::string& name, Status& st) {
   return it->second;
 }
 
-std::string optional_value(const Args& args, const std::string& name) {
-  auto it = args.values.find(name);
-  return it == args.values.end() ? std::string() : it->second;
-}
-
-int print_id(const Args& args, std::string_view kind, const fieldcase::Result<std::string>& id) {
+int print_id(const CommandLine& args, std::string_view kind, const fieldcase::Result<std::string>& id) {
   if (!id.ok()) return failure(id.status());
   if (args.quiet) {
     std::cout << *id << "\n";
@@ -396,24 +334,24 @@ struct ReportArgs {
   figures::FiguresConfig config;
 };
 
-fieldcase::Result<ReportArgs> report_args(const Args& args, const ServerConfig& config,
+fieldcase::Result<ReportArgs> report_args(const CommandLine& args, const ServerConfig& config,
                                           fieldcase::Date today) {
   namespace fg = fieldcase::server::figures;
   ReportArgs r;
-  const std::string level = optional_value(args, "level");
+  const std::string level = args.value("level");
   if (!level.empty()) {
     auto l = fg::parse_level(level);
     if (!l) return Status(Errc::invalid_argument, "unknown level '" + level + "'");
     r.level = *l;
   }
-  r.id = optional_value(args, "id");
+  r.id = args.value("id");
   if (r.level != fg::Level::authority && r.id.empty()) {
     return Status(Errc::invalid_argument, "--level " + level + " needs --id");
   }
   if (r.level == fg::Level::authority && !r.id.empty()) {
     return Status(Errc::invalid_argument, "--id needs --level area, team or worker");
   }
-  const std::string period = optional_value(args, "period");
+  const std::string period = args.value("period");
   if (period.empty()) {
     r.period = fg::financial_year_of(today);
   } else {
@@ -422,19 +360,19 @@ fieldcase::Result<ReportArgs> report_args(const Args& args, const ServerConfig& 
     r.period = *p;
   }
   r.as_of = today;
-  if (const std::string as_of = optional_value(args, "as-of"); !as_of.empty()) {
+  if (const std::string as_of = args.value("as-of"); !as_of.empty()) {
     auto d = fieldcase::Date::parse(as_of);
     if (!d.ok()) return d.status();
     r.as_of = *d;
   }
-  const std::string format = optional_value(args, "format");
+  const std::string format = args.value("format");
   if (!format.empty() && format != "csv" && format != "text" && format != "html") {
     return Status(Errc::invalid_argument, "--format is text, csv or html");
   }
   r.csv = format == "csv";
   r.html = format == "html";
   r.config.population_under_18 = config.population_under_18;
-  if (const std::string pop = optional_value(args, "population"); !pop.empty()) {
+  if (const std::string pop = args.value("population"); !pop.empty()) {
     if (pop.size() > 12 || pop.find_first_not_of("0123456789") != std::string::npos) {
       return Status(Errc::invalid_argument, "--population is a whole number");
     }
@@ -451,7 +389,7 @@ fieldcase::Date today_utc() {
 }
 
 // admin report performance, admin data-quality.
-int report_command(const Args& args, const ServerConfig& config) {
+int report_command(const CommandLine& args, const ServerConfig& config) {
   const bool performance = args.words[0] == "report";
   if (performance ? (args.words.size() != 2 || args.words[1] != "performance")
                   : args.words.size() != 1) {
@@ -513,7 +451,7 @@ int report_command(const Args& args, const ServerConfig& config) {
 }
 
 // admin export cin: the census file, and its exceptions.
-int export_command(const Args& args, const ServerConfig& config) {
+int export_command(const CommandLine& args, const ServerConfig& config) {
   if (args.words.size() != 2 || args.words[1] != "cin") {
     std::string words;
     for (const auto& w : args.words) words += (words.empty() ? "" : " ") + w;
@@ -527,7 +465,7 @@ int export_command(const Args& args, const ServerConfig& config) {
     return usage_error("--year is the census year YYYY (the year of the 31 March it ends on)",
                        kAdminUsage);
   }
-  const std::string report = optional_value(args, "report");
+  const std::string report = args.value("report");
   auto store = open_server_store(store_options(config));
   if (!store.ok()) return failure(store.status());
   const auto& clock = fieldcase::SystemClock::instance();
@@ -578,7 +516,7 @@ int export_command(const Args& args, const ServerConfig& config) {
 }
 
 // admin figures: one figure, the list of indicators, or a full recomputation of the facts.
-int figures_command(const Args& args, const ServerConfig& config) {
+int figures_command(const CommandLine& args, const ServerConfig& config) {
   namespace fg = fieldcase::server::figures;
   const std::string verb = args.words.size() > 1 ? args.words[1] : std::string();
   if (args.words.size() > 2 || (!verb.empty() && verb != "list" && verb != "recompute")) {
@@ -603,21 +541,21 @@ int figures_command(const Args& args, const ServerConfig& config) {
     if (!p.ok()) return usage_error(p.status().message(), kAdminUsage);
     q.period = *p;
     auto level =
-        fg::parse_level(optional_value(args, "level").empty() ? std::string("authority")
-                                                              : optional_value(args, "level"));
+        fg::parse_level(args.value("level").empty() ? std::string("authority")
+                                                              : args.value("level"));
     if (!level)
-      return usage_error("unknown level '" + optional_value(args, "level") + "'", kAdminUsage);
+      return usage_error("unknown level '" + args.value("level") + "'", kAdminUsage);
     q.level = *level;
-    q.id = optional_value(args, "id");
+    q.id = args.value("id");
     if (q.level != fg::Level::authority && q.id.empty()) {
-      return usage_error("--level " + optional_value(args, "level") + " needs --id", kAdminUsage);
+      return usage_error("--level " + args.value("level") + " needs --id", kAdminUsage);
     }
-    if (const std::string as_of = optional_value(args, "as-of"); !as_of.empty()) {
+    if (const std::string as_of = args.value("as-of"); !as_of.empty()) {
       auto d = fieldcase::Date::parse(as_of);
       if (!d.ok()) return usage_error(d.status().message(), kAdminUsage);
       q.as_of = *d;
     }
-    if (const std::string pop = optional_value(args, "population"); !pop.empty()) {
+    if (const std::string pop = args.value("population"); !pop.empty()) {
       figures_config.population_under_18 = std::strtoll(pop.c_str(), nullptr, 10);
     }
   }
@@ -632,7 +570,7 @@ int figures_command(const Args& args, const ServerConfig& config) {
   auto result = fg::compute(**store, figures_config, q);
   if (!result.ok()) return failure(result.status());
   std::cout << fg::format_result(*result) << "\n";
-  if (optional_value(args, "drill") == "yes") {
+  if (args.value("drill") == "yes") {
     for (const auto& r : result->records) {
       std::cout << r.record_id << "\t" << r.case_id << "\t" << r.worker_id << "\t" << r.start
                 << "\t" << r.end << "\t" << (r.in_numerator ? "yes" : "no") << "\n";
@@ -642,8 +580,8 @@ int figures_command(const Args& args, const ServerConfig& config) {
 }
 
 int admin(int argc, char** argv) {
-  Args args;
-  Status parsed = parse_args(
+  CommandLine args;
+  Status parsed = parse_command_line(
       argc, argv, 2,
       {"config", "database",   "name",   "la-code", "area",      "role",   "team",   "case",
        "worker", "device",     "action", "limit",   "indicator", "period", "level",  "id",
@@ -658,7 +596,7 @@ int admin(int argc, char** argv) {
     return usage_error("admin needs a command", kAdminUsage);
   }
   ServerConfig config;
-  Status st = load_config(args, config);
+  Status st = load_server_config(args, config);
   if (!st.ok()) return usage_error(st.message(), kAdminUsage);
 
   if (args.words[0] == "figures") return figures_command(args, config);
@@ -689,7 +627,7 @@ int admin(int argc, char** argv) {
   } else if (what == "worker" && verb == "create") {
     name = required(args, "name", missing);
     std::string role_text = required(args, "role", missing);
-    team = optional_value(args, "team");
+    team = args.value("team");
     if (missing.ok()) {
       auto r = fieldcase::parse_role(role_text);
       if (!r) return usage_error("unknown role '" + role_text + "'", kAdminUsage);
@@ -723,8 +661,8 @@ int admin(int argc, char** argv) {
   } else if (what == "audit" && verb == "case") {
     case_id = required(args, "case", missing);
   } else if (what == "audit" && (verb == "unallocated" || verb == "list")) {
-    worker = optional_value(args, "worker");
-    device = optional_value(args, "device");
+    worker = args.value("worker");
+    device = args.value("device");
   } else {
     return usage_error("unknown admin command '" + what + (verb.empty() ? "" : " " + verb) + "'",
                        kAdminUsage);
@@ -732,7 +670,7 @@ int admin(int argc, char** argv) {
   if (!missing.ok()) return usage_error(missing.message(), kAdminUsage);
 
   std::size_t limit = 1000;
-  if (auto text = optional_value(args, "limit"); !text.empty()) {
+  if (auto text = args.value("limit"); !text.empty()) {
     if (text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos ||
         std::stoul(text) == 0) {
       return usage_error("--limit is a whole number from 1 to 999999", kAdminUsage);
@@ -784,7 +722,7 @@ int admin(int argc, char** argv) {
     } else {
       q.worker_id = worker;
       q.device_id = device;
-      q.event = optional_value(args, "action");
+      q.event = args.value("action");
       q.not_allocated = verb == "unallocated";
     }
     auto entries = (*store)->query_audit(q);

@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fieldcase/server/command_line.hpp"
 #include "fieldcase/server/config.hpp"
 #include "fieldcase/server/demo.hpp"
 #include "fieldcase/server/open_store.hpp"
@@ -49,61 +49,6 @@ int failure(const Status& st) {
   return 1;
 }
 
-// "--name value" (or "--name=value") options of the given names; the rest are words.
-struct Args {
-  std::vector<std::string> words;
-  std::map<std::string, std::string> values;
-  bool help = false;
-};
-
-Status parse_args(int argc, char** argv, const std::vector<std::string_view>& valued,
-                  Args& out) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      out.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      out.words.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2);
-    std::string value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return {Errc::invalid_argument, "option --" + name + " needs a value"};
-    }
-    bool known = false;
-    for (auto v : valued) known = known || v == name;
-    if (!known) return {Errc::invalid_argument, "unknown option --" + name};
-    out.values[name] = value;
-  }
-  return {};
-}
-
-std::string value_of(const Args& args, const std::string& name) {
-  auto it = args.values.find(name);
-  return it == args.values.end() ? std::string() : it->second;
-}
-
-// The server's settings, read as fieldcase-server reads them; only the database is used.
-Status load_config(const Args& args, ServerConfig& config) {
-  std::string file;
-  if (const char* env = std::getenv("FIELDCASE_CONFIG")) file = env;
-  if (auto given = value_of(args, "config"); !given.empty()) file = given;
-  if (!file.empty()) FC_TRY(load_config_file(file, config));
-  FC_TRY(apply_environment(config, [](const char* name) { return std::getenv(name); }));
-  if (auto given = value_of(args, "database"); !given.empty()) {
-    FC_TRY(set_config_value(config, "database", given));
-  }
-  return {};
-}
-
 void print_accounts(const std::vector<demo::DemoAccount>& accounts) {
   for (const auto& a : accounts) {
     std::cout << "account\t" << to_string(a.role) << "\t" << a.worker_id << "\t" << a.name
@@ -123,10 +68,10 @@ int accounts_command(ServerStore& store) {
   return 0;
 }
 
-int devices_command(ServerStore& store, const Args& args, double devices, double interval,
+int devices_command(ServerStore& store, const CommandLine& args, double devices, double interval,
                     double rounds, double seed) {
   demo::DevicesOptions o;
-  if (auto url = value_of(args, "server"); !url.empty()) o.server_url = url;
+  if (auto url = args.value("server"); !url.empty()) o.server_url = url;
   o.devices = static_cast<int>(devices);
   o.interval_seconds = interval;
   o.rounds = static_cast<int>(rounds);
@@ -135,13 +80,15 @@ int devices_command(ServerStore& store, const Args& args, double devices, double
   signal(SIGINT, [](int) { g_stop.store(true); });
   signal(SIGTERM, [](int) { g_stop.store(true); });
   o.stop = [] { return g_stop.load(); };
-  auto sent = demo::run_devices(store, o);
-  if (!sent.ok()) return failure(sent.status());
-  std::cout << "devices stopped: " << *sent << " transactions accepted\n";
+  auto report = demo::run_devices(store, o);
+  if (!report.ok()) return failure(report.status());
+  std::cout << "devices stopped: " << report->accepted << " transactions accepted, "
+            << report->rejected << " rejected, " << report->refused.size()
+            << " devices refused by the server\n";
   return 0;
 }
 
-int generate_command(ServerStore& store, const ServerConfig& config, const Args& args,
+int generate_command(ServerStore& store, const ServerConfig& config, const CommandLine& args,
                      double seed, double scale, double years) {
   auto here = demo::present(store);
   if (!here.ok()) return failure(here.status());
@@ -156,7 +103,7 @@ int generate_command(ServerStore& store, const ServerConfig& config, const Args&
   o.seed = static_cast<std::uint64_t>(seed);
   o.scale = scale;
   o.years = static_cast<int>(years);
-  if (auto text = value_of(args, "today"); !text.empty()) {
+  if (auto text = args.value("today"); !text.empty()) {
     auto d = fieldcase::Date::parse(text);
     if (!d.ok()) return usage_error(d.status().message());
     o.today = *d;
@@ -188,11 +135,11 @@ int generate_command(ServerStore& store, const ServerConfig& config, const Args&
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args;
-  Status parsed = parse_args(argc, argv,
-                             {"config", "database", "seed", "scale", "years", "today", "server",
-                              "devices", "interval", "rounds"},
-                             args);
+  CommandLine args;
+  Status parsed = parse_command_line(argc, argv, 1,
+                                     {"config", "database", "seed", "scale", "years", "today",
+                                      "server", "devices", "interval", "rounds"},
+                                     args);
   if (!parsed.ok()) return usage_error(parsed.message());
   if (args.help) {
     std::cout << kUsage;
@@ -204,10 +151,10 @@ int main(int argc, char** argv) {
     return usage_error("unknown command '" + what + "'");
   }
   ServerConfig config;
-  if (Status st = load_config(args, config); !st.ok()) return usage_error(st.message());
+  if (Status st = load_server_config(args, config); !st.ok()) return usage_error(st.message());
   auto number = [&](const std::string& name, double fallback, double lo, double hi,
                     double& out) -> bool {
-    const std::string text = value_of(args, name);
+    const std::string text = args.value(name);
     if (text.empty()) {
       out = fallback;
       return true;
@@ -222,10 +169,7 @@ int main(int argc, char** argv) {
       !number("interval", 15, 0, 3600, interval) || !number("rounds", 0, 0, 1e9, rounds)) {
     return usage_error("a number option is out of range");
   }
-  ServerStoreOptions store_options;
-  store_options.database = config.database;
-  store_options.pool_size = config.database_pool_size;
-  auto store = open_server_store(store_options);
+  auto store = fieldcase::server::open_server_store({config.database, config.database_pool_size});
   if (!store.ok()) return failure(store.status());
   if (what == "accounts") return accounts_command(**store);
   if (what == "devices") return devices_command(**store, args, devices, interval, rounds, seed);

@@ -19,8 +19,8 @@ foreach(source IN LISTS sources)
     if(line MATCHES "#[ \t]*include[ \t]*\"([^\"]+)\"")
       set(header "${CMAKE_MATCH_1}")
       set(found FALSE)
-      # A header beside the source, or under the layer's own folders.
-      if(EXISTS "${source_dir}/${header}")
+      # A header beside the source, or one of the layer's private headers under its src/.
+      if(EXISTS "${source_dir}/${header}" OR EXISTS "${LAYER}/src/${header}")
         set(found TRUE)
       endif()
       foreach(root IN LISTS ALLOWED)

@@ -1,14 +1,19 @@
 // The demo authority ([figures][demo]): the organisation it plans, the shape of the history it
 // generates, that a seed fixes the figures, that the bulk load and the replay through
-// SyncService give the same figures, and that the figures tell the demo's story (better after
-// the tablets arrived). Small scales keep these fast; the full authority is what
+// SyncService give the same figures, that the figures tell the demo's story (better after
+// the tablets arrived), and that the simulated tablets' work reaches a real server ([demo]). Small scales keep these fast; the full authority is what
 // `fieldcase-demo generate` and scripts/run make.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "fake_clock.hpp"
+#include "server_process.hpp"
+#include "fieldcase/record_schema.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/server/demo.hpp"
 #include "fieldcase/server/figures.hpp"
@@ -200,6 +205,109 @@ TEST_CASE("demo: the figures improve after the tablets arrive", "[figures][demo]
   // Looked-after children are counted without the unaccompanied asylum seekers.
   const auto lac = figure(*g, "lac_count", "FY2025-26");
   CHECK(*lac.value > 0);
+}
+
+TEST_CASE("demo: the simulated tablets record through the core and sync with a real server",
+          "[demo][sync]") {
+  // A small authority in the server's database, then fieldcase-server serving it.
+  TempDir dir;
+  demo::DemoOptions o = small(3);
+  o.years = 2;
+  o.today = Date::from_days_since_epoch(
+                std::chrono::duration_cast<std::chrono::hours>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                        .count() /
+                    24 -
+                1)
+                .value();  // yesterday: the tablets record now, after the history
+  {
+    auto store = server::SqliteServerStore::open(dir / "server.db");
+    REQUIRE(store.ok());
+    auto generated = demo::generate(**store, o);
+    INFO(generated.status().to_string());
+    REQUIRE(generated.ok());
+  }
+  ServerProcess server(dir, {});
+  const std::string started = format_iso_datetime(std::chrono::system_clock::now());
+
+  auto store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(store.ok());
+  auto admin_store = server::SqliteServerStore::open(dir / "server.db");
+  REQUIRE(admin_store.ok());
+  server::Admin admin(**admin_store, SystemClock::instance());
+
+  demo::DevicesOptions d;
+  d.server_url = "http://127.0.0.1:" + std::to_string(server.port());
+  d.devices = 3;
+  d.interval_seconds = 0;
+  d.rounds = 3;
+  d.sync_every = 1;
+  const std::filesystem::path work = dir / "tablets";
+  std::filesystem::create_directory(work);
+  d.work_dir = work.string();
+  std::vector<std::string> lines;
+  std::string revoked;  // the first tablet, revoked by an administrator once it has its cases
+  d.progress = [&](std::string_view line) {
+    lines.emplace_back(line);
+    if (revoked.empty() && line.rfind("device ", 0) == 0) {
+      revoked = std::string(line.substr(7, 36));
+      REQUIRE(admin.revoke_device(revoked).ok());
+    }
+  };
+  auto report = demo::run_devices(**store, d);
+  std::string log;
+  for (const auto& l : lines) log += l + "\n";
+  INFO(log);
+  REQUIRE(report.ok());
+
+  // The revoked tablet is reported as such, by its id, and its work stops.
+  REQUIRE_FALSE(revoked.empty());
+  REQUIRE(report->refused == std::vector<std::string>{revoked});
+  CHECK(log.find(revoked + " revoked by the server") != std::string::npos);
+  CHECK(log.find("its records are erased") != std::string::npos);
+
+  // The other two delivered every piece of work, and the server holds it as records.
+  CHECK(report->rejected == 0);
+  REQUIRE(report->accepted > 0);
+  auto devices = admin.list_devices();
+  REQUIRE(devices.ok());
+  std::set<std::string> tablet_workers;
+  for (const auto& dev : *devices) {
+    if (dev.id == revoked) CHECK(dev.status == server::DeviceStatus::revoked);
+    if (dev.id != revoked && !dev.last_sync_at.empty()) tablet_workers.insert(dev.worker_id);
+  }
+  REQUIRE(tablet_workers.size() == 2);
+  std::int64_t visits = 0, notes = 0, completed = 0;
+  for (const auto& worker_id : tablet_workers) {
+    auto worker = (*store)->find_worker(worker_id);
+    REQUIRE(worker.ok());
+    REQUIRE(worker->has_value());
+    auto cases = (*store)->visible_cases(**worker);
+    REQUIRE(cases.ok());
+    for (const auto& case_id : *cases) {
+      auto records = (*store)->case_records(case_id);
+      REQUIRE(records.ok());
+      for (const auto& r : *records) {
+        if (r.created_by != worker_id) continue;
+        if (r.kind == RecordKind::visit && r.created_at >= started) {
+          ++visits;
+          auto seen = r.fields.find("child_seen");
+          REQUIRE(seen != r.fields.end());
+          CHECK(seen->second.value == Value{true});
+        }
+        if (r.kind == RecordKind::case_note && r.created_at >= started) ++notes;
+        auto at = r.fields.find("completed_at");
+        if (r.kind == RecordKind::assessment && at != r.fields.end() &&
+            std::get<std::string>(at->second.value) >= started) {
+          ++completed;
+        }
+      }
+    }
+  }
+  CHECK(visits == notes);  // each visit with its note, in one transaction
+  CHECK(visits + completed == report->accepted);
+  // The tablets' stores were temporary: nothing is left of them.
+  CHECK(std::filesystem::is_empty(work));
 }
 
 }  // namespace fieldcase::test

@@ -22,6 +22,7 @@
 #include "fieldcase/ids.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
+#include "instances.hpp"
 #include "server_process.hpp"
 
 using namespace fieldcase;
@@ -354,122 +355,6 @@ void refuse_hostile_inputs(int port, bool direct) {
   }
 }
 
-// A free TCP port on 127.0.0.1 (free when asked; nginx takes it soon after).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string replace_once(std::string text, const std::string& from, const std::string& to) {
-  const auto at = text.find(from);
-  INFO("the shipped nginx configuration must contain: " << from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-// nginx with the shipped configuration, made to run here: on a loopback port, plain HTTP (TLS
-// is nginx's own business and tested by nginx), in the foreground, as one process, every file
-// it writes in `dir`, in front of fieldcase-server on `upstream_port`.
-class Nginx {
- public:
-  Nginx(const TempDir& dir, int upstream_port) : port_(free_port()) {
-    std::ifstream in(FC_NGINX_CONF);
-    INFO("the shipped configuration " << FC_NGINX_CONF);
-    REQUIRE(in);
-    std::stringstream site;
-    site << in.rdbuf();
-    std::string conf = site.str();
-    conf = replace_once(conf, "server 127.0.0.1:8480;",
-                        "server 127.0.0.1:" + std::to_string(upstream_port) + ";");
-    conf = replace_once(conf, "listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(port_) + ";");
-    conf = replace_once(conf, "listen [::]:443 ssl;", "");
-    std::string kept;
-    std::istringstream lines(conf);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find("ssl_") == std::string::npos) kept += line + "\n";
-    }
-    const fs::path root = dir / "nginx";
-    fs::create_directories(root);
-    std::ofstream(root / "nginx.conf")
-        << "daemon off;\nmaster_process off;\nworker_processes 1;\npid " << (root / "nginx.pid")
-        << ";\nerror_log " << (root / "error.log") << " warn;\n"
-        << "events { worker_connections 2048; }\n"
-        << "http {\n  access_log off;\n"
-        << "  client_body_temp_path " << (root / "body") << ";\n"
-        << "  proxy_temp_path " << (root / "proxy") << ";\n"
-        << "  fastcgi_temp_path " << (root / "fastcgi") << ";\n"
-        << "  uwsgi_temp_path " << (root / "uwsgi") << ";\n"
-        << "  scgi_temp_path " << (root / "scgi") << ";\n"
-        << kept << "}\n";
-    error_log_ = root / "error.log";
-    const std::string bin = "/usr/sbin/nginx";
-    INFO("nginx from Debian is needed (scripts/bootstrap installs it)");
-    REQUIRE(fs::exists(bin));
-    std::vector<std::string> args{bin, "-p", root.string(), "-c", (root / "nginx.conf").string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    const std::string out = (root / "stderr.txt").string();
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    REQUIRE(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-    // Ready when it accepts a connection.
-    const auto deadline = SteadyClock::now() + 10s;
-    for (;;) {
-      const int fd = connect_from("127.0.0.1", port_);
-      if (fd >= 0) {
-        close(fd);
-        break;
-      }
-      INFO(slurp(root / "stderr.txt"));
-      REQUIRE(waitpid(pid_, nullptr, WNOHANG) == 0);
-      REQUIRE(SteadyClock::now() < deadline);
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-  ~Nginx() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Nginx(const Nginx&) = delete;
-  Nginx& operator=(const Nginx&) = delete;
-
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
-  // SIGQUIT (graceful), then whether it exited within 10 s.
-  bool stop() {
-    REQUIRE(kill(pid_, SIGQUIT) == 0);
-    const auto deadline = SteadyClock::now() + 10s;
-    while (SteadyClock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-  fs::path error_log_;
-};
-
 }  // namespace
 
 TEST_CASE("http limits: hostile heads and bodies are refused at once, with bounded memory",
@@ -513,7 +398,17 @@ TEST_CASE("http limits: the same attacks through the shipped nginx configuration
   Org org;
   ServerProcess server(org.dir, {});
   REQUIRE_FALSE(server.exited());
-  Nginx nginx(org.dir, server.port());
+  // The shipped configuration, made to run here: on a loopback port, plain HTTP (TLS is
+  // nginx's own business and tested by nginx), in the foreground, every file it writes in the
+  // test's directory, in front of this one server.
+  fieldcase::test::BalancerOptions options;
+  options.dir = org.dir / "nginx";
+  options.upstream = {server.port()};
+  options.reference = FC_NGINX_CONF;
+  auto balancer = fieldcase::test::Balancer::start(options);
+  INFO((balancer.ok() ? std::string() : balancer.status().message()));
+  REQUIRE(balancer.ok());
+  auto& nginx = **balancer;
   const long server_before = peak_kib(server.pid());
   const long nginx_before = peak_kib(nginx.pid());
   {
@@ -533,6 +428,6 @@ TEST_CASE("http limits: the same attacks through the shipped nginx configuration
                  << " -> " << nginx_after << " KiB");
   CHECK(server_after - server_before < kMemoryBoundKiB);
   CHECK(nginx_after - nginx_before < kMemoryBoundKiB);
-  CHECK(nginx.stop());
+  CHECK(nginx.stop().ok());
   CHECK(server.stop() == 0);
 }

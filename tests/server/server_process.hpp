@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_env.hpp"
 #include "temp_dir.hpp"
 
 extern char** environ;
@@ -40,21 +41,6 @@ inline fs::path server_binary() {
 inline std::string slurp(const fs::path& path) {
   auto bytes = read_file(path);
   return {bytes.begin(), bytes.end()};
-}
-
-// This process's environment with `extra` ("NAME=value") added; an extra entry replaces a
-// variable of the same name.
-inline std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
-  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    bool replaced = false;
-    for (const auto& x : extra) replaced = replaced || name_of(x) == name_of(entry);
-    if (!replaced) env.push_back(entry);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
 }
 
 struct Run {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <system_error>
 
 namespace fieldcase::test {
@@ -61,13 +62,33 @@ Result<std::unique_ptr<PgCluster>> PgCluster::start() {
   const std::string data = (c->dir_ / "data").string();
   FC_TRY(c->run("initdb", "-D " + data + " -U postgres -A trust -E UTF8 --no-locale --no-sync",
                 "initdb.log"));
-  const std::string options = "-k " + c->dir_.string() + " -c listen_addresses='' -p " +
-                              std::to_string(c->port_) + " -c fsync=off -c max_connections=60";
-  FC_TRY(c->run("pg_ctl", "-D " + data + " -l " + (c->dir_ / "server.log").string() +
-                              " -w -t 60 -o \"" + options + "\" start",
-                "pg_ctl.log"));
-  c->running_ = true;
+  c->options_ = "-k " + c->dir_.string() + " -c listen_addresses='' -p " +
+                std::to_string(c->port_) + " -c fsync=off -c max_connections=60";
+  FC_TRY(c->restart());
   return c;
+}
+
+Status PgCluster::restart() {
+  if (running_) return {};
+  FC_TRY(run("pg_ctl", "-D " + (dir_ / "data").string() + " -l " + (dir_ / "server.log").string() +
+                           " -w -t 60 -o \"" + options_ + "\" start",
+             "pg_ctl.log"));
+  running_ = true;
+  return {};
+}
+
+Status PgCluster::stop_fast() {
+  if (!running_) return {};
+  running_ = false;
+  return run("pg_ctl", "-D " + (dir_ / "data").string() + " -m fast -w stop", "pg_ctl.log");
+}
+
+int PgCluster::postmaster_pid() const {
+  if (!running_) return -1;
+  std::ifstream in(dir_ / "data" / "postmaster.pid");
+  int pid = -1;
+  in >> pid;
+  return in ? pid : -1;
 }
 
 PgCluster::~PgCluster() {

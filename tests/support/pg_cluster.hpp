@@ -42,6 +42,13 @@ class PgCluster {
                                                       std::string_view sql) const;
   // Stops the server (immediately: nothing of a test cluster needs a checkpoint). Idempotent.
   void stop();
+  // `pg_ctl stop -m fast` (clients are disconnected, the server shuts down cleanly), and
+  // `pg_ctl start` again on the same directory and socket: the database in the middle of a
+  // test going away and coming back.
+  Status stop_fast();
+  Status restart();
+  // The postmaster's process id (its backends are its children), or -1 when it is not running.
+  int postmaster_pid() const;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -54,6 +61,7 @@ class PgCluster {
   int port_ = 5432;
   bool as_postgres_ = false;
   bool running_ = false;
+  std::string options_;  // postgres's options, the same at every start
 };
 
 }  // namespace fieldcase::test

@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "fieldcase/field_merge.hpp"
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/record_store.hpp"
 #include "records/remote_record.hpp"
@@ -151,7 +152,11 @@ Status RemoteApply::apply(RecordStore& rs, const sync::Change& c, RemoteRecord& 
   } else if (c.op == FieldChange::Op::set) {
     auto local = open.clocks.find(c.field);
     // A newer local stamp wins here; the server settles it when the local change arrives.
-    if (local == open.clocks.end() || local->second < c.hlc) {
+    const FieldMerge merge = merge_field(
+        {local == open.clocks.end() ? std::nullopt
+                                    : std::optional<std::string_view>(local->second),
+         c.hlc, std::nullopt, false});
+    if (merge.outcome == FieldMergeOutcome::take) {
       if (is_null(c.value)) {
         r.fields.erase(c.field);
       } else {

@@ -178,6 +178,19 @@ Status Admin::allocate(std::string_view case_id, std::string_view worker_id) {
   });
 }
 
+Status Admin::send_cases(std::string_view worker_id) {
+  return store_.transaction([&]() -> Status {
+    auto worker = store_.find_worker(worker_id);
+    if (!worker.ok()) return worker.status();
+    if (!*worker) return {Errc::not_found, "no worker " + std::string(worker_id)};
+    auto cases = store_.visible_cases(**worker);
+    if (!cases.ok()) return cases.status();
+    const std::string at = now();
+    for (const auto& case_id : *cases) FC_TRY(detail::append_case_snapshot(store_, case_id, at));
+    return audit("cases_send", "", worker_id, "", std::to_string(cases->size()) + " cases");
+  });
+}
+
 Result<IssuedDevice> Admin::issue_device(std::string_view worker_id) {
   auto token = new_device_token();
   if (!token.ok()) return token.status();

@@ -4,10 +4,6 @@
 
 namespace fieldcase::server::detail {
 
-bool is_server_field(RecordKind kind, std::string_view field) noexcept {
-  return kind == RecordKind::child && (field == "allocated_worker" || field == "allocated_team");
-}
-
 std::string server_stamp(HybridClock& hlc, std::string_view current) {
   if (!current.empty()) {
     if (auto parsed = HlcStamp::parse(current); parsed.ok()) hlc.observe(*parsed);

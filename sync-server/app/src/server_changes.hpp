@@ -8,15 +8,13 @@
 #include <vector>
 
 #include "fieldcase/ids.hpp"
+#include "fieldcase/server/case_merge.hpp"
 #include "fieldcase/server/server_store.hpp"
 #include "fieldcase/timescales.hpp"
 
 namespace fieldcase::server::detail {
 
 inline constexpr std::string_view kServerAuthor = "server";
-
-// child.allocated_worker and child.allocated_team follow the case allocation on the server.
-bool is_server_field(RecordKind kind, std::string_view field) noexcept;
 
 // A stamp from the server's clock that is later than `current` (which may be empty).
 std::string server_stamp(HybridClock& hlc, std::string_view current);

@@ -88,6 +88,10 @@ class Admin {
   // Allocates a child's case (which may not exist yet) to an active worker who may hold
   // cases (not an administrator). Re-allocating to the same worker changes nothing.
   Status allocate(std::string_view case_id, std::string_view worker_id);
+  // Puts the current records of every case the worker sees into the change log again, so each
+  // device of theirs receives the whole of those cases at its next sync, whatever its cursor:
+  // for cases stored without a change log (a bulk import, the demo's bulk load). Audited.
+  Status send_cases(std::string_view worker_id);
   Result<IssuedDevice> issue_device(std::string_view worker_id);
   // Lost or stolen: every further request of the device is refused with a wipe instruction.
   Status revoke_device(std::string_view device_id);

@@ -25,12 +25,19 @@
 
 #include "fieldcase/clock.hpp"
 #include "fieldcase/ids.hpp"
+#include "fieldcase/server/case_merge.hpp"
+#include "fieldcase/server/claimed_times.hpp"
 #include "fieldcase/server/clock_offset.hpp"
 #include "fieldcase/server/server_store.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/timescales.hpp"
 
 namespace fieldcase::server {
+
+namespace detail {
+struct SyncDeps;
+struct SyncRequestContext;
+}  // namespace detail
 
 struct ServiceOptions {
   // |clock offset| above which claimed times are flagged large_offset.
@@ -58,33 +65,12 @@ struct ServiceOptions {
   bool maintain_figures = true;
 };
 
-// The times a device claims whose corrected value and plausibility flags the server keeps
-// (ClaimedTime): an assessment's completed_at and authorised_at, a visit's start_at, a note's
-// contact_at.
-bool is_claimed_time(RecordKind kind, std::string_view field) noexcept;
-
 struct AuthenticatedDevice {
   std::string device_id;
   std::string worker_id;
   bool revoked = false;  // refused: revoked, or retired (see DeviceStatus)
   DeviceStatus status = DeviceStatus::active;
 };
-
-// Rejection codes (Rejection::code).
-inline constexpr std::string_view kRejectValidation = "validation";
-inline constexpr std::string_view kRejectOutOfScope = "out_of_scope";
-inline constexpr std::string_view kRejectImmutable = "conflict_immutable";
-inline constexpr std::string_view kRejectBadRequest = "bad_request";
-// The role may write the case but not make this change (authorise or return an assessment).
-inline constexpr std::string_view kRejectForbidden = "forbidden";
-// A clock stamp further ahead of the server's receipt time than max_stamp_ahead (the device's
-// clock is wrong, or the stamp is hostile).
-inline constexpr std::string_view kRejectClockAhead = "clock_ahead";
-// A clock stamp whose node is not the sending device (a device stamps only with its own id).
-inline constexpr std::string_view kRejectForeignStamp = "foreign_stamp";
-// A field the device's write path maintains was set against the rule the server keeps for it
-// (FieldSpec::maintained; docs/sync-protocol.md lists them).
-inline constexpr std::string_view kRejectMaintained = "maintained_field";
 
 class SyncService {
  public:
@@ -129,16 +115,11 @@ class SyncService {
   }
 
  private:
-  struct RequestContext;
-  Status handle_locked(RequestContext& ctx, const sync::SyncRequest& request,
+  detail::SyncDeps deps();
+  Status handle_locked(detail::SyncRequestContext& ctx, const sync::SyncRequest& request,
                        sync::SyncResponse& response);
-  Status process_transaction(RequestContext& ctx, const sync::Transaction& tx,
+  Status process_transaction(detail::SyncRequestContext& ctx, const sync::Transaction& tx,
                              sync::SyncResponse& response);
-  // On a rejection, `refused_case` names the case of the operation or record refused (empty
-  // when the refusal is not about one case), for the audit entry.
-  Status apply_transaction(RequestContext& ctx, const sync::Transaction& tx,
-                           std::optional<sync::Rejection>& rejection, std::string& refused_case);
-  Status pull(RequestContext& ctx, const sync::SyncRequest& request, sync::SyncResponse& response);
 
   ServerStore& store_;
   const Clock& clock_;

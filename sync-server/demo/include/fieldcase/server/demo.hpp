@@ -138,15 +138,28 @@ struct DevicesOptions {
   int rounds = 0;                // 0: until stopped
   int sync_every = 3;            // a device syncs after this many rounds of offline work
   std::uint64_t seed = 1;
+  // Where the tablets' temporary directory is made; empty: the system's temporary directory.
+  std::string work_dir;
   std::function<void(std::string_view)> progress;
   std::function<bool()> stop;  // polled between rounds; true ends the run
 };
 
-// Issues `devices` new device tokens to social workers who hold cases (through Admin on
-// `store`), then each round has every device record work on its worker's cases (a statutory
-// visit with a note, or completing an assessment in progress) while offline, syncing over
-// HTTP every `sync_every` rounds. The tokens live only in memory. Returns the number of
-// transactions the server accepted.
-Result<std::int64_t> run_devices(ServerStore& store, const DevicesOptions& options);
+struct DevicesReport {
+  std::int64_t accepted = 0;  // transactions the server accepted
+  std::int64_t rejected = 0;  // transactions it refused (each reason is in the progress lines)
+  std::vector<std::string> refused;  // ids of the devices the server refused (revoked, unknown)
+};
+
+// Issues `devices` new device tokens to social workers who hold open work (through Admin on
+// `store`, which also sends each worker's cases to the change log: Admin::send_cases), and
+// makes each a tablet as the core does: an encrypted RecordStore in a temporary directory
+// (removed when the run ends; the tokens and keys live only in memory) and a SyncEngine over
+// HttpTransport, whose first sync brings the worker's cases. Then each round every tablet
+// records work on them through RecordStore's write path while offline (a statutory visit with
+// a note, or completing an assessment in progress) and syncs every `sync_every` rounds. A
+// device the server refuses (revoked: it erases its records; an unknown token) is reported in
+// the progress lines and in the report, and records nothing more; a server that cannot be
+// reached leaves the work on the tablets for their next sync.
+Result<DevicesReport> run_devices(ServerStore& store, const DevicesOptions& options);
 
 }  // namespace fieldcase::server::demo
