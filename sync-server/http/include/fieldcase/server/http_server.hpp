@@ -99,8 +99,9 @@ struct HttpOptions {
   std::string tls_key;
   // Plain HTTP on a non-loopback address, for a trusted network or a TLS-terminating proxy.
   bool allow_plain_http = false;
-  // Per-device token bucket on /v1/sync: `rate_limit_burst` requests at once, refilled at
-  // `rate_limit_per_minute`. 0 turns it off.
+  // Per-device limits on /v1/sync, counted in the database (SyncService::admit_request):
+  // `rate_limit_per_minute` requests in each minute, `rate_limit_burst` in each 10 seconds.
+  // A per-minute limit of 0 turns both off.
   int rate_limit_per_minute = 600;
   int rate_limit_burst = 120;
 };
