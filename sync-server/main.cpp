@@ -243,6 +243,10 @@ int serve(int argc, char** argv) {
   http.allow_plain_http = config.allow_plain_http;
   http.rate_limit_per_minute = config.rate_limit_per_minute;
   http.rate_limit_burst = config.rate_limit_burst;
+  // /v1/ready asks the database on a connection of its own.
+  auto ready_store = service_store();
+  if (!ready_store.ok()) return failure(ready_store.status());
+  http.readiness = [&ready_store] { return check_store_ready(**ready_store); };
   HttpServer server(service, &access, &figures, fieldcase::SystemClock::instance(), http);
   auto reports_store = service_store();
   if (!reports_store.ok()) return failure(reports_store.status());

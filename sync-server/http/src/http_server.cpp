@@ -94,6 +94,7 @@ struct HttpServer::Impl {
   detail::FrontServer& server;
   std::atomic<bool> stop_requested{false};
   std::mutex log_mu;
+  std::mutex ready_mu;  // one readiness check at a time (its store may be one connection)
 
   std::unique_ptr<detail::FrontServer> make_server() {
     SSL_CTX* ctx = nullptr;
@@ -326,6 +327,21 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
     res.set_content(
         std::string(R"({"status":"ok","version":")") + std::string(fieldcase::version()) + "\"}",
         kJson);
+  });
+  svr.Get("/v1/ready", [impl](const httplib::Request&, httplib::Response& res) {
+    Status ready;
+    if (impl->options.readiness) {
+      std::lock_guard lock(impl->ready_mu);
+      ready = impl->options.readiness();
+    }
+    if (!ready.ok()) {
+      impl->log("not ready: " + ready.to_string());
+      res.set_header("Retry-After", "2");
+      return error(res, 503, "unavailable",
+                   ready.code() == Errc::schema ? "the database's schema is not this server's"
+                                                : "the server's database is unavailable");
+    }
+    res.set_content(R"({"status":"ready"})", kJson);
   });
   svr.Post("/v1/sync",
            [impl](const httplib::Request& req, httplib::Response& res,
