@@ -218,6 +218,11 @@ int serve(int argc, char** argv) {
   // Waiting pages may take at most a quarter of the connection threads.
   figures_options.max_waiters = static_cast<std::size_t>(std::max(1, config.threads / 4));
   FiguresService figures(**figures_store, fieldcase::SystemClock::instance(), figures_options);
+  // The change feed polls the figure change log on a connection of its own (on PostgreSQL, the
+  // shared pool), so a waiting page never waits for a long figure computation.
+  auto feed_store = service_store();
+  if (!feed_store.ok()) return failure(feed_store.status());
+  figures.watch_changes_through(**feed_store);
   service.on_figures_changed(
       [&figures](const std::vector<std::string>& cases) { figures.figures_changed(cases); });
   HttpOptions http;
@@ -238,6 +243,10 @@ int serve(int argc, char** argv) {
   http.allow_plain_http = config.allow_plain_http;
   http.rate_limit_per_minute = config.rate_limit_per_minute;
   http.rate_limit_burst = config.rate_limit_burst;
+  // /v1/ready asks the database on a connection of its own.
+  auto ready_store = service_store();
+  if (!ready_store.ok()) return failure(ready_store.status());
+  http.readiness = [&ready_store] { return check_store_ready(**ready_store); };
   HttpServer server(service, &access, &figures, fieldcase::SystemClock::instance(), http);
   auto reports_store = service_store();
   if (!reports_store.ok()) return failure(reports_store.status());

@@ -488,6 +488,8 @@ TEST_CASE("figures service: waits are bounded in number and end when the server 
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto second = figures.wait_for_change(v, std::chrono::seconds(20));
   CHECK(second.status().code() == Errc::busy);
+  // Another connection (another instance) commits a figure change; this one hears at once.
+  REQUIRE(f.store->append_figure_change("").ok());
   figures.figures_changed();
   auto woken = first.get();
   REQUIRE(woken.ok());

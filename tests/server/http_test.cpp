@@ -93,6 +93,9 @@ TEST_CASE("server http: the real process answers sync over gzip with the documen
   REQUIRE(health);
   CHECK(health->status == 200);
   CHECK_THAT(health->body, Catch::Contains("\"status\":\"ok\""));
+  auto ready = cli.Get("/v1/ready");  // the SQLite file answers and its schema is current
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
 
   // A gzip-compressed request with one transaction, answered in gzip.
   const std::string now = format_iso_datetime(std::chrono::system_clock::now());

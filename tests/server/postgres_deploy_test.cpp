@@ -4,7 +4,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fieldcase/server/sqlite_server_store.hpp"
@@ -79,6 +81,38 @@ TEST_CASE("fieldcase-server on PostgreSQL: migrate, then serve; other schemas ar
     auto health = cli.Get("/v1/health");
     REQUIRE(health);
     CHECK(health->status == 200);
+    auto ready = cli.Get("/v1/ready");
+    REQUIRE(ready);
+    CHECK(ready->status == 200);
+    CHECK_THAT(ready->body, Catch::Contains("\"status\":\"ready\""));
+    // A schema this build does not know (a newer build migrated): not ready, still alive.
+    REQUIRE(pg.query("fc", "UPDATE fieldcase_schema SET version = version + 1").ok());
+    ready = cli.Get("/v1/ready");
+    REQUIRE(ready);
+    CHECK(ready->status == 503);
+    CHECK_FALSE(ready->get_header_value("Retry-After").empty());
+    REQUIRE(pg.query("fc", "UPDATE fieldcase_schema SET version = version - 1").ok());
+    ready = cli.Get("/v1/ready");
+    REQUIRE(ready);
+    CHECK(ready->status == 200);
+    // The database stopped: not ready, and liveness needs no database.
+    REQUIRE(pg.stop_fast().ok());
+    ready = cli.Get("/v1/ready");
+    REQUIRE(ready);
+    CHECK(ready->status == 503);
+    CHECK_THAT(ready->body, Catch::Contains("unavailable"));
+    CHECK_FALSE(ready->get_header_value("Retry-After").empty());
+    health = cli.Get("/v1/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    REQUIRE(pg.restart().ok());
+    bool back = false;
+    for (int i = 0; i < 50 && !back; ++i) {
+      ready = cli.Get("/v1/ready");
+      back = ready && ready->status == 200;
+      if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(back);
     CHECK(server.stop() == 0);
   }
   CHECK(fs::exists(dir / "code-secret"));

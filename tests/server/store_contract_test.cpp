@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -1233,6 +1234,168 @@ STORE_CONTRACT(audit_race, "two store objects appending at once never fork the a
     CHECK(all[i].seq == static_cast<std::int64_t>(i + 1));
     if (i > 0) CHECK(all[i].prev_hash == all[i - 1].hash);
   }
+}
+
+// --- Figure change log
+
+STORE_CONTRACT(figure_change_log, "the figure change log: every figure write appends, in its transaction",
+               "[changes]") {
+  auto o = org(E);
+  if (!o) return;
+  ServerStore& s = *o.s;
+  CHECK(must(s.figure_change_head()) == 0);
+  CHECK(must(s.figure_changes_after(0, 100)).changes.empty());
+  REQUIRE_OK(allocate(s, "c1", "sw1"));
+  REQUIRE_OK(s.replace_figure_facts("c2", {}, {}, {}));
+  REQUIRE_OK(s.clear_figure_facts());
+  REQUIRE_OK(s.append_figure_change("c3"));
+  // A unit of work that fails appends nothing.
+  Status st = s.transaction([&]() -> Status {
+    FC_TRY(s.replace_figure_facts("c9", {}, {}, {}));
+    return {Errc::validation, "the unit of work refuses itself"};
+  });
+  CHECK(st.code() == Errc::validation);
+
+  auto page = must(s.figure_changes_after(0, 100));
+  CHECK(page.complete);
+  REQUIRE(page.changes.size() == 4);
+  CHECK(page.changes[0].case_id == "c1");
+  CHECK(page.changes[1].case_id == "c2");
+  CHECK(page.changes[2].case_id.empty());  // every case
+  CHECK(page.changes[3].case_id == "c3");
+  for (std::size_t i = 1; i < page.changes.size(); ++i) {
+    CHECK(page.changes[i].id > page.changes[i - 1].id);
+  }
+  const std::int64_t head = must(s.figure_change_head());
+  CHECK(head == page.changes.back().id);
+  // Another store object (another instance) reads the same log.
+  auto other = must_open(*o.db);
+  CHECK(must(other->figure_change_head()) == head);
+  auto later = must(other->figure_changes_after(page.changes[1].id, 1));
+  REQUIRE(later.changes.size() == 1);
+  CHECK(later.changes[0].id == page.changes[2].id);
+  CHECK(must(other->figure_changes_after(head, 100)).changes.empty());
+
+  // Pruning keeps the newest entry, so the head never goes back; a cursor older than the
+  // pruned entries is told that it missed some.
+  REQUIRE_OK(s.prune_figure_changes(std::numeric_limits<std::int64_t>::max()));
+  CHECK(must(s.figure_change_head()) == head);
+  auto after_prune = must(other->figure_changes_after(0, 100));
+  CHECK_FALSE(after_prune.complete);
+  REQUIRE(after_prune.changes.size() == 1);
+  CHECK(after_prune.changes[0].id == head);
+  // A cursor at the pruned point misses nothing.
+  auto current = must(other->figure_changes_after(page.changes[2].id, 100));
+  CHECK(current.complete);
+  CHECK(current.changes.size() == 1);
+  // Entries newer than the cut are kept.
+  REQUIRE_OK(s.append_figure_change("c4"));
+  REQUIRE_OK(s.prune_figure_changes(0));
+  CHECK(must(s.figure_changes_after(head, 100)).changes.size() == 1);
+  CHECK(must(s.figure_change_head()) > head);
+}
+
+STORE_CONTRACT(figure_change_race,
+               "figure changes from two store objects: a reader's cursor never skips one",
+               "[changes]") {
+  auto o = org(E);
+  if (!o) return;
+  auto writer2 = must_open(*o.db);
+  auto reader = must_open(*o.db);
+  constexpr int kEach = 40;
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::vector<FigureChange> seen;
+  bool complete = true;
+  std::thread walk([&] {
+    std::int64_t cursor = 0;
+    for (;;) {
+      const bool last = done.load();
+      auto page = reader->figure_changes_after(cursor, 7);
+      if (!page.ok()) {
+        ++failures;
+        return;
+      }
+      complete = complete && page->complete;
+      for (const auto& c : page->changes) seen.push_back(c);
+      if (!page->changes.empty()) cursor = page->changes.back().id;
+      if (last && page->changes.empty()) return;
+    }
+  });
+  in_threads(2, [&](int i) {
+    ServerStore& s = i == 0 ? *o.s : *writer2;
+    for (int k = 0; k < kEach; ++k) {
+      const std::string id = "c" + std::to_string(i) + "-" + std::to_string(k);
+      Status st = k % 2 == 0 ? s.replace_figure_facts(id, {}, {}, {})
+                             : s.transaction([&]() -> Status {
+                                 FC_TRY(s.append_figure_change(id));
+                                 return s.put_op("op-" + id, "tx");
+                               });
+      if (!st.ok()) ++failures;
+    }
+  });
+  done = true;
+  walk.join();
+  CHECK(failures == 0);
+  CHECK(complete);
+  std::set<std::string> cases;
+  for (const auto& c : seen) cases.insert(c.case_id);
+  CHECK(seen.size() == 2 * kEach);
+  CHECK(cases.size() == 2 * kEach);
+  REQUIRE_FALSE(seen.empty());
+  CHECK(must(o.s->figure_change_head()) == seen.back().id);
+}
+
+// --- Request counters
+
+STORE_CONTRACT(request_counters, "request counters: fixed windows per key", "[counters]") {
+  auto o = org(E);
+  if (!o) return;
+  ServerStore& s = *o.s;
+  auto other = must_open(*o.db);
+  CHECK(must(s.count_request("d1/m", 60'000)).count == 1);
+  CHECK(must(other->count_request("d1/m", 60'000)).count == 2);
+  CHECK(must(s.count_request("d2/m", 60'000)).count == 1);  // keys are independent
+  // A request stamped with an earlier window counts in the current one.
+  auto late = must(s.count_request("d1/m", 0));
+  CHECK(late.count == 3);
+  CHECK(late.window_start_ms == 60'000);
+  // A later window starts again.
+  auto next = must(other->count_request("d1/m", 120'000));
+  CHECK(next.count == 1);
+  CHECK(next.window_start_ms == 120'000);
+  CHECK(must(s.count_request("d1/m", 120'000)).count == 2);
+  // Forgotten windows count from 1 again; newer ones are kept.
+  REQUIRE_OK(s.forget_request_windows(100'000));
+  CHECK(must(s.count_request("d2/m", 60'000)).count == 1);
+  CHECK(must(s.count_request("d1/m", 120'000)).count == 3);
+}
+
+STORE_CONTRACT(request_counter_race, "request counters: two store objects never count alike",
+               "[counters]") {
+  auto o = org(E);
+  if (!o) return;
+  auto other = must_open(*o.db);
+  constexpr int kEach = 50;
+  std::vector<std::int64_t> counts[2];
+  std::atomic<int> failures{0};
+  in_threads(2, [&](int i) {
+    ServerStore& s = i == 0 ? *o.s : *other;
+    for (int k = 0; k < kEach; ++k) {
+      auto c = s.count_request("d1/m", 60'000);
+      if (!c.ok()) {
+        ++failures;
+        continue;
+      }
+      counts[i].push_back(c->count);
+    }
+  });
+  CHECK(failures == 0);
+  std::set<std::int64_t> all(counts[0].begin(), counts[0].end());
+  all.insert(counts[1].begin(), counts[1].end());
+  CHECK(all.size() == 2 * kEach);
+  CHECK(*all.begin() == 1);
+  CHECK(*all.rbegin() == 2 * kEach);
 }
 
 }  // namespace fieldcase::test

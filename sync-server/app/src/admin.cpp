@@ -24,7 +24,7 @@ Status check_name(std::string_view what, std::string_view name) {
 }  // namespace
 
 Admin::Admin(ServerStore& store, const Clock& clock)
-    : store_(store), clock_(clock), hlc_(clock, "server") {}
+    : store_(store), clock_(clock), hlc_(clock, new_server_node()) {}
 
 std::string Admin::now() const { return format_iso_datetime(clock_.wall()); }
 

@@ -50,11 +50,9 @@ struct FiguresService::Org {
 
 FiguresService::FiguresService(ServerStore& store, const Clock& clock,
                                FiguresServiceOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {
-  version_ = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch())
-          .count());
-}
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+void FiguresService::watch_changes_through(FigureChangeLog& log) { feed_log_ = &log; }
 
 FiguresService::~FiguresService() { close(); }
 
@@ -171,36 +169,23 @@ Result<FiguresUnit> FiguresService::authorise(const Worker& actor, const Figures
 }
 
 void FiguresService::expire_cache() {
-  std::set<std::string> changed;
-  bool unknown = false;
-  {
-    std::lock_guard lock(feed_mu_);
-    changed.swap(changed_cases_);
-    unknown = std::exchange(changed_unknown_, false);
-  }
-  if (unknown) facts_.reset();  // a change that named no cases: read every fact again
-  // Reallocations, by this process or another: the allocation events since the facts were
-  // read move those cases' figures to their new worker, team and area.
-  constexpr std::size_t kMaxEvents = 10'000;  // beyond this, reading everything is cheaper
-  bool reallocated = false;
+  // The figure change log names every case whose figures moved, by any instance or process,
+  // since the facts were read: only those are read again.
+  constexpr std::size_t kMaxChanges = 10'000;  // beyond this, reading everything is cheaper
   if (facts_) {
-    auto events = store_.allocations_after(allocations_seen_, kMaxEvents);
-    if (!events.ok() || events->size() >= kMaxEvents) {
+    auto page = store_.figure_changes_after(cursor_, kMaxChanges);
+    if (!page.ok() || !page->complete || page->changes.size() >= kMaxChanges) {
       facts_.reset();
-    } else if (!events->empty()) {
-      for (const auto& e : *events) changed.insert(e.case_id);
-      allocations_seen_ = events->back().seq;
-      reallocated = true;
+    } else if (!page->changes.empty()) {
+      std::set<std::string> changed;
+      bool every_case = false;
+      for (const auto& c : page->changes) {
+        every_case = every_case || c.case_id.empty();
+        changed.insert(c.case_id);
+      }
+      cursor_ = page->changes.back().id;
+      if (every_case || !facts_->refresh_cases(changed).ok()) facts_.reset();
     }
-  }
-  // Only the changed cases are read again; if that fails, everything is.
-  if (facts_ && !changed.empty() && !facts_->refresh_cases(changed).ok()) facts_.reset();
-  if (reallocated) {
-    {
-      std::lock_guard lock(feed_mu_);
-      ++version_;  // figures on open pages may have moved
-    }
-    feed_cv_.notify_all();
   }
   if (facts_) {
     // Only the results the changed facts can alter are computed again.
@@ -211,11 +196,36 @@ void FiguresService::expire_cache() {
     }
   } else {
     cache_.clear();
-    // Allocation events up to the head are in what the cache reads from here on.
-    auto head = store_.head();
-    allocations_seen_ = head.ok() ? *head : 0;
+    // Changes up to the head are in what the cache reads from here on.
+    auto head = store_.figure_change_head();
+    cursor_ = head.ok() ? *head : 0;
     facts_ = std::make_unique<fg::FactsCache>(store_);
   }
+  advance_version(static_cast<std::uint64_t>(cursor_));
+}
+
+void FiguresService::advance_version(std::uint64_t head) {
+  {
+    std::lock_guard lock(feed_mu_);
+    if (head <= version_) return;
+    version_ = head;
+  }
+  feed_cv_.notify_all();
+}
+
+void FiguresService::poll_head(bool force) {
+  std::lock_guard poll(poll_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_poll_ < kPollInterval) return;
+  last_poll_ = now;
+  Result<std::int64_t> head = std::int64_t{0};
+  if (feed_log_ != nullptr) {
+    head = feed_log_->figure_change_head();
+  } else {
+    std::lock_guard query(mu_);
+    head = store_.figure_change_head();
+  }
+  if (head.ok()) advance_version(static_cast<std::uint64_t>(*head));
 }
 
 Status FiguresService::with_facts(const std::function<Status(fg::FactsCache&)>& use) {
@@ -453,12 +463,10 @@ std::uint64_t FiguresService::version() const {
   return version_;
 }
 
-void FiguresService::figures_changed(const std::vector<std::string>& cases) {
+void FiguresService::figures_changed(const std::vector<std::string>& /*cases*/) {
   {
     std::lock_guard lock(feed_mu_);
-    ++version_;
-    changed_cases_.insert(cases.begin(), cases.end());
-    if (cases.empty()) changed_unknown_ = true;
+    poll_now_ = true;
   }
   feed_cv_.notify_all();
 }
@@ -466,18 +474,30 @@ void FiguresService::figures_changed(const std::vector<std::string>& cases) {
 Result<std::uint64_t> FiguresService::wait_for_change(std::uint64_t since,
                                                       std::chrono::milliseconds timeout) {
   {
-    // A reallocation made outside a sync moves the feed too: look for one before waiting.
+    // Catch up with the log first: the answer is then a version the figures reflect.
     std::lock_guard query(mu_);
     if (facts_) expire_cache();
   }
+  poll_head(true);
   std::unique_lock lock(feed_mu_);
   if (closed_ || version_ != since || timeout.count() <= 0) return version_;
   if (waiters_ >= options_.max_waiters) {
     return Status(Errc::busy, "too many pages are waiting for changes; retry shortly");
   }
   ++waiters_;
-  feed_cv_.wait_for(lock, std::min<std::chrono::milliseconds>(timeout, options_.max_wait),
-                    [&] { return closed_ || version_ != since; });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(timeout, options_.max_wait);
+  // The head is polled (at most once per interval for all waiters), and at once when a sync
+  // of this instance says it changed figures.
+  while (!closed_ && version_ == since && std::chrono::steady_clock::now() < deadline) {
+    feed_cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kPollInterval),
+                        [&] { return closed_ || version_ != since || poll_now_; });
+    if (closed_ || version_ != since) break;
+    const bool force = std::exchange(poll_now_, false);
+    lock.unlock();
+    poll_head(force);
+    lock.lock();
+  }
   --waiters_;
   return version_;
 }

@@ -1,6 +1,7 @@
 // The sync entry point: one request in one store transaction, its transactions each in a
 // savepoint. The use cases it runs live in sync/ (context.hpp lists them).
 #include "fieldcase/server/sync_service.hpp"
+#include "fieldcase/server/tokens.hpp"
 
 #include <vector>
 
@@ -13,7 +14,7 @@ SyncService::SyncService(ServerStore& store, const Clock& clock, ServiceOptions 
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
-      hlc_(clock, "server",
+      hlc_(clock, new_server_node(),
            std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_stamp_ahead)) {}
 
 detail::SyncDeps SyncService::deps() { return {store_, clock_, options_, hlc_}; }

@@ -12,6 +12,18 @@
 
 namespace fieldcase::server {
 
+std::string new_server_node() {
+  std::array<unsigned char, 8> raw{};
+  randombytes_buf(raw.data(), raw.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string node = "server-";
+  for (unsigned char b : raw) {
+    node += kHex[b >> 4];
+    node += kHex[b & 0xf];
+  }
+  return node;
+}
+
 Result<std::string> new_device_token() {
   if (sodium_init() < 0) return Status(Errc::internal, "libsodium could not be initialised");
   std::array<unsigned char, kTokenBytes> raw{};

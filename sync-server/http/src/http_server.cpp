@@ -35,42 +35,6 @@ bool is_wildcard(std::string_view host) {
   return host.empty() || host == "0.0.0.0" || host == "::";
 }
 
-// Token buckets per device: `burst` requests at once, refilled at `per_minute`.
-class RateLimiter {
- public:
-  RateLimiter(int per_minute, int burst) : per_minute_(per_minute), burst_(burst) {}
-
-  // Whether the device may make a request now; if not, how many seconds until it may.
-  std::optional<int> refuse(const std::string& device_id,
-                            std::chrono::steady_clock::time_point now) {
-    if (per_minute_ <= 0) return std::nullopt;
-    std::lock_guard lock(mu_);
-    if (buckets_.size() > 100'000) buckets_.clear();  // bounded memory; devices refill anyway
-    auto [it, fresh] = buckets_.try_emplace(device_id, Bucket{double(burst_), now});
-    Bucket& b = it->second;
-    if (!fresh) {
-      const double minutes = std::chrono::duration<double>(now - b.at).count() / 60.0;
-      b.tokens = std::min<double>(burst_, b.tokens + minutes * per_minute_);
-      b.at = now;
-    }
-    if (b.tokens >= 1.0) {
-      b.tokens -= 1.0;
-      return std::nullopt;
-    }
-    return std::max(1, static_cast<int>((1.0 - b.tokens) * 60.0 / per_minute_ + 0.999));
-  }
-
- private:
-  struct Bucket {
-    double tokens;
-    std::chrono::steady_clock::time_point at;
-  };
-  int per_minute_;
-  int burst_;
-  std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
-};
-
 // The token of an "Authorization: Bearer <token>" header, or empty.
 std::string bearer_token(const httplib::Request& req) {
   const std::string header = req.get_header_value("Authorization");
@@ -128,9 +92,9 @@ struct HttpServer::Impl {
   bool tls_unusable = false;  // TLS configured, but its files could not be used
   std::unique_ptr<detail::FrontServer> owned;
   detail::FrontServer& server;
-  RateLimiter limiter;
   std::atomic<bool> stop_requested{false};
   std::mutex log_mu;
+  std::mutex ready_mu;  // one readiness check at a time (its store may be one connection)
 
   std::unique_ptr<detail::FrontServer> make_server() {
     SSL_CTX* ctx = nullptr;
@@ -166,8 +130,7 @@ struct HttpServer::Impl {
         options(std::move(o)),
         tls(!options.tls_cert.empty() || !options.tls_key.empty()),
         owned(make_server()),
-        server(*owned),
-        limiter(options.rate_limit_per_minute, options.rate_limit_burst) {}
+        server(*owned) {}
 
   void audit(std::string_view event, const AuthenticatedDevice* device, const httplib::Request& req,
              std::string_view detail) {
@@ -241,7 +204,10 @@ struct HttpServer::Impl {
       return error(res, 401, "unauthenticated", "the device token is not valid");
     }
     if ((*device)->revoked) return refuse(res, **device, receipt);
-    if (auto wait = limiter.refuse((*device)->device_id, std::chrono::steady_clock::now())) {
+    auto admitted = service.admit_request((*device)->device_id, options.rate_limit_per_minute,
+                                          options.rate_limit_burst);
+    if (!admitted.ok()) return internal(res, admitted.status());
+    if (auto wait = *admitted) {
       audit("rate_limited", &**device, req, "over the per-device request rate");
       res.set_header("Retry-After", std::to_string(*wait));
       return error(
@@ -361,6 +327,21 @@ HttpServer::HttpServer(SyncService& service, AccessService* access, FiguresServi
     res.set_content(
         std::string(R"({"status":"ok","version":")") + std::string(fieldcase::version()) + "\"}",
         kJson);
+  });
+  svr.Get("/v1/ready", [impl](const httplib::Request&, httplib::Response& res) {
+    Status ready;
+    if (impl->options.readiness) {
+      std::lock_guard lock(impl->ready_mu);
+      ready = impl->options.readiness();
+    }
+    if (!ready.ok()) {
+      impl->log("not ready: " + ready.to_string());
+      res.set_header("Retry-After", "2");
+      return error(res, 503, "unavailable",
+                   ready.code() == Errc::schema ? "the database's schema is not this server's"
+                                                : "the server's database is unavailable");
+    }
+    res.set_content(R"({"status":"ready"})", kJson);
   });
   svr.Post("/v1/sync",
            [impl](const httplib::Request& req, httplib::Response& res,

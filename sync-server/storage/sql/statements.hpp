@@ -4,7 +4,9 @@
 // functions; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -433,6 +435,42 @@ inline InputsSql inputs(Dialect d, const FigureInputSelection& select, bool one_
                record_ids + ")" + claim_fields;
   return out;
 }
+
+// --- Figure change log (ports/figure_change_log.hpp)
+// The wall-clock time an entry is stamped with (used only to prune old entries).
+inline std::int64_t figure_change_time_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+inline constexpr const char* kAppendFigureChange =
+    "INSERT INTO figure_change(case_id, at_ms) VALUES (?1, ?2)";
+inline constexpr const char* kFigureChangeHead =
+    "SELECT COALESCE((SELECT MAX(id) FROM figure_change), "
+    "(SELECT pruned_through FROM figure_change_pruned WHERE id = 1), 0)";
+// One statement, so the entries and the pruning mark come from one snapshot.
+inline constexpr const char* kFigureChangesAfter =
+    "SELECT id, case_id, (SELECT pruned_through FROM figure_change_pruned WHERE id = 1) "
+    "FROM figure_change WHERE id > ?1 ORDER BY id LIMIT ?2";
+inline constexpr const char* kFigureChangesToPrune =
+    "SELECT COALESCE(MAX(id), 0) FROM figure_change "
+    "WHERE at_ms < ?1 AND id < (SELECT MAX(id) FROM figure_change)";
+inline constexpr const char* kPruneFigureChanges = "DELETE FROM figure_change WHERE id <= ?1";
+inline constexpr const char* kMarkFigureChangesPruned =
+    "UPDATE figure_change_pruned SET pruned_through = ?1 WHERE id = 1 AND pruned_through < ?1";
+
+// --- Request windows (ports/request_counters.hpp): ?1 the key, ?2 the window's start (ms).
+// Returns the count and the window it was counted in.
+inline constexpr const char* kCountRequest =
+    "INSERT INTO request_window(bucket, window_start, requests) VALUES (?1, CAST(?2 AS BIGINT), 1) "
+    "ON CONFLICT (bucket) DO UPDATE SET "
+    "requests = CASE WHEN excluded.window_start > request_window.window_start THEN 1 "
+    "ELSE request_window.requests + 1 END, "
+    "window_start = CASE WHEN excluded.window_start > request_window.window_start "
+    "THEN excluded.window_start ELSE request_window.window_start END "
+    "RETURNING requests, window_start";
+inline constexpr const char* kForgetRequestWindows =
+    "DELETE FROM request_window WHERE window_start < ?1";
 
 }  // namespace sql
 }  // namespace fieldcase::server::storage

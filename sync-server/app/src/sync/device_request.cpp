@@ -110,6 +110,37 @@ Result<std::optional<AuthenticatedDevice>> SyncService::authenticate(std::string
       status == DeviceStatus::revoked || status == DeviceStatus::retired, status});
 }
 
+Result<std::optional<int>> SyncService::admit_request(std::string_view device_id, int per_minute,
+                                                      int burst) {
+  if (per_minute <= 0) return std::optional<int>();
+  constexpr std::int64_t kMinute = 60'000;
+  constexpr std::int64_t kBurstWindow = 10'000;
+  const std::int64_t now_ms = detail::to_ms(clock_.wall());
+  std::lock_guard lock(mu_);
+  if (now_ms - last_prune_ms_ >= 10 * kMinute) {
+    // Windows that have ended, and figure changes every dashboard has long since read.
+    last_prune_ms_ = now_ms;
+    FC_TRY(store_.forget_request_windows(now_ms - 2 * kMinute));
+    FC_TRY(store_.prune_figure_changes(now_ms - 60 * kMinute));
+  }
+  struct Window {
+    const char* suffix;
+    std::int64_t length;
+    int limit;
+  };
+  for (const Window& w : {Window{"/m", kMinute, per_minute}, Window{"/10s", kBurstWindow, burst}}) {
+    if (w.limit <= 0) continue;
+    const std::int64_t start = now_ms - now_ms % w.length;
+    auto counted = store_.count_request("sync:" + std::string(device_id) + w.suffix, start);
+    if (!counted.ok()) return counted.status();
+    if (counted->count > w.limit) {
+      const std::int64_t left = counted->window_start_ms + w.length - now_ms;
+      return std::optional<int>(static_cast<int>(std::max<std::int64_t>(1, (left + 999) / 1000)));
+    }
+  }
+  return std::optional<int>();
+}
+
 Result<sync::Instruction> SyncService::refuse(const AuthenticatedDevice& device,
                                               std::chrono::system_clock::time_point receipt) {
   const std::string reason = device.status == DeviceStatus::retired

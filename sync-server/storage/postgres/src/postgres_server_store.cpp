@@ -660,6 +660,7 @@ Result<std::int64_t> PostgresServerStore::head() {
 
 Status PostgresServerStore::put_allocation(const Allocation& a, std::string_view previous) {
   return impl_->locked([&]() -> Status {
+    FC_TRY(append_figure_change(a.case_id));
     FC_TRY(impl_->run(q::kPutAllocation,
                       {text(a.case_id), text(a.worker_id), num(a.seq), text(a.allocated_at)}));
     return impl_->run(q::kInsertAllocationHistory, {num(a.seq), text(a.case_id), text(a.worker_id),
@@ -1138,6 +1139,7 @@ Status PostgresServerStore::replace_figure_facts(
     std::string_view case_id, const std::set<std::string, std::less<>>& indicators,
     const std::set<std::string, std::less<>>& records, const std::vector<FigureFact>& facts) {
   // Only the facts that changed are written (as in the SQLite store).
+  FC_TRY(append_figure_change(case_id));
   return impl_->with_conn([&](pg::Connection& c) -> Status {
     std::map<std::pair<std::string, std::string>, FigureFact> before;
     if (!records.empty()) {
@@ -1203,7 +1205,12 @@ Result<std::vector<AttributedFact>> PostgresServerStore::attributed_case_figure_
                    [](const pg::Row& r) { return read_attributed_fact(r); });
 }
 
-Status PostgresServerStore::clear_figure_facts() { return impl_->run(q::kClearFacts); }
+Status PostgresServerStore::clear_figure_facts() {
+  return impl_->locked([&]() -> Status {
+    FC_TRY(append_figure_change(""));
+    return impl_->run(q::kClearFacts);
+  });
+}
 
 Result<std::vector<std::string>> PostgresServerStore::case_ids() {
   return every_row(impl_->query(q::kCaseIds), [](const pg::Row& r) { return r.column_text(0); });
@@ -1245,6 +1252,62 @@ Result<std::vector<AuditEvent>> PostgresServerStore::query_audit(const AuditQuer
                                  text(query.device_id), text(query.event),
                                  flag(query.not_allocated), num(limit)}),
                    [](const pg::Row& r) { return read_audit(r); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figure change log: appended under the writer lock, so ids commit in order.
+
+Status PostgresServerStore::append_figure_change(std::string_view case_id) {
+  return impl_->locked([&]() -> Status {
+    return impl_->run(q::kAppendFigureChange, {text(case_id), num(q::figure_change_time_ms())});
+  });
+}
+
+Result<std::int64_t> PostgresServerStore::figure_change_head() {
+  auto rows = impl_->query(q::kFigureChangeHead);
+  if (!rows.ok()) return rows.status();
+  return rows->empty() ? std::int64_t{0} : (*rows)[0].column_int(0);
+}
+
+Result<FigureChangePage> PostgresServerStore::figure_changes_after(std::int64_t cursor,
+                                                                   std::size_t limit) {
+  const auto bounded = static_cast<std::int64_t>(
+      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+  auto rows = impl_->query(q::kFigureChangesAfter, {num(cursor), num(bounded)});
+  if (!rows.ok()) return rows.status();
+  FigureChangePage page;
+  for (int i = 0; i < rows->size(); ++i) {
+    const pg::Row r = (*rows)[i];
+    page.complete = cursor >= r.column_int(2);
+    page.changes.push_back({r.column_int(0), r.column_text(1)});
+  }
+  return page;
+}
+
+Status PostgresServerStore::prune_figure_changes(std::int64_t before_ms) {
+  return impl_->locked([&]() -> Status {
+    auto rows = impl_->query(q::kFigureChangesToPrune, {num(before_ms)});
+    if (!rows.ok()) return rows.status();
+    const std::int64_t through = rows->empty() ? 0 : (*rows)[0].column_int(0);
+    if (through == 0) return {};
+    FC_TRY(impl_->run(q::kPruneFigureChanges, {num(through)}));
+    return impl_->run(q::kMarkFigureChangesPruned, {num(through)});
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request windows: one atomic upsert each, no writer lock (the row lock suffices).
+
+Result<WindowCount> PostgresServerStore::count_request(std::string_view key,
+                                                       std::int64_t window_start_ms) {
+  auto rows = impl_->query(q::kCountRequest, {text(key), num(window_start_ms)});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status(Errc::internal, "the request count returned no row");
+  return WindowCount{(*rows)[0].column_int(0), (*rows)[0].column_int(1)};
+}
+
+Status PostgresServerStore::forget_request_windows(std::int64_t before_ms) {
+  return impl_->run(q::kForgetRequestWindows, {num(before_ms)});
 }
 
 Result<AuditVerification> PostgresServerStore::verify_audit() {

@@ -593,6 +593,7 @@ Result<std::int64_t> SqliteServerStore::head() {
 }
 
 Status SqliteServerStore::put_allocation(const Allocation& a, std::string_view previous) {
+  FC_TRY(append_figure_change(a.case_id));
   auto s = stmt(q::kPutAllocation);
   if (!s.ok()) return s.status();
   {
@@ -1011,6 +1012,7 @@ Status SqliteServerStore::replace_figure_facts(std::string_view case_id,
                                                const std::set<std::string, std::less<>>& indicators,
                                                const std::set<std::string, std::less<>>& records,
                                                const std::vector<FigureFact>& facts) {
+  FC_TRY(append_figure_change(case_id));
   // Only the facts that changed are written: a sync usually changes one or two of a case's
   // facts, and rewriting all of them made a long-running case's every sync cost hundreds of
   // statements.
@@ -1101,6 +1103,7 @@ Result<std::vector<AttributedFact>> SqliteServerStore::attributed_case_figure_fa
 }
 
 Status SqliteServerStore::clear_figure_facts() {
+  FC_TRY(append_figure_change(""));
   auto s = stmt(q::kClearFacts);
   if (!s.ok()) return s.status();
   Use u(*s);
@@ -1186,6 +1189,88 @@ Result<AuditVerification> SqliteServerStore::verify_audit() {
     verifier.add(read_audit(*u));
   }
   return verifier.finish(recorded_seq, recorded_head);
+}
+
+// --- Figure change log
+
+Status SqliteServerStore::append_figure_change(std::string_view case_id) {
+  auto s = stmt(q::kAppendFigureChange);
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, case_id).bind(2, q::figure_change_time_ms());
+  return u->run();
+}
+
+Result<std::int64_t> SqliteServerStore::figure_change_head() {
+  auto s = stmt(q::kFigureChangeHead);
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  return *row ? u->column_int(0) : std::int64_t{0};
+}
+
+Result<FigureChangePage> SqliteServerStore::figure_changes_after(std::int64_t cursor,
+                                                                 std::size_t limit) {
+  auto s = stmt(q::kFigureChangesAfter);
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, cursor).bind(2, static_cast<std::int64_t>(limit));
+  FigureChangePage page;
+  for (;;) {
+    auto row = u->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    page.complete = cursor >= u->column_int(2);
+    page.changes.push_back({u->column_int(0), u->column_text(1)});
+  }
+  return page;
+}
+
+Status SqliteServerStore::prune_figure_changes(std::int64_t before_ms) {
+  return transaction([&]() -> Status {
+    std::int64_t through = 0;
+    {
+      auto s = stmt(q::kFigureChangesToPrune);
+      if (!s.ok()) return s.status();
+      Use u(*s);
+      u->bind(1, before_ms);
+      auto row = u->step();
+      if (!row.ok()) return row.status();
+      through = *row ? u->column_int(0) : 0;
+    }
+    if (through == 0) return {};
+    for (const char* sql : {q::kPruneFigureChanges, q::kMarkFigureChangesPruned}) {
+      auto s = stmt(sql);
+      if (!s.ok()) return s.status();
+      Use u(*s);
+      u->bind(1, through);
+      FC_TRY(u->run());
+    }
+    return {};
+  });
+}
+
+// --- Request windows
+
+Result<WindowCount> SqliteServerStore::count_request(std::string_view key,
+                                                     std::int64_t window_start_ms) {
+  auto s = stmt(q::kCountRequest);
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, key).bind(2, window_start_ms);
+  auto row = u->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status(Errc::internal, "the request count returned no row");
+  return WindowCount{u->column_int(0), u->column_int(1)};
+}
+
+Status SqliteServerStore::forget_request_windows(std::int64_t before_ms) {
+  auto s = stmt(q::kForgetRequestWindows);
+  if (!s.ok()) return s.status();
+  Use u(*s);
+  u->bind(1, before_ms);
+  return u->run();
 }
 
 }  // namespace fieldcase::server

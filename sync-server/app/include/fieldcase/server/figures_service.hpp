@@ -8,22 +8,22 @@
 // the records behind a figure are, so every page of them is audited as case_read, one entry
 // per case with its relation to the reader (like GET /v1/cases/{id}).
 //
-// The change feed: a version number that changes whenever a sync changes figure facts
-// (figures_changed(), called by the sync service after its transaction commits). Clients keep
-// the last version they saw and wait for another with wait_for_change(); the wait is bounded
-// in time and in the number of waiters, because each waiter holds one HTTP connection thread.
-// The version starts at the server's start time in milliseconds, so it does not repeat across
-// restarts.
+// The change feed: a version number that moves whenever figures may have changed, by a sync or
+// an administrator on any server instance sharing the database: the head of the figure change
+// log (ports/figure_change_log.hpp), read from the database, so every instance answers the
+// same version and a long-poll that the load balancer moves to another instance keeps its
+// cursor. Clients keep the last version they saw and wait for another with wait_for_change(),
+// which polls the head (at most every 200 ms for all waiters; at once when a sync of this
+// instance calls figures_changed()); the wait is bounded in time and in the number of
+// waiters, because each waiter holds one HTTP connection thread.
 //
 // The facts and attributions figures are computed from are read once (warm() at the server's
-// start) and then kept current: after a sync, only the facts of the cases it names are read
-// again, and each query first looks for allocation events since the last (a reallocation by the
-// admin commands or API, from any process) and re-reads those cases, moving the feed on.
-// Results are kept until a change can alter them (figures::may_change: a changed fact of the
-// indicator, in the period's dates, in the unit), so a page that many managers have open is
-// computed once per change, and a sync recomputes only the figures it touched. Facts rebuilt by
-// another process (`admin figures recompute` while the server runs) are seen after
-// figures_changed() with no cases, or a restart.
+// start) and then kept current: each query first reads the log's entries after its cursor and
+// re-reads only the cases they name (an entry naming no case, such as `admin figures
+// recompute`, or a cursor older than the pruned entries: every fact). Results are kept until a
+// change can alter them (figures::may_change: a changed fact of the indicator, in the period's
+// dates, in the unit), so a page that many managers have open is computed once per change, and
+// a sync recomputes only the figures it touched.
 //
 // Thread-safe: queries are serialised by an internal mutex (the store is one connection, which
 // must not be used by others in this process); the feed has its own lock, and waiting never
@@ -173,6 +173,11 @@ class FiguresService {
   // than reading every fact again). Queries wait while it runs; `use` must not call the service.
   Status with_facts(const std::function<Status(figures::FactsCache&)>& use);
 
+  // The log the change feed polls for its head, on a connection of its own (not used by
+  // others in this process while the service lives); without one the feed polls through the
+  // service's store, waiting for the query lock. Call before serving.
+  void watch_changes_through(FigureChangeLog& log);
+
   // Reads every indicator's facts now, and works out the authority's overview for this
   // financial year, so that the first page after the server starts does not wait for them.
   // Queries wait while it runs; close() ends it early.
@@ -180,12 +185,12 @@ class FiguresService {
 
   // --- The change feed ---
   std::uint64_t version() const;
-  // A sync changed the figure facts of `cases`: a new version, and every waiter wakes. The
-  // next figure re-reads only those cases' facts; with no cases named, every fact.
+  // A sync of this instance committed figure changes (already in the log): waiters read the
+  // head now rather than at their next poll.
   void figures_changed(const std::vector<std::string>& cases = {});
   // Waits until the version differs from `since`, `timeout` (capped at max_wait) passes, or
   // close() is called; returns the version then. Errc::busy when max_waiters already wait.
-  // First looks for reallocations since the last figure (which move the version).
+  // First catches the facts up with the log.
   Result<std::uint64_t> wait_for_change(std::uint64_t since, std::chrono::milliseconds timeout);
   // Wakes every waiter and makes later waits return at once (the server is stopping).
   void close();
@@ -207,24 +212,31 @@ class FiguresService {
   // Every indicator for the request's unit and period, with its monthly trend.
   Result<std::vector<FigureWithTrend>> with_trends(const FiguresRequest& request);
   void expire_cache();
+  // Moves the version on to `head` (never back) and wakes the waiters.
+  void advance_version(std::uint64_t head);
+  // Reads the log's head, unless another read was made within kPollInterval (force: read).
+  void poll_head(bool force);
+  static constexpr std::chrono::milliseconds kPollInterval{200};
 
   ServerStore& store_;
   const Clock& clock_;
   FiguresServiceOptions options_;
+  FigureChangeLog* feed_log_ = nullptr;
   std::mutex mu_;                               // the store and the cache
   std::unique_ptr<figures::FactsCache> facts_;  // null until a figure is asked for
-  std::int64_t allocations_seen_ = 0;           // the last allocation event facts_ reflects
+  std::int64_t cursor_ = 0;                     // the last figure change facts_ reflects
   struct Cached {
     figures::FigureQuery query;
     figures::FigureResult result;  // without records
   };
   std::map<std::string, Cached> cache_;  // by query; a change drops only what it can alter
 
+  std::mutex poll_mu_;  // one head read at a time; taken before mu_, never while feed_mu_ held
+  std::chrono::steady_clock::time_point last_poll_{};
   mutable std::mutex feed_mu_;
   std::condition_variable feed_cv_;
-  std::uint64_t version_ = 0;
-  std::set<std::string> changed_cases_;  // since the cache last caught up
-  bool changed_unknown_ = false;         // a change named no cases: read every fact again
+  std::uint64_t version_ = 0;  // the newest head seen
+  bool poll_now_ = false;      // a local sync changed figures: read the head now
   std::size_t waiters_ = 0;
   bool closed_ = false;
 };

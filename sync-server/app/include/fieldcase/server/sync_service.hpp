@@ -105,7 +105,18 @@ class SyncService {
   Status audit(std::string_view event, const AuthenticatedDevice* device, std::string_view detail,
                std::chrono::system_clock::time_point at);
 
+  // Counts a request of the device against its rate, in the database's fixed windows
+  // (ports/request_counters.hpp), so every instance sharing the database counts the same
+  // requests: at most `per_minute` in each clock minute and `burst` in each 10 seconds.
+  // nullopt: admitted; otherwise the seconds until the window that refused it ends.
+  // per_minute 0: no limit. Now and then also forgets old windows and figure changes.
+  Result<std::optional<int>> admit_request(std::string_view device_id, int per_minute,
+                                           int burst);
+
   const ServiceOptions& options() const { return options_; }
+
+  // The node of this service's clock stamps: unique to this instance (new_server_node()).
+  const std::string& hlc_node() const { return hlc_.device(); }
 
   // Called after a request commits that changed figure facts (the dashboard's change feed),
   // with the cases whose facts it refreshed, on the request's thread, outside the service's
@@ -126,6 +137,7 @@ class SyncService {
   ServiceOptions options_;
   HybridClock hlc_;
   std::mutex mu_;
+  std::int64_t last_prune_ms_ = 0;  // under mu_
   std::function<void(const std::vector<std::string>&)> figures_listener_;
 };
 

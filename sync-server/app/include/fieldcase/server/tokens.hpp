@@ -27,6 +27,11 @@ std::string token_hash(std::string_view token);
 // Whether `text` has the shape of a token (43 base64url characters).
 bool looks_like_token(std::string_view text) noexcept;
 
+// A new HLC node id for one server process: "server-" and 16 random hex digits. Several
+// instances on one database each stamp with their own, so no two stamps of different
+// instances are ever equal.
+std::string new_server_node();
+
 inline constexpr std::size_t kServerSecretBytes = 32;
 
 // The server's secret key, read from its file. The file holds the 32 bytes as 64 hex digits

@@ -42,7 +42,7 @@
 //   tls_cert, tls_key           PEM certificate chain and private key: HTTPS when set
 //   allow_plain_http            true: plain HTTP on a non-loopback address (loud warning)
 //   rate_limit_per_minute       per-device sync requests per minute (0: no limit)
-//   rate_limit_burst            requests a device may make at once
+//   rate_limit_burst            per-device sync requests in each 10 seconds
 //   offline_limit_days          days a device may go without syncing before it locks (0: none)
 //   population_under_18         the authority's under-18 population, for the looked-after
 //                               rate per 10,000 (0: unknown, no rate)

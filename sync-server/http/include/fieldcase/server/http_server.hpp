@@ -52,6 +52,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -99,8 +100,13 @@ struct HttpOptions {
   std::string tls_key;
   // Plain HTTP on a non-loopback address, for a trusted network or a TLS-terminating proxy.
   bool allow_plain_http = false;
-  // Per-device token bucket on /v1/sync: `rate_limit_burst` requests at once, refilled at
-  // `rate_limit_per_minute`. 0 turns it off.
+  // Per-device limits on /v1/sync, counted in the database (SyncService::admit_request):
+  // `rate_limit_per_minute` requests in each minute, `rate_limit_burst` in each 10 seconds.
+  // A per-minute limit of 0 turns both off.
+  // GET /v1/ready: the database answers and its schema is this build's (200), else 503 with
+  // Retry-After. Called on the request's thread, one call at a time; unset, /v1/ready answers
+  // as /v1/health does.
+  std::function<Status()> readiness;
   int rate_limit_per_minute = 600;
   int rate_limit_burst = 120;
 };

@@ -23,6 +23,8 @@
 #include "fieldcase/server/ports/claimed_time_store.hpp"
 #include "fieldcase/server/ports/figure_fact_store.hpp"
 #include "fieldcase/server/ports/audit_log.hpp"
+#include "fieldcase/server/ports/figure_change_log.hpp"
+#include "fieldcase/server/ports/request_counters.hpp"
 
 namespace fieldcase::server {
 
@@ -39,7 +41,9 @@ class ServerStore : public UnitOfWork,
                     public ConflictStore,
                     public ClaimedTimeStore,
                     public FigureFactStore,
-                    public AuditLog {
+                    public AuditLog,
+                    public FigureChangeLog,
+                    public RequestCounters {
  public:
   ~ServerStore() override = default;
 };

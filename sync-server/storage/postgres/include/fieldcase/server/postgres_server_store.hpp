@@ -203,6 +203,14 @@ class PostgresServerStore final : public ServerStore {
   Result<std::vector<AuditEvent>> query_audit(const AuditQuery& query) override;
   Result<AuditVerification> verify_audit() override;
 
+  Status append_figure_change(std::string_view case_id) override;
+  Result<std::int64_t> figure_change_head() override;
+  Result<FigureChangePage> figure_changes_after(std::int64_t cursor, std::size_t limit) override;
+  Status prune_figure_changes(std::int64_t before_ms) override;
+
+  Result<WindowCount> count_request(std::string_view key, std::int64_t window_start_ms) override;
+  Status forget_request_windows(std::int64_t before_ms) override;
+
   struct Impl;
 
  private:
