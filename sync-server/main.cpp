@@ -347,18 +347,12 @@ fieldcase::Result<ReportArgs> report_args(const CommandLine& args, const ServerC
                                           fieldcase::Date today) {
   namespace fg = fieldcase::server::figures;
   ReportArgs r;
-  const std::string level = args.value("level");
-  if (!level.empty()) {
-    auto l = fg::parse_level(level);
-    if (!l) return Status(Errc::invalid_argument, "unknown level '" + level + "'");
-    r.level = *l;
-  }
-  r.id = args.value("id");
-  if (r.level != fg::Level::authority && r.id.empty()) {
-    return Status(Errc::invalid_argument, "--level " + level + " needs --id");
-  }
-  if (r.level == fg::Level::authority && !r.id.empty()) {
-    return Status(Errc::invalid_argument, "--id needs --level area, team or worker");
+  auto unit = fg::parse_unit(args.value("level"), args.value("id"),
+                             {"--level", "--id"});
+  if (!unit.ok()) return unit.status();
+  if (*unit) {
+    r.level = (*unit)->level;
+    r.id = (*unit)->id;
   }
   const std::string period = args.value("period");
   if (period.empty()) {
@@ -370,7 +364,7 @@ fieldcase::Result<ReportArgs> report_args(const CommandLine& args, const ServerC
   }
   r.as_of = today;
   if (const std::string as_of = args.value("as-of"); !as_of.empty()) {
-    auto d = fieldcase::Date::parse(as_of);
+    auto d = fg::parse_day(as_of, "--as-of");
     if (!d.ok()) return d.status();
     r.as_of = *d;
   }
@@ -391,10 +385,7 @@ fieldcase::Result<ReportArgs> report_args(const CommandLine& args, const ServerC
 }
 
 fieldcase::Date today_utc() {
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-  return fieldcase::Date::from_days_since_epoch(secs / 86'400).value();
+  return figures::reporting_day(std::chrono::system_clock::now());
 }
 
 // admin report performance, admin data-quality.

@@ -14,13 +14,6 @@ namespace fg = figures;
 
 namespace {
 
-Date today(const Clock& clock) {
-  const auto s =
-      std::chrono::duration_cast<std::chrono::seconds>(clock.wall().time_since_epoch()).count();
-  const std::int64_t day = (s >= 0 ? s : s - 86'399) / 86'400;
-  return Date::from_days_since_epoch(day).value();
-}
-
 std::string unit_text(fg::Level level, std::string_view id) {
   std::string s(fg::to_string(level));
   if (!id.empty()) s += " " + std::string(id);
@@ -456,7 +449,7 @@ Result<DelayDistribution> FiguresService::recording_delay(const Worker& actor,
   return out;
 }
 
-Date FiguresService::today() const { return server::today(clock_); }
+Date FiguresService::today() const { return fg::reporting_day(clock_.wall()); }
 
 std::uint64_t FiguresService::version() const {
   std::lock_guard lock(feed_mu_);

@@ -9,6 +9,7 @@
 
 #include "fieldcase/server/reports.hpp"
 #include "fieldcase/sync_protocol.hpp"
+#include "error_mapping.hpp"
 #include "web_api.hpp"
 
 namespace fieldcase::server::detail {
@@ -127,15 +128,6 @@ std::vector<std::string> figure_row(const fg::FigureResult& r) {
           Csv::text(r.quality.note)};
 }
 
-bool all_of(std::string_view s, std::string_view allowed_extra) {
-  for (char c : s) {
-    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    allowed_extra.find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // A whole number parameter within [lo, hi], or the default when absent.
 Result<std::int64_t> int_param(const httplib::Request& req, const char* name, std::int64_t lo,
                                std::int64_t hi, std::int64_t fallback) {
@@ -161,32 +153,20 @@ class FiguresApi {
   Result<FiguresRequest> request_of(const httplib::Request& req, const Worker& actor) {
     FiguresRequest out;
     const Date today = figures_.today();
-    const std::string level = req.get_param_value("level");
-    const std::string unit = req.get_param_value("unit");
-    if (level.empty()) {
-      if (!unit.empty()) return Status(Errc::invalid_argument, "unit needs a level");
+    auto unit = fg::parse_unit(req.get_param_value("level"), req.get_param_value("unit"));
+    if (!unit.ok()) return unit.status();
+    if (*unit) {
+      out.level = (*unit)->level;
+      out.unit = (*unit)->id;
+    } else {
       auto scope = figures_.scope(actor);
       if (!scope.ok()) return scope.status();
       out.level = scope->home.level;
       out.unit = scope->home.id;
-    } else {
-      auto l = fg::parse_level(level);
-      if (!l) {
-        return Status(Errc::invalid_argument, "level is authority, area, team or worker, not '" +
-                                                  level.substr(0, 40) + "'");
-      }
-      out.level = *l;
-      if (*l != fg::Level::authority) {
-        if (unit.empty()) return Status(Errc::invalid_argument, "level " + level + " needs a unit");
-        if (unit.size() > 64 || !all_of(unit, "-")) {
-          return Status(Errc::invalid_argument, "unit is an id (letters, digits and dashes)");
-        }
-        out.unit = unit;
-      }
     }
     if (req.has_param("as_of")) {
-      auto d = Date::parse(req.get_param_value("as_of"));
-      if (!d.ok()) return Status(Errc::invalid_argument, "as_of is a date YYYY-MM-DD");
+      auto d = fg::parse_day(req.get_param_value("as_of"), "as_of");
+      if (!d.ok()) return d.status();
       out.as_of = *d;
     } else {
       out.as_of = today;
@@ -226,12 +206,12 @@ class FiguresApi {
     if (!session) return std::nullopt;
     auto csv = wants_csv(req, suffix_match);
     if (!csv.ok()) {
-      web_fail(res, csv.status(), log_);
+      reply_error(res, csv.status(), log_);
       return std::nullopt;
     }
     auto request = request_of(req, session->worker);
     if (!request.ok()) {
-      web_fail(res, request.status(), log_);
+      reply_error(res, request.status(), log_);
       return std::nullopt;
     }
     return Call{std::move(*session), std::move(*request), *csv};
@@ -246,7 +226,7 @@ class FiguresApi {
     auto session = web_session(access_, req, res, log_);
     if (!session) return;
     auto scope = figures_.scope(session->worker);
-    if (!scope.ok()) return web_fail(res, scope.status(), log_);
+    if (!scope.ok()) return reply_error(res, scope.status(), log_);
     json units = json::array();
     for (const auto& u : scope->units) units.push_back(unit_json(u));
     json indicators = json::array();
@@ -280,7 +260,7 @@ class FiguresApi {
     auto call = begin(req, res, 1);
     if (!call) return;
     auto o = figures_.overview(call->session.worker, call->request);
-    if (!o.ok()) return web_fail(res, o.status(), log_);
+    if (!o.ok()) return reply_error(res, o.status(), log_);
     if (call->csv) {
       Csv csv{"indicator", "title", "period",       "value", "numerator", "denominator", "rag",
               "median",    "p90",   "quality_note", "unit",  "target",    "direction"};
@@ -316,7 +296,7 @@ class FiguresApi {
     if (!call) return;
     const std::string id = req.matches[1].str();
     auto b = figures_.breakdown(call->session.worker, id, call->request);
-    if (!b.ok()) return web_fail(res, b.status(), log_);
+    if (!b.ok()) return reply_error(res, b.status(), log_);
     if (call->csv) {
       Csv csv{"level",       "unit_id", "unit_name", "value", "numerator",
               "denominator", "rag",     "median",    "p90",   "quality_note"};
@@ -346,9 +326,9 @@ class FiguresApi {
     auto call = begin(req, res, 2);
     if (!call) return;
     auto offset = int_param(req, "offset", 0, 10'000'000, 0);
-    if (!offset.ok()) return web_fail(res, offset.status(), log_);
+    if (!offset.ok()) return reply_error(res, offset.status(), log_);
     auto limit = int_param(req, "limit", 1, 1000, 100);
-    if (!limit.ok()) return web_fail(res, limit.status(), log_);
+    if (!limit.ok()) return reply_error(res, limit.status(), log_);
     const std::string id = req.matches[1].str();
     const std::string what = id + " " + std::string(fg::to_string(call->request.level)) +
                              (call->request.unit.empty() ? "" : " " + call->request.unit) + " " +
@@ -356,7 +336,7 @@ class FiguresApi {
     auto page =
         figures_.records(call->session.worker, id, call->request, static_cast<std::size_t>(*offset),
                          static_cast<std::size_t>(*limit), what);
-    if (!page.ok()) return web_fail(res, page.status(), log_);
+    if (!page.ok()) return reply_error(res, page.status(), log_);
     auto relation_of = [&](const std::string& case_id) {
       auto it = page->relations.find(case_id);
       return std::string(it == page->relations.end() ? "other" : to_string(it->second));
@@ -401,7 +381,7 @@ class FiguresApi {
     auto call = begin(req, res, 1);
     if (!call) return;
     auto backlog = figures_.backlog(call->session.worker, call->request);
-    if (!backlog.ok()) return web_fail(res, backlog.status(), log_);
+    if (!backlog.ok()) return reply_error(res, backlog.status(), log_);
     if (call->csv) {
       Csv csv{"month", "day", "outstanding", "overdue"};
       for (const auto& p : backlog->series) {
@@ -427,7 +407,7 @@ class FiguresApi {
     auto call = begin(req, res, 1);
     if (!call) return;
     auto d = figures_.recording_delay(call->session.worker, call->request);
-    if (!d.ok()) return web_fail(res, d.status(), log_);
+    if (!d.ok()) return reply_error(res, d.status(), log_);
     if (call->csv) {
       Csv csv{"from_hours", "to_hours", "visits"};
       for (const auto& b : d->bins) {
@@ -464,7 +444,7 @@ class FiguresApi {
     if (!session) return;
     if (!permits(session->worker.role, Action::view_team_figures, Relation::none)) {
       auto refused = figures_.scope(session->worker);  // audits the refusal
-      return web_fail(res, refused.status(), log_);
+      return reply_error(res, refused.status(), log_);
     }
     const std::string since_text = req.get_param_value("since");
     std::optional<std::uint64_t> since;
@@ -475,7 +455,7 @@ class FiguresApi {
     }
     const auto max_wait = figures_.options().max_wait.count();
     auto timeout = int_param(req, "timeout", 0, max_wait, max_wait);
-    if (!timeout.ok()) return web_fail(res, timeout.status(), log_);
+    if (!timeout.ok()) return reply_error(res, timeout.status(), log_);
     Result<std::uint64_t> version = figures_.version();
     if (since) {
       version = figures_.wait_for_change(*since, std::chrono::seconds(*timeout));

@@ -15,6 +15,7 @@
 #include "fieldcase/record_schema.hpp"
 #include "fieldcase/sync_protocol.hpp"
 #include "fieldcase/version.hpp"
+#include "error_mapping.hpp"
 #include "figures_api.hpp"
 #include "http_front.hpp"
 #include "reports_api.hpp"
@@ -218,28 +219,23 @@ struct HttpServer::Impl {
     auto request = sync::decode_request(body);
     if (!request.ok()) {
       audit("bad_request", &**device, req, request.status().message());
-      if (request.code() == Errc::unsupported) {
-        return error(res, 400, "unsupported_protocol", request.status().message());
-      }
-      return error(res, 400, "bad_request", request.status().message());
+      const Status refused = request.code() == Errc::unsupported
+                                 ? request.status()
+                                 : Status(Errc::invalid_argument, request.status().message());
+      return internal(res, refused);
     }
     auto response = service.handle(**device, *request, receipt);
     if (!response.ok()) {
-      switch (response.code()) {
-        case Errc::unauthenticated: {
-          AuthenticatedDevice refused = **device;
-          refused.revoked = true;
-          refused.status = DeviceStatus::revoked;
-          return refuse(res, refused, receipt);
-        }
-        case Errc::unsupported:
-          return error(res, 400, "unsupported_protocol", response.status().message());
-        case Errc::invalid_argument:
-          audit("bad_request", &**device, req, response.status().message());
-          return error(res, 400, "bad_request", response.status().message());
-        default:
-          return internal(res, response.status());
+      if (response.code() == Errc::unauthenticated) {
+        AuthenticatedDevice refused = **device;
+        refused.revoked = true;
+        refused.status = DeviceStatus::revoked;
+        return refuse(res, refused, receipt);
       }
+      if (response.code() == Errc::invalid_argument) {
+        audit("bad_request", &**device, req, response.status().message());
+      }
+      return internal(res, response.status());
     }
     res.status = 200;
     res.set_content(sync::encode(*response), kJson);
@@ -268,18 +264,10 @@ struct HttpServer::Impl {
     error(res, 403, sync::kErrorDeviceRevoked, wipe->reason, {*wipe});
   }
 
+  // A failed Status answered through the one error mapping; storage failures carry the
+  // engine's words, never case data, and the client gets no detail of them.
   void internal(httplib::Response& res, const Status& st) {
-    // Storage failures carry SQLite's words, never case data; the client gets no detail.
-    log("sync failed: " + st.to_string());
-    if (st.code() == Errc::busy) {
-      res.set_header("Retry-After", "1");
-      return error(res, 503, "busy", "the server is busy; retry shortly");
-    }
-    if (st.code() == Errc::unavailable) {
-      res.set_header("Retry-After", "2");
-      return error(res, 503, "unavailable", "the server's database is unavailable; retry shortly");
-    }
-    error(res, 500, "internal", "the server could not process the request; retry later");
+    detail::reply_error(res, st, [this](const std::string& line) { log(line); });
   }
 };
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "error_mapping.hpp"
 #include "web_api.hpp"
 
 namespace fieldcase::server::detail {
@@ -65,17 +66,12 @@ struct ReportParams {
 // Errc::invalid_argument.
 Result<ReportParams> report_params(const httplib::Request& req, Date today) {
   ReportParams p;
-  const std::string level = req.get_param_value("level");
-  if (!level.empty()) {
-    auto l = fg::parse_level(level);
-    if (!l) {
-      return Status(Errc::invalid_argument,
-                    "level is authority, area, team or worker, not '" + level + "'");
-    }
-    p.level = *l;
+  auto unit = fg::parse_unit(req.get_param_value("level"), req.get_param_value("unit"));
+  if (!unit.ok()) return unit.status();
+  if (*unit) {
+    p.level = (*unit)->level;
+    p.id = (*unit)->id;
   }
-  p.id = req.get_param_value("unit");
-  if (p.id.size() > 64) return Status(Errc::invalid_argument, "unit is too long");
   const std::string period = req.get_param_value("period");
   if (period.empty()) {
     p.period = fg::financial_year_of(today);
@@ -86,8 +82,8 @@ Result<ReportParams> report_params(const httplib::Request& req, Date today) {
   }
   p.as_of = today;
   if (const std::string as_of = req.get_param_value("as_of"); !as_of.empty()) {
-    auto d = Date::parse(as_of);
-    if (!d.ok()) return Status(Errc::invalid_argument, "as_of must be a date (YYYY-MM-DD)");
+    auto d = fg::parse_day(as_of, "as_of");
+    if (!d.ok()) return d.status();
     p.as_of = *d;
   }
   const std::string format = req.get_param_value("format");
@@ -124,9 +120,9 @@ class ReportsApi {
     auto session = web_session(access_, req, res, log_);
     if (!session) return;
     auto p = report_params(req, reports_.today());
-    if (!p.ok()) return web_fail(res, p.status(), log_);
+    if (!p.ok()) return reply_error(res, p.status(), log_);
     auto report = reports_.performance(session->worker, p->level, p->id, p->period, p->as_of);
-    if (!report.ok()) return web_fail(res, report.status(), log_);
+    if (!report.ok()) return reply_error(res, report.status(), log_);
     if (p->csv) {
       attachment(res, "performance-" + report->period.label + ".csv");
       res.set_content(reports::performance_csv(*report), kCsv);
@@ -176,18 +172,18 @@ class ReportsApi {
     auto p = report_params(req, reports_.today());
     if (p.ok() && p->csv) p = Status(Errc::invalid_argument, "the page has no format parameter");
     if (!p.ok()) {
-      web_fail(res, p.status(), log_);
+      reply_error(res, p.status(), log_);
       return page_error(res, p.status().message());
     }
     auto report = reports_.performance(session->worker, p->level, p->id, p->period, p->as_of);
     if (!report.ok()) {
-      web_fail(res, report.status(), log_);
+      reply_error(res, report.status(), log_);
       return page_error(res, res.status >= 500 ? "The report could not be produced; try again."
                                                : report.status().message());
     }
     auto name = reports_.authority_name();
     if (!name.ok()) {
-      web_fail(res, name.status(), log_);
+      reply_error(res, name.status(), log_);
       return page_error(res, "The report could not be produced; try again.");
     }
     res.set_content(reports::performance_html(*report, *name), kHtml);
@@ -197,10 +193,10 @@ class ReportsApi {
     auto session = web_session(access_, req, res, log_);
     if (!session) return;
     auto p = report_params(req, reports_.today());
-    if (!p.ok()) return web_fail(res, p.status(), log_);
+    if (!p.ok()) return reply_error(res, p.status(), log_);
     auto list = reports_.data_quality(session->worker, p->level, p->id, p->period, p->as_of,
                                       query_text(req));
-    if (!list.ok()) return web_fail(res, list.status(), log_);
+    if (!list.ok()) return reply_error(res, list.status(), log_);
     if (p->csv) {
       attachment(res, "data-quality-" + list->period.label + ".csv");
       res.set_content(reports::data_quality_csv(*list), kCsv);
@@ -240,24 +236,24 @@ class ReportsApi {
     if (!session) return;
     const std::string year = req.get_param_value("year");
     if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos) {
-      return web_fail(res,
+      return reply_error(res,
                       Status(Errc::invalid_argument,
                              "year is the census year YYYY (the year of the 31 March it ends on)"),
                       log_);
     }
     const std::string format = req.get_param_value("format");
     if (!format.empty() && (!report || (format != "json" && format != "csv"))) {
-      return web_fail(res,
+      return reply_error(res,
                       Status(Errc::invalid_argument,
                              report ? "format is json or csv" : "the census file has no format"),
                       log_);
     }
     auto c = reports_.cin_census(session->worker, std::stoi(year));
-    if (!c.ok()) return web_fail(res, c.status(), log_);
+    if (!c.ok()) return reply_error(res, c.status(), log_);
     const std::string stem = "cin-census-" + year + "-" + c->la_code;
     if (!report) {
       if (c->xml.empty()) {
-        return web_fail(res,
+        return reply_error(res,
                         Status(Errc::not_found, "no child is in the census of " + year +
                                                     ", so there is no file (see the report)"),
                         log_);

@@ -12,6 +12,7 @@
 #include "fieldcase/record.hpp"
 #include "fieldcase/server/admin.hpp"
 #include "fieldcase/sync_protocol.hpp"
+#include "error_mapping.hpp"
 
 namespace fieldcase::server::detail {
 namespace {
@@ -31,36 +32,6 @@ void reply(httplib::Response& res, int status, const json& body) {
   res.set_content(body.dump(), kJson);
 }
 
-// The HTTP answer for a failed Status.
-void fail(httplib::Response& res, const Status& st,
-          const std::function<void(const std::string&)>& log) {
-  switch (st.code()) {
-    case Errc::invalid_argument:
-    case Errc::validation:
-      return error(res, 400, "bad_request", st.message());
-    case Errc::unauthenticated:
-      return error(res, 401, "unauthenticated", st.message());
-    case Errc::forbidden:
-      return error(res, 403, "forbidden", st.message());
-    case Errc::not_found:
-      return error(res, 404, "not_found", st.message());
-    case Errc::already_exists:
-      return error(res, 409, "conflict", st.message());
-    case Errc::too_many_attempts:
-      res.set_header("Retry-After", "60");
-      return error(res, 429, "too_many_attempts", st.message());
-    case Errc::busy:
-      res.set_header("Retry-After", "1");
-      return error(res, 503, "busy", "the server is busy; retry shortly");
-    case Errc::unavailable:
-      log("request failed: " + st.to_string());
-      res.set_header("Retry-After", "2");
-      return error(res, 503, "unavailable", "the server's database is unavailable; retry shortly");
-    default:
-      log("request failed: " + st.to_string());
-      return error(res, 500, "internal", "the server could not process the request; retry later");
-  }
-}
 
 // The JSON object of a request body, within the bounds every body meets (its size is bounded
 // before it is read, by the HTTP front: HttpOptions::max_web_body_bytes).
@@ -187,7 +158,7 @@ class WebApi {
     if (!session) return std::nullopt;
     Status st = access_.require(session->worker, action, req.method + " " + req.path);
     if (!st.ok()) {
-      fail(res, st, log_);
+      reply_error(res, st, log_);
       return std::nullopt;
     }
     return session;
@@ -195,13 +166,13 @@ class WebApi {
 
   void enroll(const httplib::Request& req, httplib::Response& res) {
     auto body = body_object(req);
-    if (!body.ok()) return fail(res, body.status(), log_);
+    if (!body.ok()) return reply_error(res, body.status(), log_);
     auto code = string_member(*body, "code", true);
-    if (!code.ok()) return fail(res, code.status(), log_);
+    if (!code.ok()) return reply_error(res, code.status(), log_);
     auto name = string_member(*body, "device_name", true);
-    if (!name.ok()) return fail(res, name.status(), log_);
+    if (!name.ok()) return reply_error(res, name.status(), log_);
     auto enrolled = access_.enroll(*code, *name, req.remote_addr);
-    if (!enrolled.ok()) return fail(res, enrolled.status(), log_);
+    if (!enrolled.ok()) return reply_error(res, enrolled.status(), log_);
     reply(res, 201,
           {{"device_id", enrolled->device_id},
            {"worker_id", enrolled->worker_id},
@@ -212,13 +183,13 @@ class WebApi {
   void sign_in(const httplib::Request& req, httplib::Response& res) {
     if (!origin_ok(req)) return error(res, 403, "csrf", "the request comes from another site");
     auto body = body_object(req);
-    if (!body.ok()) return fail(res, body.status(), log_);
+    if (!body.ok()) return reply_error(res, body.status(), log_);
     auto worker = string_member(*body, "worker_id", true);
-    if (!worker.ok()) return fail(res, worker.status(), log_);
+    if (!worker.ok()) return reply_error(res, worker.status(), log_);
     auto password = string_member(*body, "password", true);
-    if (!password.ok()) return fail(res, password.status(), log_);
+    if (!password.ok()) return reply_error(res, password.status(), log_);
     auto signed_in = access_.sign_in(*worker, *password, req.remote_addr);
-    if (!signed_in.ok()) return fail(res, signed_in.status(), log_);
+    if (!signed_in.ok()) return reply_error(res, signed_in.status(), log_);
     const auto max_age =
         std::chrono::duration_cast<std::chrono::seconds>(access_.options().session_absolute)
             .count();
@@ -244,7 +215,7 @@ class WebApi {
     auto session = authenticate(req, res);
     if (!session) return;
     Status st = access_.sign_out(session_cookie(req));
-    if (!st.ok()) return fail(res, st, log_);
+    if (!st.ok()) return reply_error(res, st, log_);
     res.set_header("Set-Cookie", std::string(kCookie) +
                                      "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
     res.status = 204;
@@ -254,7 +225,7 @@ class WebApi {
     auto session = authenticate(req, res);
     if (!session) return;
     auto content = access_.read_case(session->worker, req.matches[1].str());
-    if (!content.ok()) return fail(res, content.status(), log_);
+    if (!content.ok()) return reply_error(res, content.status(), log_);
     json records = json::array();
     for (const auto& r : content->records) records.push_back(record_json(r));
     reply(res, 200,
@@ -274,7 +245,7 @@ class WebApi {
     if (!session) return;
     json out = json::object();
     Status st = access_.administer(session->worker, [&](Admin& admin) { return fn(admin, out); });
-    if (!st.ok()) return fail(res, st, log_);
+    if (!st.ok()) return reply_error(res, st, log_);
     reply(res, ok_status, out);
   }
 
@@ -489,7 +460,7 @@ class WebApi {
       q.limit = static_cast<std::size_t>(std::stoi(text));
     }
     auto entries = access_.query_audit(q);
-    if (!entries.ok()) return fail(res, entries.status(), log_);
+    if (!entries.ok()) return reply_error(res, entries.status(), log_);
     json out{{"entries", json::array()}};
     for (const auto& e : *entries) out["entries"].push_back(audit_json(e));
     reply(res, 200, out);
@@ -499,7 +470,7 @@ class WebApi {
     auto session = allowed(req, res, Action::read_audit);
     if (!session) return;
     auto v = access_.verify_audit();
-    if (!v.ok()) return fail(res, v.status(), log_);
+    if (!v.ok()) return reply_error(res, v.status(), log_);
     reply(res, 200,
           {{"intact", v->intact},
            {"entries", v->entries},
@@ -527,7 +498,7 @@ std::optional<Session> web_session(AccessService& access, const httplib::Request
   background = background || req.get_header_value("X-Fieldcase-Background") == "1";
   auto session = access.session(id, !background);
   if (!session.ok()) {
-    fail(res, session.status(), log);
+    reply_error(res, session.status(), log);
     return std::nullopt;
   }
   if (!*session) {
@@ -545,11 +516,6 @@ std::optional<Session> web_session(AccessService& access, const httplib::Request
     }
   }
   return std::move(**session);
-}
-
-void web_fail(httplib::Response& res, const Status& st,
-              const std::function<void(const std::string&)>& log) {
-  fail(res, st, log);
 }
 
 void set_security_headers(httplib::Response& res) {

@@ -22,11 +22,6 @@ std::optional<Session> web_session(AccessService& access, const httplib::Request
                                    const std::function<void(const std::string&)>& log,
                                    bool background = false);
 
-// The JSON error answer for a failed Status: 400, 401, 403, 404, 409, 429 or 503 by its code;
-// anything else is 500 internal, and logged through `log` (never with case data).
-void web_fail(httplib::Response& res, const Status& st,
-              const std::function<void(const std::string&)>& log);
-
 // The security headers every response carries.
 void set_security_headers(httplib::Response& res);
 

@@ -154,11 +154,6 @@ Result<std::string> ReportsService::authority_name() {
   return *authority ? (*authority)->name : std::string();
 }
 
-Date ReportsService::today() const {
-  const auto secs =
-      std::chrono::duration_cast<std::chrono::seconds>(clock_.wall().time_since_epoch()).count();
-  const std::int64_t day = (secs >= 0 ? secs : secs - 86'399) / 86'400;
-  return Date::from_days_since_epoch(day).value();
-}
+Date ReportsService::today() const { return figures::reporting_day(clock_.wall()); }
 
 }  // namespace fieldcase::server
